@@ -1,0 +1,168 @@
+//! Stage 1: the command line as declared (clap). Flag names, defaults and `SEALED_SECRETS_*`
+//! environment variables follow upstream `kubeseal` (SPEC §4.1) so scripts keep working.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Seal Kubernetes Secrets into SealedSecrets that only the controller can open.
+///
+/// Without a subcommand, reads Secret manifests (JSON or YAML) from stdin or --secret-file and
+/// writes SealedSecrets, exactly as upstream kubeseal does.
+#[derive(Debug, Parser)]
+#[command(name = "kubeseal-rs", version, about, long_about, max_term_width = 100)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub seal: SealArgs,
+}
+
+/// Everything upstream kubeseal accepts.
+#[derive(Debug, Args, Default)]
+pub struct SealArgs {
+    /// Certificate / public key to seal with: a file path, an http(s):// URL or a file:// URL.
+    /// Without it, the certificate is fetched from the controller in the cluster.
+    #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
+    pub cert: Option<String>,
+
+    /// Namespace of the sealed-secrets controller (for --fetch-cert, --validate, --re-encrypt).
+    #[arg(long, env = "SEALED_SECRETS_CONTROLLER_NAMESPACE", default_value = "kube-system")]
+    pub controller_namespace: String,
+
+    /// Name of the sealed-secrets controller's Service.
+    #[arg(long, env = "SEALED_SECRETS_CONTROLLER_NAME", default_value = "sealed-secrets-controller")]
+    pub controller_name: String,
+
+    /// Output format for sealed secrets and recovered secrets.
+    #[arg(short = 'o', long, env = "SEALED_SECRETS_FORMAT", default_value = "json", ignore_case = true)]
+    pub format: Format,
+
+    /// Write the result to this file instead of stdout, atomically and only on success.
+    /// A .yaml/.yml extension selects YAML output.
+    #[arg(short = 'w', long = "sealed-secret-file", env = "SEALED_SECRETS_SEALED_SECRET_FILE", value_name = "FILE")]
+    pub sealed_secret_file: Option<PathBuf>,
+
+    /// Read the input manifest(s) from this file instead of stdin.
+    #[arg(short = 'f', long = "secret-file", env = "SEALED_SECRETS_SECRET_FILE", value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Print the certificate (from --cert or the controller) and exit.
+    #[arg(long)]
+    pub fetch_cert: bool,
+
+    /// Allow a Secret with neither data nor stringData.
+    #[arg(long)]
+    pub allow_empty_data: bool,
+
+    /// Check with the controller that the input SealedSecrets can be unsealed.
+    #[arg(long)]
+    pub validate: bool,
+
+    /// Seal the input Secret and merge its items into this existing SealedSecret file, in place.
+    #[arg(long, value_name = "FILE")]
+    pub merge_into: Option<PathBuf>,
+
+    /// Encrypt a single value (from --from-file or stdin) and print the base64 ciphertext.
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Name of the Secret (with --raw; otherwise overrides the input's name).
+    #[arg(long, env = "SEALED_SECRETS_NAME")]
+    pub name: Option<String>,
+
+    /// With --raw: file holding the value to encrypt, as [key=]path (the key is ignored).
+    #[arg(long, value_name = "[KEY=]PATH")]
+    pub from_file: Vec<String>,
+
+    /// Path to the kubeconfig file.
+    #[arg(long, env = "SEALED_SECRETS_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use.
+    #[arg(long, env = "SEALED_SECRETS_CONTEXT")]
+    pub context: Option<String>,
+
+    /// Namespace of the Secret (default: the input's, else the kubeconfig context's).
+    #[arg(short = 'n', long, env = "SEALED_SECRETS_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Sealing scope: strict (name and namespace), namespace-wide or cluster-wide.
+    /// Given explicitly, it replaces the scope annotations of the input (also strict).
+    #[arg(long, env = "SEALED_SECRETS_SCOPE", value_parser = parse_scope)]
+    pub scope: Option<sealed_secrets_core::scope::Scope>,
+
+    /// Re-encrypt the input SealedSecrets with the controller's newest key.
+    #[arg(long, alias = "rotate")]
+    pub re_encrypt: bool,
+
+    /// Decrypt the input SealedSecret offline with private keys (disaster recovery).
+    #[arg(long)]
+    pub recovery_unseal: bool,
+
+    /// Private key files for --recovery-unseal: PEM keys, key Secret manifests or Lists of them
+    /// (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',', value_name = "FILE")]
+    pub recovery_private_key: Vec<PathBuf>,
+}
+
+fn parse_scope(s: &str) -> Result<sealed_secrets_core::scope::Scope, String> {
+    s.parse().map_err(|e: sealed_secrets_core::scope::UnknownScope| e.to_string())
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[default]
+    Json,
+    Yaml,
+}
+
+/// Subcommands beyond upstream's flag interface.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a key pair and self-signed certificate like the controller does, written as a
+    /// key Secret manifest (for bring-your-own-key and offline tests).
+    Keygen(KeygenArgs),
+    /// Print shell completions.
+    Completions {
+        /// Shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+/// Options of `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// RSA key size in bits.
+    #[arg(long, default_value_t = 4096)]
+    pub key_size: usize,
+    /// Certificate validity, e.g. 87600h (10 years) or 30d.
+    #[arg(long, default_value = "87600h")]
+    pub key_ttl: String,
+    /// Common name for the certificate's subject and issuer (empty DN by default).
+    #[arg(long, default_value = "")]
+    pub my_cn: String,
+    /// generateName prefix of the key Secret.
+    #[arg(long, default_value = "sealed-secrets-key")]
+    pub key_prefix: String,
+    /// Namespace of the key Secret (the controller's namespace).
+    #[arg(short = 'n', long, default_value = "kube-system")]
+    pub namespace: String,
+    /// Also write the certificate (PEM) to this file, for sealing with --cert.
+    #[arg(long, value_name = "FILE")]
+    pub cert_out: Option<PathBuf>,
+    /// Back-date the certificate (RFC 3339), for tests of expiry handling.
+    #[arg(long, hide = true, value_name = "TIME")]
+    pub not_before: Option<String>,
+    /// Write the key Secret to this file (mode 0600) instead of stdout.
+    #[arg(short = 'w', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output format of the key Secret.
+    #[arg(short = 'o', long, default_value = "yaml", ignore_case = true)]
+    pub format: Format,
+}

@@ -1,0 +1,87 @@
+//! `--merge-into FILE`: seal the input Secret's items and merge them into an existing
+//! SealedSecret file in place (SPEC §4.8). Unlike upstream: the target's own scope is used
+//! unless `--scope` is given, the file keeps its format (JSON or YAML) unless `--format` is
+//! given, untouched items keep their ciphertexts, and the file is replaced atomically.
+
+use std::path::Path;
+
+use sealed_secrets_core::manifest;
+use sealed_secrets_core::scope::Scope;
+use sealed_secrets_core::seal;
+
+use crate::cli::Format;
+use crate::error::CliError;
+use crate::mode::Plan;
+use crate::{input, output};
+
+/// Runs the merge mode.
+///
+/// # Errors
+/// Bad input or target, unusable certificate, or a write failure (the target is untouched).
+pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
+    let target_bytes = input::read_file(target_path)?;
+    let target_display = target_path.display().to_string();
+    let mut documents = manifest::read_documents(&target_bytes)
+        .map_err(|e| CliError::Other(format!("{target_display}: {e}")))?;
+    if documents.len() != 1 {
+        return Err(CliError::Other(format!(
+            "{target_display}: expected exactly one SealedSecret, found {} documents",
+            documents.len()
+        )));
+    }
+    let mut target = documents
+        .remove(0)
+        .into_sealed_secret()
+        .map_err(|e| CliError::Other(format!("{target_display}: {e}")))?;
+    let target_format = if target_bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
+
+    let bytes = input::read_input(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
+    let mut inputs = manifest::read_documents(&bytes)?;
+    if inputs.len() != 1 {
+        return Err(CliError::Other(format!(
+            "--merge-into expects exactly one input Secret, found {}",
+            inputs.len()
+        )));
+    }
+    let input_doc = inputs.remove(0);
+    let position = input_doc.position();
+    let mut secret = input_doc.into_secret()?;
+
+    // The items must open where the target lives: force its name, namespace and scope.
+    let scope = plan
+        .args
+        .scope
+        .unwrap_or_else(|| Scope::from_annotations(Some(&target.metadata.annotations)));
+    secret.metadata.name.clone_from(&target.metadata.name);
+    secret.metadata.namespace.clone_from(&target.metadata.namespace);
+    let mut opts = super::seal::seal_options(plan);
+    opts.scope = Some(scope);
+    opts.name = Some(target.metadata.name.clone());
+    opts.namespace_explicit = false;
+
+    let cert = super::sealing_cert(plan)?;
+    let update = seal::seal_secret(secret, cert.public_key(), &opts).map_err(|source| {
+        CliError::Seal {
+            context: position.to_string(),
+            source,
+        }
+    })?;
+
+    let encrypted = target.spec.encrypted_data.get_or_insert_with(Default::default);
+    encrypted.extend(update.spec.encrypted_data.unwrap_or_default());
+    let template = &mut target.spec.template;
+    template.metadata.labels.extend(update.spec.template.metadata.labels);
+    template
+        .metadata
+        .annotations
+        .extend(update.spec.template.metadata.annotations);
+    template.data.extend(update.spec.template.data);
+
+    let format = if plan.format_explicit { plan.format } else { target_format };
+    let rendered = output::render(&target, format)?;
+    Ok(output::write_atomic(target_path, rendered.as_bytes(), false)?)
+}

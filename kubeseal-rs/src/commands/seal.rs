@@ -1,0 +1,69 @@
+//! Default mode: seal every Secret of the input (SPEC §4.4–§4.6). Nothing is written until all
+//! documents sealed, so an error never leaves partial output.
+
+use sealed_secrets_core::manifest;
+use sealed_secrets_core::seal::{self, SealOptions};
+
+use crate::error::CliError;
+use crate::mode::Plan;
+use crate::{input, kubeconfig, output};
+
+/// The hint upstream prints when stdin is a terminal.
+pub const TTY_HINT: &str = "(tty detected: expecting json/yaml k8s resource in stdin)";
+
+/// Options shared by seal, raw and merge: scope, name and namespace resolution.
+pub fn seal_options(plan: &Plan) -> SealOptions {
+    let args = &plan.args;
+    let (default_namespace, namespace_explicit) = match &args.namespace {
+        Some(ns) => (Some(ns.clone()), true),
+        None => (
+            kubeconfig::context_namespace(args.kubeconfig.as_deref(), args.context.as_deref()),
+            false,
+        ),
+    };
+    SealOptions {
+        scope: args.scope,
+        name: args.name.clone(),
+        default_namespace,
+        namespace_explicit,
+        allow_empty_data: args.allow_empty_data,
+    }
+}
+
+/// Runs the seal mode.
+///
+/// # Errors
+/// Bad input, an unusable certificate, or an output failure.
+pub fn run(plan: &Plan) -> Result<(), CliError> {
+    let bytes = input::read_input(plan.args.secret_file.as_deref(), TTY_HINT)?;
+    let documents = manifest::read_documents(&bytes)?;
+    if documents.is_empty() {
+        return Err(CliError::Other(
+            "no secrets found. Ensure the input is valid and UTF-8 encoded".to_owned(),
+        ));
+    }
+    let secrets = documents
+        .into_iter()
+        .map(|doc| {
+            let position = doc.position();
+            doc.into_secret().map(|s| (position, s))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let cert = super::sealing_cert(plan)?;
+    let opts = seal_options(plan);
+    let mut out = String::new();
+    for (position, secret) in secrets {
+        let sealed = seal::seal_secret(secret, cert.public_key(), &opts).map_err(|source| {
+            CliError::Seal {
+                context: position.to_string(),
+                source,
+            }
+        })?;
+        out.push_str(&output::render(&sealed, plan.format)?);
+    }
+    Ok(output::emit(
+        plan.args.sealed_secret_file.as_deref(),
+        out.as_bytes(),
+        false,
+    )?)
+}

@@ -1,0 +1,69 @@
+//! The CLI's error: one line on stderr, exit 1 (2 for usage errors).
+
+use sealed_secrets_core::{key_secret, manifest, seal};
+
+use crate::{cert_source, input, mode, output};
+
+/// Everything that can make kubeseal-rs fail.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Usage(#[from] mode::UsageError),
+    #[error(transparent)]
+    Input(#[from] input::InputError),
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+    #[error(transparent)]
+    Cert(#[from] cert_source::CertSourceError),
+    #[error("{0}")]
+    Manifest(#[from] manifest::ManifestError),
+    #[error("{context}: {source}")]
+    Seal {
+        context: String,
+        #[source]
+        source: seal::SealError,
+    },
+    #[error("{context}: {source}")]
+    Unseal {
+        context: String,
+        #[source]
+        source: seal::UnsealError,
+    },
+    #[error("{path}: {source}")]
+    KeyFile {
+        path: String,
+        #[source]
+        source: key_secret::KeySecretError,
+    },
+    #[error("{0}")]
+    Other(String),
+    #[error("{0} needs access to a cluster, which this kubeseal-rs build does not support yet; use --cert FILE|URL")]
+    NeedsCluster(String),
+}
+
+impl CliError {
+    /// The process exit code: 2 for usage errors, 1 for everything else.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The error and its causes on one line, `a: b: c`, skipping causes already in the text.
+#[must_use]
+pub fn one_line(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text.replace(['\n', '\r'], "; ")
+}

@@ -1,0 +1,75 @@
+//! `kubeseal-rs`: seal Secrets for Sealed Secrets controllers, offline and byte-compatible with
+//! upstream `kubeseal`. The flow is declare (`cli`) → resolve (`mode`) → run (`commands`).
+
+mod cert_source;
+mod cli;
+mod commands;
+mod error;
+mod input;
+mod kubeconfig;
+mod mode;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory as _, FromArgMatches as _};
+
+use crate::cli::Cli;
+use crate::error::CliError;
+use crate::mode::Mode;
+
+fn main() -> ExitCode {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let format_explicit = matches
+        .value_source("format")
+        .is_some_and(|s| s != clap::parser::ValueSource::DefaultValue);
+    let result = Cli::from_arg_matches(&matches)
+        .map_err(|e| CliError::Other(e.to_string()))
+        .and_then(|cli| Ok(mode::resolve(cli, format_explicit)?))
+        .and_then(run);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", error::one_line(&err));
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn run(plan: mode::Plan) -> Result<(), CliError> {
+    if !plan.args.recovery_private_key.is_empty() && !matches!(plan.mode, Mode::RecoveryUnseal { .. }) {
+        eprintln!("warning: --recovery-private-key is ignored without --recovery-unseal");
+    }
+    match &plan.mode {
+        Mode::Seal => commands::seal::run(&plan),
+        Mode::Raw { from_file } => commands::raw::run(&plan, from_file.as_deref()),
+        Mode::MergeInto(target) => commands::merge::run(&plan, target),
+        Mode::RecoveryUnseal { keys } => commands::recover::run(&plan, keys),
+        Mode::FetchCert => {
+            let (bytes, _) = commands::cert_bytes(&plan)?;
+            Ok(output::emit(plan.args.sealed_secret_file.as_deref(), &bytes, false)?)
+        }
+        Mode::Validate => Err(CliError::NeedsCluster("--validate".to_owned())),
+        Mode::ReEncrypt => Err(CliError::NeedsCluster("--re-encrypt".to_owned())),
+        Mode::Keygen(args) => commands::keygen::run(args),
+        Mode::Completions(shell) => {
+            let mut cmd = Cli::command();
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "kubeseal-rs", &mut out);
+            Ok(output::emit(None, &out, false)?)
+        }
+        Mode::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| CliError::Other(format!("cannot render man page: {e}")))?;
+            Ok(output::emit(None, &out, false)?)
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The Sealed Secrets format, shared by `kubeseal-rs` and `sealed-secrets-controller`.
+//!
+//! Everything here is pure: no async runtime, no Kubernetes client, no process or file IO.
+//! The wire format follows upstream Bitnami Sealed Secrets v0.36.6 byte for byte
+//! (see `docs/wire-format.md`).
+//!
+//! Module map:
+//! - [`secret_bytes`]: plaintext containers that zeroize on drop and never print their contents.
+//! - [`scope`]: sealing scopes and the OAEP label each one binds.
+//! - [`keys`]: RSA public/private keys (aws-lc-rs), PEM parsing, SSH-style fingerprints.
+//! - [`cert`]: X.509 certificates: parsing, expiry, self-signed generation like the controller.
+//! - [`crypto`]: the hybrid RSA-OAEP + AES-256-GCM blob format.
+//! - [`types`]: SealedSecret, Secret and ObjectMeta, serialized in upstream's field order.
+//! - [`manifest`]: reading JSON/YAML document streams, writing upstream-identical JSON and YAML.
+//! - [`template`]: the Go `text/template` + Sprig subset used by `spec.template.data`.
+//! - [`seal`]: sealing a Secret into a SealedSecret and unsealing it back.
+//! - [`key_secret`]: the `kubernetes.io/tls` key Secrets the controller stores its keys in.
+
+pub mod cert;
+pub mod crypto;
+pub mod key_secret;
+pub mod keys;
+pub mod manifest;
+pub mod scope;
+pub mod seal;
+pub mod secret_bytes;
+pub mod template;
+pub mod types;
