@@ -1,6 +1,6 @@
 //! X.509 certificates (SPEC §1.7, §1.8): parsing the first `CERTIFICATE` block of a PEM bundle,
 //! expiry checks with upstream's error text, and self-signed generation with the controller's
-//! parameters (random 128-bit serial, empty DN unless a CN is given, EncipherOnly, CA:TRUE).
+//! parameters (random 128-bit serial, empty DN unless a CN is given, `EncipherOnly`, `CA:TRUE`).
 //!
 //! CONTRACT (owned by the crypto work; extend, do not change):
 //! - `Certificate::from_pem(&[u8]) -> Result<Certificate, CertError>`; `from_der`; `to_pem() -> String`
@@ -22,12 +22,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rcgen::string::PrintableString;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, IsCa,
-    KeyUsagePurpose, PublicKeyData, SerialNumber, SignatureAlgorithm, SigningKey,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, IsCa, KeyUsagePurpose,
+    PublicKeyData, SerialNumber, SignatureAlgorithm, SigningKey,
 };
 use time::{Duration, OffsetDateTime};
-use x509_parser::prelude::FromDer as _;
 use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer as _;
 
 use crate::keys::{Fingerprint, KeyError, PrivateKey, PublicKey, pem_blocks};
 
@@ -54,13 +54,13 @@ pub enum CertError {
     /// The RSA key in the certificate cannot be used.
     #[error("certificate public key")]
     PublicKey(#[source] KeyError),
-    /// `now` is after NotAfter — kubeseal's text, date in Go's "January 2, 2006" layout.
+    /// `now` is after `NotAfter` — kubeseal's text, date in Go's "January 2, 2006" layout.
     #[error("failed to encrypt using an expired certificate on {}", go_long_date(*.not_after))]
     Expired {
-        /// The certificate's NotAfter.
+        /// The certificate's `NotAfter`.
         not_after: OffsetDateTime,
     },
-    /// NotBefore + validity is not a representable time.
+    /// `NotBefore` + validity is not a representable time.
     #[error("certificate validity period is out of range")]
     ValidityOutOfRange,
     /// The random serial number could not be drawn.
@@ -87,14 +87,14 @@ fn go_long_date(t: OffsetDateTime) -> String {
 pub struct CertParams {
     /// Subject and issuer CN (`--my-cn`); empty gives an empty DN, like upstream's default.
     pub common_name: String,
-    /// NotBefore (the controller uses "now", UTC). Sub-second precision is dropped.
+    /// `NotBefore` (the controller uses "now", UTC). Sub-second precision is dropped.
     pub not_before: OffsetDateTime,
-    /// NotAfter − NotBefore (`--key-ttl`).
+    /// `NotAfter` − `NotBefore` (`--key-ttl`).
     pub validity: Duration,
 }
 
 impl CertParams {
-    /// Upstream's defaults: empty CN, NotBefore = `now`, 87600h validity.
+    /// Upstream's defaults: empty CN, `NotBefore` = `now`, 87600h validity.
     #[must_use]
     pub fn controller_default(now: OffsetDateTime) -> Self {
         Self {
@@ -148,11 +148,10 @@ impl Certificate {
         if !rest.is_empty() {
             return Err(CertError::Malformed);
         }
-        let public_key =
-            PublicKey::from_spki_der(cert.public_key().raw).map_err(|e| match e {
-                KeyError::NotRsa { algorithm, .. } => CertError::NotRsa { algorithm },
-                other => CertError::PublicKey(other),
-            })?;
+        let public_key = PublicKey::from_spki_der(cert.public_key().raw).map_err(|e| match e {
+            KeyError::NotRsa { algorithm, .. } => CertError::NotRsa { algorithm },
+            other => CertError::PublicKey(other),
+        })?;
         let validity = cert.validity();
         Ok(Self {
             der: der.to_vec(),
@@ -164,8 +163,8 @@ impl Certificate {
 
     /// Creates the self-signed certificate the controller makes for a new key (SPEC §1.7):
     /// X.509 v3, serial uniformly random in [0, 2^128), Subject = Issuer = `CN=<common_name>`
-    /// or an empty DN, KeyUsage EncipherOnly (critical), BasicConstraints CA:TRUE (critical),
-    /// a SubjectKeyIdentifier (as Go adds for CAs), signed with sha256WithRSAEncryption.
+    /// or an empty DN, `KeyUsage` `EncipherOnly` (critical), `BasicConstraints` `CA:TRUE` (critical),
+    /// a `SubjectKeyIdentifier` (as Go adds for CAs), signed with `sha256WithRSAEncryption`.
     ///
     /// # Errors
     /// [`CertError::ValidityOutOfRange`], [`CertError::Random`], [`CertError::SigningKey`] or [`CertError::Generation`].
@@ -226,20 +225,20 @@ impl Certificate {
         &self.public_key
     }
 
-    /// NotBefore (UTC).
+    /// `NotBefore` (UTC).
     #[must_use]
     pub fn not_before(&self) -> OffsetDateTime {
         self.not_before
     }
 
-    /// NotAfter (UTC).
+    /// `NotAfter` (UTC).
     #[must_use]
     pub fn not_after(&self) -> OffsetDateTime {
         self.not_after
     }
 
-    /// Refuses a certificate whose NotAfter is before `now`, with kubeseal's message.
-    /// NotBefore, KeyUsage and CA are not checked, as upstream does not check them.
+    /// Refuses a certificate whose `NotAfter` is before `now`, with kubeseal's message.
+    /// `NotBefore`, `KeyUsage` and CA are not checked, as upstream does not check them.
     ///
     /// # Errors
     /// [`CertError::Expired`].
@@ -255,7 +254,7 @@ impl Certificate {
 
     /// The public key's SSH-style fingerprint.
     #[must_use]
-    pub fn fingerprint(&self) -> &Fingerprint {
+    pub fn fingerprint(&self) -> Fingerprint {
         self.public_key.fingerprint()
     }
 }
@@ -271,7 +270,7 @@ impl Eq for Certificate {}
 impl fmt::Debug for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certificate")
-            .field("fingerprint", self.fingerprint())
+            .field("fingerprint", &self.public_key.fingerprint())
             .field("not_before", &self.not_before)
             .field("not_after", &self.not_after)
             .finish_non_exhaustive()
@@ -294,8 +293,8 @@ fn random_serial() -> Result<SerialNumber, CertError> {
     Ok(SerialNumber::from_slice(&bytes))
 }
 
-/// `CN=<name>` or the empty DN. Go's encoder writes a CN as PrintableString when every
-/// character allows it, UTF8String otherwise; we do the same.
+/// `CN=<name>` or the empty DN. Go's encoder writes a CN as `PrintableString` when every
+/// character allows it, `UTF8String` otherwise; we do the same.
 fn distinguished_name(common_name: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     if !common_name.is_empty() {
@@ -465,7 +464,9 @@ mod tests {
             "data does not contain any valid RSA or ECDSA certificates"
         );
         assert_eq!(
-            Certificate::from_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+            Certificate::from_pem(
+                b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+            ),
             Err(CertError::Malformed)
         );
     }
@@ -473,8 +474,14 @@ mod tests {
     #[test]
     fn expiry_uses_go_date_layout() {
         let cert = cert_with("");
-        assert_eq!(cert.check_not_expired(datetime!(2027-06-18 04:32:45 UTC)), Ok(()));
-        assert_eq!(cert.check_not_expired(datetime!(2001-01-01 00:00 UTC)), Ok(()));
+        assert_eq!(
+            cert.check_not_expired(datetime!(2027-06-18 04:32:45 UTC)),
+            Ok(())
+        );
+        assert_eq!(
+            cert.check_not_expired(datetime!(2001-01-01 00:00 UTC)),
+            Ok(())
+        );
         let err = cert
             .check_not_expired(datetime!(2027-06-18 04:32:46 UTC))
             .expect_err("expired");
@@ -482,13 +489,18 @@ mod tests {
             err.to_string(),
             "failed to encrypt using an expired certificate on June 18, 2027"
         );
-        assert_eq!(go_long_date(datetime!(2030-01-05 00:00 UTC)), "January 5, 2030");
+        assert_eq!(
+            go_long_date(datetime!(2030-01-05 00:00 UTC)),
+            "January 5, 2030"
+        );
     }
 
     #[test]
     fn ecdsa_certificate_is_refused() {
         let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("ec key");
-        let cert = CertificateParams::default().self_signed(&ec).expect("ec cert");
+        let cert = CertificateParams::default()
+            .self_signed(&ec)
+            .expect("ec cert");
         let err = Certificate::from_pem(cert.pem().as_bytes()).expect_err("ec");
         assert_eq!(err.to_string(), "expected RSA public key but found ECDSA");
     }

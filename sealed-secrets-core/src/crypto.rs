@@ -16,7 +16,9 @@
 //! Reusing the all-zero GCM nonce is safe only because every session key encrypts exactly one
 //! message; that is why the session key is drawn fresh inside `hybrid_encrypt` and never leaves.
 
-use aws_lc_rs::aead::{AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::aead::{
+    AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey,
+};
 use aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256;
 use zeroize::Zeroizing;
 
@@ -195,9 +197,8 @@ fn open_parts(
         16 => &AES_128_GCM,
         _ => return Err(DecryptError),
     };
-    let aead = LessSafeKey::new(
-        UnboundKey::new(algorithm, &session_key).map_err(|_| DecryptError)?,
-    );
+    let aead =
+        LessSafeKey::new(UnboundKey::new(algorithm, &session_key).map_err(|_| DecryptError)?);
     let mut buffer = Zeroizing::new(parts.aead.to_vec());
     let plaintext_len = aead
         .open_in_place(zero_nonce(), Aad::empty(), buffer.as_mut_slice())
@@ -332,10 +333,14 @@ mod tests {
         let oaep = KEY.public_key().oaep().expect("oaep");
         let mut blob = vec![0x01, 0x00];
         blob.resize(2 + 256, 0);
-        oaep.encrypt(&OAEP_SHA256_MGF1SHA256, &session_key, &mut blob[2..], Some(b""))
-            .expect("wrap");
-        let aead =
-            LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &session_key).expect("aes128"));
+        oaep.encrypt(
+            &OAEP_SHA256_MGF1SHA256,
+            &session_key,
+            &mut blob[2..],
+            Some(b""),
+        )
+        .expect("wrap");
+        let aead = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &session_key).expect("aes128"));
         let mut body = b"legacy".to_vec();
         aead.seal_in_place_append_tag(zero_nonce(), Aad::empty(), &mut body)
             .expect("seal");

@@ -255,10 +255,11 @@ impl PublicKey {
         &self.spki_der
     }
 
-    /// SSH-style fingerprint (SPEC §1.10).
+    /// SSH-style fingerprint (SPEC §1.10). Returned by value (a short string) so that it can
+    /// serve directly as a sort or map key, e.g. `keys.sort_by_key(PrivateKey::fingerprint)`.
     #[must_use]
-    pub fn fingerprint(&self) -> &Fingerprint {
-        &self.fingerprint
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint.clone()
     }
 
     /// The OAEP encryption handle (cheap: shares the underlying key).
@@ -280,7 +281,7 @@ impl fmt::Debug for PublicKey {
         f.debug_struct("PublicKey")
             .field("bits", &self.size_bits())
             .field("fingerprint", &self.fingerprint)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -318,8 +319,8 @@ impl PrivateKey {
     ///
     /// # Errors
     /// [`KeyError::NotRsa`], [`KeyError::NoPrivateKey`], or [`KeyError::PrivateKeyRejected`]
-    /// when nothing parsed but an RSA key was present that aws-lc-rs refuses (e.g. 1024 bits):
-    /// upstream would have used such a key, so we say why rather than "no key".
+    /// when nothing parsed but an RSA key of a size aws-lc-rs refuses was present (e.g. 1024
+    /// bits): upstream would have used such a key, so we say why rather than "no key".
     pub fn from_pem(pem_data: &[u8]) -> Result<Self, KeyError> {
         let mut rejected = None;
         for block in pem_blocks(pem_data) {
@@ -344,7 +345,15 @@ impl PrivateKey {
             match attempt {
                 Ok(key) => return Ok(key),
                 Err(e @ KeyError::NotRsa { .. }) => return Err(e),
-                Err(e @ KeyError::PrivateKeyRejected { .. }) => rejected = Some(e),
+                // Go would have used a key of a size aws-lc-rs refuses; say so instead of
+                // "no key". Anything else did not parse, and upstream skips such a block too.
+                Err(
+                    e @ KeyError::PrivateKeyRejected {
+                        reason: "TooSmall" | "TooLarge",
+                    },
+                ) => {
+                    rejected = Some(e);
+                }
                 Err(_) => {}
             }
         }
@@ -421,10 +430,9 @@ impl PrivateKey {
     /// [`KeyError::Encoding`] if aws-lc cannot serialize the key.
     pub fn to_pkcs1_der(&self) -> Result<SecretBytes, KeyError> {
         let pkcs8 = self.to_pkcs8_der()?;
-        let info =
-            PrivateKeyInfoRef::try_from(pkcs8.expose()).map_err(|_| KeyError::Encoding {
-                what: "private key as PKCS#1",
-            })?;
+        let info = PrivateKeyInfoRef::try_from(pkcs8.expose()).map_err(|_| KeyError::Encoding {
+            what: "private key as PKCS#1",
+        })?;
         Ok(SecretBytes::from_slice(info.private_key.as_bytes()))
     }
 
@@ -446,7 +454,7 @@ impl PrivateKey {
 
     /// The public key's SSH-style fingerprint (SPEC §1.10).
     #[must_use]
-    pub fn fingerprint(&self) -> &Fingerprint {
+    pub fn fingerprint(&self) -> Fingerprint {
         self.public.fingerprint()
     }
 
@@ -480,7 +488,7 @@ impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrivateKey")
             .field("bits", &self.size_bits())
-            .field("fingerprint", self.fingerprint())
+            .field("fingerprint", &self.public.fingerprint)
             .finish_non_exhaustive()
     }
 }
@@ -550,6 +558,9 @@ fn pem_encode_secret(label: &str, der: &[u8]) -> SecretBytes {
 mod tests {
     use std::sync::LazyLock;
 
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
+
     use super::*;
 
     static KEY: LazyLock<PrivateKey> =
@@ -602,9 +613,11 @@ mod tests {
     #[test]
     fn pem_skips_other_blocks_and_takes_first_key() {
         let other = PrivateKey::generate(2048).expect("generate");
-        let mut data = b"junk before\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
-            .to_vec();
-        data.extend_from_slice(b"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n");
+        let mut data =
+            b"junk before\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec();
+        data.extend_from_slice(
+            b"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+        );
         data.extend_from_slice(KEY.to_pkcs1_pem().expect("pem").expose());
         data.extend_from_slice(other.to_pkcs1_pem().expect("pem").expose());
         let key = PrivateKey::from_pem(&data).expect("parse");
@@ -613,10 +626,24 @@ mod tests {
 
     #[test]
     fn malformed_pem_block_is_skipped() {
-        let mut data = b"-----BEGIN RSA PRIVATE KEY-----\n!!!!\n-----END RSA PRIVATE KEY-----\n".to_vec();
+        let mut data =
+            b"-----BEGIN RSA PRIVATE KEY-----\n!!!!\n-----END RSA PRIVATE KEY-----\n".to_vec();
         data.extend_from_slice(KEY.to_pkcs1_pem().expect("pem").expose());
         let key = PrivateKey::from_pem(&data).expect("parse");
         assert_eq!(key.fingerprint(), KEY.fingerprint());
+    }
+
+    #[test]
+    fn too_small_rsa_key_is_reported() {
+        // A 1024-bit PKCS#1 key: generated with `openssl genrsa 1024`, test data only.
+        let small = include_str!("../tests/data/rsa1024-pkcs1.pem");
+        let err = PrivateKey::from_pem(small.as_bytes()).expect_err("1024 bits");
+        assert_eq!(err, KeyError::PrivateKeyRejected { reason: "TooSmall" });
+        let junk = b"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        assert_eq!(
+            PrivateKey::from_pem(junk).map(|_| ()),
+            Err(KeyError::NoPrivateKey)
+        );
     }
 
     #[test]
@@ -628,19 +655,22 @@ mod tests {
             "data does not contain a valid RSA or ECDSA private key"
         );
         let cert_only = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert_eq!(PrivateKey::from_pem(cert_only).map(|_| ()), Err(KeyError::NoPrivateKey));
+        assert_eq!(
+            PrivateKey::from_pem(cert_only).map(|_| ()),
+            Err(KeyError::NoPrivateKey)
+        );
     }
 
     #[test]
     fn ec_keys_are_not_rsa() {
-        use aws_lc_rs::rand::SystemRandom;
-        use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
         let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
-            .expect("ec pkcs8");
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("ec pkcs8");
         let pem8 = pem_encode_secret(PEM_PRIVATE_KEY, pkcs8.as_ref());
         let err = PrivateKey::from_pem(pem8.expose()).expect_err("ec");
-        assert!(matches!(err, KeyError::NotRsa { role: KeyRole::Private, ref algorithm } if algorithm == "ECDSA"));
+        assert!(
+            matches!(err, KeyError::NotRsa { role: KeyRole::Private, ref algorithm } if algorithm == "ECDSA")
+        );
         assert_eq!(err.to_string(), "private key is not an RSA key");
 
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())
@@ -670,10 +700,9 @@ mod tests {
             Err(KeyError::InvalidPublicKey)
         );
 
-        use aws_lc_rs::rand::SystemRandom;
-        use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
-            .expect("ec");
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+                .expect("ec");
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())
             .expect("ec pair");
         let ec_spki = pair.public_key().as_der().expect("ec spki");
@@ -694,7 +723,10 @@ mod tests {
         let pkcs1 = KEY.to_pkcs1_der().expect("pkcs1");
         let b64 = STANDARD.encode(&pkcs1.expose()[..32]);
         assert!(!debug.contains(&b64[..20]));
-        assert_eq!(format!("{:?}", KEY.to_pkcs1_pem().expect("pem")), "[redacted]");
+        assert_eq!(
+            format!("{:?}", KEY.to_pkcs1_pem().expect("pem")),
+            "[redacted]"
+        );
     }
 
     #[test]

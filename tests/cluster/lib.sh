@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # variables are for the scripts that source this
 # Shared settings and helpers for the local control-plane harness (tests/cluster/*).
 # Sourced, never run. Everything version-related lives here so one edit re-pins the harness.
 
@@ -66,6 +66,16 @@ require_cluster() {
   . "$dir/cluster.env"
 }
 
+# running PID: true while PID exists and is not a zombie. A stopped component stays a zombie
+# until its parent reaps it: `up` itself when it cleans up after a failure, otherwise init,
+# which here may take a moment.
+running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local state
+  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" || return 1
+  [ "$state" != Z ]
+}
+
 # admin_kubeconfig: the cluster-admin kubeconfig of the cluster loaded by require_cluster, in the
 # variant that reaches the API server from where this runs (inside a harness network namespace,
 # 127.0.0.1 is the namespace's own loopback).
@@ -84,8 +94,10 @@ wait_for() {
   shift 3
   local deadline=$((SECONDS + timeout))
   until "$@" >/dev/null 2>&1; do
-    kill -0 "$(cat "$pidfile")" 2>/dev/null || die "$name exited during start-up"
-    [ "$SECONDS" -lt "$deadline" ] || die "$name not ready after $timeout s"
+    kill -0 "$(cat "$pidfile")" 2>/dev/null \
+      || die "$name exited during start-up (log: ${pidfile%/pids/*}/logs/$name.log)"
+    [ "$SECONDS" -lt "$deadline" ] \
+      || die "$name not ready after $timeout s (log: ${pidfile%/pids/*}/logs/$name.log)"
     sleep 0.1
   done
 }

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # variables are for the scripts that source this
 # Shared by netns-up, netns-exec and netns-down. Sourced after lib.sh, never run.
 
 # Small per-namespace records (address, host interface); /run is cleared on reboot, as are the
