@@ -5,8 +5,9 @@
 //! Run: `cargo bench -p sealed-secrets-core --bench crypto`. Numbers measured on the project's
 //! 2-core machine are in `docs/decisions/0001-rsa-backend.md`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 // A benchmark is not production code: a setup failure should stop it loudly.
-#![allow(clippy::expect_used)]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -129,7 +129,10 @@ mod tests {
     #[test]
     fn annotations_select_scope() {
         assert_eq!(Scope::from_annotations(None), Scope::Strict);
-        let both = ann(&[(CLUSTER_WIDE_ANNOTATION, "true"), (NAMESPACE_WIDE_ANNOTATION, "true")]);
+        let both = ann(&[
+            (CLUSTER_WIDE_ANNOTATION, "true"),
+            (NAMESPACE_WIDE_ANNOTATION, "true"),
+        ]);
         assert_eq!(Scope::from_annotations(Some(&both)), Scope::ClusterWide);
         let ns = ann(&[(NAMESPACE_WIDE_ANNOTATION, "true")]);
         assert_eq!(Scope::from_annotations(Some(&ns)), Scope::NamespaceWide);

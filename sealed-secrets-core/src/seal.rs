@@ -54,7 +54,9 @@ pub enum SealError {
     EmptyData,
     #[error("missing metadata.name in input Secret")]
     MissingName,
-    #[error("namespace mismatch: input secret is in namespace {input:?} but {flag:?} was specified")]
+    #[error(
+        "namespace mismatch: input secret is in namespace {input:?} but {flag:?} was specified"
+    )]
     NamespaceMismatch { input: String, flag: String },
     #[error("secret must declare a namespace")]
     MissingNamespace,
@@ -99,18 +101,16 @@ pub fn prepare_secret(mut secret: Secret, opts: &SealOptions) -> Result<Secret, 
         scope.apply_to_annotations(&mut secret.metadata.annotations);
     }
     let scope = Scope::from_annotations(Some(&secret.metadata.annotations));
-    if scope != Scope::ClusterWide {
-        if let Some(flag) = &opts.default_namespace {
-            let input = &secret.metadata.namespace;
-            if opts.namespace_explicit && !input.is_empty() && input != flag {
-                return Err(SealError::NamespaceMismatch {
-                    input: input.clone(),
-                    flag: flag.clone(),
-                });
-            }
-            if input.is_empty() {
-                secret.metadata.namespace.clone_from(flag);
-            }
+    if let (true, Some(flag)) = (scope != Scope::ClusterWide, &opts.default_namespace) {
+        let input = &secret.metadata.namespace;
+        if opts.namespace_explicit && !input.is_empty() && input != flag {
+            return Err(SealError::NamespaceMismatch {
+                input: input.clone(),
+                flag: flag.clone(),
+            });
+        }
+        if input.is_empty() {
+            secret.metadata.namespace.clone_from(flag);
         }
     }
     secret.metadata.strip_server_fields();
@@ -137,12 +137,13 @@ pub fn seal_secret(
     let mut encrypted = BTreeMap::new();
     // stringData is sealed after data, so it wins on a clash as upstream.
     for (item, value) in secret.data.iter().chain(secret.string_data.iter()) {
-        let sealed = encrypt_item(key, scope, &namespace, &name, value.expose()).map_err(
-            |source| SealError::Encrypt {
-                item: item.clone(),
-                source,
-            },
-        )?;
+        let sealed =
+            encrypt_item(key, scope, &namespace, &name, value.expose()).map_err(|source| {
+                SealError::Encrypt {
+                    item: item.clone(),
+                    source,
+                }
+            })?;
         encrypted.insert(item.clone(), sealed);
     }
 
@@ -238,7 +239,9 @@ pub struct ItemError {
 pub enum UnsealError {
     #[error("using deprecated 'data' field, use 'encryptedData' or flip the feature flag")]
     V1Disabled,
-    #[error("cannot use the field 'encryptedData' and the deprecated field 'data' at the same time")]
+    #[error(
+        "cannot use the field 'encryptedData' and the deprecated field 'data' at the same time"
+    )]
     BothFields,
     #[error("{}", format_item_errors(.0))]
     Items(Vec<ItemError>),
@@ -471,12 +474,13 @@ pub fn reseal(
     };
     let mut encrypted = BTreeMap::new();
     for (item, value) in &plaintexts {
-        let sealed = encrypt_item(new_key, scope, namespace, name, value.expose()).map_err(|_| {
-            UnsealError::Items(vec![ItemError {
-                item: item.clone(),
-                kind: ItemErrorKind::NoKey,
-            }])
-        })?;
+        let sealed =
+            encrypt_item(new_key, scope, namespace, name, value.expose()).map_err(|_| {
+                UnsealError::Items(vec![ItemError {
+                    item: item.clone(),
+                    kind: ItemErrorKind::NoKey,
+                }])
+            })?;
         encrypted.insert(item.clone(), sealed);
     }
     out.spec.encrypted_data = Some(encrypted);

@@ -44,15 +44,35 @@ pub struct ObjectMeta {
     pub deletion_timestamp: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_grace_period_seconds: Option<i64>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub annotations: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub owner_references: Vec<OwnerReference>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub finalizers: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub managed_fields: Vec<serde_json::Value>,
 }
 
@@ -177,7 +197,11 @@ pub struct SecretTemplateSpec {
     pub type_: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub data: BTreeMap<String, String>,
 }
 
@@ -187,7 +211,11 @@ pub struct SecretTemplateSpec {
 pub struct SealedSecretStatus {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub observed_generation: i64,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub conditions: Vec<SealedSecretCondition>,
 }
 
@@ -298,7 +326,9 @@ mod secret_map_base64 {
             }
         }
         match failed {
-            Some(key) => Err(D::Error::custom(format!("data item {key:?} is not valid base64"))),
+            Some(key) => Err(D::Error::custom(format!(
+                "data item {key:?} is not valid base64"
+            ))),
             None => Ok(out),
         }
     }
@@ -315,9 +345,9 @@ mod secret_map_text {
     ) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_map(Some(map.len()))?;
         for (key, value) in map {
-            let text = value
-                .expose_str()
-                .ok_or_else(|| serde::ser::Error::custom(format!("stringData item {key:?} is not UTF-8")))?;
+            let text = value.expose_str().ok_or_else(|| {
+                serde::ser::Error::custom(format!("stringData item {key:?} is not UTF-8"))
+            })?;
             out.serialize_entry(key, text)?;
         }
         out.end()
@@ -344,14 +374,19 @@ mod opt_base64 {
     use serde::de::Error as _;
 
     #[allow(clippy::ref_option)] // serde's `serialize_with` passes `&Option<T>`
-    pub fn serialize<S: Serializer>(value: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        value: &Option<Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
             Some(bytes) => serializer.serialize_str(&base64_std::encode(bytes)),
             None => serializer.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
         match Option::<String>::deserialize(deserializer)? {
             Some(text) => base64_std::decode(&text)
                 .map(Some)
@@ -382,7 +417,9 @@ mod tests {
     #[test]
     fn bad_base64_names_item_not_value() {
         let json = r#"{"data":{"password":"not base64 s3cr3t!"}}"#;
-        let err = serde_json::from_str::<Secret>(json).unwrap_err().to_string();
+        let err = serde_json::from_str::<Secret>(json)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("\"password\""), "{err}");
         assert!(!err.contains("s3cr3t"), "{err}");
     }

@@ -1,5 +1,7 @@
 //! Reading the streams users and tools actually produce.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 use sealed_secrets_core::manifest::{self, Position};
 
 fn at(document: usize, item: Option<usize>) -> Position {

@@ -96,10 +96,10 @@ pub(crate) fn format_g(value: f64, single: bool) -> String {
     let digits = Digits::shortest(value.abs(), single);
     // Shortest %g switches to the exponent form outside [1e-4, 1e6) (eprec is 6).
     let exponent = digits.point - 1;
-    if exponent < -4 || exponent >= 6 {
-        digits.write_exponent(&mut out);
-    } else {
+    if (-4..6).contains(&exponent) {
         digits.write_fixed(&mut out);
+    } else {
+        digits.write_exponent(&mut out);
     }
     out
 }
@@ -165,7 +165,7 @@ mod tests {
     #[test]
     fn g_format_single_precision_uses_float32_digits() {
         assert_eq!(format_g(0.1, true), "0.1");
-        assert_eq!(format_g(3.141_592_653_589_793, true), "3.1415927");
+        assert_eq!(format_g(std::f64::consts::PI, true), "3.1415927");
         assert_eq!(format_g(16_777_217.0, true), "1.6777216e+07");
     }
 

@@ -33,7 +33,10 @@ pub fn to_json_compact<T: Serialize + ?Sized>(value: &T) -> Result<String, Manif
     write(value, GoFormatter::compact())
 }
 
-fn write<T: Serialize + ?Sized>(value: &T, formatter: GoFormatter) -> Result<String, ManifestError> {
+fn write<T: Serialize + ?Sized>(
+    value: &T,
+    formatter: GoFormatter,
+) -> Result<String, ManifestError> {
     let mut out = Vec::with_capacity(256);
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
     value

@@ -17,13 +17,20 @@ pub(crate) enum Resolved {
     /// Looks like a YAML timestamp. go-yaml v2 reads it as a string into untyped values but
     /// still quotes such strings on output.
     Timestamp,
-    /// The merge key `<<`.
-    Merge,
     Str,
 }
 
-/// Resolves a plain (unquoted, untagged) scalar.
+/// Resolves a plain (unquoted, untagged) scalar. Only text starting with a character that can
+/// begin a number, a boolean, a null or `.inf`/`.nan` can resolve to anything but a string (so
+/// `<<` is a string here; the decoder recognizes the merge key by its text).
 pub(crate) fn resolve_plain(text: &str) -> Resolved {
+    let hinted = match text.as_bytes().first() {
+        None => true,
+        Some(first) => b"+-0123456789yYnNtTfFoO~.".contains(first),
+    };
+    if !hinted {
+        return Resolved::Str;
+    }
     if let Some(known) = resolve_word(text) {
         return known;
     }
@@ -52,7 +59,6 @@ fn resolve_word(text: &str) -> Option<Resolved> {
         ".nan" | ".NaN" | ".NAN" => Resolved::Float(f64::NAN),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Resolved::Float(f64::INFINITY),
         "-.inf" | "-.Inf" | "-.INF" => Resolved::Float(f64::NEG_INFINITY),
-        "<<" => Resolved::Merge,
         _ => return None,
     })
 }
@@ -239,7 +245,9 @@ fn is_timestamp(text: &str) -> bool {
 
 fn days_in_month(month: u32, year: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -303,7 +311,10 @@ impl Cursor<'_> {
     /// An optional fractional second: `.` or `,` then any number of digits.
     fn fraction(&mut self) {
         if matches!(self.0, [b'.' | b',', b'0'..=b'9', ..]) {
-            let digits = self.0[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+            let digits = self.0[1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
             self.0 = &self.0[1 + digits..];
         }
     }
@@ -345,7 +356,7 @@ mod tests {
         for word in ["yES", "nULL", "tRUE", "oN", "none"] {
             assert_eq!(resolve_plain(word), Resolved::Str, "{word}");
         }
-        assert_eq!(resolve_plain("<<"), Resolved::Merge);
+        assert_eq!(resolve_plain("<<"), Resolved::Str);
         assert_eq!(resolve_plain("-.inf"), Resolved::Float(f64::NEG_INFINITY));
     }
 

@@ -1,0 +1,574 @@
+//! Multi-document YAML into JSON values, as upstream reads YAML: go-yaml v2 into untyped values,
+//! then `sigs.k8s.io/yaml`'s conversion to JSON (SPEC §4.4).
+//!
+//! Parsing is serde-saphyr's YAML parser (`serde_saphyr::granit_parser`, the event layer under
+//! `serde_saphyr::from_str`). We build the values from its events rather than through serde
+//! because upstream's meaning of plain scalars is YAML 1.1's (`yes` is `true`, `0777` is 511),
+//! map keys become strings the way `sigs.k8s.io/yaml` spells them, `<<` merges, and because we
+//! need each document's position and errors that never quote the input.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Number, Value};
+use serde_saphyr::granit_parser::{ErrorKind, Event, Marker, Parser, ScalarStyle, ScanError, Tag};
+
+use super::ManifestError;
+use super::go_number;
+use super::resolve::{self, Resolved};
+
+/// Deepest nesting accepted; Kubernetes objects stay far below it, and it keeps recursive
+/// consumers of the values (serde, drop) off the end of the stack.
+const MAX_DEPTH: usize = 256;
+/// Most value nodes that aliases may copy in one stream (guards against alias bombs).
+const MAX_ALIAS_NODES: usize = 1_000_000;
+
+/// Where `text` sits in the whole input, so positions are reported against the input.
+#[derive(Clone, Copy)]
+pub(super) struct Origin {
+    /// Lines of input before `text`.
+    pub lines_before: usize,
+    /// Columns before `text` on its first line.
+    pub columns_before: usize,
+    /// Documents of the input before `text`.
+    pub documents_before: usize,
+}
+
+/// A problem found while building values, located in the text.
+struct Problem {
+    at: Marker,
+    reason: &'static str,
+}
+
+type Built<T> = Result<T, Problem>;
+
+/// Parses every YAML document of `text`. Returns `(document index, value)` for the documents
+/// that are not empty; empty ones still count in the numbering.
+pub(super) fn load(text: &str, origin: Origin) -> Result<Vec<(usize, Value)>, ManifestError> {
+    let mut documents = Vec::new();
+    let mut builder = Builder::default();
+    let mut index = origin.documents_before;
+    let mut in_document = false;
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|error| {
+            let document = if in_document { index } else { index + 1 };
+            scan_error(&error, document, origin)
+        })?;
+        let result = match event {
+            Event::DocumentStart(..) => {
+                index += 1;
+                in_document = true;
+                builder = Builder::default_with_budget(builder.alias_budget);
+                Ok(())
+            }
+            Event::DocumentEnd => {
+                in_document = false;
+                match builder.root.take() {
+                    Some(Value::Null) | None => {}
+                    Some(value) => documents.push((index, value)),
+                }
+                Ok(())
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                builder.scalar(&text, style, anchor, tag.as_deref(), span.start)
+            }
+            Event::SequenceStart(_, anchor, _) => builder.open(Frame::sequence(anchor), span.start),
+            Event::MappingStart(_, anchor, _) => builder.open(Frame::mapping(anchor), span.start),
+            Event::SequenceEnd | Event::MappingEnd => builder.close(span.start),
+            Event::Alias(anchor) => builder.alias(anchor, span.start),
+            Event::UnresolvedAlias(_) => Err(Problem {
+                at: span.start,
+                reason: "alias to an unknown anchor",
+            }),
+            _ => Ok(()),
+        };
+        result.map_err(|problem| {
+            located(
+                index.max(origin.documents_before + 1),
+                problem.at,
+                problem.reason.to_owned(),
+                origin,
+            )
+        })?;
+    }
+    Ok(documents)
+}
+
+fn located(index: usize, at: Marker, reason: String, origin: Origin) -> ManifestError {
+    let column = if at.line() <= 1 {
+        at.col() + 1 + origin.columns_before
+    } else {
+        at.col() + 1
+    };
+    ManifestError::Yaml {
+        document: index,
+        line: at.line() + origin.lines_before,
+        column,
+        reason,
+    }
+}
+
+/// Maps a parser error to its position and a fixed description. The few kinds whose text can
+/// carry input (a character, a custom or I/O message) get a generic description instead, so no
+/// error ever quotes a Secret's value.
+fn scan_error(error: &ScanError, index: usize, origin: Origin) -> ManifestError {
+    let reason = match error.kind() {
+        ErrorKind::UnexpectedCharacter { .. } => "unexpected character".to_owned(),
+        ErrorKind::Custom(_) | ErrorKind::InputIo { .. } | ErrorKind::InputDecoding { .. } => {
+            "syntax error".to_owned()
+        }
+        kind => kind.to_string(),
+    };
+    located(index, *error.marker(), reason, origin)
+}
+
+/// A mapping key waiting for its value.
+enum Key {
+    Name(String),
+    /// The YAML merge key `<<`.
+    Merge,
+}
+
+enum Frame {
+    Sequence {
+        items: Vec<Value>,
+        anchor: usize,
+    },
+    Mapping {
+        map: Map<String, Value>,
+        key: Option<Key>,
+        anchor: usize,
+    },
+}
+
+impl Frame {
+    fn sequence(anchor: usize) -> Self {
+        Self::Sequence {
+            items: Vec::new(),
+            anchor,
+        }
+    }
+
+    fn mapping(anchor: usize) -> Self {
+        Self::Mapping {
+            map: Map::new(),
+            key: None,
+            anchor,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    root: Option<Value>,
+    /// Anchored values of the current document, with their node counts.
+    anchors: HashMap<usize, (Value, usize)>,
+    /// Nodes aliases may still copy.
+    alias_budget: Option<usize>,
+}
+
+impl Builder {
+    fn default_with_budget(alias_budget: Option<usize>) -> Self {
+        Self {
+            alias_budget,
+            ..Self::default()
+        }
+    }
+
+    fn expects_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. }))
+    }
+
+    fn open(&mut self, frame: Frame, at: Marker) -> Built<()> {
+        if self.expects_key() {
+            return Err(Problem {
+                at,
+                reason: "a mapping or sequence cannot be a map key",
+            });
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Problem {
+                at,
+                reason: "nesting is too deep",
+            });
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn close(&mut self, at: Marker) -> Built<()> {
+        let (value, anchor) = match self.stack.pop() {
+            Some(Frame::Sequence { items, anchor }) => (Value::Array(items), anchor),
+            Some(Frame::Mapping { map, anchor, .. }) => (Value::Object(map), anchor),
+            None => return Ok(()),
+        };
+        self.remember(anchor, &value);
+        self.add(value, at)
+    }
+
+    fn remember(&mut self, anchor: usize, value: &Value) {
+        if anchor != 0 {
+            self.anchors
+                .insert(anchor, (value.clone(), count_nodes(value)));
+        }
+    }
+
+    fn alias(&mut self, anchor: usize, at: Marker) -> Built<()> {
+        let Some((value, nodes)) = self.anchors.get(&anchor) else {
+            return Err(Problem {
+                at,
+                reason: "alias to an unknown anchor",
+            });
+        };
+        let budget = self.alias_budget.unwrap_or(MAX_ALIAS_NODES);
+        let Some(left) = budget.checked_sub(*nodes) else {
+            return Err(Problem {
+                at,
+                reason: "aliases expand to too much data",
+            });
+        };
+        self.alias_budget = Some(left);
+        let value = value.clone();
+        if self.expects_key() {
+            let key = key_from_value(&value).ok_or(Problem {
+                at,
+                reason: "unsupported map key type",
+            })?;
+            self.set_key(Key::Name(key));
+            return Ok(());
+        }
+        self.add(value, at)
+    }
+
+    fn scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<&Tag>,
+        at: Marker,
+    ) -> Built<()> {
+        let value = scalar_value(text, style, tag).ok_or(Problem {
+            at,
+            reason: "value does not match its tag",
+        })?;
+        self.remember(anchor, &value);
+        if self.expects_key() {
+            let plain = style == ScalarStyle::Plain && tag.is_none();
+            let merge_tag = tag.and_then(core_name).is_some_and(|name| name == "merge");
+            if text == "<<" && (plain || merge_tag) {
+                self.set_key(Key::Merge);
+                return Ok(());
+            }
+            let key = key_from_value(&value).ok_or(Problem {
+                at,
+                reason: "unsupported map key type",
+            })?;
+            self.set_key(Key::Name(key));
+            return Ok(());
+        }
+        self.add(value, at)
+    }
+
+    fn set_key(&mut self, new_key: Key) {
+        if let Some(Frame::Mapping { key, .. }) = self.stack.last_mut() {
+            *key = Some(new_key);
+        }
+    }
+
+    /// Places a finished value in its parent (or as the document root).
+    fn add(&mut self, value: Value, at: Marker) -> Built<()> {
+        match self.stack.last_mut() {
+            None => self.root = Some(value),
+            Some(Frame::Sequence { items, .. }) => items.push(value),
+            Some(Frame::Mapping { map, key, .. }) => match key.take() {
+                Some(Key::Name(name)) => {
+                    // A repeated key keeps its last value, as go-yaml's map decoding does.
+                    map.insert(name, value);
+                }
+                Some(Key::Merge) => merge(map, value).ok_or(Problem {
+                    at,
+                    reason: "a merge key needs a mapping or a sequence of mappings",
+                })?,
+                // Keys are set before values; a value with no key cannot happen.
+                None => {}
+            },
+        }
+        Ok(())
+    }
+}
+
+/// Applies `<<: value` to `map` at this point: merged entries replace earlier keys, later keys
+/// replace merged ones, and in a sequence of mappings the earlier mapping wins.
+fn merge(map: &mut Map<String, Value>, value: Value) -> Option<()> {
+    match value {
+        Value::Object(entries) => map.extend(entries),
+        Value::Array(items) => {
+            if !items.iter().all(Value::is_object) {
+                return None;
+            }
+            for item in items.into_iter().rev() {
+                if let Value::Object(entries) = item {
+                    map.extend(entries);
+                }
+            }
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+fn count_nodes(value: &Value) -> usize {
+    1 + match value {
+        Value::Array(items) => items.iter().map(count_nodes).sum(),
+        Value::Object(map) => map.values().map(count_nodes).sum(),
+        _ => 0,
+    }
+}
+
+/// A map key as `sigs.k8s.io/yaml` spells it in JSON: strings as they are, numbers in
+/// decimal (floats in float32 `%g`), booleans as `true`/`false`. Null and collections have no
+/// JSON spelling.
+fn key_from_value(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Number(number) => Some(match (number.as_i64(), number.as_u64()) {
+            (Some(int), _) => int.to_string(),
+            (None, Some(uint)) => uint.to_string(),
+            (None, None) => go_number::format_g(number.as_f64().unwrap_or_default(), true),
+        }),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// A scalar's value as go-yaml v2 decodes it into an untyped value. Non-finite floats (`.inf`,
+/// `.nan`) have no JSON form; they are kept as their YAML spelling, which is what upstream
+/// produces for the string fields they could legally fill. `None` when an explicit tag does not
+/// fit the text.
+fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Option<Value> {
+    let folded = match style {
+        ScalarStyle::Plain | ScalarStyle::SingleQuoted => fold_yaml11_breaks(text),
+        _ => None,
+    };
+    let text = folded.as_deref().unwrap_or(text);
+    let resolved = match tag {
+        None if style == ScalarStyle::Plain => resolve::resolve_plain(text),
+        None => Resolved::Str,
+        Some(tag) => match core_name(tag).as_deref() {
+            Some("binary") => return decode_binary(text),
+            Some(name @ ("int" | "float" | "bool" | "null" | "timestamp")) => {
+                tagged(resolve::resolve_plain(text), name)?
+            }
+            // `!!str`, other core tags, the non-specific `!` and application tags: a string.
+            _ => Resolved::Str,
+        },
+    };
+    Some(match resolved {
+        Resolved::Null => Value::Null,
+        Resolved::Bool(flag) => Value::Bool(flag),
+        Resolved::Int(int) => Value::Number(int.into()),
+        Resolved::Uint(uint) => Value::Number(uint.into()),
+        Resolved::Float(float) => Number::from_f64(float).map_or_else(
+            || Value::String(go_number::format_g(float, false)),
+            Value::Number,
+        ),
+        Resolved::Timestamp | Resolved::Str => Value::String(text.to_owned()),
+    })
+}
+
+/// The name of a `tag:yaml.org,2002:` tag (`!!int` is `int`); `None` for other tags.
+fn core_name(tag: &Tag) -> Option<std::borrow::Cow<'_, str>> {
+    tag.suffix_in_namespace("tag:yaml.org,2002:")
+}
+
+/// YAML 1.1 (go-yaml) also breaks lines at U+0085, U+2028 and U+2029, which YAML 1.2 (our
+/// parser) reads as ordinary characters. go-yaml writes them unescaped in single-quoted
+/// scalars, followed by the indentation of the next line, so reading its output needs the
+/// 1.1 rule: blanks around the breaks go; U+0085 folds like a newline (one becomes a space,
+/// `n` become `n-1` newlines) and the other two stay. Block scalars are not adjusted (go-yaml
+/// writes these characters there too, but only in strings that already hold a newline).
+fn fold_yaml11_breaks(text: &str) -> Option<String> {
+    const NEXT_LINE: char = '\u{85}';
+    let is_break = |c: char| matches!(c, NEXT_LINE | '\u{2028}' | '\u{2029}');
+    if !text.contains(is_break) {
+        return None;
+    }
+    let is_blank_or_break = |c: char| c == ' ' || c == '\t' || is_break(c);
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut index = 0;
+    while index < chars.len() {
+        if !is_blank_or_break(chars[index]) {
+            out.push(chars[index]);
+            index += 1;
+            continue;
+        }
+        let run_end = chars[index..]
+            .iter()
+            .position(|c| !is_blank_or_break(*c))
+            .map_or(chars.len(), |length| index + length);
+        let run = &chars[index..run_end];
+        let breaks: Vec<char> = run
+            .iter()
+            .filter(|c| is_break(**c))
+            .map(|c| if *c == NEXT_LINE { '\n' } else { *c })
+            .collect();
+        match breaks.split_first() {
+            // Blanks with no break are content.
+            None => out.extend(run),
+            Some(('\n', [])) => out.push(' '),
+            Some(('\n', rest)) => out.extend(rest),
+            Some(_) => out.extend(&breaks),
+        }
+        index = run_end;
+    }
+    Some(out)
+}
+
+/// Checks a plain resolution against an explicit core tag (go-yaml lets `!!float` take an int).
+fn tagged(resolved: Resolved, suffix: &str) -> Option<Resolved> {
+    match (suffix, resolved) {
+        ("int", Resolved::Int(_) | Resolved::Uint(_))
+        | ("float", Resolved::Float(_))
+        | ("bool", Resolved::Bool(_))
+        | ("null", Resolved::Null)
+        | ("timestamp", Resolved::Timestamp) => Some(resolved),
+        ("float", Resolved::Int(int)) => {
+            #[allow(clippy::cast_precision_loss)] // Go converts int to float64 the same way
+            Some(Resolved::Float(int as f64))
+        }
+        _ => None,
+    }
+}
+
+/// `!!binary`: go-yaml decodes the base64 into a string of those bytes, which Go's JSON then
+/// writes with invalid UTF-8 replaced by U+FFFD.
+fn decode_binary(text: &str) -> Option<Value> {
+    let bytes = crate::types::base64_std::decode(text).ok()?;
+    Some(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const START: Origin = Origin {
+        lines_before: 0,
+        columns_before: 0,
+        documents_before: 0,
+    };
+
+    fn values(text: &str) -> Vec<(usize, Value)> {
+        load(text, START).unwrap()
+    }
+
+    #[test]
+    fn documents_and_empty_documents() {
+        assert_eq!(values("a: 1\n"), [(1, json!({"a": 1}))]);
+        assert_eq!(values("---\na: 1\n"), [(1, json!({"a": 1}))]);
+        assert_eq!(
+            values("a: 1\n---\n---\n# only a comment\n---\nb: x\n...\n"),
+            [(1, json!({"a": 1})), (4, json!({"b": "x"}))]
+        );
+        assert!(values("").is_empty());
+        assert!(values("# nothing\n").is_empty());
+    }
+
+    #[test]
+    fn yaml_1_1_scalars() {
+        let doc = "a: yes\nb: off\nc: 0x10\nd: 0777\ne: 1_000\nf: ~\ng: '123'\nh: 2024-01-02\n\
+                   i: 1.5\nj: .inf\nk: !!str 12\nl: !!float 3\nm: !!binary aGk=\np: |\n  x\n";
+        assert_eq!(
+            values(doc)[0].1,
+            json!({"a": true, "b": false, "c": 16, "d": 511, "e": 1000, "f": null, "g": "123",
+                   "h": "2024-01-02", "i": 1.5, "j": ".inf", "k": "12", "l": 3.0, "m": "hi",
+                   "p": "x\n"})
+        );
+    }
+
+    #[test]
+    fn keys_become_strings() {
+        // As upstream: a label key `y` or `off` turns into "true" / "false".
+        assert_eq!(
+            values("1: a\ny: b\n1.5: c\n0x10: d\noff: e\n")[0].1,
+            json!({"1": "a", "true": "b", "1.5": "c", "16": "d", "false": "e"})
+        );
+        let error = load("~: a\n", START).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "document 1: invalid YAML at line 1 column 1: unsupported map key type"
+        );
+        assert!(load("[a]: b\n", START).is_err());
+    }
+
+    #[test]
+    fn anchors_aliases_and_merges() {
+        let doc = "base: &b {x: 1, w: 2}\nother:\n  w: 0\n  <<: *b\n  x: 3\nlist: [*b]\n\
+                   multi:\n  <<: [{k: first}, {k: second, z: 1}]\nquoted:\n  \"<<\": 1\n";
+        assert_eq!(
+            values(doc)[0].1,
+            json!({
+                "base": {"x": 1, "w": 2},
+                "other": {"x": 3, "w": 2},
+                "list": [{"x": 1, "w": 2}],
+                "multi": {"k": "first", "z": 1},
+                "quoted": {"<<": 1},
+            })
+        );
+        assert!(load("a: {<<: 1}\n", START).is_err());
+        assert!(load("a: *nope\n", START).is_err());
+    }
+
+    #[test]
+    fn yaml_1_1_line_breaks_in_flow_scalars() {
+        // As go-yaml writes "x\u{2028}y" at some indentation, and reads it back.
+        assert_eq!(
+            values("k: 'x\u{2028}      y'\n")[0].1,
+            json!({"k": "x\u{2028}y"})
+        );
+        assert_eq!(values("k: 'a \u{85} b'\n")[0].1, json!({"k": "a b"}));
+        assert_eq!(
+            values("k: 'a\u{85}\u{85}\u{85}b'\n")[0].1,
+            json!({"k": "a\n\nb"})
+        );
+        assert_eq!(values("k: \"x\\Ly\"\n")[0].1, json!({"k": "x\u{2028}y"}));
+        assert_eq!(values("k: 'a  b'\n")[0].1, json!({"k": "a  b"}));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..8 {
+            let previous = level - 1;
+            let items = vec![format!("*a{previous}"); 10].join(", ");
+            doc.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+        }
+        let error = load(&doc, START).unwrap_err().to_string();
+        assert!(error.contains("aliases expand to too much data"), "{error}");
+    }
+
+    #[test]
+    fn errors_locate_without_quoting() {
+        let error = load("a: 1\n---\nb: [s3cr3t-value\n", START)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("document 2: invalid YAML at line "),
+            "{error}"
+        );
+        assert!(!error.contains("s3cr3t"), "{error}");
+        let shifted = Origin {
+            lines_before: 10,
+            columns_before: 0,
+            documents_before: 3,
+        };
+        let error = load("a: b: c\n", shifted).unwrap_err().to_string();
+        assert!(
+            error.starts_with("document 4: invalid YAML at line 11 column"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! Parse tree of a template, shaped like Go's `text/template/parse` nodes.
+//!
+//! Every node keeps its byte position in the source, and renders back to source text the way
+//! Go's `Node.String()` does: execution errors quote the node they happened at
+//! (`executing "t" at <.foo.bar>: …`). That text comes from the template source, never from
+//! a value.
+
+use super::gofmt::go_quote;
+
+pub(super) enum Node {
+    Text {
+        text: String,
+    },
+    Action {
+        pipe: Pipe,
+    },
+    If(Branch),
+    Range(Branch),
+    With(Branch),
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
+    Break,
+    Continue,
+}
+
+pub(super) struct Branch {
+    pub(super) pipe: Pipe,
+    pub(super) list: Vec<Node>,
+    pub(super) else_list: Option<Vec<Node>>,
+}
+
+pub(super) struct Pipe {
+    pub(super) pos: usize,
+    pub(super) is_assign: bool,
+    pub(super) decl: Vec<Var>,
+    pub(super) cmds: Vec<Command>,
+}
+
+/// `$x` or `$x.field.field`; `idents[0]` is the variable's name with its `$`.
+#[derive(Clone)]
+pub(super) struct Var {
+    pub(super) pos: usize,
+    pub(super) idents: Vec<String>,
+}
+
+pub(super) struct Command {
+    pub(super) pos: usize,
+    pub(super) args: Vec<Arg>,
+}
+
+/// A numeric constant with every interpretation Go's parser found valid.
+pub(super) struct Number {
+    pub(super) pos: usize,
+    pub(super) text: String,
+    pub(super) int: Option<i64>,
+    pub(super) uint: Option<u64>,
+    pub(super) float: Option<f64>,
+}
+
+pub(super) enum Arg {
+    Identifier {
+        pos: usize,
+        name: String,
+    },
+    Dot {
+        pos: usize,
+    },
+    Nil {
+        pos: usize,
+    },
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Variable(Var),
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
+    Bool {
+        pos: usize,
+        value: bool,
+    },
+    Number(Box<Number>),
+    String {
+        pos: usize,
+        quoted: String,
+        text: Vec<u8>,
+    },
+    Pipe(Box<Pipe>),
+}
+
+impl Arg {
+    pub(super) fn pos(&self) -> usize {
+        match self {
+            Arg::Identifier { pos, .. }
+            | Arg::Dot { pos }
+            | Arg::Nil { pos }
+            | Arg::Field { pos, .. }
+            | Arg::Chain { pos, .. }
+            | Arg::Bool { pos, .. }
+            | Arg::String { pos, .. } => *pos,
+            Arg::Variable(var) => var.pos,
+            Arg::Number(n) => n.pos,
+            Arg::Pipe(pipe) => pipe.pos,
+        }
+    }
+
+    pub(super) fn write_to(&self, out: &mut String) {
+        match self {
+            Arg::Identifier { name, .. } => out.push_str(name),
+            Arg::Dot { .. } => out.push('.'),
+            Arg::Nil { .. } => out.push_str("nil"),
+            Arg::Field { idents, .. } => {
+                for ident in idents {
+                    out.push('.');
+                    out.push_str(ident);
+                }
+            }
+            Arg::Variable(var) => var.write_to(out),
+            Arg::Chain { node, fields, .. } => {
+                if let Arg::Pipe(pipe) = node.as_ref() {
+                    out.push('(');
+                    pipe.write_to(out);
+                    out.push(')');
+                } else {
+                    node.write_to(out);
+                }
+                for field in fields {
+                    out.push('.');
+                    out.push_str(field);
+                }
+            }
+            Arg::Bool { value, .. } => out.push_str(if *value { "true" } else { "false" }),
+            Arg::Number(n) => out.push_str(&n.text),
+            Arg::String { quoted, .. } => out.push_str(quoted),
+            Arg::Pipe(pipe) => pipe.write_to(out),
+        }
+    }
+
+    pub(super) fn to_source(&self) -> String {
+        let mut out = String::new();
+        self.write_to(&mut out);
+        out
+    }
+
+    /// Whether Go's parser would reject this as a later pipeline stage.
+    pub(super) fn is_constant(&self) -> bool {
+        matches!(
+            self,
+            Arg::Bool { .. }
+                | Arg::Dot { .. }
+                | Arg::Nil { .. }
+                | Arg::Number(_)
+                | Arg::String { .. }
+        )
+    }
+}
+
+impl Var {
+    pub(super) fn write_to(&self, out: &mut String) {
+        out.push_str(&self.idents.join("."));
+    }
+}
+
+impl Command {
+    pub(super) fn write_to(&self, out: &mut String) {
+        for (i, arg) in self.args.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            if let Arg::Pipe(pipe) = arg {
+                out.push('(');
+                pipe.write_to(out);
+                out.push(')');
+            } else {
+                arg.write_to(out);
+            }
+        }
+    }
+
+    pub(super) fn to_source(&self) -> String {
+        let mut out = String::new();
+        self.write_to(&mut out);
+        out
+    }
+}
+
+impl Pipe {
+    pub(super) fn write_to(&self, out: &mut String) {
+        if !self.decl.is_empty() {
+            for (i, var) in self.decl.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                var.write_to(out);
+            }
+            out.push_str(if self.is_assign { " = " } else { " := " });
+        }
+        for (i, cmd) in self.cmds.iter().enumerate() {
+            if i > 0 {
+                out.push_str(" | ");
+            }
+            cmd.write_to(out);
+        }
+    }
+
+    pub(super) fn to_source(&self) -> String {
+        let mut out = String::new();
+        self.write_to(&mut out);
+        out
+    }
+}
+
+impl Node {
+    pub(super) fn write_to(&self, out: &mut String) {
+        match self {
+            Node::Text { text } => out.push_str(text),
+            Node::Action { pipe } => {
+                out.push_str("{{");
+                pipe.write_to(out);
+                out.push_str("}}");
+            }
+            Node::If(b) => b.write_to("if", out),
+            Node::Range(b) => b.write_to("range", out),
+            Node::With(b) => b.write_to("with", out),
+            Node::Template { name, pipe, .. } => {
+                out.push_str("{{template ");
+                out.push_str(&go_quote(name.as_bytes(), false));
+                if let Some(pipe) = pipe {
+                    out.push(' ');
+                    pipe.write_to(out);
+                }
+                out.push_str("}}");
+            }
+            Node::Break => out.push_str("{{break}}"),
+            Node::Continue => out.push_str("{{continue}}"),
+        }
+    }
+
+    pub(super) fn to_source(&self) -> String {
+        let mut out = String::new();
+        self.write_to(&mut out);
+        out
+    }
+}
+
+impl Branch {
+    fn write_to(&self, keyword: &str, out: &mut String) {
+        out.push_str("{{");
+        out.push_str(keyword);
+        out.push(' ');
+        self.pipe.write_to(out);
+        out.push_str("}}");
+        for node in &self.list {
+            node.write_to(out);
+        }
+        if let Some(else_list) = &self.else_list {
+            out.push_str("{{else}}");
+            for node in else_list {
+                node.write_to(out);
+            }
+        }
+        out.push_str("{{end}}");
+    }
+}
+
+/// Go's `parse.IsEmptyTree`: only whitespace text (comments are already gone).
+pub(super) fn is_empty_tree(list: &[Node]) -> bool {
+    list.iter().all(|node| match node {
+        Node::Text { text } => text.trim().is_empty(),
+        _ => false,
+    })
+}

@@ -1,0 +1,830 @@
+//! Execution of a parsed template, following Go's `text/template/exec.go`: the same
+//! evaluation order, the same argument checks and conversions, the same error texts — except
+//! that no error ever quotes a value (values are secrets), and that work, output and nesting
+//! are bounded.
+
+use super::ast::{Arg, Branch, Command, Node, Number, Pipe, Var};
+use super::funcs::{self, ArgType, Budget, Ctx, Func, FuncError, Imp};
+use super::gofmt::{Fault, MAX_PRINT_DEPTH, Out, go_quote, print_value};
+use super::parser::Trees;
+use super::value::{Heap, Value, is_true};
+
+/// Deepest `{{template}}` recursion (Go allows 100000; our stack is smaller).
+pub(super) const MAX_TEMPLATE_DEPTH: usize = 100;
+
+/// Deepest nesting of `if`/`range`/`with`, pipelines and template calls at run time, all
+/// counted together (recursive templates multiply the parser's per-template bound).
+pub(super) const MAX_EXEC_DEPTH: usize = 400;
+
+/// An execution failure, before it is formatted with the template's name.
+pub(super) enum ExecError {
+    /// Go's `template: NAME:LINE:COL: executing "NAME" at <CONTEXT>: MESSAGE`.
+    At {
+        /// The template being executed (a `define` name, or the main one).
+        template: String,
+        pos: usize,
+        context: String,
+        message: String,
+    },
+    /// Go's `template: NAME: MESSAGE` (no node).
+    Plain(String),
+    Unsupported(String),
+    Steps,
+    Bytes,
+    /// Nesting past the given limit (values, or execution).
+    Depth(usize),
+}
+
+type EResult<T> = Result<T, ExecError>;
+
+/// What a walked node asks its enclosing `range` to do.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+/// The node errors are reported at (Go's `state.node`).
+#[derive(Clone, Copy)]
+enum At<'t> {
+    None,
+    Arg(&'t Arg),
+    Cmd(&'t Command),
+    Pipe(&'t Pipe),
+    Var(&'t Var),
+    Template(usize, &'t Node),
+}
+
+pub(super) struct Exec<'t> {
+    trees: &'t Trees,
+    pub(super) heap: Heap,
+    pub(super) budget: Budget,
+    vars: Vec<(String, Value)>,
+    at: At<'t>,
+    depth: usize,
+    /// Current run-time nesting, against [`MAX_EXEC_DEPTH`].
+    nesting: usize,
+    /// Name of the template being executed, for error messages.
+    current: String,
+    pub(super) out: Out,
+}
+
+fn context_of(at: At<'_>) -> Option<(usize, String)> {
+    match at {
+        At::None => None,
+        At::Arg(arg) => Some((arg.pos(), arg.to_source())),
+        At::Cmd(cmd) => Some((cmd.pos, cmd.to_source())),
+        At::Pipe(pipe) => Some((pipe.pos, pipe.to_source())),
+        At::Var(var) => {
+            let mut text = String::new();
+            var.write_to(&mut text);
+            Some((var.pos, text))
+        }
+        At::Template(pos, node) => Some((pos, node.to_source())),
+    }
+}
+
+impl<'t> Exec<'t> {
+    pub(super) fn new(trees: &'t Trees, budget: Budget, max_output: usize) -> Self {
+        Self {
+            trees,
+            heap: Heap::default(),
+            budget,
+            vars: Vec::new(),
+            at: At::None,
+            depth: 0,
+            nesting: 0,
+            current: String::new(),
+            out: Out::new(max_output),
+        }
+    }
+
+    fn error(&self, message: impl Into<String>) -> ExecError {
+        match context_of(self.at) {
+            Some((pos, context)) => ExecError::At {
+                template: self.current.clone(),
+                pos,
+                context,
+                message: message.into(),
+            },
+            None => ExecError::Plain(message.into()),
+        }
+    }
+
+    fn step(&mut self) -> EResult<()> {
+        self.budget.charge(1).map_err(limit_error)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> EResult<()> {
+        self.out.push(bytes);
+        match self.out.fault {
+            Some(fault) => Err(fault_error(fault)),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs the template `name` with `dot` as `.` and `$`.
+    pub(super) fn run(&mut self, name: &str, dot: Value) -> EResult<()> {
+        let trees = self.trees;
+        let Some(root) = trees.get(name) else {
+            return Err(ExecError::Plain(format!(
+                "{} is an incomplete or empty template",
+                go_quote(name.as_bytes(), false)
+            )));
+        };
+        self.vars = vec![("$".to_owned(), dot.clone())];
+        self.current = name.to_owned();
+        self.walk_list(&dot, root).map(|_| ())
+    }
+
+    fn walk_list(&mut self, dot: &Value, list: &'t [Node]) -> EResult<Flow> {
+        for node in list {
+            let flow = self.walk(dot, node)?;
+            if flow != Flow::Normal {
+                return Ok(flow);
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn walk(&mut self, dot: &Value, node: &'t Node) -> EResult<Flow> {
+        self.step()?;
+        match node {
+            Node::Text { text } => self.write(text.as_bytes())?,
+            Node::Action { pipe } => {
+                let value = self.eval_pipeline(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    print_value(&mut self.out, &self.heap, &value);
+                    if let Some(fault) = self.out.fault {
+                        return Err(fault_error(fault));
+                    }
+                }
+            }
+            Node::If(branch) => return self.walk_if_or_with(false, dot, branch),
+            Node::With(branch) => return self.walk_if_or_with(true, dot, branch),
+            Node::Range(branch) => return self.walk_range(dot, branch),
+            Node::Template { pos, name, pipe } => {
+                self.at = At::Template(*pos, node);
+                self.walk_template(dot, name, pipe.as_ref())?;
+            }
+            Node::Break => return Ok(Flow::Break),
+            Node::Continue => return Ok(Flow::Continue),
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn enter(&mut self) -> EResult<()> {
+        self.nesting += 1;
+        if self.nesting > MAX_EXEC_DEPTH {
+            return Err(ExecError::Depth(MAX_EXEC_DEPTH));
+        }
+        Ok(())
+    }
+
+    fn walk_if_or_with(&mut self, with: bool, dot: &Value, branch: &'t Branch) -> EResult<Flow> {
+        self.enter()?;
+        let flow = self.walk_if_or_with_inner(with, dot, branch);
+        self.nesting -= 1;
+        flow
+    }
+
+    fn walk_if_or_with_inner(
+        &mut self,
+        with: bool,
+        dot: &Value,
+        branch: &'t Branch,
+    ) -> EResult<Flow> {
+        let mark = self.vars.len();
+        let value = self.eval_pipeline(dot, &branch.pipe)?;
+        let flow = if is_true(&value, &self.heap) {
+            if with {
+                self.walk_list(&value, &branch.list)?
+            } else {
+                self.walk_list(dot, &branch.list)?
+            }
+        } else if let Some(else_list) = &branch.else_list {
+            self.walk_list(dot, else_list)?
+        } else {
+            Flow::Normal
+        };
+        self.vars.truncate(mark);
+        Ok(flow)
+    }
+
+    fn set_var(&mut self, name: &str, value: Value) -> EResult<()> {
+        match self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+            Some(slot) => {
+                slot.1 = value;
+                Ok(())
+            }
+            None => Err(self.error(format!("undefined variable: {name}"))),
+        }
+    }
+
+    fn set_top_var(&mut self, n: usize, value: Value) {
+        let len = self.vars.len();
+        if let Some(slot) = len.checked_sub(n).and_then(|i| self.vars.get_mut(i)) {
+            slot.1 = value;
+        }
+    }
+
+    fn var_value(&self, name: &str) -> EResult<Value> {
+        match self.vars.iter().rev().find(|(n, _)| n == name) {
+            Some((_, value)) => Ok(value.clone()),
+            None => Err(self.error(format!("undefined variable: {name}"))),
+        }
+    }
+
+    /// One `range` iteration; returns whether to stop (`{{break}}`).
+    fn range_iteration(
+        &mut self,
+        branch: &'t Branch,
+        mark: usize,
+        index: Value,
+        elem: Value,
+    ) -> EResult<bool> {
+        self.step()?;
+        let pipe = &branch.pipe;
+        let decl = |i: usize| pipe.decl.get(i).and_then(|v| v.idents.first()).cloned();
+        if !pipe.decl.is_empty() {
+            if pipe.is_assign {
+                let value = if pipe.decl.len() > 1 {
+                    index.clone()
+                } else {
+                    elem.clone()
+                };
+                if let Some(name) = decl(0) {
+                    self.set_var(&name, value)?;
+                }
+            } else {
+                self.set_top_var(1, elem.clone());
+            }
+        }
+        if pipe.decl.len() > 1 {
+            if pipe.is_assign {
+                if let Some(name) = decl(1) {
+                    self.set_var(&name, elem.clone())?;
+                }
+            } else {
+                self.set_top_var(2, index);
+            }
+        }
+        let flow = self.walk_list(&elem, &branch.list)?;
+        self.vars.truncate(mark);
+        Ok(flow == Flow::Break)
+    }
+
+    fn walk_range(&mut self, dot: &Value, branch: &'t Branch) -> EResult<Flow> {
+        self.enter()?;
+        let flow = self.walk_range_inner(dot, branch);
+        self.nesting -= 1;
+        flow
+    }
+
+    fn walk_range_inner(&mut self, dot: &Value, branch: &'t Branch) -> EResult<Flow> {
+        let outer = self.vars.len();
+        let value = self.eval_pipeline(dot, &branch.pipe)?;
+        let mark = self.vars.len();
+        let ran = match &value {
+            Value::Int(n) | Value::Int64(n) => {
+                if branch.pipe.decl.len() > 1 {
+                    return Err(self.error(format!(
+                        "can't use a value of type {} to iterate over more than one variable",
+                        value.type_name()
+                    )));
+                }
+                let mut i = 0;
+                while i < *n {
+                    let elem = if matches!(value, Value::Int(_)) {
+                        Value::Int(i)
+                    } else {
+                        Value::Int64(i)
+                    };
+                    if self.range_iteration(branch, mark, Value::NoValue, elem)? {
+                        break;
+                    }
+                    i += 1;
+                }
+                *n > 0
+            }
+            Value::List(items) => {
+                let items = items.clone().unwrap_or_default();
+                for (i, item) in items.iter().enumerate() {
+                    let index = Value::Int(i64::try_from(i).unwrap_or(i64::MAX));
+                    if self.range_iteration(branch, mark, index, item.clone())? {
+                        break;
+                    }
+                }
+                !items.is_empty()
+            }
+            Value::StrList(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let index = Value::Int(i64::try_from(i).unwrap_or(i64::MAX));
+                    if self.range_iteration(branch, mark, index, Value::Str(item.clone()))? {
+                        break;
+                    }
+                }
+                !items.is_empty()
+            }
+            Value::Map(id) => {
+                let entries = self.heap.entries(*id);
+                for (k, v) in &entries {
+                    if self.range_iteration(branch, mark, Value::Str(k.clone()), v.clone())? {
+                        break;
+                    }
+                }
+                !entries.is_empty()
+            }
+            Value::StrMap(map) => {
+                for (k, v) in map.iter() {
+                    let (k, v) = (Value::Str(k.clone()), Value::Str(v.clone()));
+                    if self.range_iteration(branch, mark, k, v)? {
+                        break;
+                    }
+                }
+                !map.is_empty()
+            }
+            Value::NoValue | Value::Nil => false,
+            other => {
+                return Err(self.error(format!(
+                    "range can't iterate over a value of type {}",
+                    other.type_name()
+                )));
+            }
+        };
+        if !ran && let Some(else_list) = &branch.else_list {
+            self.walk_list(dot, else_list)?;
+        }
+        self.vars.truncate(outer);
+        Ok(Flow::Normal)
+    }
+
+    fn walk_template(&mut self, dot: &Value, name: &str, pipe: Option<&'t Pipe>) -> EResult<()> {
+        let trees = self.trees;
+        let Some(root) = trees.get(name) else {
+            return Err(self.error(format!(
+                "template {} not defined",
+                go_quote(name.as_bytes(), false)
+            )));
+        };
+        if self.depth >= MAX_TEMPLATE_DEPTH {
+            return Err(self.error(format!(
+                "exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"
+            )));
+        }
+        let new_dot = match pipe {
+            Some(pipe) => self.eval_pipeline(dot, pipe)?,
+            None => Value::NoValue,
+        };
+        let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_owned(), new_dot.clone())]);
+        let saved_at = self.at;
+        let saved_name = std::mem::replace(&mut self.current, name.to_owned());
+        self.enter()?;
+        self.depth += 1;
+        let result = self.walk_list(&new_dot, root);
+        self.depth -= 1;
+        self.nesting -= 1;
+        self.vars = saved_vars;
+        self.at = saved_at;
+        self.current = saved_name;
+        result.map(|_| ())
+    }
+
+    fn eval_pipeline(&mut self, dot: &Value, pipe: &'t Pipe) -> EResult<Value> {
+        self.enter()?;
+        let value = self.eval_pipeline_inner(dot, pipe);
+        self.nesting -= 1;
+        value
+    }
+
+    fn eval_pipeline_inner(&mut self, dot: &Value, pipe: &'t Pipe) -> EResult<Value> {
+        self.at = At::Pipe(pipe);
+        let mut value: Option<Value> = None;
+        for cmd in &pipe.cmds {
+            self.step()?;
+            let result = self.eval_command(dot, cmd, value.as_ref())?;
+            // A nil interface{} result digs down to "no value", as in Go.
+            value = Some(match result {
+                Value::Nil => Value::NoValue,
+                other => other,
+            });
+        }
+        let value = value.unwrap_or(Value::NoValue);
+        for var in &pipe.decl {
+            let name = var.idents.first().cloned().unwrap_or_default();
+            if pipe.is_assign {
+                self.set_var(&name, value.clone())?;
+            } else {
+                self.vars.push((name, value.clone()));
+            }
+        }
+        Ok(value)
+    }
+
+    fn not_a_function(&self, args: &'t [Arg], has_final: bool) -> EResult<()> {
+        if args.len() > 1 || has_final {
+            let name = args.first().map(Arg::to_source).unwrap_or_default();
+            return Err(self.error(format!("can't give argument to non-function {name}")));
+        }
+        Ok(())
+    }
+
+    fn eval_command(
+        &mut self,
+        dot: &Value,
+        cmd: &'t Command,
+        fin: Option<&Value>,
+    ) -> EResult<Value> {
+        let Some(first) = cmd.args.first() else {
+            return Ok(Value::NoValue);
+        };
+        let has_args = cmd.args.len() > 1 || fin.is_some();
+        match first {
+            Arg::Field { idents, .. } => {
+                self.at = At::Arg(first);
+                return self.eval_field_chain(
+                    dot,
+                    dot.clone(),
+                    first,
+                    idents,
+                    has_args,
+                    &cmd.args,
+                    fin,
+                );
+            }
+            Arg::Chain { node, fields, .. } => {
+                return self.eval_chain(dot, first, node, fields, has_args, &cmd.args, fin);
+            }
+            Arg::Identifier { name, .. } => {
+                self.at = At::Arg(first);
+                return self.eval_function(dot, name, At::Cmd(cmd), &cmd.args, fin);
+            }
+            Arg::Pipe(pipe) => {
+                self.not_a_function(&cmd.args, fin.is_some())?;
+                return self.eval_pipeline(dot, pipe);
+            }
+            Arg::Variable(var) => return self.eval_variable(dot, var, has_args, &cmd.args, fin),
+            _ => {}
+        }
+        self.at = At::Arg(first);
+        self.not_a_function(&cmd.args, fin.is_some())?;
+        match first {
+            Arg::Bool { value, .. } => Ok(Value::Bool(*value)),
+            Arg::Dot { .. } => Ok(dot.clone()),
+            Arg::Nil { .. } => Err(self.error("nil is not a command")),
+            Arg::Number(n) => self.ideal_constant(first, n),
+            Arg::String { text, .. } => Ok(Value::str(text.clone())),
+            _ => Err(self.error(format!("can't evaluate command {}", first.to_source()))),
+        }
+    }
+
+    /// Go's `idealConstant`: an untyped number becomes `float64` or `int`.
+    fn ideal_constant(&mut self, node: &'t Arg, n: &Number) -> EResult<Value> {
+        self.at = At::Arg(node);
+        let text = n.text.as_str();
+        let is_rune = text.starts_with('\'');
+        let bytes = text.as_bytes();
+        let is_hex_int = bytes.len() > 2
+            && bytes[0] == b'0'
+            && (bytes[1] == b'x' || bytes[1] == b'X')
+            && !text.contains(['p', 'P']);
+        if let Some(f) = n.float
+            && !is_hex_int
+            && !is_rune
+            && text.contains(['.', 'e', 'E', 'p', 'P'])
+        {
+            return Ok(Value::Float(f));
+        }
+        if let Some(i) = n.int {
+            return Ok(Value::Int(i));
+        }
+        if n.uint.is_some() {
+            return Err(self.error(format!("{text} overflows int")));
+        }
+        Ok(Value::NoValue)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_chain(
+        &mut self,
+        dot: &Value,
+        chain: &'t Arg,
+        node: &'t Arg,
+        fields: &'t [String],
+        has_args: bool,
+        args: &'t [Arg],
+        fin: Option<&Value>,
+    ) -> EResult<Value> {
+        self.at = At::Arg(chain);
+        if matches!(node, Arg::Nil { .. }) {
+            return Err(self.error(format!(
+                "indirection through explicit nil in {}",
+                chain.to_source()
+            )));
+        }
+        let receiver = self.eval_arg(dot, ArgType::Untyped, node)?;
+        self.eval_field_chain(dot, receiver, chain, fields, has_args, args, fin)
+    }
+
+    fn eval_variable(
+        &mut self,
+        dot: &Value,
+        var: &'t Var,
+        has_args: bool,
+        args: &'t [Arg],
+        fin: Option<&Value>,
+    ) -> EResult<Value> {
+        self.at = At::Var(var);
+        let name = var.idents.first().map_or("", String::as_str);
+        let value = self.var_value(name)?;
+        if var.idents.len() == 1 {
+            self.not_a_function(args, fin.is_some())?;
+            return Ok(value);
+        }
+        self.eval_field_chain_var(dot, value, var, &var.idents[1..], has_args)
+    }
+
+    fn eval_field_chain_var(
+        &mut self,
+        _dot: &Value,
+        mut receiver: Value,
+        var: &'t Var,
+        idents: &'t [String],
+        has_args: bool,
+    ) -> EResult<Value> {
+        // Go does not move the error position while walking the chain.
+        let _ = var;
+        let n = idents.len();
+        for (i, ident) in idents.iter().enumerate() {
+            receiver = self.eval_field(ident, has_args && i + 1 == n, receiver)?;
+        }
+        Ok(receiver)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_field_chain(
+        &mut self,
+        _dot: &Value,
+        mut receiver: Value,
+        node: &'t Arg,
+        idents: &'t [String],
+        has_args: bool,
+        _args: &'t [Arg],
+        _fin: Option<&Value>,
+    ) -> EResult<Value> {
+        // Go does not move the error position while walking the chain: after a chain's
+        // receiver was evaluated, errors point at the receiver's last node.
+        let _ = node;
+        let n = idents.len();
+        for (i, ident) in idents.iter().enumerate() {
+            receiver = self.eval_field(ident, has_args && i + 1 == n, receiver)?;
+        }
+        Ok(receiver)
+    }
+
+    /// Go's `evalField` on the receivers a template can hold: maps are indexed, anything
+    /// else has no fields.
+    fn eval_field(&mut self, field: &str, has_args: bool, receiver: Value) -> EResult<Value> {
+        match receiver {
+            Value::NoValue => Ok(Value::NoValue),
+            Value::Nil => Err(self.error(format!("nil pointer evaluating interface {{}}.{field}"))),
+            Value::Map(id) => {
+                if has_args {
+                    return Err(self.error(format!("{field} is not a method but has arguments")));
+                }
+                Ok(self
+                    .heap
+                    .map_get(id, field.as_bytes())
+                    .unwrap_or(Value::NoValue))
+            }
+            Value::StrMap(map) => {
+                if has_args {
+                    return Err(self.error(format!("{field} is not a method but has arguments")));
+                }
+                Ok(map
+                    .get(&super::value::GoStr::from(field))
+                    .map_or(Value::NoValue, |v| Value::Str(v.clone())))
+            }
+            other => Err(self.error(format!(
+                "can't evaluate field {field} in type {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    fn eval_function(
+        &mut self,
+        dot: &Value,
+        name: &str,
+        call_at: At<'t>,
+        args: &'t [Arg],
+        fin: Option<&Value>,
+    ) -> EResult<Value> {
+        let Some(func) = funcs::lookup(name) else {
+            return Err(self.error(format!(
+                "{} is not a defined function",
+                go_quote(name.as_bytes(), false)
+            )));
+        };
+        self.eval_call(dot, &func, name, call_at, args, fin)
+    }
+
+    fn eval_call(
+        &mut self,
+        dot: &Value,
+        func: &Func,
+        name: &str,
+        call_at: At<'t>,
+        args: &'t [Arg],
+        fin: Option<&Value>,
+    ) -> EResult<Value> {
+        let args = args.get(1..).unwrap_or(&[]);
+        let num_in = args.len() + usize::from(fin.is_some());
+        let fixed = func.params.len();
+        if func.variadic.is_some() {
+            if num_in < fixed {
+                return Err(self.error(format!(
+                    "wrong number of args for {name}: want at least {fixed} got {}",
+                    args.len()
+                )));
+            }
+        } else if num_in != fixed {
+            return Err(self.error(format!(
+                "wrong number of args for {name}: want {fixed} got {num_in}"
+            )));
+        }
+        if let Imp::And | Imp::Or = func.imp {
+            let want = matches!(func.imp, Imp::Or);
+            let mut value = Value::NoValue;
+            for arg in args {
+                value = self.eval_arg(dot, ArgType::Reflect, arg)?;
+                if is_true(&value, &self.heap) == want {
+                    return Ok(value);
+                }
+            }
+            if let Some(fin) = fin {
+                value = self.validate_type(fin.clone(), ArgType::Reflect)?;
+            }
+            return Ok(value);
+        }
+        let mut argv = Vec::with_capacity(num_in);
+        let mut literal = Vec::with_capacity(num_in);
+        for (i, arg) in args.iter().enumerate() {
+            let typ = match func.params.get(i) {
+                Some(t) => *t,
+                None => func.variadic.unwrap_or(ArgType::Any),
+            };
+            argv.push(self.eval_arg(dot, typ, arg)?);
+            literal.push(matches!(arg, Arg::String { .. }));
+        }
+        if let Some(fin) = fin {
+            let typ = match func.variadic {
+                Some(v) if num_in > fixed => v,
+                _ => func.params.get(num_in - 1).copied().unwrap_or(ArgType::Any),
+            };
+            argv.push(self.validate_type(fin.clone(), typ)?);
+            literal.push(false);
+        }
+        let imp = match func.imp {
+            Imp::Fn(imp) => imp,
+            Imp::Unsupported => return Err(ExecError::Unsupported(func.name.clone())),
+            _ => {
+                // `call` needs a function value, and templates here have none.
+                self.at = call_at;
+                let callee = match args.first() {
+                    Some(arg) => arg.to_source(),
+                    None => "pipeline value".to_owned(),
+                };
+                let typ = argv.first().map_or("<nil>", Value::type_name);
+                return Err(self.error(format!(
+                    "error calling call: non-function {callee} of type {typ}"
+                )));
+            }
+        };
+        let mut ctx = Ctx {
+            heap: &mut self.heap,
+            budget: &mut self.budget,
+            literal: &literal,
+        };
+        match imp(&mut ctx, argv) {
+            Ok(value) => Ok(value),
+            Err(FuncError::Call(message)) => {
+                self.at = call_at;
+                Err(self.error(format!("error calling {name}: {message}")))
+            }
+            Err(FuncError::Steps) => Err(ExecError::Steps),
+            Err(FuncError::Bytes) => Err(ExecError::Bytes),
+            Err(FuncError::Depth) => Err(ExecError::Depth(MAX_PRINT_DEPTH)),
+        }
+    }
+
+    /// Go's `validateType` for the parameter types our functions have.
+    fn validate_type(&self, value: Value, typ: ArgType) -> EResult<Value> {
+        match (value, typ) {
+            (Value::NoValue, ArgType::Untyped | ArgType::Reflect) => Ok(Value::NoValue),
+            (Value::NoValue, ArgType::Any) => Ok(Value::Nil),
+            (Value::NoValue, ArgType::MapAny) => Ok(Value::Map(None)),
+            (Value::NoValue, typ) => {
+                Err(self.error(format!("invalid value; expected {}", typ.go_name())))
+            }
+            (v, ArgType::Untyped | ArgType::Any | ArgType::Reflect) => Ok(v),
+            (v @ Value::Str(_), ArgType::Str)
+            | (v @ Value::Int(_), ArgType::Int)
+            | (v @ Value::Bool(_), ArgType::Bool)
+            | (v @ Value::Map(_), ArgType::MapAny) => Ok(v),
+            (Value::Nil, typ) => Err(self.error(format!(
+                "wrong type for value; expected {}; got interface {{}}",
+                typ.go_name()
+            ))),
+            (v, typ) => Err(self.error(format!(
+                "wrong type for value; expected {}; got {}",
+                typ.go_name(),
+                v.type_name()
+            ))),
+        }
+    }
+
+    fn eval_arg(&mut self, dot: &Value, typ: ArgType, arg: &'t Arg) -> EResult<Value> {
+        self.at = At::Arg(arg);
+        let value = match arg {
+            Arg::Dot { .. } => dot.clone(),
+            Arg::Nil { .. } => {
+                return match typ {
+                    ArgType::Any | ArgType::Untyped => Ok(Value::Nil),
+                    ArgType::Reflect => Ok(Value::NoValue),
+                    ArgType::MapAny => Ok(Value::Map(None)),
+                    _ => Err(self.error(format!("cannot assign nil to {}", typ.go_name()))),
+                };
+            }
+            Arg::Field { idents, .. } => {
+                self.eval_field_chain(dot, dot.clone(), arg, idents, false, &[], None)?
+            }
+            Arg::Variable(var) => self.eval_variable(dot, var, false, &[], None)?,
+            Arg::Pipe(pipe) => self.eval_pipeline(dot, pipe)?,
+            Arg::Identifier { name, .. } => {
+                self.eval_function(dot, name, At::Arg(arg), &[], None)?
+            }
+            Arg::Chain { node, fields, .. } => {
+                self.eval_chain(dot, arg, node, fields, false, &[], None)?
+            }
+            Arg::Bool { value, .. } => {
+                return match typ {
+                    ArgType::Bool | ArgType::Any | ArgType::Reflect | ArgType::Untyped => {
+                        Ok(Value::Bool(*value))
+                    }
+                    _ => Err(self.literal_mismatch(typ, arg)),
+                };
+            }
+            Arg::Number(n) => {
+                return match typ {
+                    ArgType::Int => match n.int {
+                        Some(i) => Ok(Value::Int(i)),
+                        None => Err(self.error(format!("expected integer; found {}", n.text))),
+                    },
+                    ArgType::Any | ArgType::Reflect | ArgType::Untyped => {
+                        self.ideal_constant(arg, n)
+                    }
+                    _ => Err(self.literal_mismatch(typ, arg)),
+                };
+            }
+            Arg::String { text, .. } => {
+                return match typ {
+                    ArgType::Str | ArgType::Any | ArgType::Reflect | ArgType::Untyped => {
+                        Ok(Value::str(text.clone()))
+                    }
+                    _ => Err(self.literal_mismatch(typ, arg)),
+                };
+            }
+        };
+        self.validate_type(value, typ)
+    }
+
+    fn literal_mismatch(&self, typ: ArgType, arg: &Arg) -> ExecError {
+        let found = arg.to_source();
+        match typ {
+            ArgType::Bool => self.error(format!("expected bool; found {found}")),
+            ArgType::Int => self.error(format!("expected integer; found {found}")),
+            ArgType::Str => self.error(format!("expected string; found {found}")),
+            _ => self.error(format!(
+                "can't handle {found} for arg of type {}",
+                typ.go_name()
+            )),
+        }
+    }
+}
+
+pub(super) fn limit_error(e: FuncError) -> ExecError {
+    match e {
+        FuncError::Bytes => ExecError::Bytes,
+        FuncError::Depth => ExecError::Depth(MAX_PRINT_DEPTH),
+        _ => ExecError::Steps,
+    }
+}
+
+pub(super) fn fault_error(fault: Fault) -> ExecError {
+    match fault {
+        Fault::TooBig => ExecError::Bytes,
+        Fault::TooDeep => ExecError::Depth(MAX_PRINT_DEPTH),
+    }
+}

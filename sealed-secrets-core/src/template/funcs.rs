@@ -1,0 +1,542 @@
+//! The function table: Go's builtins and the Sprig v3.3.0 `GenericFuncMap` (minus `env`,
+//! `expandenv` and `getHostByName`, as upstream removes them), with each function's Go
+//! parameter types so that arguments are checked and converted exactly as Go does.
+//!
+//! Every Sprig name is *defined* (a template using it parses, as with upstream); the ones we
+//! do not implement fail when called, with a clear "not supported" error.
+
+use zeroize::Zeroizing;
+
+use super::builtins;
+use super::gofmt::{Fault, Out};
+use super::sprig;
+use super::sprig_data;
+use super::value::{GoStr, Heap, Value};
+
+/// A Go parameter type, as far as argument checking needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ArgType {
+    /// No type (`evalArg(dot, nil, …)` for a chain's receiver).
+    Untyped,
+    /// `interface{}`.
+    Any,
+    /// `reflect.Value` (Go builtins).
+    Reflect,
+    Str,
+    Int,
+    Bool,
+    /// `map[string]interface{}`.
+    MapAny,
+}
+
+impl ArgType {
+    pub(super) fn go_name(self) -> &'static str {
+        match self {
+            ArgType::Untyped => "<nil>",
+            ArgType::Any => "interface {}",
+            ArgType::Reflect => "reflect.Value",
+            ArgType::Str => "string",
+            ArgType::Int => "int",
+            ArgType::Bool => "bool",
+            ArgType::MapAny => "map[string]interface {}",
+        }
+    }
+}
+
+/// Why a function failed.
+#[derive(Debug)]
+pub(super) enum FuncError {
+    /// Go's `error calling NAME: MESSAGE`. The message never contains a value.
+    Call(String),
+    Steps,
+    Bytes,
+    Depth,
+}
+
+impl From<Fault> for FuncError {
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::TooBig => FuncError::Bytes,
+            Fault::TooDeep => FuncError::Depth,
+        }
+    }
+}
+
+pub(super) type FResult = Result<Value, FuncError>;
+pub(super) type FnPtr = fn(&mut Ctx<'_>, Vec<Value>) -> FResult;
+
+#[derive(Clone, Copy)]
+pub(super) enum Imp {
+    And,
+    Or,
+    Call,
+    Fn(FnPtr),
+    Unsupported,
+}
+
+pub(super) struct Func {
+    pub(super) name: String,
+    pub(super) params: &'static [ArgType],
+    pub(super) variadic: Option<ArgType>,
+    pub(super) imp: Imp,
+}
+
+/// The render's work budget: steps, and the size of any one value.
+pub(super) struct Budget {
+    pub(super) steps: u64,
+    pub(super) max_steps: u64,
+    pub(super) max_bytes: usize,
+}
+
+impl Budget {
+    pub(super) fn charge(&mut self, n: u64) -> Result<(), FuncError> {
+        self.steps = self.steps.saturating_add(n);
+        if self.steps > self.max_steps {
+            return Err(FuncError::Steps);
+        }
+        Ok(())
+    }
+
+    /// Charges for producing `n` bytes (one step per 64), refusing values over the cap.
+    pub(super) fn charge_bytes(&mut self, n: usize) -> Result<(), FuncError> {
+        if n > self.max_bytes {
+            return Err(FuncError::Bytes);
+        }
+        self.charge(u64::try_from(n / 64).unwrap_or(u64::MAX))
+    }
+}
+
+/// What a function sees besides its arguments.
+pub(super) struct Ctx<'a> {
+    pub(super) heap: &'a mut Heap,
+    pub(super) budget: &'a mut Budget,
+    /// For each argument, whether it was written as a string literal in the source.
+    pub(super) literal: &'a [bool],
+}
+
+impl Ctx<'_> {
+    /// A capped buffer for building a string result.
+    pub(super) fn out(&self) -> Out {
+        Out::new(self.budget.max_bytes)
+    }
+
+    /// Turns a finished buffer into a string value, charging for its size.
+    pub(super) fn finish(&mut self, out: Out) -> FResult {
+        let buf = out.finish()?;
+        self.string(buf)
+    }
+
+    pub(super) fn string(&mut self, buf: Zeroizing<Vec<u8>>) -> FResult {
+        self.budget.charge_bytes(buf.len())?;
+        Ok(Value::Str(GoStr::from_buf(buf)))
+    }
+
+    pub(super) fn bytes(&mut self, bytes: &[u8]) -> FResult {
+        self.string(Zeroizing::new(bytes.to_vec()))
+    }
+
+    /// Charges for creating `n` list elements or map entries.
+    pub(super) fn elements(&mut self, n: usize) -> Result<(), FuncError> {
+        self.budget.charge(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+}
+
+/// Argument accessors. Arguments were checked against the parameter types before the call,
+/// so a mismatch here cannot happen; the fallbacks only keep the code free of panics.
+pub(super) fn arg(args: &[Value], i: usize) -> &Value {
+    args.get(i).unwrap_or(&Value::NoValue)
+}
+
+pub(super) fn arg_str(args: &[Value], i: usize) -> &[u8] {
+    match args.get(i) {
+        Some(Value::Str(s)) => s.bytes(),
+        _ => &[],
+    }
+}
+
+pub(super) fn arg_int(args: &[Value], i: usize) -> i64 {
+    args.get(i).and_then(Value::as_int).unwrap_or(0)
+}
+
+pub(super) fn arg_bool(args: &[Value], i: usize) -> bool {
+    matches!(args.get(i), Some(Value::Bool(true)))
+}
+
+/// Every name in Sprig v3.3.0's `GenericFuncMap`, minus the three upstream deletes.
+const SPRIG_NAMES: &[&str] = &[
+    "hello",
+    "ago",
+    "date",
+    "date_in_zone",
+    "date_modify",
+    "dateInZone",
+    "dateModify",
+    "duration",
+    "durationRound",
+    "htmlDate",
+    "htmlDateInZone",
+    "must_date_modify",
+    "mustDateModify",
+    "mustToDate",
+    "now",
+    "toDate",
+    "unixEpoch",
+    "abbrev",
+    "abbrevboth",
+    "trunc",
+    "trim",
+    "upper",
+    "lower",
+    "title",
+    "untitle",
+    "substr",
+    "repeat",
+    "trimall",
+    "trimAll",
+    "trimSuffix",
+    "trimPrefix",
+    "nospace",
+    "initials",
+    "randAlphaNum",
+    "randAlpha",
+    "randAscii",
+    "randNumeric",
+    "swapcase",
+    "shuffle",
+    "snakecase",
+    "camelcase",
+    "kebabcase",
+    "wrap",
+    "wrapWith",
+    "contains",
+    "hasPrefix",
+    "hasSuffix",
+    "quote",
+    "squote",
+    "cat",
+    "indent",
+    "nindent",
+    "replace",
+    "plural",
+    "sha1sum",
+    "sha256sum",
+    "sha512sum",
+    "adler32sum",
+    "toString",
+    "atoi",
+    "int64",
+    "int",
+    "float64",
+    "seq",
+    "toDecimal",
+    "split",
+    "splitList",
+    "splitn",
+    "toStrings",
+    "until",
+    "untilStep",
+    "add1",
+    "add",
+    "sub",
+    "div",
+    "mod",
+    "mul",
+    "randInt",
+    "add1f",
+    "addf",
+    "subf",
+    "divf",
+    "mulf",
+    "biggest",
+    "max",
+    "min",
+    "maxf",
+    "minf",
+    "ceil",
+    "floor",
+    "round",
+    "join",
+    "sortAlpha",
+    "default",
+    "empty",
+    "coalesce",
+    "all",
+    "any",
+    "compact",
+    "mustCompact",
+    "fromJson",
+    "toJson",
+    "toPrettyJson",
+    "toRawJson",
+    "mustFromJson",
+    "mustToJson",
+    "mustToPrettyJson",
+    "mustToRawJson",
+    "ternary",
+    "deepCopy",
+    "mustDeepCopy",
+    "typeOf",
+    "typeIs",
+    "typeIsLike",
+    "kindOf",
+    "kindIs",
+    "deepEqual",
+    "base",
+    "dir",
+    "clean",
+    "ext",
+    "isAbs",
+    "osBase",
+    "osClean",
+    "osDir",
+    "osExt",
+    "osIsAbs",
+    "b64enc",
+    "b64dec",
+    "b32enc",
+    "b32dec",
+    "tuple",
+    "list",
+    "dict",
+    "get",
+    "set",
+    "unset",
+    "hasKey",
+    "pluck",
+    "keys",
+    "pick",
+    "omit",
+    "merge",
+    "mergeOverwrite",
+    "mustMerge",
+    "mustMergeOverwrite",
+    "values",
+    "append",
+    "push",
+    "mustAppend",
+    "mustPush",
+    "prepend",
+    "mustPrepend",
+    "first",
+    "mustFirst",
+    "rest",
+    "mustRest",
+    "last",
+    "mustLast",
+    "initial",
+    "mustInitial",
+    "reverse",
+    "mustReverse",
+    "uniq",
+    "mustUniq",
+    "without",
+    "mustWithout",
+    "has",
+    "mustHas",
+    "slice",
+    "mustSlice",
+    "concat",
+    "dig",
+    "chunk",
+    "mustChunk",
+    "bcrypt",
+    "htpasswd",
+    "genPrivateKey",
+    "derivePassword",
+    "buildCustomCert",
+    "genCA",
+    "genCAWithKey",
+    "genSelfSignedCert",
+    "genSelfSignedCertWithKey",
+    "genSignedCert",
+    "genSignedCertWithKey",
+    "encryptAES",
+    "decryptAES",
+    "randBytes",
+    "uuidv4",
+    "semver",
+    "semverCompare",
+    "fail",
+    "regexMatch",
+    "mustRegexMatch",
+    "regexFindAll",
+    "mustRegexFindAll",
+    "regexFind",
+    "mustRegexFind",
+    "regexReplaceAll",
+    "mustRegexReplaceAll",
+    "regexReplaceAllLiteral",
+    "mustRegexReplaceAllLiteral",
+    "regexSplit",
+    "mustRegexSplit",
+    "regexQuoteMeta",
+    "urlParse",
+    "urlJoin",
+];
+
+const BUILTIN_NAMES: &[&str] = &[
+    "and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf",
+    "println", "urlquery", "eq", "ge", "gt", "le", "lt", "ne",
+];
+
+/// Whether Go's parser would accept `name` as a function.
+pub(super) fn is_defined(name: &str) -> bool {
+    BUILTIN_NAMES.contains(&name) || SPRIG_NAMES.contains(&name)
+}
+
+/// The function called `name`, if it is defined.
+pub(super) fn lookup(name: &str) -> Option<Func> {
+    use ArgType::{Any, Bool, Int, MapAny, Reflect, Str};
+    let f = |params: &'static [ArgType], variadic: Option<ArgType>, imp: FnPtr| {
+        (params, variadic, Imp::Fn(imp))
+    };
+    let (params, variadic, imp): (&'static [ArgType], Option<ArgType>, Imp) = match name {
+        // Go builtins (`slice` is Sprig's, which replaces the builtin).
+        "and" => (&[Reflect], Some(Reflect), Imp::And),
+        "or" => (&[Reflect], Some(Reflect), Imp::Or),
+        "call" => (&[Reflect], Some(Reflect), Imp::Call),
+        "not" => f(&[Reflect], None, builtins::not),
+        "len" => f(&[Reflect], None, builtins::len),
+        "index" => f(&[Reflect], Some(Reflect), builtins::index),
+        "print" => f(&[], Some(Any), builtins::print),
+        "println" => f(&[], Some(Any), builtins::println),
+        "printf" => f(&[Str], Some(Any), builtins::printf),
+        "html" => f(&[], Some(Any), builtins::html),
+        "js" => f(&[], Some(Any), builtins::js),
+        "urlquery" => f(&[], Some(Any), builtins::urlquery),
+        "eq" => f(&[Reflect], Some(Reflect), builtins::eq),
+        "ne" => f(&[Reflect, Reflect], None, builtins::ne),
+        "lt" => f(&[Reflect, Reflect], None, builtins::lt),
+        "le" => f(&[Reflect, Reflect], None, builtins::le),
+        "gt" => f(&[Reflect, Reflect], None, builtins::gt),
+        "ge" => f(&[Reflect, Reflect], None, builtins::ge),
+        // Sprig: strings.
+        "hello" => f(&[], None, sprig::hello),
+        "trunc" => f(&[Int, Str], None, sprig::trunc),
+        "trim" => f(&[Str], None, sprig::trim),
+        "upper" => f(&[Str], None, sprig::upper),
+        "lower" => f(&[Str], None, sprig::lower),
+        "title" => f(&[Str], None, sprig::title),
+        "substr" => f(&[Int, Int, Str], None, sprig::substr),
+        "repeat" => f(&[Int, Str], None, sprig::repeat),
+        "trimall" | "trimAll" => f(&[Str, Str], None, sprig::trim_all),
+        "trimSuffix" => f(&[Str, Str], None, sprig::trim_suffix),
+        "trimPrefix" => f(&[Str, Str], None, sprig::trim_prefix),
+        "nospace" => f(&[Str], None, sprig::nospace),
+        "contains" => f(&[Str, Str], None, sprig::contains),
+        "hasPrefix" => f(&[Str, Str], None, sprig::has_prefix),
+        "hasSuffix" => f(&[Str, Str], None, sprig::has_suffix),
+        "quote" => f(&[], Some(Any), sprig::quote),
+        "squote" => f(&[], Some(Any), sprig::squote),
+        "cat" => f(&[], Some(Any), sprig::cat),
+        "indent" => f(&[Int, Str], None, sprig::indent),
+        "nindent" => f(&[Int, Str], None, sprig::nindent),
+        "replace" => f(&[Str, Str, Str], None, sprig::replace),
+        "plural" => f(&[Str, Str, Int], None, sprig::plural),
+        "sha1sum" => f(&[Str], None, sprig::sha1sum),
+        "sha256sum" => f(&[Str], None, sprig::sha256sum),
+        "sha512sum" => f(&[Str], None, sprig::sha512sum),
+        "adler32sum" => f(&[Str], None, sprig::adler32sum),
+        "toString" => f(&[Any], None, sprig::to_string),
+        "atoi" => f(&[Str], None, sprig::atoi),
+        "int" => f(&[Any], None, sprig::to_int),
+        "int64" => f(&[Any], None, sprig::to_int64),
+        "float64" => f(&[Any], None, sprig::to_float64),
+        "split" => f(&[Str, Str], None, sprig::split),
+        "splitList" => f(&[Str, Str], None, sprig::split_list),
+        "splitn" => f(&[Str, Int, Str], None, sprig::splitn),
+        "toStrings" => f(&[Any], None, sprig::to_strings),
+        "join" => f(&[Str, Any], None, sprig::join),
+        "sortAlpha" => f(&[Any], None, sprig::sort_alpha),
+        "b64enc" => f(&[Str], None, sprig::b64enc),
+        "b64dec" => f(&[Str], None, sprig::b64dec),
+        "b32enc" => f(&[Str], None, sprig::b32enc),
+        "b32dec" => f(&[Str], None, sprig::b32dec),
+        "fail" => f(&[Str], None, sprig::fail),
+        // Sprig: defaults and JSON.
+        "default" => f(&[Any], Some(Any), sprig::default),
+        "empty" => f(&[Any], None, sprig::empty),
+        "coalesce" => f(&[], Some(Any), sprig::coalesce),
+        "all" => f(&[], Some(Any), sprig::all),
+        "any" => f(&[], Some(Any), sprig::any),
+        "ternary" => f(&[Any, Any, Bool], None, sprig::ternary),
+        "fromJson" => f(&[Str], None, sprig::from_json),
+        "mustFromJson" => f(&[Str], None, sprig::must_from_json),
+        "toJson" => f(&[Any], None, sprig::to_json),
+        "mustToJson" => f(&[Any], None, sprig::must_to_json),
+        "toPrettyJson" => f(&[Any], None, sprig::to_pretty_json),
+        "mustToPrettyJson" => f(&[Any], None, sprig::must_to_pretty_json),
+        "toRawJson" | "mustToRawJson" => f(&[Any], None, sprig::to_raw_json),
+        // Sprig: regular expressions.
+        "regexMatch" => f(&[Str, Str], None, sprig::regex_match),
+        "mustRegexMatch" => f(&[Str, Str], None, sprig::must_regex_match),
+        "regexFindAll" | "mustRegexFindAll" => f(&[Str, Str, Int], None, sprig::regex_find_all),
+        "regexFind" | "mustRegexFind" => f(&[Str, Str], None, sprig::regex_find),
+        "regexReplaceAll" | "mustRegexReplaceAll" => {
+            f(&[Str, Str, Str], None, sprig::regex_replace_all)
+        }
+        "regexReplaceAllLiteral" | "mustRegexReplaceAllLiteral" => {
+            f(&[Str, Str, Str], None, sprig::regex_replace_all_literal)
+        }
+        "regexSplit" | "mustRegexSplit" => f(&[Str, Str, Int], None, sprig::regex_split),
+        "regexQuoteMeta" => f(&[Str], None, sprig::regex_quote_meta),
+        // Sprig: arithmetic.
+        "add" => f(&[], Some(Any), sprig::add),
+        "add1" => f(&[Any], None, sprig::add1),
+        "sub" => f(&[Any, Any], None, sprig::sub),
+        "mul" => f(&[Any], Some(Any), sprig::mul),
+        "div" => f(&[Any, Any], None, sprig::div),
+        "mod" => f(&[Any, Any], None, sprig::modulo),
+        "max" | "biggest" => f(&[Any], Some(Any), sprig::max),
+        "min" => f(&[Any], Some(Any), sprig::min),
+        "until" => f(&[Int], None, sprig::until),
+        "untilStep" => f(&[Int, Int, Int], None, sprig::until_step),
+        "seq" => f(&[], Some(Int), sprig::seq),
+        // Sprig: types and paths.
+        "typeOf" => f(&[Any], None, sprig::type_of),
+        "typeIs" => f(&[Str, Any], None, sprig::type_is),
+        "typeIsLike" => f(&[Str, Any], None, sprig::type_is_like),
+        "kindOf" => f(&[Any], None, sprig::kind_of),
+        "kindIs" => f(&[Str, Any], None, sprig::kind_is),
+        "base" | "osBase" => f(&[Str], None, sprig::path_base),
+        "dir" | "osDir" => f(&[Str], None, sprig::path_dir),
+        "clean" | "osClean" => f(&[Str], None, sprig::path_clean),
+        "ext" | "osExt" => f(&[Str], None, sprig::path_ext),
+        "isAbs" | "osIsAbs" => f(&[Str], None, sprig::path_is_abs),
+        // Sprig: lists and dicts.
+        "list" | "tuple" => f(&[], Some(Any), sprig_data::list),
+        "dict" => f(&[], Some(Any), sprig_data::dict),
+        "get" => f(&[MapAny, Str], None, sprig_data::get),
+        "set" => f(&[MapAny, Str, Any], None, sprig_data::set),
+        "unset" => f(&[MapAny, Str], None, sprig_data::unset),
+        "hasKey" => f(&[MapAny, Str], None, sprig_data::has_key),
+        "pluck" => f(&[Str], Some(MapAny), sprig_data::pluck),
+        "keys" => f(&[], Some(MapAny), sprig_data::keys),
+        "pick" => f(&[MapAny], Some(Str), sprig_data::pick),
+        "omit" => f(&[MapAny], Some(Str), sprig_data::omit),
+        "values" => f(&[MapAny], None, sprig_data::values),
+        "dig" => f(&[], Some(Any), sprig_data::dig),
+        "append" | "push" | "mustAppend" | "mustPush" => f(&[Any, Any], None, sprig_data::push),
+        "prepend" | "mustPrepend" => f(&[Any, Any], None, sprig_data::prepend),
+        "first" | "mustFirst" => f(&[Any], None, sprig_data::first),
+        "last" | "mustLast" => f(&[Any], None, sprig_data::last),
+        "rest" | "mustRest" => f(&[Any], None, sprig_data::rest),
+        "initial" | "mustInitial" => f(&[Any], None, sprig_data::initial),
+        "reverse" | "mustReverse" => f(&[Any], None, sprig_data::reverse),
+        "uniq" | "mustUniq" => f(&[Any], None, sprig_data::uniq),
+        "compact" | "mustCompact" => f(&[Any], None, sprig_data::compact),
+        "without" | "mustWithout" => f(&[Any], Some(Any), sprig_data::without),
+        "has" | "mustHas" => f(&[Any, Any], None, sprig_data::has),
+        "slice" | "mustSlice" => f(&[Any], Some(Any), sprig_data::slice),
+        "concat" => f(&[], Some(Any), sprig_data::concat),
+        "deepEqual" => f(&[Any, Any], None, sprig_data::deep_equal),
+        _ if SPRIG_NAMES.contains(&name) => (&[], Some(Any), Imp::Unsupported),
+        _ => return None,
+    };
+    Some(Func {
+        name: name.to_owned(),
+        params,
+        variadic,
+        imp,
+    })
+}

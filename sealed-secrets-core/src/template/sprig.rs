@@ -1,0 +1,1187 @@
+//! Sprig v3.3.0 functions on strings, encodings, JSON, regular expressions, numbers, types
+//! and paths. Each follows Sprig's Go code's observable behaviour, including its quirks
+//! (`b64dec` *returns* Go's error text, `nospace` works byte by byte, `keys` order aside).
+
+use memchr::memmem;
+use sha2::Digest;
+use zeroize::Zeroizing;
+
+use super::codec;
+use super::funcs::{Ctx, FResult, FuncError, arg, arg_bool, arg_int, arg_str};
+use super::gofmt::{Out, sprint_v};
+use super::goregex;
+use super::json::{self, EncodeError, Style};
+use super::strconv::{parse_float, parse_int_base0, parse_int_base10, quote_into};
+use super::value::{GoStr, Value, decode_rune, is_empty, push_rune, rune_count, runes};
+
+fn call_error<T>(message: impl Into<String>) -> Result<T, FuncError> {
+    Err(FuncError::Call(message.into()))
+}
+
+/// Sprig's `strval`: strings as they are, anything else as `fmt`'s `%v`.
+pub(super) fn strval(ctx: &Ctx<'_>, value: &Value) -> Result<Zeroizing<Vec<u8>>, FuncError> {
+    Ok(sprint_v(ctx.heap, value, ctx.budget.max_bytes)?)
+}
+
+/// Sprig's `strslice`: a list as strings (nil elements dropped), nil as empty, anything else
+/// as a one-element list.
+pub(super) fn strslice(ctx: &mut Ctx<'_>, value: &Value) -> Result<Vec<GoStr>, FuncError> {
+    match value {
+        Value::StrList(items) => Ok(items.as_ref().clone()),
+        Value::List(items) => {
+            let items = items.as_deref().map(Vec::as_slice).unwrap_or(&[]);
+            ctx.elements(items.len())?;
+            let mut out = Vec::with_capacity(items.len());
+            for item in items.iter().filter(|v| !v.is_missing()) {
+                out.push(GoStr::from_buf(strval(ctx, item)?));
+            }
+            Ok(out)
+        }
+        v if v.is_missing() => Ok(Vec::new()),
+        v => Ok(vec![GoStr::from_buf(strval(ctx, v)?)]),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Go's cast package (spf13/cast v1.7.0), errors ignored as Sprig does.
+
+fn trim_zero_decimal(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut found_zero = false;
+    for i in (1..=bytes.len()).rev() {
+        match bytes[i - 1] {
+            b'.' => {
+                if found_zero {
+                    return &s[..i - 1];
+                }
+            }
+            b'0' => found_zero = true,
+            _ => return s,
+        }
+    }
+    s
+}
+
+/// Go's `int64(f)` on amd64: out of range and NaN give the most negative value.
+#[allow(clippy::cast_possible_truncation)]
+fn float_to_int(f: f64) -> i64 {
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    // NaN is outside every range too.
+    if !(-TWO_POW_63..TWO_POW_63).contains(&f) {
+        i64::MIN
+    } else {
+        f as i64
+    }
+}
+
+pub(super) fn cast_int64(value: &Value) -> i64 {
+    match value {
+        Value::Int(n) | Value::Int64(n) => *n,
+        Value::Float(f) => float_to_int(*f),
+        Value::Bool(b) => i64::from(*b),
+        Value::Str(s) => std::str::from_utf8(s.bytes())
+            .ok()
+            .and_then(|s| parse_int_base0(trim_zero_decimal(s)).ok())
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn cast_float64(value: &Value) -> f64 {
+    match value {
+        Value::Int(n) | Value::Int64(n) => *n as f64,
+        Value::Float(f) => *f,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::Str(s) => std::str::from_utf8(s.bytes())
+            .ok()
+            .and_then(|s| parse_float(s).ok())
+            .unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strings.
+
+pub(super) fn hello(ctx: &mut Ctx<'_>, _args: Vec<Value>) -> FResult {
+    ctx.bytes(b"Hello!")
+}
+
+pub(super) fn trunc(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let c = arg_int(&args, 0);
+    let s = arg_str(&args, 1);
+    let len = i64::try_from(s.len()).unwrap_or(i64::MAX);
+    let out = if c < 0 && len + c > 0 {
+        &s[usize::try_from(len + c).unwrap_or(0)..]
+    } else if c >= 0 && len > c {
+        &s[..usize::try_from(c).unwrap_or(0)]
+    } else {
+        s
+    };
+    ctx.bytes(out)
+}
+
+fn is_go_space(c: char) -> bool {
+    c.is_whitespace()
+}
+
+pub(super) fn trim(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let s = arg_str(&args, 0);
+    let start = runes(s)
+        .find(|&(_, c, w)| !(is_go_space(c) && !(c == char::REPLACEMENT_CHARACTER && w == 1)))
+        .map_or(s.len(), |(i, _, _)| i);
+    let rest = &s[start..];
+    let mut end = rest.len();
+    while end > 0 {
+        let (c, w) = decode_last_rune(&rest[..end]);
+        if !is_go_space(c) || (c == char::REPLACEMENT_CHARACTER && w == 1) {
+            break;
+        }
+        end -= w;
+    }
+    ctx.bytes(&rest[..end])
+}
+
+/// Go's `utf8.DecodeLastRune` (on non-empty input).
+fn decode_last_rune(s: &[u8]) -> (char, usize) {
+    let end = s.len();
+    let Some(&last) = s.last() else {
+        return (char::REPLACEMENT_CHARACTER, 0);
+    };
+    if last < 0x80 {
+        return (char::from(last), 1);
+    }
+    let lim = end.saturating_sub(4);
+    let mut start = end - 1;
+    while start > lim && (s[start] & 0xC0) == 0x80 {
+        start -= 1;
+    }
+    match decode_rune(&s[start..end]) {
+        Some((c, w)) if start + w == end => (c, w),
+        _ => (char::REPLACEMENT_CHARACTER, 1),
+    }
+}
+
+/// Go's `unicode.ToUpper` (simple case mapping).
+fn go_upper(c: char) -> char {
+    let mut upper = c.to_uppercase();
+    match (upper.next(), upper.next()) {
+        (Some(u), None) => u,
+        _ => match u32::from(c) {
+            0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => {
+                char::from_u32(u32::from(c) + 8).unwrap_or(c)
+            }
+            0x1FB3 => '\u{1FBC}',
+            0x1FC3 => '\u{1FCC}',
+            0x1FF3 => '\u{1FFC}',
+            _ => c,
+        },
+    }
+}
+
+/// Go's `unicode.ToLower` (simple case mapping).
+fn go_lower(c: char) -> char {
+    if c == '\u{130}' {
+        return 'i';
+    }
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToTitle`: like upper case except for the four digraphs.
+fn go_title(c: char) -> char {
+    match c {
+        '\u{1C4}'..='\u{1C6}' => '\u{1C5}',
+        '\u{1C7}'..='\u{1C9}' => '\u{1C8}',
+        '\u{1CA}'..='\u{1CC}' => '\u{1CB}',
+        '\u{1F1}'..='\u{1F3}' => '\u{1F2}',
+        _ => go_upper(c),
+    }
+}
+
+/// Go's `strings.Map`: every rune mapped (invalid bytes become U+FFFD).
+fn map_runes(s: &[u8], mut f: impl FnMut(char) -> char) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(s.len()));
+    for (_, c, _) in runes(s) {
+        push_rune(&mut out, f(c));
+    }
+    out
+}
+
+pub(super) fn upper(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let out = map_runes(arg_str(&args, 0), go_upper);
+    ctx.string(out)
+}
+
+pub(super) fn lower(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let out = map_runes(arg_str(&args, 0), go_lower);
+    ctx.string(out)
+}
+
+fn is_separator(c: char) -> bool {
+    if c.is_ascii() {
+        return !(c.is_ascii_alphanumeric() || c == '_');
+    }
+    if c.is_alphabetic() || c.is_numeric() {
+        return false;
+    }
+    is_go_space(c)
+}
+
+pub(super) fn title(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let mut prev = ' ';
+    let out = map_runes(arg_str(&args, 0), |c| {
+        let mapped = if is_separator(prev) { go_title(c) } else { c };
+        prev = c;
+        mapped
+    });
+    ctx.string(out)
+}
+
+pub(super) fn substr(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (start, end) = (arg_int(&args, 0), arg_int(&args, 1));
+    let s = arg_str(&args, 2);
+    let len = i64::try_from(s.len()).unwrap_or(i64::MAX);
+    let slice = |from: i64, to: i64| -> Result<&[u8], FuncError> {
+        match (usize::try_from(from), usize::try_from(to)) {
+            (Ok(from), Ok(to)) if from <= to && to <= s.len() => Ok(&s[from..to]),
+            _ => call_error("runtime error: slice bounds out of range"),
+        }
+    };
+    let out = if start < 0 {
+        slice(0, end)?
+    } else if end < 0 || end > len {
+        slice(start, len)?
+    } else {
+        slice(start, end)?
+    };
+    ctx.bytes(out)
+}
+
+pub(super) fn repeat(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let count = arg_int(&args, 0);
+    let s = arg_str(&args, 1);
+    let Ok(count) = usize::try_from(count) else {
+        return call_error("strings: negative Repeat count");
+    };
+    let Some(total) = s.len().checked_mul(count) else {
+        return call_error("strings: Repeat output length overflow");
+    };
+    ctx.budget.charge_bytes(total)?;
+    let mut out = Zeroizing::new(Vec::with_capacity(total));
+    for _ in 0..count {
+        out.extend_from_slice(s);
+    }
+    Ok(Value::Str(GoStr::from_buf(out)))
+}
+
+/// Go's `strings.Trim(s, cutset)`.
+pub(super) fn trim_all(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let cutset = arg_str(&args, 0);
+    let s = arg_str(&args, 1);
+    let set: Vec<char> = runes(cutset).map(|(_, c, _)| c).collect();
+    let in_set = |c: char| set.contains(&c);
+    let start = runes(s)
+        .find(|&(_, c, _)| !in_set(c))
+        .map_or(s.len(), |(i, _, _)| i);
+    let rest = &s[start..];
+    let mut end = rest.len();
+    while end > 0 {
+        let (c, w) = decode_last_rune(&rest[..end]);
+        if !in_set(c) {
+            break;
+        }
+        end -= w;
+    }
+    ctx.bytes(&rest[..end])
+}
+
+pub(super) fn trim_suffix(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (suffix, s) = (arg_str(&args, 0), arg_str(&args, 1));
+    ctx.bytes(s.strip_suffix(suffix).unwrap_or(s))
+}
+
+pub(super) fn trim_prefix(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (prefix, s) = (arg_str(&args, 0), arg_str(&args, 1));
+    ctx.bytes(s.strip_prefix(prefix).unwrap_or(s))
+}
+
+/// goutils' `DeleteWhiteSpace`: byte by byte, each byte taken as a Latin-1 rune.
+pub(super) fn nospace(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let s = arg_str(&args, 0);
+    let keep = |b: u8| !is_go_space(char::from(b));
+    if s.iter().all(|&b| keep(b)) {
+        return ctx.bytes(s);
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(s.len()));
+    for &b in s.iter().filter(|&&b| keep(b)) {
+        push_rune(&mut out, char::from(b));
+    }
+    ctx.string(out)
+}
+
+pub(super) fn contains(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (needle, s) = (arg_str(&args, 0), arg_str(&args, 1));
+    Ok(Value::Bool(memmem::find(s, needle).is_some()))
+}
+
+pub(super) fn has_prefix(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Bool(
+        arg_str(&args, 1).starts_with(arg_str(&args, 0)),
+    ))
+}
+
+pub(super) fn has_suffix(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Bool(arg_str(&args, 1).ends_with(arg_str(&args, 0))))
+}
+
+pub(super) fn quote(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let mut out = ctx.out();
+    let mut first = true;
+    for value in args.iter().filter(|v| !v.is_missing()) {
+        if !first {
+            out.push_byte(b' ');
+        }
+        first = false;
+        let text = strval(ctx, value)?;
+        let mut quoted = Zeroizing::new(Vec::with_capacity(text.len() + 2));
+        quote_into(&mut quoted, &text, b'"', false);
+        out.push(&quoted);
+    }
+    ctx.finish(out)
+}
+
+pub(super) fn squote(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let mut out = ctx.out();
+    let mut first = true;
+    for value in args.iter().filter(|v| !v.is_missing()) {
+        if !first {
+            out.push_byte(b' ');
+        }
+        first = false;
+        out.push_byte(b'\'');
+        out.push(&strval(ctx, value)?);
+        out.push_byte(b'\'');
+    }
+    ctx.finish(out)
+}
+
+pub(super) fn cat(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let mut out = ctx.out();
+    for (i, value) in args.iter().filter(|v| !v.is_missing()).enumerate() {
+        if i > 0 {
+            out.push_byte(b' ');
+        }
+        out.push(&strval(ctx, value)?);
+    }
+    ctx.finish(out)
+}
+
+fn indent_bytes(ctx: &mut Ctx<'_>, spaces: i64, s: &[u8], newline: bool) -> FResult {
+    let Ok(spaces) = usize::try_from(spaces) else {
+        return call_error("strings: negative Repeat count");
+    };
+    let lines = s.iter().filter(|&&b| b == b'\n').count() + 1;
+    let total = spaces
+        .checked_mul(lines)
+        .and_then(|n| n.checked_add(s.len() + usize::from(newline)));
+    ctx.budget.charge_bytes(total.unwrap_or(usize::MAX))?;
+    let mut out = ctx.out();
+    if newline {
+        out.push_byte(b'\n');
+    }
+    let pad = vec![b' '; spaces];
+    out.push(&pad);
+    for &b in s {
+        out.push_byte(b);
+        if b == b'\n' {
+            out.push(&pad);
+        }
+    }
+    Ok(Value::Str(GoStr::from_buf(out.finish()?)))
+}
+
+pub(super) fn indent(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    indent_bytes(ctx, arg_int(&args, 0), arg_str(&args, 1), false)
+}
+
+pub(super) fn nindent(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    indent_bytes(ctx, arg_int(&args, 0), arg_str(&args, 1), true)
+}
+
+/// Go's `strings.Replace(s, old, new, -1)`.
+pub(super) fn replace(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (old, new, s) = (arg_str(&args, 0), arg_str(&args, 1), arg_str(&args, 2));
+    if old == new {
+        return ctx.bytes(s);
+    }
+    let mut out = ctx.out();
+    if old.is_empty() {
+        out.push(new);
+        for (i, _, w) in runes(s) {
+            out.push(&s[i..i + w]);
+            out.push(new);
+            if out.fault.is_some() {
+                break;
+            }
+        }
+        return ctx.finish(out);
+    }
+    let mut last = 0;
+    for at in memmem::find_iter(s, old) {
+        if at < last {
+            continue;
+        }
+        out.push(&s[last..at]);
+        out.push(new);
+        last = at + old.len();
+        if out.fault.is_some() {
+            break;
+        }
+    }
+    out.push(&s[last..]);
+    ctx.finish(out)
+}
+
+pub(super) fn plural(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let pick = if arg_int(&args, 2) == 1 { 0 } else { 1 };
+    ctx.bytes(arg_str(&args, pick))
+}
+
+pub(super) fn sha1sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let s = arg_str(&args, 0);
+    ctx.budget.charge_bytes(s.len())?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, s);
+    ctx.bytes(&codec::hex_lower(digest.as_ref()))
+}
+
+pub(super) fn sha256sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let s = arg_str(&args, 0);
+    ctx.budget.charge_bytes(s.len())?;
+    ctx.bytes(&codec::hex_lower(&sha2::Sha256::digest(s)))
+}
+
+pub(super) fn sha512sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let s = arg_str(&args, 0);
+    ctx.budget.charge_bytes(s.len())?;
+    ctx.bytes(&codec::hex_lower(&sha2::Sha512::digest(s)))
+}
+
+pub(super) fn adler32sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let s = arg_str(&args, 0);
+    ctx.budget.charge_bytes(s.len())?;
+    ctx.bytes(codec::adler32(s).to_string().as_bytes())
+}
+
+pub(super) fn to_string(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let text = strval(ctx, arg(&args, 0))?;
+    ctx.string(text)
+}
+
+pub(super) fn atoi(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let n = std::str::from_utf8(arg_str(&args, 0))
+        .ok()
+        .and_then(|s| parse_int_base10(s).ok())
+        .unwrap_or(0);
+    Ok(Value::Int(n))
+}
+
+pub(super) fn to_int(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Int(cast_int64(arg(&args, 0))))
+}
+
+pub(super) fn to_int64(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Int64(cast_int64(arg(&args, 0))))
+}
+
+pub(super) fn to_float64(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Float(cast_float64(arg(&args, 0))))
+}
+
+/// Go's `strings.SplitN` (`n < 0`: no limit).
+fn split_n(ctx: &mut Ctx<'_>, s: &[u8], sep: &[u8], n: i64) -> Result<Vec<GoStr>, FuncError> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let limit = usize::try_from(n).unwrap_or(usize::MAX);
+    let mut parts = Vec::new();
+    if sep.is_empty() {
+        let total = rune_count(s);
+        let n = total.min(limit);
+        ctx.elements(n)?;
+        let mut rest = s;
+        while parts.len() + 1 < n {
+            let (_, w) = decode_rune(rest).unwrap_or((char::REPLACEMENT_CHARACTER, 1));
+            let w = w.min(rest.len());
+            parts.push(GoStr::from_slice(&rest[..w]));
+            rest = &rest[w..];
+        }
+        if n > 0 {
+            parts.push(GoStr::from_slice(rest));
+        }
+        return Ok(parts);
+    }
+    let mut rest = s;
+    while parts.len() + 1 < limit {
+        let Some(m) = memmem::find(rest, sep) else {
+            break;
+        };
+        ctx.elements(1)?;
+        parts.push(GoStr::from_slice(&rest[..m]));
+        rest = &rest[m + sep.len()..];
+    }
+    parts.push(GoStr::from_slice(rest));
+    Ok(parts)
+}
+
+fn numbered(ctx: &mut Ctx<'_>, parts: Vec<GoStr>) -> FResult {
+    ctx.budget
+        .charge_bytes(parts.iter().map(GoStr::len).sum())?;
+    let map = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| (GoStr::from(format!("_{i}").as_str()), part))
+        .collect();
+    Ok(Value::StrMap(std::rc::Rc::new(map)))
+}
+
+pub(super) fn split(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let parts = split_n(ctx, arg_str(&args, 1), arg_str(&args, 0), -1)?;
+    numbered(ctx, parts)
+}
+
+pub(super) fn splitn(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let parts = split_n(ctx, arg_str(&args, 2), arg_str(&args, 0), arg_int(&args, 1))?;
+    numbered(ctx, parts)
+}
+
+pub(super) fn split_list(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let parts = split_n(ctx, arg_str(&args, 1), arg_str(&args, 0), -1)?;
+    ctx.budget
+        .charge_bytes(parts.iter().map(GoStr::len).sum())?;
+    Ok(Value::str_list(parts))
+}
+
+pub(super) fn to_strings(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let items = strslice(ctx, arg(&args, 0))?;
+    Ok(Value::str_list(items))
+}
+
+pub(super) fn join(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let sep = arg_str(&args, 0).to_vec();
+    let items = strslice(ctx, arg(&args, 1))?;
+    let mut out = ctx.out();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(&sep);
+        }
+        out.push(item.bytes());
+    }
+    ctx.finish(out)
+}
+
+pub(super) fn sort_alpha(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let value = arg(&args, 0);
+    let mut items = if value.is_slice() {
+        strslice(ctx, value)?
+    } else {
+        vec![GoStr::from_buf(strval(ctx, value)?)]
+    };
+    ctx.elements(items.len())?;
+    items.sort();
+    Ok(Value::str_list(items))
+}
+
+pub(super) fn b64enc(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let out = codec::base64_encode(arg_str(&args, 0));
+    ctx.string(out)
+}
+
+pub(super) fn b64dec(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    match codec::base64_decode(arg_str(&args, 0)) {
+        Ok(out) => ctx.string(out),
+        Err(offset) => ctx.bytes(format!("illegal base64 data at input byte {offset}").as_bytes()),
+    }
+}
+
+pub(super) fn b32enc(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let out = codec::base32_encode(arg_str(&args, 0));
+    ctx.string(out)
+}
+
+pub(super) fn b32dec(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    match codec::base32_decode(arg_str(&args, 0)) {
+        Ok(out) => ctx.string(out),
+        Err(offset) => ctx.bytes(format!("illegal base32 data at input byte {offset}").as_bytes()),
+    }
+}
+
+/// `fail`: the message is shown only when it is written literally in the template, since a
+/// computed one could carry a secret into events and status.
+pub(super) fn fail(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    if ctx.literal.first().copied().unwrap_or(false) {
+        return call_error(String::from_utf8_lossy(arg_str(&args, 0)).into_owned());
+    }
+    call_error("[message withheld: not a string literal]")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Defaults and JSON.
+
+pub(super) fn default(ctx: &mut Ctx<'_>, mut args: Vec<Value>) -> FResult {
+    if args.len() < 2 || is_empty(&args[1], ctx.heap) {
+        return Ok(args.swap_remove(0));
+    }
+    Ok(args.swap_remove(1))
+}
+
+pub(super) fn empty(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Bool(is_empty(arg(&args, 0), ctx.heap)))
+}
+
+pub(super) fn coalesce(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(args
+        .into_iter()
+        .find(|v| !is_empty(v, ctx.heap))
+        .unwrap_or(Value::Nil))
+}
+
+pub(super) fn all(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Bool(args.iter().all(|v| !is_empty(v, ctx.heap))))
+}
+
+pub(super) fn any(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Bool(args.iter().any(|v| !is_empty(v, ctx.heap))))
+}
+
+pub(super) fn ternary(_ctx: &mut Ctx<'_>, mut args: Vec<Value>) -> FResult {
+    let pick = if arg_bool(&args, 2) { 0 } else { 1 };
+    if pick < args.len() {
+        return Ok(args.swap_remove(pick));
+    }
+    Ok(Value::Nil)
+}
+
+fn decode_json(ctx: &mut Ctx<'_>, input: &[u8]) -> json::Decoded {
+    let budget = &mut *ctx.budget;
+    let mut charge = |n: usize| budget.charge(u64::try_from(n).unwrap_or(u64::MAX)).is_ok();
+    json::decode(input, ctx.heap, &mut charge)
+}
+
+pub(super) fn from_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let decoded = decode_json(ctx, arg_str(&args, 0));
+    ctx.budget.charge(0)?;
+    Ok(decoded.value)
+}
+
+pub(super) fn must_from_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let decoded = decode_json(ctx, arg_str(&args, 0));
+    ctx.budget.charge(0)?;
+    if decoded.failed {
+        return call_error("input is not valid JSON");
+    }
+    Ok(decoded.value)
+}
+
+fn encode_json(
+    ctx: &mut Ctx<'_>,
+    value: &Value,
+    style: Style,
+) -> Result<Result<Out, String>, FuncError> {
+    let mut out = ctx.out();
+    match json::encode(value, ctx.heap, style, &mut out) {
+        Ok(()) => Ok(Ok(out)),
+        Err(EncodeError::Unsupported(message)) => Ok(Err(format!("json: {message}"))),
+        Err(EncodeError::Limit(fault)) => Err(fault.into()),
+    }
+}
+
+const COMPACT: Style = Style {
+    escape_html: true,
+    indent: false,
+};
+const PRETTY: Style = Style {
+    escape_html: true,
+    indent: true,
+};
+const RAW: Style = Style {
+    escape_html: false,
+    indent: false,
+};
+
+pub(super) fn to_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    match encode_json(ctx, arg(&args, 0), COMPACT)? {
+        Ok(out) => ctx.finish(out),
+        Err(_) => ctx.bytes(b""),
+    }
+}
+
+pub(super) fn must_to_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    match encode_json(ctx, arg(&args, 0), COMPACT)? {
+        Ok(out) => ctx.finish(out),
+        Err(message) => call_error(message),
+    }
+}
+
+pub(super) fn to_pretty_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    match encode_json(ctx, arg(&args, 0), PRETTY)? {
+        Ok(out) => ctx.finish(out),
+        Err(_) => ctx.bytes(b""),
+    }
+}
+
+pub(super) fn must_to_pretty_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    match encode_json(ctx, arg(&args, 0), PRETTY)? {
+        Ok(out) => ctx.finish(out),
+        Err(message) => call_error(message),
+    }
+}
+
+pub(super) fn to_raw_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    match encode_json(ctx, arg(&args, 0), RAW)? {
+        Ok(out) => ctx.finish(out),
+        Err(message) => call_error(message),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regular expressions.
+
+fn regex(
+    ctx: &mut Ctx<'_>,
+    pattern: &[u8],
+    input: &[u8],
+) -> Result<regex::bytes::Regex, FuncError> {
+    ctx.budget
+        .charge_bytes(pattern.len().saturating_add(input.len()))?;
+    match goregex::compile(pattern) {
+        Some(re) => Ok(re),
+        None => call_error("regexp: invalid or unsupported pattern"),
+    }
+}
+
+pub(super) fn regex_match(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (pattern, s) = (arg_str(&args, 0), arg_str(&args, 1));
+    ctx.budget
+        .charge_bytes(pattern.len().saturating_add(s.len()))?;
+    Ok(Value::Bool(
+        goregex::compile(pattern).is_some_and(|re| re.is_match(s)),
+    ))
+}
+
+pub(super) fn must_regex_match(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (pattern, s) = (arg_str(&args, 0), arg_str(&args, 1));
+    let re = regex(ctx, pattern, s)?;
+    Ok(Value::Bool(re.is_match(s)))
+}
+
+/// Go's `FindAllIndex(s, n)`.
+fn find_all(
+    ctx: &mut Ctx<'_>,
+    re: &regex::bytes::Regex,
+    s: &[u8],
+    n: i64,
+) -> Result<Vec<(usize, usize)>, FuncError> {
+    let limit = usize::try_from(n).unwrap_or(usize::MAX);
+    let mut found = Vec::new();
+    for m in re.find_iter(s) {
+        if found.len() >= limit {
+            break;
+        }
+        ctx.elements(1)?;
+        found.push((m.start(), m.end()));
+    }
+    Ok(found)
+}
+
+pub(super) fn regex_find_all(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (pattern, s) = (arg_str(&args, 0), arg_str(&args, 1));
+    let re = regex(ctx, pattern, s)?;
+    let matches = find_all(ctx, &re, s, arg_int(&args, 2))?;
+    if matches.is_empty() {
+        // Go returns a nil []string (JSON `null`); the nil list prints and encodes alike.
+        return Ok(Value::List(None));
+    }
+    Ok(Value::str_list(
+        matches
+            .into_iter()
+            .map(|(a, b)| GoStr::from_slice(&s[a..b]))
+            .collect(),
+    ))
+}
+
+pub(super) fn regex_find(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (pattern, s) = (arg_str(&args, 0), arg_str(&args, 1));
+    let re = regex(ctx, pattern, s)?;
+    let found = re.find(s).map_or(&[][..], |m| m.as_bytes());
+    ctx.bytes(found)
+}
+
+fn replace_with(ctx: &mut Ctx<'_>, args: &[Value], literal: bool) -> FResult {
+    let (pattern, s, replacement) = (arg_str(args, 0), arg_str(args, 1), arg_str(args, 2));
+    let re = regex(ctx, pattern, s)?;
+    let mut out = ctx.out();
+    let mut last = 0;
+    let mut expanded = Zeroizing::new(Vec::new());
+    for caps in re.captures_iter(s) {
+        let Some(m) = caps.get(0) else { continue };
+        ctx.elements(1)?;
+        out.push(&s[last..m.start()]);
+        if literal {
+            out.push(replacement);
+        } else {
+            expanded.clear();
+            caps.expand(replacement, &mut expanded);
+            out.push(&expanded);
+        }
+        last = m.end();
+        if out.fault.is_some() {
+            break;
+        }
+    }
+    out.push(&s[last..]);
+    ctx.finish(out)
+}
+
+pub(super) fn regex_replace_all(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    replace_with(ctx, &args, false)
+}
+
+pub(super) fn regex_replace_all_literal(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    replace_with(ctx, &args, true)
+}
+
+/// Go's `Regexp.Split`.
+pub(super) fn regex_split(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (pattern, s, n) = (arg_str(&args, 0), arg_str(&args, 1), arg_int(&args, 2));
+    let re = regex(ctx, pattern, s)?;
+    if n == 0 {
+        return Ok(Value::str_list(Vec::new()));
+    }
+    if !pattern.is_empty() && s.is_empty() {
+        return Ok(Value::str_list(vec![GoStr::new(Vec::new())]));
+    }
+    let matches = find_all(ctx, &re, s, n)?;
+    let limit = usize::try_from(n).ok();
+    let mut parts = Vec::new();
+    let (mut begin, mut end) = (0, 0);
+    for (start, stop) in matches {
+        if limit.is_some_and(|n| parts.len() + 1 == n) {
+            break;
+        }
+        end = start;
+        if stop != 0 {
+            parts.push(GoStr::from_slice(&s[begin..end]));
+        }
+        begin = stop;
+    }
+    if end != s.len() {
+        parts.push(GoStr::from_slice(&s[begin..]));
+    }
+    Ok(Value::str_list(parts))
+}
+
+pub(super) fn regex_quote_meta(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let out = Zeroizing::new(goregex::quote_meta(arg_str(&args, 0)));
+    ctx.string(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arithmetic (Sprig's int64 helpers: anything is cast, overflow wraps as in Go).
+
+pub(super) fn add(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Int64(
+        args.iter()
+            .fold(0i64, |acc, v| acc.wrapping_add(cast_int64(v))),
+    ))
+}
+
+pub(super) fn add1(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Int64(cast_int64(arg(&args, 0)).wrapping_add(1)))
+}
+
+pub(super) fn sub(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Int64(
+        cast_int64(arg(&args, 0)).wrapping_sub(cast_int64(arg(&args, 1))),
+    ))
+}
+
+pub(super) fn mul(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let first = cast_int64(arg(&args, 0));
+    Ok(Value::Int64(
+        args.iter()
+            .skip(1)
+            .fold(first, |acc, v| acc.wrapping_mul(cast_int64(v))),
+    ))
+}
+
+pub(super) fn div(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (a, b) = (cast_int64(arg(&args, 0)), cast_int64(arg(&args, 1)));
+    if b == 0 {
+        return call_error("runtime error: integer divide by zero");
+    }
+    Ok(Value::Int64(a.wrapping_div(b)))
+}
+
+pub(super) fn modulo(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let (a, b) = (cast_int64(arg(&args, 0)), cast_int64(arg(&args, 1)));
+    if b == 0 {
+        return call_error("runtime error: integer divide by zero");
+    }
+    Ok(Value::Int64(a.wrapping_rem(b)))
+}
+
+pub(super) fn max(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let first = cast_int64(arg(&args, 0));
+    Ok(Value::Int64(
+        args.iter().skip(1).map(cast_int64).fold(first, i64::max),
+    ))
+}
+
+pub(super) fn min(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let first = cast_int64(arg(&args, 0));
+    Ok(Value::Int64(
+        args.iter().skip(1).map(cast_int64).fold(first, i64::min),
+    ))
+}
+
+/// Sprig's `untilStep`, charging for every element before making it.
+fn until_step_values(
+    ctx: &mut Ctx<'_>,
+    start: i64,
+    stop: i64,
+    step: i64,
+) -> Result<Vec<i64>, FuncError> {
+    let count = if stop < start {
+        if step >= 0 {
+            0
+        } else {
+            (i128::from(start) - i128::from(stop) + i128::from(-step) - 1) / i128::from(-step)
+        }
+    } else if step <= 0 {
+        0
+    } else {
+        (i128::from(stop) - i128::from(start) + i128::from(step) - 1) / i128::from(step)
+    };
+    ctx.elements(usize::try_from(count).unwrap_or(usize::MAX))?;
+    let mut out = Vec::new();
+    let mut i = start;
+    for _ in 0..count {
+        out.push(i);
+        i = i.wrapping_add(step);
+    }
+    Ok(out)
+}
+
+pub(super) fn until(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let count = arg_int(&args, 0);
+    let step = if count < 0 { -1 } else { 1 };
+    let values = until_step_values(ctx, 0, count, step)?;
+    Ok(Value::list(values.into_iter().map(Value::Int).collect()))
+}
+
+pub(super) fn until_step(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let values = until_step_values(ctx, arg_int(&args, 0), arg_int(&args, 1), arg_int(&args, 2))?;
+    Ok(Value::list(values.into_iter().map(Value::Int).collect()))
+}
+
+pub(super) fn seq(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let p: Vec<i64> = args.iter().map(|v| v.as_int().unwrap_or(0)).collect();
+    let values = match p.as_slice() {
+        [end] => {
+            let inc = if *end < 1 { -1 } else { 1 };
+            until_step_values(ctx, 1, end.wrapping_add(inc), inc)?
+        }
+        [start, end] => {
+            let step = if end < start { -1 } else { 1 };
+            until_step_values(ctx, *start, end.wrapping_add(step), step)?
+        }
+        [start, step, end] => {
+            let mut inc = 1;
+            if end < start {
+                inc = -1;
+                if *step > 0 {
+                    return ctx.bytes(b"");
+                }
+            }
+            until_step_values(ctx, *start, end.wrapping_add(inc), *step)?
+        }
+        _ => Vec::new(),
+    };
+    let text: Vec<String> = values.iter().map(i64::to_string).collect();
+    ctx.bytes(text.join(" ").as_bytes())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types.
+
+pub(super) fn type_of(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    ctx.bytes(arg(&args, 0).type_name().as_bytes())
+}
+
+pub(super) fn type_is(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Bool(
+        arg_str(&args, 0) == arg(&args, 1).type_name().as_bytes(),
+    ))
+}
+
+pub(super) fn type_is_like(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let target = arg_str(&args, 0);
+    let t = arg(&args, 1).type_name().as_bytes();
+    Ok(Value::Bool(
+        target == t || (t.first() == Some(&b'*') && &t[1..] == target),
+    ))
+}
+
+pub(super) fn kind_of(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    ctx.bytes(arg(&args, 0).kind_name().as_bytes())
+}
+
+pub(super) fn kind_is(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Bool(
+        arg_str(&args, 0) == arg(&args, 1).kind_name().as_bytes(),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths (Go's `path` package; `filepath` on Linux behaves the same).
+
+/// Go's `path.Clean`.
+fn clean(path: &[u8]) -> Vec<u8> {
+    if path.is_empty() {
+        return b".".to_vec();
+    }
+    let rooted = path[0] == b'/';
+    let n = path.len();
+    let mut out: Vec<u8> = Vec::with_capacity(n);
+    let (mut r, mut dotdot) = (0, 0);
+    if rooted {
+        out.push(b'/');
+        r = 1;
+        dotdot = 1;
+    }
+    while r < n {
+        let at = |i: usize| path.get(i).copied();
+        // An empty element or a `.` element: skip it.
+        if path[r] == b'/' || (path[r] == b'.' && (r + 1 == n || at(r + 1) == Some(b'/'))) {
+            r += 1;
+        } else if path[r] == b'.'
+            && at(r + 1) == Some(b'.')
+            && (r + 2 == n || at(r + 2) == Some(b'/'))
+        {
+            r += 2;
+            if out.len() > dotdot {
+                let mut w = out.len() - 1;
+                while w > dotdot && out[w] != b'/' {
+                    w -= 1;
+                }
+                out.truncate(w);
+            } else if !rooted {
+                if !out.is_empty() {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(b"..");
+                dotdot = out.len();
+            }
+        } else {
+            if (rooted && out.len() != 1) || (!rooted && !out.is_empty()) {
+                out.push(b'/');
+            }
+            while r < n && path[r] != b'/' {
+                out.push(path[r]);
+                r += 1;
+            }
+        }
+    }
+    if out.is_empty() {
+        return b".".to_vec();
+    }
+    out
+}
+
+pub(super) fn path_clean(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let out = clean(arg_str(&args, 0));
+    ctx.bytes(&out)
+}
+
+pub(super) fn path_base(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let mut path = arg_str(&args, 0);
+    if path.is_empty() {
+        return ctx.bytes(b".");
+    }
+    while path.last() == Some(&b'/') {
+        path = &path[..path.len() - 1];
+    }
+    if path.is_empty() {
+        return ctx.bytes(b"/");
+    }
+    if let Some(i) = path.iter().rposition(|&b| b == b'/') {
+        path = &path[i + 1..];
+    }
+    ctx.bytes(path)
+}
+
+pub(super) fn path_dir(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let path = arg_str(&args, 0);
+    let dir = match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => &path[..=i],
+        None => &[][..],
+    };
+    let out = clean(dir);
+    ctx.bytes(&out)
+}
+
+pub(super) fn path_ext(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let path = arg_str(&args, 0);
+    for i in (0..path.len()).rev() {
+        match path[i] {
+            b'/' => break,
+            b'.' => return ctx.bytes(&path[i..]),
+            _ => {}
+        }
+    }
+    ctx.bytes(b"")
+}
+
+pub(super) fn path_is_abs(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    Ok(Value::Bool(arg_str(&args, 0).first() == Some(&b'/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_like_go() {
+        for (input, want) in [
+            ("", "."),
+            ("a/b/../c", "a/c"),
+            ("/../a", "/a"),
+            ("../../a", "../../a"),
+            ("a/../..", ".."),
+            ("//a//b/./", "/a/b"),
+            ("a/b/..", "a"),
+            ("/a/..", "/"),
+        ] {
+            assert_eq!(
+                String::from_utf8(clean(input.as_bytes())).unwrap(),
+                want,
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn case_mapping_is_simple() {
+        assert_eq!(go_upper('ß'), 'ß');
+        assert_eq!(go_upper('a'), 'A');
+        assert_eq!(go_lower('İ'), 'i');
+        assert_eq!(go_title('ǆ'), 'ǅ');
+        assert_eq!(trim_zero_decimal("3.00"), "3");
+        assert_eq!(trim_zero_decimal("3.50"), "3.50");
+    }
+}
