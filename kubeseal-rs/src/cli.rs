@@ -29,24 +29,48 @@ pub struct SealArgs {
     pub cert: Option<String>,
 
     /// Namespace of the sealed-secrets controller (for --fetch-cert, --validate, --re-encrypt).
-    #[arg(long, env = "SEALED_SECRETS_CONTROLLER_NAMESPACE", default_value = "kube-system")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        default_value = "kube-system"
+    )]
     pub controller_namespace: String,
 
     /// Name of the sealed-secrets controller's Service.
-    #[arg(long, env = "SEALED_SECRETS_CONTROLLER_NAME", default_value = "sealed-secrets-controller")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAME",
+        default_value = "sealed-secrets-controller"
+    )]
     pub controller_name: String,
 
     /// Output format for sealed secrets and recovered secrets.
-    #[arg(short = 'o', long, env = "SEALED_SECRETS_FORMAT", default_value = "json", ignore_case = true)]
+    #[arg(
+        short = 'o',
+        long,
+        env = "SEALED_SECRETS_FORMAT",
+        default_value = "json",
+        ignore_case = true
+    )]
     pub format: Format,
 
     /// Write the result to this file instead of stdout, atomically and only on success.
     /// A .yaml/.yml extension selects YAML output.
-    #[arg(short = 'w', long = "sealed-secret-file", env = "SEALED_SECRETS_SEALED_SECRET_FILE", value_name = "FILE")]
+    #[arg(
+        short = 'w',
+        long = "sealed-secret-file",
+        env = "SEALED_SECRETS_SEALED_SECRET_FILE",
+        value_name = "FILE"
+    )]
     pub sealed_secret_file: Option<PathBuf>,
 
     /// Read the input manifest(s) from this file instead of stdin.
-    #[arg(short = 'f', long = "secret-file", env = "SEALED_SECRETS_SECRET_FILE", value_name = "FILE")]
+    #[arg(
+        short = 'f',
+        long = "secret-file",
+        env = "SEALED_SECRETS_SECRET_FILE",
+        value_name = "FILE"
+    )]
     pub secret_file: Option<PathBuf>,
 
     /// Print the certificate (from --cert or the controller) and exit.
@@ -109,7 +133,8 @@ pub struct SealArgs {
 }
 
 fn parse_scope(s: &str) -> Result<sealed_secrets_core::scope::Scope, String> {
-    s.parse().map_err(|e: sealed_secrets_core::scope::UnknownScope| e.to_string())
+    s.parse()
+        .map_err(|e: sealed_secrets_core::scope::UnknownScope| e.to_string())
 }
 
 /// Output formats.

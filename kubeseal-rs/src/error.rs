@@ -37,7 +37,9 @@ pub enum CliError {
     },
     #[error("{0}")]
     Other(String),
-    #[error("{0} needs access to a cluster, which this kubeseal-rs build does not support yet; use --cert FILE|URL")]
+    #[error(
+        "{0} needs access to a cluster, which this kubeseal-rs build does not support yet; use --cert FILE|URL"
+    )]
     NeedsCluster(String),
 }
 

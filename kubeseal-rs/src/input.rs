@@ -40,7 +40,10 @@ pub fn read_input(file: Option<&Path>, tty_hint: &str) -> Result<Zeroizing<Vec<u
             if stdin.is_terminal() && !tty_hint.is_empty() {
                 eprintln!("{tty_hint}");
             }
-            stdin.lock().read_to_end(&mut buf).map_err(InputError::Stdin)?;
+            stdin
+                .lock()
+                .read_to_end(&mut buf)
+                .map_err(InputError::Stdin)?;
         }
     }
     Ok(buf)

@@ -35,7 +35,9 @@ pub fn files(explicit: Option<&Path>) -> Vec<PathBuf> {
         return vec![path.to_path_buf()];
     }
     if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-        return std::env::split_paths(&list).filter(|p| p.is_file()).collect();
+        return std::env::split_paths(&list)
+            .filter(|p| p.is_file())
+            .collect();
     }
     std::env::var_os("HOME")
         .map(|home| PathBuf::from(home).join(".kube").join("config"))
@@ -48,7 +50,10 @@ pub fn files(explicit: Option<&Path>) -> Vec<PathBuf> {
 /// context sets none; `None` without any kubeconfig (then inputs must declare a namespace).
 /// A kubeconfig that cannot be read or parsed counts as absent.
 #[must_use]
-pub fn context_namespace(explicit: Option<&Path>, context_override: Option<&str>) -> Option<String> {
+pub fn context_namespace(
+    explicit: Option<&Path>,
+    context_override: Option<&str>,
+) -> Option<String> {
     let configs: Vec<KubeConfig> = files(explicit)
         .iter()
         .filter_map(|p| std::fs::read_to_string(p).ok())
@@ -70,5 +75,9 @@ pub fn context_namespace(explicit: Option<&Path>, context_override: Option<&str>
             .and_then(|c| c.context.as_ref())
             .and_then(|c| c.namespace.clone())
     });
-    Some(namespace.filter(|n| !n.is_empty()).unwrap_or_else(|| "default".to_owned()))
+    Some(
+        namespace
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".to_owned()),
+    )
 }

@@ -21,9 +21,14 @@ use crate::mode::Mode;
 fn main() -> ExitCode {
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
+        Err(e) if e.use_stderr() => {
+            eprintln!("{}", usage_error_line(&e));
+            return ExitCode::from(2);
+        }
         Err(e) => {
+            // --help and --version: clap's own output on stdout.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
         }
     };
     let format_explicit = matches
@@ -42,8 +47,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Usage errors in one line: clap's first line, plus the accepted values when it lists them.
+fn usage_error_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut line = lines.next().unwrap_or("error: invalid usage").to_owned();
+    if let Some(values) = lines.find(|l| l.starts_with("[possible values:")) {
+        line.push(' ');
+        line.push_str(values);
+    }
+    line
+}
+
 fn run(plan: mode::Plan) -> Result<(), CliError> {
-    if !plan.args.recovery_private_key.is_empty() && !matches!(plan.mode, Mode::RecoveryUnseal { .. }) {
+    if !plan.args.recovery_private_key.is_empty()
+        && !matches!(plan.mode, Mode::RecoveryUnseal { .. })
+    {
         eprintln!("warning: --recovery-private-key is ignored without --recovery-unseal");
     }
     match &plan.mode {
@@ -53,7 +72,11 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         Mode::RecoveryUnseal { keys } => commands::recover::run(&plan, keys),
         Mode::FetchCert => {
             let (bytes, _) = commands::cert_bytes(&plan)?;
-            Ok(output::emit(plan.args.sealed_secret_file.as_deref(), &bytes, false)?)
+            Ok(output::emit(
+                plan.args.sealed_secret_file.as_deref(),
+                &bytes,
+                false,
+            )?)
         }
         Mode::Validate => Err(CliError::NeedsCluster("--validate".to_owned())),
         Mode::ReEncrypt => Err(CliError::NeedsCluster("--re-encrypt".to_owned())),

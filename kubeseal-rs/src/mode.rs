@@ -71,7 +71,11 @@ pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
         .and_then(|p| p.extension())
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-    let format = if by_extension { Format::Yaml } else { args.format };
+    let format = if by_extension {
+        Format::Yaml
+    } else {
+        args.format
+    };
     Ok(Plan {
         mode,
         cert,
@@ -93,7 +97,11 @@ fn seal_mode(args: &SealArgs) -> Result<Mode, UsageError> {
         ("--validate", args.validate),
         ("--re-encrypt", args.re_encrypt),
     ];
-    let chosen: Vec<&str> = modes.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
+    let chosen: Vec<&str> = modes
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect();
     if chosen.len() > 1 {
         return Err(UsageError(format!(
             "{} cannot be used together",

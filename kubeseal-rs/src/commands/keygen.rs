@@ -61,26 +61,39 @@ pub fn run(args: &KeygenArgs) -> Result<(), CliError> {
     let params = CertParams {
         common_name: args.my_cn.clone(),
         not_before: match &args.not_before {
-            Some(text) => time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| CliError::Other(format!("invalid --not-before {text:?}: use RFC 3339")))?,
+            Some(text) => {
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| {
+                        CliError::Other(format!("invalid --not-before {text:?}: use RFC 3339"))
+                    })?
+            }
             None => time::OffsetDateTime::now_utc(),
         },
         validity,
     };
     let cert = Certificate::self_signed(&key, &params)
         .map_err(|e| CliError::Other(format!("cannot create certificate: {e}")))?;
-    let mut secret =
-        key_secret::new_key_secret(&key, &cert, &args.key_prefix, &BTreeMap::new(), &BTreeMap::new())
-            .map_err(|source| CliError::KeyFile {
-                path: "generated key".to_owned(),
-                source,
-            })?;
+    let mut secret = key_secret::new_key_secret(
+        &key,
+        &cert,
+        &args.key_prefix,
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+    )
+    .map_err(|source| CliError::KeyFile {
+        path: "generated key".to_owned(),
+        source,
+    })?;
     secret.metadata.namespace.clone_from(&args.namespace);
     let rendered = zeroize::Zeroizing::new(output::render(&secret, args.format)?);
     if let Some(path) = &args.cert_out {
         output::write_atomic(path, cert.to_pem().as_bytes(), false)?;
     }
-    Ok(output::emit(args.output.as_deref(), rendered.as_bytes(), true)?)
+    Ok(output::emit(
+        args.output.as_deref(),
+        rendered.as_bytes(),
+        true,
+    )?)
 }
 
 #[cfg(test)]

@@ -57,31 +57,47 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
         .scope
         .unwrap_or_else(|| Scope::from_annotations(Some(&target.metadata.annotations)));
     secret.metadata.name.clone_from(&target.metadata.name);
-    secret.metadata.namespace.clone_from(&target.metadata.namespace);
+    secret
+        .metadata
+        .namespace
+        .clone_from(&target.metadata.namespace);
     let mut opts = super::seal::seal_options(plan);
     opts.scope = Some(scope);
     opts.name = Some(target.metadata.name.clone());
     opts.namespace_explicit = false;
 
     let cert = super::sealing_cert(plan)?;
-    let update = seal::seal_secret(secret, cert.public_key(), &opts).map_err(|source| {
-        CliError::Seal {
+    let update =
+        seal::seal_secret(secret, cert.public_key(), &opts).map_err(|source| CliError::Seal {
             context: position.to_string(),
             source,
-        }
-    })?;
+        })?;
 
-    let encrypted = target.spec.encrypted_data.get_or_insert_with(Default::default);
+    let encrypted = target
+        .spec
+        .encrypted_data
+        .get_or_insert_with(Default::default);
     encrypted.extend(update.spec.encrypted_data.unwrap_or_default());
     let template = &mut target.spec.template;
-    template.metadata.labels.extend(update.spec.template.metadata.labels);
+    template
+        .metadata
+        .labels
+        .extend(update.spec.template.metadata.labels);
     template
         .metadata
         .annotations
         .extend(update.spec.template.metadata.annotations);
     template.data.extend(update.spec.template.data);
 
-    let format = if plan.format_explicit { plan.format } else { target_format };
+    let format = if plan.format_explicit {
+        plan.format
+    } else {
+        target_format
+    };
     let rendered = output::render(&target, format)?;
-    Ok(output::write_atomic(target_path, rendered.as_bytes(), false)?)
+    Ok(output::write_atomic(
+        target_path,
+        rendered.as_bytes(),
+        false,
+    )?)
 }

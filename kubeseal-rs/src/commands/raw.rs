@@ -29,14 +29,17 @@ pub fn run(plan: &Plan, from_file: Option<&Path>) -> Result<(), CliError> {
         .into());
     }
     if scope == Scope::Strict && name.is_empty() {
-        return Err(
-            UsageError("must provide the --name flag with --raw and --scope strict".to_owned())
-                .into(),
-        );
+        return Err(UsageError(
+            "must provide the --name flag with --raw and --scope strict".to_owned(),
+        )
+        .into());
     }
     let value = match from_file {
         Some(path) => input::read_file(path)?,
-        None => input::read_input(None, "(tty detected: reading the value to encrypt from stdin)")?,
+        None => input::read_input(
+            None,
+            "(tty detected: reading the value to encrypt from stdin)",
+        )?,
     };
     let cert = super::sealing_cert(plan)?;
     let sealed = seal::encrypt_item(cert.public_key(), scope, &namespace, &name, &value)

@@ -42,18 +42,24 @@ pub fn run(plan: &Plan, key_paths: &[PathBuf]) -> Result<(), CliError> {
     let documents = manifest::read_documents(&bytes)?;
     let mut out = String::new();
     if documents.is_empty() {
-        return Err(CliError::Other("no sealed secrets found in the input".to_owned()));
+        return Err(CliError::Other(
+            "no sealed secrets found in the input".to_owned(),
+        ));
     }
     let key_refs: Vec<&PrivateKey> = keys.iter().collect();
     for doc in documents {
         let position = doc.position();
         let sealed = doc.into_sealed_secret()?;
-        let unsealed = seal::unseal(&sealed, &key_refs, &UnsealOptions::default()).map_err(
-            |source| CliError::Unseal {
-                context: format!("{position} ({}/{})", sealed.metadata.namespace, sealed.metadata.name),
-                source,
-            },
-        )?;
+        let unsealed =
+            seal::unseal(&sealed, &key_refs, &UnsealOptions::default()).map_err(|source| {
+                CliError::Unseal {
+                    context: format!(
+                        "{position} ({}/{})",
+                        sealed.metadata.namespace, sealed.metadata.name
+                    ),
+                    source,
+                }
+            })?;
         out.push_str(&output::render(&unsealed.secret, plan.format)?);
     }
     let out = zeroize::Zeroizing::new(out);
