@@ -64,7 +64,11 @@ pub struct Cli {
     pub rotate_period: Option<Duration>,
 
     /// Which timestamp orders keys: CertNotBefore or SecretCreationTimestamp.
-    #[arg(long, env = "SEALED_SECRETS_KEY_ORDER_PRIORITY", default_value = "CertNotBefore")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_KEY_ORDER_PRIORITY",
+        default_value = "CertNotBefore"
+    )]
     pub key_order_priority: String,
 
     /// Accept deprecated V1 data field.
@@ -98,7 +102,11 @@ pub struct Cli {
     pub rate_limit_burst: u32,
 
     /// Comma-separated k=v annotations for newly generated key Secrets.
-    #[arg(long, env = "SEALED_SECRETS_PRIVATEKEY_ANNOTATIONS", default_value = "")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_PRIVATEKEY_ANNOTATIONS",
+        default_value = ""
+    )]
     pub privatekey_annotations: String,
 
     /// Comma-separated k=v labels for newly generated key Secrets.
@@ -143,7 +151,12 @@ pub struct Cli {
     pub max_unseal_retries: u32,
 
     /// Kubernetes client queries per second (negative disables client-side throttling).
-    #[arg(long, env = "SEALED_SECRETS_KUBECLIENT_QPS", default_value_t = 5.0, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_KUBECLIENT_QPS",
+        default_value_t = 5.0,
+        allow_hyphen_values = true
+    )]
     pub kubeclient_qps: f32,
 
     /// Kubernetes client burst.
@@ -155,7 +168,11 @@ pub struct Cli {
     pub listen_addr: String,
 
     /// HTTP metrics listen address.
-    #[arg(long, env = "SEALED_SECRETS_LISTEN_METRICS_ADDR", default_value = ":8081")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_LISTEN_METRICS_ADDR",
+        default_value = ":8081"
+    )]
     pub listen_metrics_addr: String,
 
     /// HTTP read timeout (both servers).
@@ -271,7 +288,7 @@ pub enum CliError {
     KeyValue(String),
     #[error("--rate-limit must be at least 1")]
     RateLimit,
-    #[error("--key-size must be between 1024 and 16384 bits, got {0}")]
+    #[error("--key-size must be 2048, 3072, 4096 or 8192, got {0}")]
     KeySize(usize),
 }
 
@@ -330,7 +347,7 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
     if !valid_key_prefix(&cli.key_prefix) {
         return Err(CliError::KeyPrefix(cli.key_prefix));
     }
-    if !(1024..=16384).contains(&cli.key_size) {
+    if ![2048, 3072, 4096, 8192].contains(&cli.key_size) {
         return Err(CliError::KeySize(cli.key_size));
     }
     if cli.rate_limit == 0 {
@@ -475,7 +492,11 @@ mod tests {
 
     #[test]
     fn go_style_booleans() {
-        let s = run(&["--update-status=false", "--old-gc-behavior", "--all-namespaces=0"]);
+        let s = run(&[
+            "--update-status=false",
+            "--old-gc-behavior",
+            "--all-namespaces=0",
+        ]);
         assert!(!s.update_status);
         assert!(s.old_gc_behavior);
         assert!(!s.all_namespaces);
@@ -487,12 +508,15 @@ mod tests {
 
     #[test]
     fn version_flag() {
+        assert!(matches!(parse(["c", "--version"]).unwrap(), Mode::Version));
         assert!(matches!(
-            parse(["c", "--version"]).unwrap(),
+            parse(["c", "--version=true"]).unwrap(),
             Mode::Version
         ));
-        assert!(matches!(parse(["c", "--version=true"]).unwrap(), Mode::Version));
-        assert!(matches!(parse(["c", "--version=false"]).unwrap(), Mode::Run(_)));
+        assert!(matches!(
+            parse(["c", "--version=false"]).unwrap(),
+            Mode::Run(_)
+        ));
     }
 
     #[test]
@@ -507,14 +531,20 @@ mod tests {
         assert_eq!(m.get_one::<String>("key_prefix").unwrap(), "cli");
         assert_eq!(m.value_source("key_prefix"), Some(ValueSource::CommandLine));
         let m = cmd.try_get_matches_from(["c"]).unwrap();
-        assert_eq!(m.value_source("key_prefix"), Some(ValueSource::DefaultValue));
+        assert_eq!(
+            m.value_source("key_prefix"),
+            Some(ValueSource::DefaultValue)
+        );
         // Every flag carries its SEALED_SECRETS_* variable.
         for arg in Cli::command().get_arguments() {
             let long = arg.get_long().unwrap_or_default();
             if long == "help" || long.is_empty() {
                 continue;
             }
-            let expected = format!("SEALED_SECRETS_{}", long.to_ascii_uppercase().replace('-', "_"));
+            let expected = format!(
+                "SEALED_SECRETS_{}",
+                long.to_ascii_uppercase().replace('-', "_")
+            );
             assert_eq!(
                 arg.get_env().and_then(|e| e.to_str()),
                 Some(expected.as_str()),
@@ -587,12 +617,22 @@ mod tests {
 
     #[test]
     fn invalid_values() {
-        let s = run(&["--key-order-priority", "bogus", "--log-level", "chatty", "--log-format", "json"]);
+        let s = run(&[
+            "--key-order-priority",
+            "bogus",
+            "--log-level",
+            "chatty",
+            "--log-format",
+            "json",
+        ]);
         assert_eq!(s.key_order_priority, KeyOrderPriority::CertNotBefore);
         assert_eq!(s.key_order_priority_invalid.as_deref(), Some("bogus"));
         assert_eq!(s.log_level, tracing::Level::INFO);
         assert_eq!(s.log_format, LogFormat::Json);
-        assert!(matches!(parse(["c", "--rate-limit", "0"]), Err(CliError::RateLimit)));
+        assert!(matches!(
+            parse(["c", "--rate-limit", "0"]),
+            Err(CliError::RateLimit)
+        ));
         assert!(parse(["c", "--key-ttl", "10d"]).is_err());
     }
 }

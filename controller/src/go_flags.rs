@@ -18,8 +18,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if let Some(stripped) = rest.strip_prefix('+') {
         rest = stripped;
     }
-    if rest.starts_with('-') {
-        if rest[1..].chars().all(|c| c == '0' || c == '.') && rest.len() > 1 {
+    if let Some(magnitude) = rest.strip_prefix('-') {
+        if !magnitude.is_empty() && magnitude.chars().all(|c| c == '0' || c == '.') {
             return Ok(Duration::ZERO);
         }
         return Err(format!("negative duration {text:?} is not allowed"));
@@ -99,7 +99,9 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
     match text {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(format!("strconv.ParseBool: parsing {text:?}: invalid syntax")),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing {text:?}: invalid syntax"
+        )),
     }
 }
 
@@ -135,7 +137,9 @@ pub fn parse_key_value_list(flag: &str, text: &str) -> Result<BTreeMap<String, S
         let mut parts = entry.split('=');
         let key = parts.next().unwrap_or_default();
         let Some(value) = parts.next() else {
-            return Err(format!("--{flag}: entry {entry:?} is not of the form key=value"));
+            return Err(format!(
+                "--{flag}: entry {entry:?} is not of the form key=value"
+            ));
         };
         out.insert(key.to_owned(), value.to_owned());
     }
@@ -148,11 +152,20 @@ mod tests {
 
     #[test]
     fn go_durations() {
-        assert_eq!(parse_duration("720h").unwrap(), Duration::from_secs(720 * 3600));
-        assert_eq!(parse_duration("87600h").unwrap(), Duration::from_secs(87600 * 3600));
+        assert_eq!(
+            parse_duration("720h").unwrap(),
+            Duration::from_secs(720 * 3600)
+        );
+        assert_eq!(
+            parse_duration("87600h").unwrap(),
+            Duration::from_secs(87600 * 3600)
+        );
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("720h0m0s").unwrap(), Duration::from_secs(720 * 3600));
+        assert_eq!(
+            parse_duration("720h0m0s").unwrap(),
+            Duration::from_secs(720 * 3600)
+        );
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("300ms").unwrap(), Duration::from_millis(300));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);

@@ -1,1 +1,35 @@
-//! placeholder
+//! The sealed-secrets-rs controller: unseals `bitnami.com/v1alpha1` SealedSecrets into Secrets,
+//! a drop-in successor to the Bitnami Sealed Secrets controller (see `docs/controller.md`).
+//!
+//! Module map:
+//! - [`cli`]: upstream's flags and `SEALED_SECRETS_*` variables, checked into [`cli::Settings`].
+//! - [`app`]: startup and shutdown.
+//! - [`controller`]: the reconciler, its error policy and the watches.
+//! - [`target_secret`]: ownership gate and merge rules for the produced Secret.
+//! - [`status`]: the `Synced` condition.
+//! - [`digest`]: keyed digests that let unchanged objects skip decryption.
+//! - [`key_registry`]: sealing keys: discovery, generation, renewal.
+//! - [`unseal`]: RSA work off the async runtime.
+//! - [`server`], [`rate_limit`]: the HTTP API.
+//! - [`metrics`], [`events`], [`telemetry`]: observability.
+//! - [`resource`], [`crd`]: the SealedSecret kube type and its CRD.
+//! - [`kube_client`]: cluster configuration and client-side throttling.
+
+pub mod app;
+pub mod cli;
+pub mod controller;
+pub mod crd;
+pub mod digest;
+pub mod error;
+pub mod events;
+pub mod go_flags;
+pub mod key_registry;
+pub mod kube_client;
+pub mod metrics;
+pub mod rate_limit;
+pub mod resource;
+pub mod server;
+pub mod status;
+pub mod target_secret;
+pub mod telemetry;
+pub mod unseal;

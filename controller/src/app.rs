@@ -1,0 +1,255 @@
+//! Startup and shutdown (SPEC §3.2): metrics, client, keys, renewal and SIGUSR1, controllers,
+//! HTTP servers, then wait for SIGTERM (or SIGINT) and shut down gracefully.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt as _;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
+use sealed_secrets_core::seal::UnsealOptions;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cli::{Settings, WatchScope};
+use crate::controller::{self, Readiness, ReconcileConfig, Shared, WatchOptions};
+use crate::error::{api_error_text, is_not_found};
+use crate::events::Recorder;
+use crate::key_registry::{KeyManager, KeyManagerError, KeyParams, KeyRegistry};
+use crate::kube_client::{self, ClientError};
+use crate::metrics::{Metrics, MetricsError};
+use crate::rate_limit::RateLimiter;
+use crate::server::{self, ServerState};
+use crate::unseal::Unsealer;
+
+/// The version printed by `--version` and exported in `build_info`.
+pub const VERSION: &str = match option_env!("SEALED_SECRETS_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
+/// How many reconciles run at once per namespace-controller (RSA work is further bounded by
+/// the number of CPUs).
+const CONCURRENCY: u16 = 32;
+
+/// Why the controller stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Keys(#[from] KeyManagerError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot install the {0} signal handler: {1}")]
+    Signal(&'static str, std::io::Error),
+}
+
+async fn existing_namespaces(client: &kube::Client, names: Vec<String>, own: &str) -> Vec<String> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let mut out = Vec::new();
+    for name in names {
+        if name == own {
+            out.push(name);
+            continue;
+        }
+        match api.get(&name).await {
+            Ok(_) => out.push(name),
+            Err(e) if is_not_found(&e) => {
+                tracing::warn!(namespace = %name, "namespace does not exist, not watching it");
+            }
+            Err(e) => {
+                tracing::error!(namespace = %name, error = %api_error_text(&e), "cannot check namespace, not watching it");
+            }
+        }
+    }
+    out
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+async fn termination() -> Result<&'static str, AppError> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| AppError::Signal("SIGTERM", e))?;
+    tokio::select! {
+        _ = term.recv() => Ok("SIGTERM"),
+        r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT").map_err(|e| AppError::Signal("SIGINT", e)),
+    }
+}
+
+/// Runs the controller until SIGTERM.
+///
+/// # Errors
+/// A startup step failed (see [`AppError`]).
+#[allow(clippy::too_many_lines)]
+pub async fn run(settings: Settings) -> Result<(), AppError> {
+    if settings.rotate_period_used {
+        eprintln!("Flag --rotate-period has been deprecated, use --key-renew-period instead");
+    }
+    if let Some(bad) = &settings.key_order_priority_invalid {
+        tracing::error!(value = %bad, "invalid --key-order-priority, using CertNotBefore");
+    }
+    tracing::info!(version = VERSION, "starting sealed-secrets controller");
+
+    // 1. Metrics.
+    let metrics = Metrics::new(VERSION)?;
+
+    // 2. Client.
+    let config = kube_client::load_config(settings.kubeconfig.as_deref()).await?;
+    let client =
+        kube_client::build_client(config, settings.kubeclient_qps, settings.kubeclient_burst)?;
+    let own_namespace = kube_client::own_namespace();
+    tracing::info!(namespace = %own_namespace, "controller namespace (keys live here)");
+
+    // 4–6. Keys.
+    let registry = Arc::new(KeyRegistry::new());
+    let manager = Arc::new(KeyManager::new(
+        client.clone(),
+        KeyParams {
+            namespace: own_namespace.clone(),
+            prefix: settings.key_prefix.clone(),
+            bits: settings.key_size,
+            ttl: settings.key_ttl,
+            common_name: settings.my_cn.clone(),
+            labels: settings.privatekey_labels.clone(),
+            annotations: settings.privatekey_annotations.clone(),
+            priority: settings.key_order_priority,
+        },
+        Arc::clone(&registry),
+    ));
+    let loaded = manager.load().await?;
+    tracing::info!(keys = loaded, "loaded sealing keys");
+    manager.ensure_initial_key(settings.key_cutoff_time).await?;
+
+    // Renewal schedule and SIGUSR1.
+    let (trigger_tx, trigger_rx) = mpsc::channel::<()>(4);
+    tokio::spawn(Arc::clone(&manager).run_renewal(settings.key_renew_period, trigger_rx));
+    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        .map_err(|e| AppError::Signal("SIGUSR1", e))?;
+    tokio::spawn(async move {
+        while usr1.recv().await.is_some() {
+            tracing::info!("SIGUSR1 received, generating a new key");
+            if trigger_tx.send(()).await.is_err() {
+                return;
+            }
+        }
+    });
+    if settings.watch_for_secrets {
+        tokio::spawn(Arc::clone(&manager).watch_keys());
+    }
+
+    // 8. Controllers.
+    let unsealer = Unsealer::new(
+        metrics.clone(),
+        UnsealOptions {
+            accept_v1_data: settings.accept_v1_data,
+            ..UnsealOptions::default()
+        },
+    );
+    let readiness = Arc::new(Readiness::default());
+    let shared = Arc::new(Shared {
+        client: client.clone(),
+        keys: Arc::clone(&registry),
+        metrics: metrics.clone(),
+        unsealer: unsealer.clone(),
+        recorder: Arc::new(Recorder::new(client.clone())),
+        config: ReconcileConfig {
+            accept_v1_data: settings.accept_v1_data,
+            update_status: settings.update_status,
+            old_gc_behavior: settings.old_gc_behavior,
+            skip_unchanged: settings.skip_unchanged,
+            max_unseal_retries: settings.max_unseal_retries,
+        },
+        readiness: Arc::clone(&readiness),
+    });
+    let namespaces: Vec<Option<String>> = match settings.watch_scope(&own_namespace) {
+        WatchScope::All => vec![None],
+        WatchScope::Namespaces(list) => existing_namespaces(&client, list, &own_namespace)
+            .await
+            .into_iter()
+            .map(Some)
+            .collect(),
+    };
+    let mut stops = Vec::new();
+    let mut controllers = Vec::new();
+    for namespace in namespaces {
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        stops.push(stop_tx);
+        let options = WatchOptions {
+            namespace,
+            label_selector: settings.label_selector.clone(),
+            watch_secrets: !settings.skip_recreate,
+            concurrency: CONCURRENCY,
+        };
+        let shared = Arc::clone(&shared);
+        controllers.push(tokio::spawn(async move {
+            controller::run(&shared, options, stop_rx.map(|_| ())).await;
+        }));
+    }
+
+    // 9. HTTP servers, once the keys exist.
+    let request_timeout = settings.read_timeout + settings.write_timeout;
+    let state = Arc::new(ServerState {
+        keys: Arc::clone(&registry),
+        unsealer,
+        metrics: metrics.clone(),
+        limiter: RateLimiter::new(settings.rate_limit, settings.rate_limit_burst),
+        readiness,
+    });
+    let listener = server::bind(&settings.listen_addr)
+        .await
+        .map_err(|source| AppError::Listen {
+            addr: settings.listen_addr.clone(),
+            source,
+        })?;
+    let metrics_listener = server::bind(&settings.listen_metrics_addr)
+        .await
+        .map_err(|source| AppError::Listen {
+            addr: settings.listen_metrics_addr.clone(),
+            source,
+        })?;
+    tracing::info!(
+        addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        metrics_addr = %metrics_listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        "HTTP servers listening"
+    );
+    let (http_stop_tx, http_stop_rx) = tokio::sync::watch::channel(false);
+    let wait_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let main_server = tokio::spawn(server::serve(
+        listener,
+        server::router(state, request_timeout),
+        wait_stop(http_stop_rx.clone()),
+    ));
+    let metrics_server = tokio::spawn(server::serve(
+        metrics_listener,
+        server::metrics_router(metrics, request_timeout),
+        wait_stop(http_stop_rx),
+    ));
+
+    // 10. Wait for termination.
+    let signal = termination().await?;
+    tracing::info!(signal, "shutting down");
+    let _ = http_stop_tx.send(true);
+    for stop in stops {
+        let _ = stop.send(());
+    }
+    let grace = Duration::from_secs(10);
+    for (name, handle) in [("main", main_server), ("metrics", metrics_server)] {
+        match tokio::time::timeout(grace, handle).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(server = name, error = %e, "HTTP server failed"),
+            Ok(Err(e)) => tracing::error!(server = name, error = %e, "HTTP server task failed"),
+            Err(_) => tracing::warn!(server = name, "HTTP server did not stop in time"),
+        }
+    }
+    for handle in controllers {
+        let _ = tokio::time::timeout(grace, handle).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! Errors of one reconcile, and how each is retried (SPEC §3.3 outcome rules).
+//!
+//! `Display` is the text that goes into the `Synced` condition message, so it follows upstream:
+//! the unseal error as the core crate words it, the API server's own message for API failures,
+//! `failed update: Resource "<name>" already exists and is not managed by SealedSecret` for the
+//! ownership gate. No variant ever carries plaintext or key material.
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// No registered key opened the SealedSecret, or a template failed.
+    #[error("{0}")]
+    Unseal(String),
+    /// A Secret read, create or update failed; the text is the API server's message.
+    #[error("{0}")]
+    SecretApi(String),
+    /// The Secret is immutable and its data would change.
+    #[error("{0}")]
+    Immutable(String),
+    /// The Secret exists and the controller may not write over it.
+    #[error("failed update: {0}")]
+    Unmanaged(String),
+    /// A blocking task failed (a bug, never a user error).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What to do after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryPolicy {
+    /// Requeue with back-off, up to `--max-unseal-retries` times.
+    Backoff,
+    /// Wait for a change (of the SealedSecret, or of the key set for unseal failures).
+    AwaitChange,
+}
+
+impl ReconcileError {
+    /// Upstream gives up at once on immutable errors and retries the rest. Retrying an unseal
+    /// failure repeats the same RSA work for the same answer, so we wait for a change instead:
+    /// a spec change, or a key registered at runtime (which re-queues every SealedSecret).
+    #[must_use]
+    pub fn retry_policy(&self) -> RetryPolicy {
+        match self {
+            ReconcileError::Immutable(_) | ReconcileError::Unseal(_) => RetryPolicy::AwaitChange,
+            ReconcileError::SecretApi(_)
+            | ReconcileError::Unmanaged(_)
+            | ReconcileError::Internal(_) => RetryPolicy::Backoff,
+        }
+    }
+}
+
+/// The message a Go client would print for an API error: the Status message when the server
+/// sent one, else the transport error.
+#[must_use]
+pub fn api_error_text(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether `err` is a 404 from the API server.
+#[must_use]
+pub fn is_not_found(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == 404)
+}
+
+/// Whether `err` is a 409 conflict from the API server.
+#[must_use]
+pub fn is_conflict(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == 409)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_and_policies() {
+        let e = ReconcileError::Unmanaged(
+            "Resource \"s\" already exists and is not managed by SealedSecret".into(),
+        );
+        assert_eq!(
+            e.to_string(),
+            "failed update: Resource \"s\" already exists and is not managed by SealedSecret"
+        );
+        assert_eq!(e.retry_policy(), RetryPolicy::Backoff);
+        assert_eq!(
+            ReconcileError::Unseal("no key could decrypt secret (foo)".into()).retry_policy(),
+            RetryPolicy::AwaitChange
+        );
+        assert_eq!(
+            ReconcileError::Immutable("x".into()).retry_policy(),
+            RetryPolicy::AwaitChange
+        );
+        let api = kube::Error::Api(Box::new(
+            kube::core::Status::failure("boom", "Conflict").with_code(409),
+        ));
+        assert_eq!(api_error_text(&api), "boom");
+        assert!(is_conflict(&api));
+        assert!(!is_not_found(&api));
+    }
+}

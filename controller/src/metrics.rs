@@ -1,0 +1,286 @@
+//! Prometheus metrics with upstream's names, labels and help texts (SPEC §3.12), plus two of
+//! our own: RSA decryptions performed and unseals skipped thanks to a matching digest.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
+    Registry, TextEncoder,
+};
+
+const NAMESPACE: &str = "sealed_secrets_controller";
+
+/// `unseal_errors_total{reason}` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorReason {
+    Fetch,
+    Unseal,
+    Update,
+    Unmanaged,
+    Status,
+}
+
+impl ErrorReason {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorReason::Fetch => "fetch",
+            ErrorReason::Unseal => "unseal",
+            ErrorReason::Update => "update",
+            ErrorReason::Unmanaged => "unmanaged",
+            ErrorReason::Status => "status",
+        }
+    }
+}
+
+/// Every metric the controller exports, in its own registry.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub build_info: Gauge,
+    pub unseal_requests: IntCounter,
+    unseal_errors: IntCounterVec,
+    condition_info: GaugeVec,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    /// RSA private-key operations (each key tried on each item counts once).
+    pub rsa_decrypt_operations: IntCounter,
+    /// Reconciles that found the Secret already matching its SealedSecret (no decryption).
+    pub unseal_skipped: IntCounter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// A metric could not be registered (a programming error: duplicate names).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot register metrics: {0}")]
+pub struct MetricsError(#[from] prometheus::Error);
+
+impl Metrics {
+    /// Creates and registers the metrics; `version` fills `build_info{revision}`.
+    ///
+    /// # Errors
+    /// Registration failed.
+    pub fn new(version: &str) -> Result<Self, MetricsError> {
+        let registry = Registry::new();
+        let build_info = Gauge::with_opts(
+            Opts::new("build_info", "Build information.")
+                .namespace(NAMESPACE)
+                .const_label("revision", version),
+        )?;
+        let unseal_requests = IntCounter::with_opts(
+            Opts::new(
+                "unseal_requests_total",
+                "Total number of sealed secret unseal requests",
+            )
+            .namespace(NAMESPACE),
+        )?;
+        let unseal_errors = IntCounterVec::new(
+            Opts::new(
+                "unseal_errors_total",
+                "Total number of sealed secret unseal errors by reason",
+            )
+            .namespace(NAMESPACE),
+            &["reason", "namespace"],
+        )?;
+        let condition_info = GaugeVec::new(
+            Opts::new(
+                "condition_info",
+                "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), 1 (true)",
+            )
+            .namespace(NAMESPACE),
+            &["namespace", "name", "condition", "ss_app_kubernetes_io_instance"],
+        )?;
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "A counter for requests to the wrapped handler.",
+            )
+            .namespace(NAMESPACE),
+            &["path", "code", "method"],
+        )?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "A histogram of latencies for requests.",
+            )
+            .namespace(NAMESPACE)
+            .buckets(prometheus::DEFAULT_BUCKETS.to_vec()),
+            &["path", "method"],
+        )?;
+        let rsa_decrypt_operations = IntCounter::with_opts(
+            Opts::new(
+                "rsa_decrypt_operations_total",
+                "RSA private-key decryptions attempted (one per key tried per item)",
+            )
+            .namespace(NAMESPACE),
+        )?;
+        let unseal_skipped = IntCounter::with_opts(
+            Opts::new(
+                "unseal_skipped_total",
+                "Reconciles that found the Secret already up to date by its keyed digest, without decrypting",
+            )
+            .namespace(NAMESPACE),
+        )?;
+        registry.register(Box::new(build_info.clone()))?;
+        registry.register(Box::new(unseal_requests.clone()))?;
+        registry.register(Box::new(unseal_errors.clone()))?;
+        registry.register(Box::new(condition_info.clone()))?;
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(rsa_decrypt_operations.clone()))?;
+        registry.register(Box::new(unseal_skipped.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(Self {
+            registry,
+            build_info,
+            unseal_requests,
+            unseal_errors,
+            condition_info,
+            http_requests,
+            http_duration,
+            rsa_decrypt_operations,
+            unseal_skipped,
+        })
+    }
+
+    /// Counts one `unseal_errors_total{reason, namespace}`.
+    pub fn unseal_error(&self, reason: ErrorReason, namespace: &str) {
+        self.unseal_errors
+            .with_label_values(&[reason.as_str(), namespace])
+            .inc();
+    }
+
+    /// Sets `condition_info` for a SealedSecret's `Synced` condition (`status` is "True",
+    /// "False" or anything else for unknown).
+    pub fn observe_condition(&self, namespace: &str, name: &str, instance: &str, status: &str) {
+        let value = match status {
+            "True" => 1.0,
+            "False" => -1.0,
+            _ => 0.0,
+        };
+        self.condition_info
+            .with_label_values(&[namespace, name, "Synced", instance])
+            .set(value);
+    }
+
+    /// Removes the `condition_info` series of a deleted SealedSecret.
+    pub fn forget_condition(&self, namespace: &str, name: &str, instance: &str) {
+        // Absent series are fine: a SealedSecret may be deleted before its first status.
+        let _ = self
+            .condition_info
+            .remove_label_values(&[namespace, name, "Synced", instance]);
+    }
+
+    /// Records one HTTP request on an instrumented path.
+    pub fn observe_http(&self, path: &str, method: &str, code: u16, elapsed: Duration) {
+        let method = sanitize_method(method);
+        self.http_requests
+            .with_label_values(&[path, &code.to_string(), method])
+            .inc();
+        self.http_duration
+            .with_label_values(&[path, method])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition of every metric.
+    #[must_use]
+    pub fn encode(&self) -> (String, Vec<u8>) {
+        let encoder = TextEncoder::new();
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for IO reasons; a malformed family is skipped.
+        let _ = encoder.encode(&self.registry.gather(), &mut out);
+        (encoder.format_type().to_owned(), out)
+    }
+
+    /// Current value of `unseal_errors_total{reason, namespace}` (for tests and logs).
+    #[must_use]
+    pub fn unseal_error_count(&self, reason: ErrorReason, namespace: &str) -> u64 {
+        self.unseal_errors
+            .with_label_values(&[reason.as_str(), namespace])
+            .get()
+    }
+
+    /// Current `condition_info` value of a SealedSecret, if the series exists.
+    #[must_use]
+    pub fn condition_value(&self, namespace: &str, name: &str) -> Option<f64> {
+        let label = |m: &prometheus::proto::Metric, key: &str| {
+            m.get_label()
+                .iter()
+                .find(|l| l.name() == key)
+                .map(|l| l.value().to_owned())
+        };
+        self.registry
+            .gather()
+            .iter()
+            .filter(|f| f.name() == "sealed_secrets_controller_condition_info")
+            .flat_map(|f| f.get_metric().iter())
+            .find(|m| {
+                label(m, "namespace").as_deref() == Some(namespace)
+                    && label(m, "name").as_deref() == Some(name)
+            })
+            .map(|m| m.get_gauge().get_value())
+    }
+}
+
+/// promhttp's method label: the standard methods in lower case, anything else `unknown`.
+fn sanitize_method(method: &str) -> &'static str {
+    match method.to_ascii_uppercase().as_str() {
+        "GET" => "get",
+        "PUT" => "put",
+        "HEAD" => "head",
+        "POST" => "post",
+        "DELETE" => "delete",
+        "CONNECT" => "connect",
+        "OPTIONS" => "options",
+        "NOTIFY" => "notify",
+        "TRACE" => "trace",
+        "PATCH" => "patch",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_labels_match_upstream() {
+        let m = Metrics::new("0.1.0").unwrap();
+        m.unseal_requests.inc();
+        m.unseal_error(ErrorReason::Unseal, "ns");
+        m.observe_condition("ns", "s", "", "False");
+        m.observe_http("/v1/verify", "POST", 200, Duration::from_millis(3));
+        let (content_type, body) = m.encode();
+        assert!(content_type.starts_with("text/plain"));
+        let text = String::from_utf8(body).unwrap();
+        for needle in [
+            "sealed_secrets_controller_build_info{revision=\"0.1.0\"} 0",
+            "sealed_secrets_controller_unseal_requests_total 1",
+            "sealed_secrets_controller_unseal_errors_total{namespace=\"ns\",reason=\"unseal\"} 1",
+            "sealed_secrets_controller_condition_info{condition=\"Synced\",name=\"s\",namespace=\"ns\",ss_app_kubernetes_io_instance=\"\"} -1",
+            "sealed_secrets_controller_http_requests_total{code=\"200\",method=\"post\",path=\"/v1/verify\"} 1",
+            "sealed_secrets_controller_http_request_duration_seconds_bucket{method=\"post\",path=\"/v1/verify\",le=\"0.005\"} 1",
+            "sealed_secrets_controller_rsa_decrypt_operations_total 0",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+        m.forget_condition("ns", "s", "");
+        let text = String::from_utf8(m.encode().1).unwrap();
+        assert!(!text.contains("name=\"s\""));
+    }
+
+    #[test]
+    fn methods() {
+        assert_eq!(sanitize_method("GET"), "get");
+        assert_eq!(sanitize_method("post"), "post");
+        assert_eq!(sanitize_method("BREW"), "unknown");
+    }
+}

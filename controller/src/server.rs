@@ -1,0 +1,513 @@
+//! The HTTP API (SPEC §3.10–§3.11) on `--listen-addr` and the metrics server on
+//! `--listen-metrics-addr`.
+//!
+//! Paths are exact and any method is accepted, as Go's `ServeMux`. `/v1/*` requests are counted
+//! in `http_requests_total` / `http_request_duration_seconds`; `/v1/verify` is rate-limited.
+//! Differences from upstream (SPEC §7.14, §7.18): `/healthz` answers 503 until the watch caches
+//! have synced; `/v1/rotate` keeps the template metadata (upstream overwrites it with the outer
+//! metadata) and labels its JSON body `application/json`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use sealed_secrets_core::types::SealedSecret;
+use tokio::net::TcpListener;
+
+use crate::controller::Readiness;
+use crate::key_registry::KeyRegistry;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
+use crate::unseal::{UnsealTaskError, Unsealer};
+
+/// Largest request body read (a SealedSecret is bounded by the ~1.5 MiB object size limit).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// What the handlers share.
+pub struct ServerState {
+    pub keys: Arc<KeyRegistry>,
+    pub unsealer: Unsealer,
+    pub metrics: Metrics,
+    pub limiter: RateLimiter,
+    pub readiness: Arc<Readiness>,
+}
+
+fn text_response(status: StatusCode, body: &'static str) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp.headers_mut().insert(
+        "X-Content-Type-Options",
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+fn empty(status: StatusCode) -> Response {
+    (status, Body::empty()).into_response()
+}
+
+async fn healthz(State(state): State<Arc<ServerState>>) -> Response {
+    if state.readiness.is_ready() {
+        text_response(StatusCode::OK, "ok\n")
+    } else {
+        text_response(StatusCode::SERVICE_UNAVAILABLE, "caches not synced\n")
+    }
+}
+
+async fn cert_pem(State(state): State<Arc<ServerState>>) -> Response {
+    let keys = state.keys.snapshot();
+    match keys.latest() {
+        Some(entry) => {
+            let mut resp = (StatusCode::OK, entry.cert.to_pem()).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-pem-file"),
+            );
+            resp
+        }
+        None => text_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot get certificate\n",
+        ),
+    }
+}
+
+/// Decodes a request body as one SealedSecret (JSON or YAML, with `apiVersion` and `kind`).
+/// `single_document` rejects YAML streams holding more than one document.
+#[must_use]
+pub fn decode_sealed_secret(body: &[u8], single_document: bool) -> Option<SealedSecret> {
+    let text = std::str::from_utf8(body).ok()?;
+    let value: serde_json::Value = if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).ok()?
+    } else {
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).ok()?;
+        let mut docs = docs.into_iter().filter(|d| !d.is_null());
+        let first = docs.next()?;
+        if single_document && docs.next().is_some() {
+            return None;
+        }
+        first
+    };
+    let ss: SealedSecret = serde_json::from_value(value).ok()?;
+    ss.has_sealed_secret_type().then_some(ss)
+}
+
+async fn read_body(body: Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| empty(StatusCode::BAD_REQUEST))
+}
+
+async fn verify(State(state): State<Arc<ServerState>>, request: Request) -> Response {
+    let body = match read_body(request.into_body()).await {
+        Ok(body) => body,
+        Err(resp) => return resp,
+    };
+    let Some(ss) = decode_sealed_secret(&body, true) else {
+        return empty(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    match state.unsealer.unseal(state.keys.snapshot(), ss).await {
+        Ok(_) => empty(StatusCode::OK),
+        Err(UnsealTaskError::Unseal(_)) => empty(StatusCode::CONFLICT),
+        Err(UnsealTaskError::Task(e)) => {
+            tracing::error!(error = %e, "verify failed");
+            empty(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+async fn rotate(State(state): State<Arc<ServerState>>, request: Request) -> Response {
+    let body = match read_body(request.into_body()).await {
+        Ok(body) => body,
+        Err(resp) => return resp,
+    };
+    let Some(ss) = decode_sealed_secret(&body, false) else {
+        return empty(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let mut resealed = match state.unsealer.reseal(state.keys.snapshot(), ss).await {
+        Ok(resealed) => resealed,
+        Err(e) => {
+            tracing::warn!(error = %e, "rotate failed");
+            return empty(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
+    // Upstream's output has no kind/apiVersion (its decoder clears the type meta).
+    resealed.kind.clear();
+    resealed.api_version.clear();
+    match sealed_secrets_core::manifest::to_json_compact(&resealed) {
+        Ok(json) => {
+            let mut resp = (StatusCode::OK, json).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode the rotated SealedSecret");
+            empty(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+async fn not_found() -> Response {
+    text_response(StatusCode::NOT_FOUND, "404 page not found\n")
+}
+
+/// Counts `/v1/*` requests by path, method and code (upstream's `Instrument`).
+async fn instrument(
+    State(state): State<Arc<ServerState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let method = request.method().as_str().to_owned();
+    let start = Instant::now();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .observe_http(&path, &method, response.status().as_u16(), start.elapsed());
+    response
+}
+
+/// GCRA limit on `/v1/verify`, keyed by `X-Forwarded-For` and path, with throttled's headers.
+async fn rate_limited(
+    State(state): State<Arc<ServerState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let forwarded_for = request
+        .headers()
+        .get("X-Forwarded-For")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let key = RateLimiter::key(forwarded_for.as_deref(), request.uri().path());
+    let decision = state.limiter.check(&key);
+    let mut response = if decision.limited {
+        text_response(StatusCode::TOO_MANY_REQUESTS, "limit exceeded\n")
+    } else {
+        next.run(request).await
+    };
+    for (name, value) in decision.headers() {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// Requests that take longer than `limit` get a 503 (Go's server closes the connection).
+async fn timeout(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => empty(StatusCode::SERVICE_UNAVAILABLE),
+    }
+}
+
+/// The main router.
+pub fn router(state: Arc<ServerState>, request_timeout: Duration) -> Router {
+    let instrumented = middleware::from_fn_with_state(Arc::clone(&state), instrument);
+    Router::new()
+        .route("/healthz", any(healthz))
+        .route("/v1/cert.pem", any(cert_pem).layer(instrumented.clone()))
+        .route(
+            "/v1/verify",
+            any(verify)
+                .layer(middleware::from_fn_with_state(
+                    Arc::clone(&state),
+                    rate_limited,
+                ))
+                .layer(instrumented.clone()),
+        )
+        .route("/v1/rotate", any(rotate).layer(instrumented))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(move |req, next| {
+            timeout(request_timeout, req, next)
+        }))
+        .with_state(state)
+}
+
+/// The metrics router (`/metrics` only).
+pub fn metrics_router(metrics: Metrics, request_timeout: Duration) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            any(move || {
+                let metrics = metrics.clone();
+                async move {
+                    let (content_type, body) = metrics.encode();
+                    let mut resp = (StatusCode::OK, body).into_response();
+                    if let Ok(v) = HeaderValue::from_str(&content_type) {
+                        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+                    }
+                    resp
+                }
+            }),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn(move |req, next| {
+            timeout(request_timeout, req, next)
+        }))
+}
+
+/// Binds a Go-style listen address: `:8080` means every interface (IPv6 and IPv4 when
+/// possible), anything else is resolved as given.
+///
+/// # Errors
+/// Nothing could be bound.
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    if let Some(port) = addr.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("invalid port in {addr:?}"),
+            )
+        })?;
+        match TcpListener::bind(SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port))).await {
+            Ok(listener) => Ok(listener),
+            Err(_) => {
+                TcpListener::bind(SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port))).await
+            }
+        }
+    } else {
+        TcpListener::bind(addr).await
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+///
+/// # Errors
+/// The server failed.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key_registry::KeyEntry;
+    use axum::http::Request as HttpRequest;
+    use sealed_secrets_core::cert::{CertParams, Certificate};
+    use sealed_secrets_core::keys::PrivateKey;
+    use sealed_secrets_core::seal::{SealOptions, UnsealOptions, seal_secret};
+    use sealed_secrets_core::secret_bytes::SecretBytes;
+    use sealed_secrets_core::types::{ObjectMeta, Secret};
+    use tower::ServiceExt as _;
+
+    fn key_entry() -> KeyEntry {
+        let key = PrivateKey::generate(2048).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let cert = Certificate::self_signed(&key, &CertParams::controller_default(now)).unwrap();
+        KeyEntry::new(key, cert, now, "k".into())
+    }
+
+    fn state(with_key: bool) -> Arc<ServerState> {
+        let keys = Arc::new(KeyRegistry::new());
+        if with_key {
+            keys.register(key_entry());
+        }
+        let metrics = Metrics::new("test").unwrap();
+        Arc::new(ServerState {
+            keys,
+            unsealer: Unsealer::new(metrics.clone(), UnsealOptions::default()),
+            metrics,
+            limiter: RateLimiter::new(2, 2),
+            readiness: Arc::new(Readiness::default()),
+        })
+    }
+
+    fn sealed_json(state: &ServerState, name: &str) -> String {
+        let snapshot = state.keys.snapshot();
+        let public = snapshot.latest().unwrap().key.public_key().clone();
+        let secret = Secret {
+            kind: "Secret".into(),
+            api_version: "v1".into(),
+            metadata: ObjectMeta {
+                name: name.into(),
+                namespace: "ns".into(),
+                ..ObjectMeta::default()
+            },
+            data: [("foo".to_owned(), SecretBytes::from_slice(b"bar"))].into(),
+            ..Secret::default()
+        };
+        let ss = seal_secret(secret, &public, &SealOptions::default()).unwrap();
+        serde_json::to_string(&ss).unwrap()
+    }
+
+    async fn call(
+        router: &Router,
+        method: &str,
+        path: &str,
+        body: String,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let resp = router
+            .clone()
+            .oneshot(
+                HttpRequest::builder()
+                    .method(method)
+                    .uri(path)
+                    .header("X-Forwarded-For", "10.1.2.3")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn healthz_follows_readiness() {
+        let st = state(true);
+        let router = router(Arc::clone(&st), Duration::from_secs(5));
+        let (code, _, body) = call(&router, "GET", "/healthz", String::new()).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        st.readiness.add();
+        st.readiness.done();
+        let (code, headers, body) = call(&router, "GET", "/healthz", String::new()).await;
+        assert_eq!((code, body.as_str()), (StatusCode::OK, "ok\n"));
+        assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+    }
+
+    #[tokio::test]
+    async fn cert_pem_serves_latest_or_500() {
+        let router = router(state(true), Duration::from_secs(5));
+        let (code, headers, body) = call(&router, "GET", "/v1/cert.pem", String::new()).await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/x-pem-file");
+        assert!(body.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert!(body.ends_with("-----END CERTIFICATE-----\n"));
+        // Any method is accepted.
+        let (code, _, _) = call(&router, "POST", "/v1/cert.pem", String::new()).await;
+        assert_eq!(code, StatusCode::OK);
+        let router = super::router(state(false), Duration::from_secs(5));
+        let (code, _, body) = call(&router, "GET", "/v1/cert.pem", String::new()).await;
+        assert_eq!(
+            (code, body.as_str()),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot get certificate\n"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn verify_codes_and_rate_limit() {
+        let st = state(true);
+        let router = router(Arc::clone(&st), Duration::from_secs(5));
+        let good = sealed_json(&st, "s");
+        let (code, headers, body) = call(&router, "POST", "/v1/verify", good.clone()).await;
+        assert_eq!((code, body.as_str()), (StatusCode::OK, ""));
+        assert_eq!(headers["X-RateLimit-Limit"], "3");
+        assert_eq!(headers["X-RateLimit-Remaining"], "2");
+        // Renamed: the strict scope label no longer matches.
+        let renamed = good.replace("\"name\":\"s\"", "\"name\":\"other\"");
+        let (code, _, _) = call(&router, "POST", "/v1/verify", renamed).await;
+        assert_eq!(code, StatusCode::CONFLICT);
+        let (code, _, body) = call(&router, "POST", "/v1/verify", "{nope".into()).await;
+        assert_eq!(
+            (code, body.as_str()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "")
+        );
+        // Burst exhausted (limit 3 per key).
+        let (code, headers, body) = call(&router, "POST", "/v1/verify", good).await;
+        assert_eq!(
+            (code, body.as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, "limit exceeded\n")
+        );
+        assert!(headers.contains_key("Retry-After"));
+        let (_, metrics) = st.metrics.encode();
+        let text = String::from_utf8(metrics).unwrap();
+        assert!(text.contains("sealed_secrets_controller_http_requests_total{code=\"429\",method=\"post\",path=\"/v1/verify\"} 1"), "{text}");
+        assert!(text.contains("sealed_secrets_controller_http_requests_total{code=\"409\",method=\"post\",path=\"/v1/verify\"} 1"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn verify_rejects_multi_document_yaml_and_wrong_kind() {
+        let st = state(true);
+        let router = router(Arc::clone(&st), Duration::from_secs(5));
+        let doc = "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: s\n  namespace: ns\nspec:\n  encryptedData: {}\n";
+        assert!(decode_sealed_secret(doc.as_bytes(), true).is_some());
+        let multi = format!("{doc}---\n{doc}");
+        assert!(decode_sealed_secret(multi.as_bytes(), true).is_none());
+        assert!(decode_sealed_secret(multi.as_bytes(), false).is_some());
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n";
+        assert!(decode_sealed_secret(secret.as_bytes(), true).is_none());
+        let untyped = "metadata:\n  name: s\nspec:\n  encryptedData: {}\n";
+        assert!(decode_sealed_secret(untyped.as_bytes(), true).is_none());
+        let (code, _, _) = call(&router, "POST", "/v1/verify", multi).await;
+        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[tokio::test]
+    async fn rotate_reseals_for_the_latest_key() {
+        let st = state(true);
+        let router = router(Arc::clone(&st), Duration::from_secs(5));
+        let input = sealed_json(&st, "s");
+        // A newer key becomes the latest.
+        let newer = key_entry();
+        let newer_fp = newer.fingerprint.clone();
+        st.keys.register(KeyEntry {
+            order_time: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+            ..newer
+        });
+        let (code, headers, body) = call(&router, "POST", "/v1/rotate", input.clone()).await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert!(!body.contains("\"kind\""), "{body}");
+        assert!(!body.contains("apiVersion"), "{body}");
+        assert_ne!(body, input);
+        let mut out: SealedSecret = serde_json::from_str(&body).unwrap();
+        out.kind = "SealedSecret".into();
+        out.api_version = "bitnami.com/v1alpha1".into();
+        let snapshot = st.keys.snapshot();
+        let only_new = snapshot.by_fingerprint(newer_fp.as_str()).unwrap();
+        let unsealed =
+            sealed_secrets_core::seal::unseal(&out, &[&only_new.key], &UnsealOptions::default())
+                .unwrap();
+        assert_eq!(unsealed.secret.data["foo"].expose(), b"bar");
+        let (code, _, _) = call(&router, "POST", "/v1/rotate", "garbage".into()).await;
+        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_are_404() {
+        let router = router(state(false), Duration::from_secs(5));
+        let (code, _, body) = call(&router, "GET", "/v1/nope", String::new()).await;
+        assert_eq!(
+            (code, body.as_str()),
+            (StatusCode::NOT_FOUND, "404 page not found\n")
+        );
+        let metrics = metrics_router(Metrics::new("t").unwrap(), Duration::from_secs(5));
+        let (code, _, body) = call(&metrics, "GET", "/metrics", String::new()).await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(body.contains("sealed_secrets_controller_build_info"));
+        let (code, _, _) = call(&metrics, "GET", "/", String::new()).await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+    }
+}

@@ -1,0 +1,198 @@
+//! Runs the core crate's unseal and reseal off the async runtime, bounded to the number of CPUs,
+//! and counts RSA work.
+//!
+//! RSA-4096 private operations take milliseconds each; they run on tokio's blocking pool behind
+//! a semaphore so that reconciles and HTTP handlers never stall the runtime's workers and a burst
+//! of work cannot start more RSA jobs than there are cores.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use sealed_secrets_core::keys::PrivateKey;
+use sealed_secrets_core::seal::{self, ItemErrorKind, UnsealError, UnsealOptions, Unsealed};
+use sealed_secrets_core::types::{SealedSecret, base64_std};
+use tokio::sync::Semaphore;
+
+use crate::key_registry::{KeyEntry, KeySet};
+use crate::metrics::Metrics;
+
+/// A successful unseal and the fingerprints of the keys that opened its items (in unseal
+/// order, deduplicated). `keys_used` is `None` for a legacy `spec.data` object, where the core
+/// does not report which key opened it.
+#[derive(Debug)]
+pub struct UnsealOutcome {
+    pub unsealed: Unsealed,
+    pub keys_used: Option<Vec<String>>,
+}
+
+/// Why the blocking task failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UnsealTaskError {
+    #[error("{0}")]
+    Unseal(#[from] UnsealError),
+    #[error("the unseal task failed: {0}")]
+    Task(String),
+}
+
+/// Shared unseal executor.
+#[derive(Debug, Clone)]
+pub struct Unsealer {
+    permits: Arc<Semaphore>,
+    metrics: Metrics,
+    options: Arc<UnsealOptions>,
+}
+
+impl Unsealer {
+    #[must_use]
+    pub fn new(metrics: Metrics, options: UnsealOptions) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self {
+            permits: Arc::new(Semaphore::new(cpus)),
+            metrics,
+            options: Arc::new(options),
+        }
+    }
+
+    /// The options unseals use.
+    #[must_use]
+    pub fn options(&self) -> &UnsealOptions {
+        &self.options
+    }
+
+    /// Unseals `ss` with every registered key, latest first.
+    ///
+    /// # Errors
+    /// The core's unseal error, or a failed task.
+    pub async fn unseal(
+        &self,
+        keys: Arc<KeySet>,
+        ss: SealedSecret,
+    ) -> Result<UnsealOutcome, UnsealTaskError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| UnsealTaskError::Task(e.to_string()))?;
+        let metrics = self.metrics.clone();
+        let options = Arc::clone(&self.options);
+        tokio::task::spawn_blocking(move || {
+            let order = keys.unseal_order();
+            let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
+            let result = seal::unseal(&ss, &refs, &options);
+            metrics
+                .rsa_decrypt_operations
+                .inc_by(rsa_operations(&ss, refs.len(), &result));
+            let unsealed = result?;
+            let keys_used = keys_used(&ss, &order, &unsealed);
+            Ok(UnsealOutcome {
+                unsealed,
+                keys_used,
+            })
+        })
+        .await
+        .map_err(|e| UnsealTaskError::Task(e.to_string()))?
+    }
+
+    /// Re-encrypts `ss` for the latest key (`/v1/rotate`).
+    ///
+    /// # Errors
+    /// No latest key, the core's unseal error, or a failed task.
+    pub async fn reseal(
+        &self,
+        keys: Arc<KeySet>,
+        ss: SealedSecret,
+    ) -> Result<SealedSecret, UnsealTaskError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| UnsealTaskError::Task(e.to_string()))?;
+        let metrics = self.metrics.clone();
+        let options = Arc::clone(&self.options);
+        tokio::task::spawn_blocking(move || {
+            let latest = keys
+                .latest()
+                .cloned()
+                .ok_or_else(|| UnsealTaskError::Task("no sealing key is registered".to_owned()))?;
+            let order = keys.unseal_order();
+            let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
+            let result = seal::reseal(&ss, &refs, latest.key.public_key(), &options);
+            // A successful reseal decrypts every item once; count it like an unseal.
+            let approx: Result<(), &UnsealError> = result.as_ref().map(|_| ());
+            metrics
+                .rsa_decrypt_operations
+                .inc_by(rsa_operations_approx(&ss, refs.len(), approx));
+            Ok(result?)
+        })
+        .await
+        .map_err(|e| UnsealTaskError::Task(e.to_string()))?
+    }
+}
+
+fn keys_used(
+    ss: &SealedSecret,
+    order: &[Arc<KeyEntry>],
+    unsealed: &Unsealed,
+) -> Option<Vec<String>> {
+    if ss.spec.data.is_some() {
+        return None;
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for index in unsealed.key_index_by_item.values() {
+        let entry = order.get(*index)?;
+        let fp = entry.fingerprint.to_string();
+        if seen.insert(fp.clone()) {
+            out.push(fp);
+        }
+    }
+    Some(out)
+}
+
+/// RSA private operations an unseal performed: exact on success (each item tried keys up to
+/// the one that opened it), a lower bound on failure (an item that failed tried every key; an
+/// item that did not fail tried at least one).
+fn rsa_operations(
+    ss: &SealedSecret,
+    key_count: usize,
+    result: &Result<Unsealed, UnsealError>,
+) -> u64 {
+    match result {
+        Ok(unsealed) if ss.spec.data.is_none() => unsealed
+            .key_index_by_item
+            .values()
+            .map(|i| u64::try_from(*i).unwrap_or(u64::MAX).saturating_add(1))
+            .sum(),
+        Ok(_) => 1,
+        Err(e) => rsa_operations_approx(ss, key_count, Err(e)),
+    }
+}
+
+fn rsa_operations_approx(
+    ss: &SealedSecret,
+    key_count: usize,
+    result: Result<(), &UnsealError>,
+) -> u64 {
+    let keys = u64::try_from(key_count).unwrap_or(u64::MAX);
+    if ss.spec.data.is_some() {
+        return match result {
+            Ok(()) => 1,
+            Err(UnsealError::V1NoKey | UnsealError::V1Malformed) => keys,
+            Err(_) => 0,
+        };
+    }
+    let failed = result.err().map(UnsealError::items).unwrap_or_default();
+    ss.spec
+        .encrypted_data
+        .iter()
+        .flatten()
+        .map(
+            |(item, text)| match failed.iter().find(|e| &e.item == item).map(|e| &e.kind) {
+                Some(ItemErrorKind::NoKey) => keys,
+                Some(ItemErrorKind::Base64(_)) => 0,
+                _ if base64_std::decode(text).is_err() => 0,
+                _ => 1,
+            },
+        )
+        .sum()
+}
