@@ -540,3 +540,56 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         imp,
     })
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::{BUILTIN_NAMES, Imp, SPRIG_NAMES, lookup};
+
+    /// The names in the `## Heading` section of docs/templates.md, written as `` `name` ``.
+    fn documented(section: &str) -> Vec<String> {
+        let doc = include_str!("../../../docs/templates.md");
+        let start = doc
+            .find(&format!("\n## {section}\n"))
+            .unwrap_or_else(|| panic!("docs/templates.md has no section {section:?}"));
+        let body = &doc[start + section.len() + 5..];
+        let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+        body.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn supported(name: &str) -> bool {
+        lookup(name).is_some_and(|f| !matches!(f.imp, Imp::Unsupported))
+    }
+
+    #[test]
+    fn docs_list_every_function_in_the_right_section() {
+        let listed_supported = documented("Supported functions");
+        let listed_unsupported = documented("Not supported");
+        for name in BUILTIN_NAMES.iter().chain(SPRIG_NAMES) {
+            let (want, other) = if supported(name) {
+                (&listed_supported, &listed_unsupported)
+            } else {
+                (&listed_unsupported, &listed_supported)
+            };
+            assert!(
+                want.iter().any(|n| n == name) && !other.iter().any(|n| n == name),
+                "docs/templates.md lists `{name}` in the wrong section (supported: {})",
+                supported(name)
+            );
+        }
+    }
+
+    #[test]
+    #[ignore = "prints the lists for docs/templates.md"]
+    fn print_function_lists() {
+        let (yes, no): (Vec<&str>, Vec<&str>) = BUILTIN_NAMES
+            .iter()
+            .chain(SPRIG_NAMES)
+            .partition(|n| supported(n));
+        println!("SUPPORTED {}", yes.join(" "));
+        println!("UNSUPPORTED {}", no.join(" "));
+    }
+}
