@@ -28,7 +28,8 @@ pub struct SealArgs {
     #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
     pub cert: Option<String>,
 
-    /// Namespace of the sealed-secrets controller (for --fetch-cert, --validate, --re-encrypt).
+    /// Namespace of the sealed-secrets controller (used when the certificate comes from the
+    /// cluster, and for --validate and --re-encrypt).
     #[arg(
         long,
         env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
@@ -101,7 +102,8 @@ pub struct SealArgs {
     #[arg(long, value_name = "[KEY=]PATH")]
     pub from_file: Vec<String>,
 
-    /// Path to the kubeconfig file.
+    /// Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the
+    /// in-cluster service account).
     #[arg(long, env = "SEALED_SECRETS_KUBECONFIG", value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 
@@ -130,6 +132,111 @@ pub struct SealArgs {
     /// (comma-separated or repeated).
     #[arg(long, value_delimiter = ',', value_name = "FILE")]
     pub recovery_private_key: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// kubectl's connection flags (client-go overrides), used only when kubeseal-rs talks to the
+/// controller: --fetch-cert, --validate, --re-encrypt, and sealing without --cert.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Cluster connection (kubectl flags)")]
+pub struct ConnectionArgs {
+    /// Kubeconfig cluster to use (instead of the context's).
+    #[arg(long, env = "SEALED_SECRETS_CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Kubeconfig user to use (instead of the context's).
+    #[arg(long, env = "SEALED_SECRETS_USER")]
+    pub user: Option<String>,
+
+    /// Address and port of the Kubernetes API server.
+    #[arg(short = 's', long, env = "SEALED_SECRETS_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+
+    /// Server name for TLS certificate validation (instead of the server's host name).
+    #[arg(long, env = "SEALED_SECRETS_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+
+    /// Do not check the API server's certificate (insecure).
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_INSECURE_SKIP_TLS_VERIFY",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL"
+    )]
+    pub insecure_skip_tls_verify: bool,
+
+    /// Path to a certificate file for the certificate authority.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CERTIFICATE_AUTHORITY",
+        value_name = "FILE"
+    )]
+    pub certificate_authority: Option<PathBuf>,
+
+    /// Path to a client certificate file for TLS.
+    #[arg(long, env = "SEALED_SECRETS_CLIENT_CERTIFICATE", value_name = "FILE")]
+    pub client_certificate: Option<PathBuf>,
+
+    /// Path to a client key file for TLS.
+    #[arg(long, env = "SEALED_SECRETS_CLIENT_KEY", value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+
+    /// Bearer token for authentication to the API server.
+    #[arg(long, env = "SEALED_SECRETS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Username for basic authentication to the API server.
+    #[arg(long, env = "SEALED_SECRETS_USERNAME")]
+    pub username: Option<String>,
+
+    /// Password for basic authentication to the API server.
+    #[arg(long, env = "SEALED_SECRETS_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+
+    /// Username to impersonate for the operation.
+    #[arg(long = "as", env = "SEALED_SECRETS_AS", value_name = "USER")]
+    pub impersonate: Option<String>,
+
+    /// UID to impersonate for the operation.
+    #[arg(long = "as-uid", env = "SEALED_SECRETS_AS_UID", value_name = "UID")]
+    pub impersonate_uid: Option<String>,
+
+    /// Group to impersonate for the operation (repeatable).
+    #[arg(long = "as-group", value_name = "GROUP")]
+    pub impersonate_group: Vec<String>,
+
+    /// Proxy to use for requests to the API server (http:// or https://).
+    #[arg(long, env = "SEALED_SECRETS_PROXY_URL", value_name = "URL")]
+    pub proxy_url: Option<String>,
+
+    /// Accepted for compatibility; responses are never compressed.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_DISABLE_COMPRESSION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL"
+    )]
+    pub disable_compression: bool,
+
+    /// How long to wait for each request to the API server (e.g. 30s, 1m; 0 = no limit).
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_REQUEST_TIMEOUT",
+        default_value = "0",
+        value_parser = crate::cluster::parse_request_timeout,
+        value_name = "DURATION"
+    )]
+    pub request_timeout: crate::cluster::RequestTimeout,
 }
 
 fn parse_scope(s: &str) -> Result<sealed_secrets_core::scope::Scope, String> {

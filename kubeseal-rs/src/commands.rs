@@ -4,13 +4,17 @@ pub mod keygen;
 pub mod merge;
 pub mod raw;
 pub mod recover;
+pub mod reencrypt;
 pub mod seal;
+pub mod validate;
 
 use sealed_secrets_core::cert::Certificate;
+use sealed_secrets_core::manifest;
+use sealed_secrets_core::types::SealedSecret;
 
-use crate::cert_source;
 use crate::error::CliError;
 use crate::mode::{CertSource, Plan};
+use crate::{cert_source, cluster, input};
 
 /// The certificate to seal with, from `--cert` or the controller.
 ///
@@ -28,8 +32,30 @@ pub fn sealing_cert(plan: &Plan) -> Result<Certificate, CliError> {
 pub fn cert_bytes(plan: &Plan) -> Result<(Vec<u8>, String), CliError> {
     match &plan.cert {
         CertSource::Location(location) => Ok((cert_source::fetch(location)?, location.clone())),
-        CertSource::Controller { namespace, name } => Err(CliError::NeedsCluster(format!(
-            "fetching the certificate from controller {namespace}/{name}"
-        ))),
+        CertSource::Controller { namespace, name } => {
+            let fetch = || cluster::Controller::connect(&plan.args)?.cert_pem();
+            let bytes =
+                fetch().map_err(|source| CliError::cluster("cannot fetch certificate", source))?;
+            Ok((bytes, format!("from controller {namespace}/{name}")))
+        }
     }
+}
+
+/// The SealedSecrets of the input (stdin or `--secret-file`), all decoded before anything is
+/// sent to the controller.
+///
+/// # Errors
+/// Unreadable input, a document that is not a SealedSecret, or no document at all.
+pub fn read_sealed_secrets(plan: &Plan) -> Result<Vec<SealedSecret>, CliError> {
+    let bytes = input::read_input(plan.args.secret_file.as_deref(), seal::TTY_HINT)?;
+    let documents = manifest::read_documents(&bytes)?;
+    if documents.is_empty() {
+        return Err(CliError::Other(
+            "no sealed secrets found in the input".to_owned(),
+        ));
+    }
+    Ok(documents
+        .into_iter()
+        .map(manifest::Document::into_sealed_secret)
+        .collect::<Result<Vec<_>, _>>()?)
 }

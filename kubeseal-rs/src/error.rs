@@ -2,7 +2,7 @@
 
 use sealed_secrets_core::{key_secret, manifest, seal};
 
-use crate::{cert_source, input, mode, output};
+use crate::{cert_source, cluster, input, mode, output};
 
 /// Everything that can make kubeseal-rs fail.
 #[derive(Debug, thiserror::Error)]
@@ -37,10 +37,25 @@ pub enum CliError {
     },
     #[error("{0}")]
     Other(String),
-    #[error(
-        "{0} needs access to a cluster, which this kubeseal-rs build does not support yet; use --cert FILE|URL"
-    )]
-    NeedsCluster(String),
+    /// Talking to the controller failed; `context` is upstream's prefix for the operation
+    /// (`cannot fetch certificate`, `cannot validate sealed secret`, …).
+    #[error("{context}: {source}")]
+    Cluster {
+        context: &'static str,
+        #[source]
+        source: Box<cluster::ClusterError>,
+    },
+}
+
+impl CliError {
+    /// A controller failure under upstream's prefix for the operation.
+    #[must_use]
+    pub fn cluster(context: &'static str, source: cluster::ClusterError) -> Self {
+        CliError::Cluster {
+            context,
+            source: Box::new(source),
+        }
+    }
 }
 
 impl CliError {

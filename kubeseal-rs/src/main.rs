@@ -3,10 +3,10 @@
 
 mod cert_source;
 mod cli;
+mod cluster;
 mod commands;
 mod error;
 mod input;
-mod kubeconfig;
 mod mode;
 mod output;
 
@@ -78,8 +78,8 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
                 false,
             )?)
         }
-        Mode::Validate => Err(CliError::NeedsCluster("--validate".to_owned())),
-        Mode::ReEncrypt => Err(CliError::NeedsCluster("--re-encrypt".to_owned())),
+        Mode::Validate => commands::validate::run(&plan),
+        Mode::ReEncrypt => commands::reencrypt::run(&plan),
         Mode::Keygen(args) => commands::keygen::run(args),
         Mode::Completions(shell) => {
             let mut cmd = Cli::command();

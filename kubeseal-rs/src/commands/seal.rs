@@ -4,9 +4,10 @@
 use sealed_secrets_core::manifest;
 use sealed_secrets_core::seal::{self, SealOptions};
 
+use crate::cluster::kubeconfig;
 use crate::error::CliError;
 use crate::mode::Plan;
-use crate::{input, kubeconfig, output};
+use crate::{input, output};
 
 /// The hint upstream prints when stdin is a terminal.
 pub const TTY_HINT: &str = "(tty detected: expecting json/yaml k8s resource in stdin)";

@@ -1,0 +1,418 @@
+//! Reaching the sealed-secrets controller through the API server's service proxy (SPEC §4.3):
+//! look up the controller's Service for its first port name, then GET `/v1/cert.pem` or POST
+//! `/v1/verify` / `/v1/rotate` under
+//! `/api/v1/namespaces/<ns>/services/http:<name>:<port>/proxy/`.
+//!
+//! This is the only module that talks to a cluster; offline modes never reach it, so they
+//! need neither a kubeconfig nor the network.
+
+pub mod connection;
+pub mod exec;
+pub mod kubeconfig;
+pub mod transport;
+
+use std::time::Duration;
+
+use crate::cli::SealArgs;
+use kubeconfig::{KubeconfigError, Overrides, SecretString};
+use transport::{ApiClient, Response, SetupError, TransportError};
+
+/// Longest part of a server's answer quoted in an error.
+const MAX_QUOTED: usize = 200;
+
+/// A failure to talk to the controller. One line, naming what failed; never a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Config(#[from] KubeconfigError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(
+        "cannot get sealed secret service {namespace}/{name}: {answer}; use --controller-name and --controller-namespace to name the sealed secrets controller's Service"
+    )]
+    Service {
+        namespace: String,
+        name: String,
+        answer: String,
+    },
+    #[error(
+        "the controller service {namespace}/{name} is not reachable through the API server's service proxy: {answer}"
+    )]
+    Unreachable {
+        namespace: String,
+        name: String,
+        answer: String,
+    },
+    #[error("controller {namespace}/{name}: {method} {path} answered {answer}")]
+    Status {
+        namespace: String,
+        name: String,
+        method: &'static str,
+        path: String,
+        answer: String,
+    },
+}
+
+/// The answer of `/v1/verify`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// 200: the controller can unseal it.
+    Valid,
+    /// 409 Conflict: the controller cannot unseal it.
+    Invalid,
+}
+
+/// The override flags of kubectl, taken from the command line.
+#[must_use]
+pub fn overrides(args: &SealArgs) -> Overrides {
+    let c = &args.connection;
+    Overrides {
+        context: args.context.clone(),
+        cluster: c.cluster.clone(),
+        user: c.user.clone(),
+        server: c.server.clone(),
+        certificate_authority: c.certificate_authority.clone(),
+        insecure_skip_tls_verify: c.insecure_skip_tls_verify,
+        tls_server_name: c.tls_server_name.clone(),
+        proxy_url: c.proxy_url.clone(),
+        client_certificate: c.client_certificate.clone(),
+        client_key: c.client_key.clone(),
+        token: c.token.clone().map(SecretString::new),
+        username: c.username.clone(),
+        password: c.password.clone().map(SecretString::new),
+        impersonate: c.impersonate.clone(),
+        impersonate_uid: c.impersonate_uid.clone(),
+        impersonate_groups: c.impersonate_group.clone(),
+        request_timeout: c.request_timeout.0,
+    }
+}
+
+/// The controller, reached through one API server.
+#[derive(Debug)]
+pub struct Controller {
+    client: ApiClient,
+    namespace: String,
+    name: String,
+    proxy_base: Option<String>,
+}
+
+impl Controller {
+    /// Resolves the kubeconfig (or in-cluster configuration) and sets up the client. Nothing
+    /// is sent yet.
+    ///
+    /// # Errors
+    /// The kubeconfig is missing or unusable, or the exec plugin failed.
+    pub fn connect(args: &SealArgs) -> Result<Self, ClusterError> {
+        let connection = connection::connection(args.kubeconfig.as_deref(), &overrides(args))?;
+        Ok(Self {
+            client: ApiClient::new(connection)?,
+            namespace: args.controller_namespace.clone(),
+            name: args.controller_name.clone(),
+            proxy_base: None,
+        })
+    }
+
+    /// `/api/v1/namespaces/<ns>/services/http:<name>:<port>/proxy`, looking up the port name
+    /// once.
+    fn proxy_base(&mut self) -> Result<String, ClusterError> {
+        if let Some(base) = &self.proxy_base {
+            return Ok(base.clone());
+        }
+        let path = service_path(&self.namespace, &self.name);
+        let service_err = |answer: String| ClusterError::Service {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            answer,
+        };
+        let response = self
+            .client
+            .request("GET", &path, "application/json", None)?;
+        if response.status != 200 {
+            return Err(service_err(answer_text(&response)));
+        }
+        let service: serde_json::Value = serde_json::from_slice(&response.body)
+            .map_err(|_| service_err("the answer is not a Service".to_owned()))?;
+        let port_name = service
+            .pointer("/spec/ports/0")
+            .ok_or_else(|| service_err("the Service has no ports".to_owned()))?
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let base = proxy_base(&self.namespace, &self.name, &port_name);
+        self.proxy_base = Some(base.clone());
+        Ok(base)
+    }
+
+    fn call(
+        &mut self,
+        method: &'static str,
+        endpoint: &str,
+        accept: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Response, ClusterError> {
+        let path = format!("{}{endpoint}", self.proxy_base()?);
+        let response = self.client.request(method, &path, accept, body)?;
+        match response.status {
+            // The API server's proxy could not reach a backend (no endpoints, dial failure).
+            502..=504 => Err(ClusterError::Unreachable {
+                namespace: self.namespace.clone(),
+                name: self.name.clone(),
+                answer: answer_text(&response),
+            }),
+            _ => Ok(response),
+        }
+    }
+
+    fn unexpected(
+        &self,
+        method: &'static str,
+        endpoint: &str,
+        response: &Response,
+    ) -> ClusterError {
+        ClusterError::Status {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            method,
+            path: endpoint.to_owned(),
+            answer: answer_text(response),
+        }
+    }
+
+    /// The controller's current certificate, as served (PEM bytes unchanged).
+    ///
+    /// # Errors
+    /// The Service or the controller cannot be reached, or does not answer 200.
+    pub fn cert_pem(&mut self) -> Result<Vec<u8>, ClusterError> {
+        let endpoint = "/v1/cert.pem";
+        let response = self.call("GET", endpoint, "application/x-pem-file, */*", None)?;
+        if response.status == 200 {
+            Ok(response.body)
+        } else {
+            Err(self.unexpected("GET", endpoint, &response))
+        }
+    }
+
+    /// Asks the controller whether it can unseal `sealed_json`.
+    ///
+    /// # Errors
+    /// The controller cannot be reached or answers neither 200 nor 409.
+    pub fn verify(&mut self, sealed_json: &[u8]) -> Result<Verdict, ClusterError> {
+        let endpoint = "/v1/verify";
+        let response = self.call("POST", endpoint, "application/json, */*", Some(sealed_json))?;
+        match response.status {
+            200 => Ok(Verdict::Valid),
+            409 => Ok(Verdict::Invalid),
+            _ => Err(self.unexpected("POST", endpoint, &response)),
+        }
+    }
+
+    /// Has the controller re-encrypt `sealed_json` with its newest key; returns its answer
+    /// (JSON of the new SealedSecret). `Ok(None)` is a 409 Conflict.
+    ///
+    /// # Errors
+    /// The controller cannot be reached or answers another non-200 status.
+    pub fn rotate(&mut self, sealed_json: &[u8]) -> Result<Option<Vec<u8>>, ClusterError> {
+        let endpoint = "/v1/rotate";
+        let response = self.call("POST", endpoint, "application/json, */*", Some(sealed_json))?;
+        match response.status {
+            200 => Ok(Some(response.body)),
+            409 => Ok(None),
+            _ => Err(self.unexpected("POST", endpoint, &response)),
+        }
+    }
+}
+
+/// Percent-encodes one path segment (RFC 3986 `pchar`s stay as they are).
+fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        let keep = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&byte);
+        if keep {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `/api/v1/namespaces/<ns>/services/<name>`.
+fn service_path(namespace: &str, name: &str) -> String {
+    format!(
+        "/api/v1/namespaces/{}/services/{}",
+        segment(namespace),
+        segment(name)
+    )
+}
+
+/// The proxy prefix, with the Service named as `net.JoinSchemeNamePort("http", name, port)`
+/// does: `http:<name>:<port>`, keeping the trailing colon when the port is unnamed.
+fn proxy_base(namespace: &str, name: &str, port_name: &str) -> String {
+    format!(
+        "/api/v1/namespaces/{}/services/{}/proxy",
+        segment(namespace),
+        segment(&format!("http:{name}:{port_name}"))
+    )
+}
+
+/// `503 Service Unavailable: no endpoints available for service "x"`: the status, then the
+/// `message` of a Kubernetes `Status` body or else the first line of the body, shortened.
+fn answer_text(response: &Response) -> String {
+    let status = response.status;
+    let reason = ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    let head = format!("{status} {reason}").trim_end().to_owned();
+    let message = serde_json::from_slice::<serde_json::Value>(&response.body)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(&response.body)
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or_default()
+                .to_owned()
+        });
+    let message = message.lines().next().unwrap_or_default().trim();
+    if message.is_empty() {
+        return head;
+    }
+    let mut quoted: String = message.chars().take(MAX_QUOTED).collect();
+    if quoted.len() < message.len() {
+        quoted.push('…');
+    }
+    format!("{head}: {quoted}")
+}
+
+/// `--request-timeout`: `0` (the default) is no timeout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestTimeout(pub Option<Duration>);
+
+/// Parses `--request-timeout` (a clap value parser).
+///
+/// # Errors
+/// Not an integer number of seconds nor a duration with a unit.
+pub fn parse_request_timeout(text: &str) -> Result<RequestTimeout, String> {
+    kubeconfig::parse_timeout(text).map(RequestTimeout)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_paths_match_upstream() {
+        assert_eq!(
+            service_path("kube-system", "sealed-secrets-controller"),
+            "/api/v1/namespaces/kube-system/services/sealed-secrets-controller"
+        );
+        // controller.yaml has an unnamed port: the trailing colon stays.
+        assert_eq!(
+            proxy_base("kube-system", "sealed-secrets-controller", ""),
+            "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:/proxy"
+        );
+        // The Helm chart names it "http".
+        assert_eq!(
+            proxy_base("sealed", "ss", "http"),
+            "/api/v1/namespaces/sealed/services/http:ss:http/proxy"
+        );
+        // Nothing a user types can leave its segment.
+        assert_eq!(
+            service_path("a/b", "c?d#e f%"),
+            "/api/v1/namespaces/a%2Fb/services/c%3Fd%23e%20f%25"
+        );
+    }
+
+    #[test]
+    fn answers_quote_the_status_message_or_first_line() {
+        let status = Response {
+            status: 503,
+            body: br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"no endpoints available for service \"x\"","reason":"ServiceUnavailable","code":503}"#.to_vec(),
+        };
+        assert_eq!(
+            answer_text(&status),
+            "503 Service Unavailable: no endpoints available for service \"x\""
+        );
+        let plain = Response {
+            status: 500,
+            body: b"\ncannot get certificate\nmore\n".to_vec(),
+        };
+        assert_eq!(
+            answer_text(&plain),
+            "500 Internal Server Error: cannot get certificate"
+        );
+        let empty = Response {
+            status: 409,
+            body: Vec::new(),
+        };
+        assert_eq!(answer_text(&empty), "409 Conflict");
+        let long = Response {
+            status: 404,
+            body: "x".repeat(1000).into_bytes(),
+        };
+        assert!(answer_text(&long).chars().count() < 220);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+mod cli_tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    #[test]
+    fn kubectl_flags_become_overrides() {
+        let cli = Cli::try_parse_from([
+            "kubeseal-rs",
+            "--context",
+            "prod",
+            "--cluster",
+            "c",
+            "--user",
+            "u",
+            "-s",
+            "https://api.example:6443",
+            "--insecure-skip-tls-verify=true",
+            "--token",
+            "t0ken",
+            "--as",
+            "admin",
+            "--as-group",
+            "a",
+            "--as-group",
+            "b",
+            "--request-timeout",
+            "2m",
+        ])
+        .unwrap();
+        let o = overrides(&cli.seal);
+        assert_eq!(o.context.as_deref(), Some("prod"));
+        assert_eq!(o.cluster.as_deref(), Some("c"));
+        assert_eq!(o.user.as_deref(), Some("u"));
+        assert_eq!(o.server.as_deref(), Some("https://api.example:6443"));
+        assert!(o.insecure_skip_tls_verify);
+        assert_eq!(o.token.unwrap().expose(), "t0ken");
+        assert_eq!(o.impersonate.as_deref(), Some("admin"));
+        assert_eq!(o.impersonate_groups, ["a", "b"]);
+        assert_eq!(o.request_timeout, Some(Duration::from_secs(120)));
+
+        let cli = Cli::try_parse_from(["kubeseal-rs", "--insecure-skip-tls-verify"]).unwrap();
+        assert!(overrides(&cli.seal).insecure_skip_tls_verify);
+        let cli = Cli::try_parse_from(["kubeseal-rs", "--insecure-skip-tls-verify=false"]).unwrap();
+        assert!(!overrides(&cli.seal).insecure_skip_tls_verify);
+        assert_eq!(overrides(&cli.seal).request_timeout, None);
+        assert!(Cli::try_parse_from(["kubeseal-rs", "--request-timeout", "soon"]).is_err());
+    }
+}
