@@ -1,463 +1,289 @@
-//! End-to-end: the controller binary against a real kube-apiserver (tests/cluster harness).
+//! End-to-end: our controller binary against a real kube-apiserver and kube-controller-manager
+//! (the `tests/cluster` harness), every assertion read back from the API server.
 //!
-//! Skipped unless `SSRS_E2E=1` (it needs root, the built harness and ~20 s). What it shows:
-//! - the controller starts out of cluster with `KUBECONFIG`, generates a key in `POD_NAMESPACE`
-//!   and serves its certificate on `/v1/cert.pem`;
-//! - a SealedSecret sealed for that certificate becomes a Secret with the controller
-//!   ownerReference, `Synced=True`, `observedGeneration=1` and an `Unsealed` event from
-//!   component `sealed-secrets`;
-//! - after a restart the unchanged SealedSecret costs no RSA decryption;
-//! - a SealedSecret for another key gets `ErrUnsealFailed` and `Synced=False`;
-//! - deleting the Secret recreates it.
+//! Skipped unless `SSRS_E2E=1` (it needs root and the built harness). One harness and, where
+//! possible, one controller process for every scenario:
+//! - a SealedSecret becomes a Secret with the controller ownerReference, `Synced=True`,
+//!   `observedGeneration`, and an `Unsealed` event from component `sealed-secrets`; a spec edit
+//!   moves `observedGeneration` to 2;
+//! - `spec.template` (labels, annotations, type) and `spec.template.data` (`index`, `printf`,
+//!   `b64enc`) shape the Secret;
+//! - a Secret we do not own is left alone (`Synced=False`, upstream's message and
+//!   `ErrUpdateFailed`), one annotated `managed` is adopted, one annotated `patch` is merged into
+//!   without taking ownership, and `skip-set-owner-references` leaves the Secret unowned so it
+//!   survives the SealedSecret;
+//! - a restart (with `--log-format json`, every line parsed) costs no RSA work for unchanged
+//!   objects, and `--key-cutoff-time` generates a key at start-up; SIGUSR1 generates another;
+//!   `/v1/cert.pem` follows the newest key, older keys are kept and still open what was sealed
+//!   for them;
+//! - a flipped ciphertext byte gives `Synced=False` and `ErrUnsealFailed` and leaves the Secret
+//!   as it was; a SealedSecret for an unknown key fails the same way;
+//! - a Secret deleted out of band is recreated; deleting the SealedSecret lets the real garbage
+//!   collector delete the Secret;
+//! - in-cluster, as a ServiceAccount with exactly upstream's RBAC, nothing is forbidden;
+//! - at the end, no plaintext value of the run (nor its base64, nor a private key) appears in
+//!   the controller logs (`--log-level DEBUG`, `RUST_LOG=debug`), in any Event or in any status.
 //!
 //! Set `SSRS_E2E_DIR` to reuse a running harness directory instead of starting one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "support/harness.rs"]
+mod harness;
+
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
-use kube::api::{DeleteParams, ListParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use base64::Engine as _;
+use harness::{
+    Cluster, KEY_LABEL, Plaintexts, Process, apply_crd, assert_json_lines, assert_no_leaks, client,
+    create_sealed, enabled, ensure_namespace, eventually, http_get, kubectl_apply, metric,
+    scratch_dir, start_ours, start_ours_in_cluster, upstream_rbac, wait_cert, wait_event,
+    wait_secret_value, wait_synced,
+};
+use k8s_openapi::api::core::v1::{Event, Secret};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
 use sealed_secrets_controller::resource::SealedSecretObject;
 use sealed_secrets_core::cert::{CertParams, Certificate};
-use sealed_secrets_core::keys::{PrivateKey, PublicKey};
+use sealed_secrets_core::keys::PrivateKey;
 use sealed_secrets_core::seal::{SealOptions, seal_secret};
 use sealed_secrets_core::secret_bytes::SecretBytes;
 use sealed_secrets_core::types::{ObjectMeta, Secret as CoreSecret};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-fn enabled() -> bool {
-    std::env::var("SSRS_E2E").is_ok_and(|v| v == "1")
-}
+const MANAGED: &str = "sealedsecrets.bitnami.com/managed";
+const PATCH: &str = "sealedsecrets.bitnami.com/patch";
+const SKIP_OWNER: &str = "sealedsecrets.bitnami.com/skip-set-owner-references";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The harness directory; started here unless `SSRS_E2E_DIR` names a running one.
-struct Cluster {
-    dir: PathBuf,
-    owned: bool,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        if let Ok(dir) = std::env::var("SSRS_E2E_DIR") {
-            return Self {
-                dir: PathBuf::from(dir),
-                owned: false,
-            };
-        }
-        let dir = std::env::temp_dir().join(format!("ssrs-controller-e2e-{}", std::process::id()));
-        let status = Command::new(repo_root().join("tests/cluster/up"))
-            .arg(&dir)
-            .status()
-            .expect("run tests/cluster/up");
-        assert!(status.success(), "tests/cluster/up failed");
-        Self { dir, owned: true }
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.join("kubeconfig")
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if self.owned {
-            let _ = Command::new(repo_root().join("tests/cluster/down"))
-                .arg(&self.dir)
-                .status();
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-struct ControllerProcess {
-    child: Child,
-    port: u16,
-    metrics_port: u16,
-}
-
-impl Drop for ControllerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn start_controller(cluster: &Cluster, key_namespace: &str, log: &Path) -> ControllerProcess {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealed-secrets-controller"));
-    cmd.env("KUBECONFIG", cluster.kubeconfig())
-        .env("POD_NAMESPACE", key_namespace);
-    spawn_controller(cmd, log)
-}
-
-/// Runs the controller "in a pod" as ServiceAccount `namespace/sa` (in-cluster config only).
-fn start_controller_in_cluster(
-    cluster: &Cluster,
+/// A Secret to seal: `data` items, plus labels and annotations (they go into the template).
+fn input(
     namespace: &str,
-    sa: &str,
-    log: &Path,
-) -> ControllerProcess {
-    let mut cmd = Command::new(repo_root().join("tests/cluster/in-cluster-env"));
-    cmd.arg(&cluster.dir)
-        .args([namespace, sa, "--"])
-        .arg(env!("CARGO_BIN_EXE_sealed-secrets-controller"));
-    spawn_controller(cmd, log)
-}
-
-fn spawn_controller(mut cmd: Command, log: &Path) -> ControllerProcess {
-    let port = free_port();
-    let metrics_port = free_port();
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("log file");
-    let err = out.try_clone().expect("log file");
-    let child = cmd
-        .args([
-            "--key-size",
-            "2048",
-            // Only this run's namespace: the harness may hold other runs' objects.
-            "--all-namespaces=false",
-            "--listen-addr",
-            &format!("127.0.0.1:{port}"),
-            "--listen-metrics-addr",
-            &format!("127.0.0.1:{metrics_port}"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("start controller");
-    ControllerProcess {
-        child,
-        port,
-        metrics_port,
-    }
-}
-
-/// A plain HTTP/1.1 GET on loopback: (status, body).
-async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.ok()?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_owned()))
-}
-
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-fn sealed_object(public: &PublicKey, namespace: &str, name: &str) -> SealedSecretObject {
-    let secret = CoreSecret {
+    name: &str,
+    data: &[(&str, &str)],
+    labels: &[(&str, &str)],
+    annotations: &[(&str, &str)],
+) -> CoreSecret {
+    let map = |kv: &[(&str, &str)]| -> BTreeMap<String, String> {
+        kv.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    CoreSecret {
         metadata: ObjectMeta {
             name: name.into(),
             namespace: namespace.into(),
-            labels: [("mylabel".to_owned(), "myvalue".to_owned())].into(),
+            labels: map(labels),
+            annotations: map(annotations),
             ..ObjectMeta::default()
         },
-        data: [("foo".to_owned(), SecretBytes::from_slice(b"bar"))].into(),
+        data: data
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), SecretBytes::from_slice(v.as_bytes())))
+            .collect(),
         ..CoreSecret::default()
-    };
-    let ss = seal_secret(secret, public, &SealOptions::default()).expect("seal");
-    serde_json::from_value(serde_json::to_value(&ss).expect("json")).expect("object")
-}
-
-async fn client(cluster: &Cluster) -> Client {
-    let kc = Kubeconfig::read_from(cluster.kubeconfig()).expect("kubeconfig");
-    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    Client::try_from(config).expect("client")
-}
-
-async fn ensure_namespace(client: &Client, name: &str) {
-    let api: Api<Namespace> = Api::all(client.clone());
-    let ns: Namespace = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": name}
-    }))
-    .expect("namespace");
-    let _ = api.create(&PostParams::default(), &ns).await;
-}
-
-fn kubectl_apply(cluster: &Cluster, manifest: &str) {
-    let mut child = Command::new("kubectl")
-        .args(["apply", "-f", "-"])
-        .env("KUBECONFIG", cluster.kubeconfig())
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("kubectl apply");
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(manifest.as_bytes())
-            .expect("write manifest");
     }
-    assert!(
-        child.wait().expect("kubectl").success(),
-        "kubectl apply failed"
-    );
 }
 
-fn apply_crd(cluster: &Cluster) {
-    let crd = std::fs::read_to_string(repo_root().join("crds/bitnami.com_sealedsecrets.yaml"))
-        .expect("CRD file");
-    kubectl_apply(cluster, &crd);
-    let _ = Command::new("kubectl")
-        .args([
-            "wait",
-            "--for=condition=Established",
-            "crd/sealedsecrets.bitnami.com",
-        ])
-        .env("KUBECONFIG", cluster.kubeconfig())
-        .status();
+/// Seals `secret` (strict scope) for the certificate `pem`; returns the SealedSecret JSON.
+fn seal(pem: &str, secret: CoreSecret) -> serde_json::Value {
+    let cert = Certificate::from_pem(pem.as_bytes()).expect("certificate");
+    let ss = seal_secret(secret, cert.public_key(), &SealOptions::default()).expect("seal");
+    serde_json::to_value(&ss).expect("json")
 }
 
-/// The permissions SPEC §3.14 derives from upstream (its `controller.jsonnet`): nothing more.
-fn upstream_rbac(namespace: &str, sa: &str) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: ServiceAccount
-metadata: {{name: {sa}, namespace: {namespace}}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {{name: {namespace}-secrets-unsealer}}
-rules:
-- apiGroups: [bitnami.com]
-  resources: [sealedsecrets]
-  verbs: [get, list, watch]
-- apiGroups: [bitnami.com]
-  resources: [sealedsecrets/status]
-  verbs: [update]
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get, list, create, update, delete, watch]
-- apiGroups: [""]
-  resources: [events]
-  verbs: [create, patch]
-- apiGroups: [""]
-  resources: [namespaces]
-  verbs: [get]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {{name: {namespace}-secrets-unsealer}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {namespace}-secrets-unsealer}}
-subjects:
-- {{kind: ServiceAccount, name: {sa}, namespace: {namespace}}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {{name: sealed-secrets-key-admin, namespace: {namespace}}}
-rules:
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [create, list]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {{name: sealed-secrets-key-admin, namespace: {namespace}}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: sealed-secrets-key-admin}}
-subjects:
-- {{kind: ServiceAccount, name: {sa}, namespace: {namespace}}}
-"#
-    )
+fn data_of(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
+    secret
+        .data
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect()
 }
 
-/// One harness for every scenario (two harnesses at once would compete for ports).
+fn bytes_map(kv: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+    kv.iter()
+        .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+/// A Secret created directly (not by the controller), with annotations and labels.
+async fn existing_secret(
+    api: &Api<Secret>,
+    name: &str,
+    data: &[(&str, &str)],
+    labels: &[(&str, &str)],
+    annotations: &[(&str, &str)],
+) -> Secret {
+    let obj: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {
+            "name": name,
+            "labels": labels.iter().copied().collect::<BTreeMap<_, _>>(),
+            "annotations": annotations.iter().copied().collect::<BTreeMap<_, _>>(),
+        },
+        "stringData": data.iter().copied().collect::<BTreeMap<_, _>>(),
+    }))
+    .expect("secret");
+    api.create(&PostParams::default(), &obj)
+        .await
+        .expect("create Secret")
+}
+
+async fn key_secrets(client: &Client, namespace: &str) -> Vec<Secret> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    api.list(&ListParams::default().labels(KEY_LABEL))
+        .await
+        .expect("list keys")
+        .items
+}
+
+/// Everything one scenario function needs.
+struct Ctx {
+    client: Client,
+    ns: String,
+    ss: Api<SealedSecretObject>,
+    secrets: Api<Secret>,
+    events: Api<Event>,
+    plaintexts: Plaintexts,
+}
+
+/// One harness for every scenario (cheaper than one per test, and the harness is root-only).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_on_a_real_api_server() {
     if !enabled() {
         eprintln!("skipped: set SSRS_E2E=1 (needs root and the tests/cluster harness)");
         return;
     }
-    let cluster = Cluster::start();
+    let started = Instant::now();
+    let cluster = Cluster::start("controller-e2e");
     let client = client(&cluster).await;
     apply_crd(&cluster);
-    unseals_out_of_cluster(&cluster, &client).await;
-    runs_in_cluster_with_upstream_rbac(&cluster, &client).await;
-}
-
-async fn runs_in_cluster_with_upstream_rbac(cluster: &Cluster, client: &Client) {
-    let ns = format!("ssrs-incluster-{}", std::process::id());
-    ensure_namespace(client, &ns).await;
-    kubectl_apply(cluster, &upstream_rbac(&ns, "sealed-secrets-controller"));
-    let log = std::env::temp_dir().join(format!(
-        "ssrs-controller-incluster-{}.log",
-        std::process::id()
-    ));
-    eprintln!("controller log: {}", log.display());
-    let controller = start_controller_in_cluster(cluster, &ns, "sealed-secrets-controller", &log);
-    eventually("/healthz", Duration::from_secs(60), || async {
-        http_get(controller.port, "/healthz")
-            .await
-            .filter(|(code, _)| *code == 200)
-    })
-    .await;
-    let (_, pem) = http_get(controller.port, "/v1/cert.pem")
-        .await
-        .expect("cert");
-    let cert = Certificate::from_pem(pem.as_bytes()).expect("certificate");
-    let ss_api: Api<SealedSecretObject> = Api::namespaced(client.clone(), &ns);
-    ss_api
-        .create(
-            &PostParams::default(),
-            &sealed_object(cert.public_key(), &ns, "app"),
-        )
-        .await
-        .expect("create SealedSecret");
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    let secret = eventually("the Secret", Duration::from_secs(30), || async {
-        secrets.get_opt("app").await.ok().flatten()
-    })
-    .await;
-    assert_eq!(secret.data.unwrap_or_default()["foo"].0, b"bar");
-    eventually("Synced=True", Duration::from_secs(30), || async {
-        let obj = ss_api.get("app").await.ok()?;
-        (obj.status?.conditions.first()?.status == "True").then_some(())
-    })
-    .await;
-    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(
-        !log_text.contains("forbidden"),
-        "RBAC denial in {}",
-        log.display()
+    let dir = scratch_dir("controller-e2e");
+    eprintln!(
+        "logs in {} (removed when the run passes, unless SSRS_E2E_KEEP=1)",
+        dir.display()
     );
-    drop(controller);
-}
+    let text_log = dir.join("controller.log");
+    let json_log = dir.join("controller-json.log");
+    let incluster_log = dir.join("controller-incluster.log");
 
-async fn unseals_out_of_cluster(cluster: &Cluster, client: &Client) {
-    let run = std::process::id();
     // Keys and SealedSecrets share the controller's namespace (watched alone).
-    let ns = format!("ssrs-e2e-{run}");
-    let key_ns = ns.clone();
-    ensure_namespace(client, &ns).await;
-    let log = std::env::temp_dir().join(format!("ssrs-controller-e2e-{run}.log"));
-    eprintln!("controller log: {}", log.display());
+    let ns = format!("ssrs-e2e-{}", std::process::id());
+    ensure_namespace(&client, &ns).await;
+    let ctx = Ctx {
+        client: client.clone(),
+        ns: ns.clone(),
+        ss: Api::namespaced(client.clone(), &ns),
+        secrets: Api::namespaced(client.clone(), &ns),
+        events: Api::namespaced(client.clone(), &ns),
+        plaintexts: Plaintexts::default(),
+    };
 
-    let controller = start_controller(cluster, &key_ns, &log);
-    eventually("/healthz", Duration::from_secs(60), || async {
+    let controller = start_ours(&cluster, &ns, &text_log, &[]);
+    let first_cert = wait_cert(&controller).await;
+    eventually("/healthz", Duration::from_secs(30), || async {
         http_get(controller.port, "/healthz")
             .await
             .filter(|(code, body)| *code == 200 && body == "ok\n")
     })
     .await;
-    let (code, pem) = http_get(controller.port, "/v1/cert.pem")
-        .await
-        .expect("cert");
-    assert_eq!(code, 200);
-    let cert = Certificate::from_pem(pem.as_bytes()).expect("certificate");
+    let keys = key_secrets(&client, &ns).await;
+    assert_eq!(keys.len(), 1);
+    let first_key_name = keys[0].metadata.name.clone().unwrap();
+    assert!(first_key_name.starts_with("sealed-secrets-key"));
+    assert_eq!(keys[0].type_.as_deref(), Some("kubernetes.io/tls"));
 
-    // The key Secret the controller generated.
-    let key_secrets: Api<Secret> = Api::namespaced(client.clone(), &key_ns);
-    let keys = key_secrets
-        .list(&ListParams::default().labels("sealedsecrets.bitnami.com/sealed-secrets-key=active"))
-        .await
-        .expect("list keys");
-    assert_eq!(keys.items.len(), 1);
-    let key_secret = &keys.items[0];
-    assert!(
-        key_secret
-            .metadata
-            .name
-            .as_deref()
-            .unwrap_or_default()
-            .starts_with("sealed-secrets-key")
-    );
-    assert_eq!(key_secret.type_.as_deref(), Some("kubernetes.io/tls"));
+    let (mysecret_value, mysecret) = unseal_status_events_owner(&ctx, &first_cert).await;
+    template(&ctx, &first_cert).await;
+    ownership(&ctx, &first_cert).await;
+    start_garbage_collection(&ctx).await;
+    eprintln!("[{:>5.1?}] unseal, template, ownership", started.elapsed());
 
-    // Seal, apply, wait for the Secret.
-    let ss_api: Api<SealedSecretObject> = Api::namespaced(client.clone(), &ns);
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    let created = ss_api
-        .create(
-            &PostParams::default(),
-            &sealed_object(cert.public_key(), &ns, "mysecret"),
-        )
-        .await
-        .expect("create SealedSecret");
-    let secret = eventually("the Secret", Duration::from_secs(30), || async {
-        secrets.get_opt("mysecret").await.ok().flatten()
-    })
+    // Restart with JSON logs and a cutoff after the newest key: a key is generated at start-up,
+    // and nothing unchanged is decrypted.
+    drop(controller);
+    let controller = restart_with_cutoff(&ctx, &cluster, &json_log, &first_cert).await;
+    let second_cert = wait_cert(&controller).await;
+    rotation(
+        &ctx,
+        &controller,
+        &first_cert,
+        &second_cert,
+        &first_key_name,
+    )
     .await;
-    let data = secret.data.clone().unwrap_or_default();
-    assert_eq!(data["foo"].0, b"bar");
+    eprintln!("[{:>5.1?}] restart, rotation", started.elapsed());
+
+    tampered(&ctx, &first_cert).await;
+    wrong_key(&ctx).await;
+    eprintln!("[{:>5.1?}] tampered, wrong key", started.elapsed());
+    recreate(&ctx, "mysecret", &mysecret, &mysecret_value).await;
+    eprintln!("[{:>5.1?}] recreation", started.elapsed());
+    let incluster_ns = format!("ssrs-incluster-{}", std::process::id());
+    runs_in_cluster_with_upstream_rbac(&cluster, &ctx, &incluster_ns, &incluster_log).await;
+    eprintln!("[{:>5.1?}] in-cluster, key renewal", started.elapsed());
+    finish_garbage_collection(&ctx).await;
+    eprintln!("[{:>5.1?}] garbage collection", started.elapsed());
+    assert!(
+        controller.terminate(),
+        "controller did not exit 0 on SIGTERM"
+    );
+    let lines = assert_json_lines(&json_log);
+    eprintln!("JSON log: {lines} lines parsed");
+
+    assert_no_leaks(
+        &client,
+        &[&ns, &incluster_ns],
+        &[&text_log, &json_log, &incluster_log],
+        &ctx.plaintexts,
+    )
+    .await;
+    eprintln!(
+        "e2e wall time (harness included): {:.1?}",
+        started.elapsed()
+    );
+    harness::remove_scratch_dir(&dir);
+}
+
+/// Scenario: Secret, ownerReference, `Synced=True` with `observedGeneration`, `Unsealed` event.
+async fn unseal_status_events_owner(ctx: &Ctx, cert: &str) -> (String, Secret) {
+    let value = ctx.plaintexts.value("mysecret");
+    let created = create_sealed(
+        &ctx.ss,
+        seal(
+            cert,
+            input(
+                &ctx.ns,
+                "mysecret",
+                &[("foo", &value)],
+                &[("mylabel", "myvalue")],
+                &[],
+            ),
+        ),
+    )
+    .await;
+    let secret = wait_secret_value(&ctx.secrets, "mysecret", "foo", &value).await;
     assert_eq!(
         secret.metadata.labels.as_ref().unwrap()["mylabel"],
         "myvalue"
     );
-    let owner = &secret
-        .metadata
-        .owner_references
-        .as_ref()
-        .expect("ownerReferences")[0];
+    let owners = secret.metadata.owner_references.clone().unwrap_or_default();
+    assert_eq!(owners.len(), 1, "{owners:?}");
+    let owner = &owners[0];
     assert_eq!(owner.kind, "SealedSecret");
     assert_eq!(owner.api_version, "bitnami.com/v1alpha1");
+    assert_eq!(owner.name, "mysecret");
     assert_eq!(Some(&owner.uid), created.metadata.uid.as_ref());
     assert_eq!(owner.controller, Some(true));
+    assert_eq!(owner.block_owner_deletion, None);
 
-    let status = eventually("Synced=True", Duration::from_secs(30), || async {
-        let obj = ss_api.get("mysecret").await.ok()?;
-        let status = obj.status?;
-        (status.conditions.first()?.status == "True").then_some(status)
-    })
-    .await;
+    let (status, condition) = wait_synced(&ctx.ss, "mysecret", "True").await;
     assert_eq!(status.observed_generation, 1);
-    let condition = &status.conditions[0];
+    assert_eq!(condition.message, "");
     assert_eq!(condition.last_transition_time, condition.last_update_time);
 
-    let events: Api<Event> = Api::namespaced(client.clone(), &ns);
-    let unsealed = eventually("Unsealed event", Duration::from_secs(30), || async {
-        events
-            .list(&ListParams::default().fields("involvedObject.name=mysecret"))
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .find(|e| e.reason.as_deref() == Some("Unsealed"))
-    })
-    .await;
+    let unsealed = wait_event(&ctx.events, "mysecret", "Unsealed").await;
     assert_eq!(unsealed.type_.as_deref(), Some("Normal"));
     assert_eq!(
         unsealed.message.as_deref(),
@@ -467,16 +293,274 @@ async fn unseals_out_of_cluster(cluster: &Cluster, client: &Client) {
         unsealed.source.and_then(|s| s.component).as_deref(),
         Some("sealed-secrets")
     );
+    assert_eq!(
+        unsealed.involved_object.kind.as_deref(),
+        Some("SealedSecret")
+    );
+    (value, secret)
+}
 
-    // Restart: the unchanged SealedSecret is not decrypted again.
-    drop(controller);
-    let controller = start_controller(cluster, &key_ns, &log);
+/// Scenario: `spec.template` metadata and type, and `spec.template.data` Go templates.
+async fn template(ctx: &Ctx, cert: &str) {
+    let user = ctx.plaintexts.value("tpl-user");
+    let pass = ctx.plaintexts.value("tpl-pass");
+    let mut object = seal(
+        cert,
+        input(
+            &ctx.ns,
+            "templated",
+            &[("user", &user), ("pass", &pass)],
+            &[("app", "web")],
+            &[("example.com/note", "hello")],
+        ),
+    );
+    object["spec"]["template"]["type"] = "kubernetes.io/basic-auth".into();
+    object["spec"]["template"]["data"] = serde_json::json!({
+        "username": r#"{{ index . "user" }}"#,
+        "password": r#"{{ printf "%s!" .pass }}"#,
+        "auth": r#"{{ printf "%s:%s" .user .pass | b64enc }}"#,
+    });
+    create_sealed(&ctx.ss, object).await;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    let password = format!("{pass}!");
+    ctx.plaintexts.remember(&auth);
+    let secret = wait_secret_value(&ctx.secrets, "templated", "auth", &auth).await;
+    assert_eq!(
+        data_of(&secret),
+        bytes_map(&[
+            ("auth", &auth),
+            ("pass", &pass),
+            ("password", &password),
+            ("user", &user),
+            ("username", &user),
+        ])
+    );
+    assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/basic-auth"));
+    assert_eq!(secret.metadata.labels.as_ref().unwrap()["app"], "web");
+    assert_eq!(
+        secret.metadata.annotations.as_ref().unwrap()["example.com/note"],
+        "hello"
+    );
+    wait_synced(&ctx.ss, "templated", "True").await;
+
+    // A spec edit (a template label): the Secret follows and observedGeneration becomes 2.
+    ctx.ss
+        .patch(
+            "templated",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "spec": {"template": {"metadata": {"labels": {"app": "web2"}}}}
+            })),
+        )
+        .await
+        .expect("patch SealedSecret");
+    eventually("template label update", Duration::from_secs(30), || async {
+        let s = ctx.secrets.get("templated").await.ok()?;
+        (s.metadata.labels?.get("app")? == "web2").then_some(())
+    })
+    .await;
+    let (status, condition) =
+        eventually("observedGeneration 2", Duration::from_secs(30), || async {
+            let st = ctx.ss.get("templated").await.ok()?.status?;
+            let c = st.conditions.first()?.clone();
+            (st.observed_generation == 2 && c.status == "True").then_some((st, c))
+        })
+        .await;
+    assert_eq!(status.observed_generation, 2);
+    assert_ne!(condition.last_update_time, None);
+}
+
+/// Scenario: unmanaged Secrets are not overwritten; `managed` adopts; `patch` merges;
+/// `skip-set-owner-references` leaves the Secret unowned.
+async fn ownership(ctx: &Ctx, cert: &str) {
+    // Not ours, no annotation: refused, untouched.
+    let original = ctx.plaintexts.value("taken-original");
+    let before = existing_secret(&ctx.secrets, "taken", &[("foo", &original)], &[], &[]).await;
+    let sealed_value = ctx.plaintexts.value("taken-sealed");
+    create_sealed(
+        &ctx.ss,
+        seal(
+            cert,
+            input(&ctx.ns, "taken", &[("foo", &sealed_value)], &[], &[]),
+        ),
+    )
+    .await;
+    let (_, condition) = wait_synced(&ctx.ss, "taken", "False").await;
+    assert_eq!(
+        condition.message,
+        r#"failed update: Resource "taken" already exists and is not managed by SealedSecret"#
+    );
+    let event = wait_event(&ctx.events, "taken", "ErrUpdateFailed").await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert_eq!(
+        event.message.as_deref(),
+        Some(r#"Resource "taken" already exists and is not managed by SealedSecret"#)
+    );
+
+    // `managed: "true"`: adopted (data and annotations replaced, ownerReference set).
+    let stale = ctx.plaintexts.value("adopt-stale");
+    existing_secret(
+        &ctx.secrets,
+        "adopted",
+        &[("old", &stale)],
+        &[],
+        &[(MANAGED, "true")],
+    )
+    .await;
+    let adopted_value = ctx.plaintexts.value("adopt-sealed");
+    let adopted_ss = create_sealed(
+        &ctx.ss,
+        seal(
+            cert,
+            input(&ctx.ns, "adopted", &[("foo", &adopted_value)], &[], &[]),
+        ),
+    )
+    .await;
+    let adopted = wait_secret_value(&ctx.secrets, "adopted", "foo", &adopted_value).await;
+    assert_eq!(data_of(&adopted), bytes_map(&[("foo", &adopted_value)]));
+    let owners = adopted
+        .metadata
+        .owner_references
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(owners.len(), 1);
+    assert_eq!(Some(&owners[0].uid), adopted_ss.metadata.uid.as_ref());
+    assert!(
+        !adopted
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key(MANAGED),
+        "normal mode replaces the annotations"
+    );
+    wait_synced(&ctx.ss, "adopted", "True").await;
+
+    // `patch: "true"`: merged key by key, no ownership taken.
+    let kept = ctx.plaintexts.value("patch-kept");
+    let replaced = ctx.plaintexts.value("patch-replaced");
+    existing_secret(
+        &ctx.secrets,
+        "patched",
+        &[("keep", &kept), ("foo", &replaced)],
+        &[("existing", "yes")],
+        &[(PATCH, "true")],
+    )
+    .await;
+    let patch_value = ctx.plaintexts.value("patch-sealed");
+    create_sealed(
+        &ctx.ss,
+        seal(
+            cert,
+            input(
+                &ctx.ns,
+                "patched",
+                &[("foo", &patch_value)],
+                &[("mylabel", "x")],
+                &[],
+            ),
+        ),
+    )
+    .await;
+    let patched = wait_secret_value(&ctx.secrets, "patched", "foo", &patch_value).await;
+    assert_eq!(
+        data_of(&patched),
+        bytes_map(&[("foo", &patch_value), ("keep", &kept)])
+    );
+    let labels = patched.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels.get("existing").map(String::as_str), Some("yes"));
+    assert_eq!(labels.get("mylabel").map(String::as_str), Some("x"));
+    assert_eq!(
+        patched.metadata.annotations.clone().unwrap_or_default()[PATCH],
+        "true"
+    );
+    assert!(
+        patched
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty(),
+        "patch without managed takes no ownership"
+    );
+    wait_synced(&ctx.ss, "patched", "True").await;
+
+    // skip-set-owner-references in the template: created without an owner, and Synced.
+    let skip_value = ctx.plaintexts.value("skipowner");
+    create_sealed(
+        &ctx.ss,
+        seal(
+            cert,
+            input(
+                &ctx.ns,
+                "skipowner",
+                &[("foo", &skip_value)],
+                &[],
+                &[(SKIP_OWNER, "true")],
+            ),
+        ),
+    )
+    .await;
+    let unowned = wait_secret_value(&ctx.secrets, "skipowner", "foo", &skip_value).await;
+    assert!(
+        unowned
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+    wait_synced(&ctx.ss, "skipowner", "True").await;
+
+    // The refused Secret is still exactly what it was, after the controller's retries.
+    let after = ctx.secrets.get("taken").await.expect("get taken");
+    assert_eq!(data_of(&after), bytes_map(&[("foo", &original)]));
+    assert_eq!(
+        after.metadata.resource_version,
+        before.metadata.resource_version
+    );
+    assert!(
+        after
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+
+    // Deleting its SealedSecret leaves the Secret we never owned alone (checked after the GC
+    // scenario below), and keeps the restart below free of failing objects.
+    ctx.ss
+        .delete("taken", &DeleteParams::default())
+        .await
+        .expect("delete SealedSecret");
+}
+
+/// Restarts with `--log-format json` and a `--key-cutoff-time` a minute ahead: a new key at
+/// start-up, and the unchanged SealedSecrets are proven current by their digests (no RSA).
+async fn restart_with_cutoff(
+    ctx: &Ctx,
+    cluster: &Cluster,
+    json_log: &Path,
+    first_cert: &str,
+) -> Process {
+    let cutoff = std::process::Command::new("date")
+        .args(["-R", "-d", "+1 minute"])
+        .output()
+        .expect("date -R");
+    let cutoff = String::from_utf8(cutoff.stdout).unwrap().trim().to_owned();
+    let controller = start_ours(
+        cluster,
+        &ctx.ns,
+        json_log,
+        &["--log-format", "json", "--key-cutoff-time", &cutoff],
+    );
+    let cert = wait_cert(&controller).await;
+    assert_ne!(cert, first_cert, "--key-cutoff-time generated no key");
+    assert_eq!(key_secrets(&ctx.client, &ctx.ns).await.len(), 2);
+    // mysecret, templated and patched are current.
     let metrics = eventually(
-        "a reconcile after restart",
-        Duration::from_secs(60),
+        "digest skips after restart",
+        Duration::from_secs(30),
         || async {
             let (_, text) = http_get(controller.metrics_port, "/metrics").await?;
-            (metric(&text, "sealed_secrets_controller_unseal_skipped_total")? >= 1.0)
+            (metric(&text, "sealed_secrets_controller_unseal_skipped_total")? >= 3.0)
                 .then_some(text)
         },
     )
@@ -489,49 +573,235 @@ async fn unseals_out_of_cluster(cluster: &Cluster, client: &Client) {
         Some(0.0),
         "{metrics}"
     );
+    controller
+}
 
-    // Deleting the Secret recreates it.
-    secrets
-        .delete("mysecret", &DeleteParams::default())
-        .await
-        .expect("delete Secret");
-    eventually("the recreated Secret", Duration::from_secs(30), || async {
-        let s = secrets.get_opt("mysecret").await.ok().flatten()?;
-        (s.metadata.uid != secret.metadata.uid).then_some(())
-    })
+/// Scenario: SIGUSR1 adds a key; `/v1/cert.pem` serves it; old keys stay and still open.
+async fn rotation(
+    ctx: &Ctx,
+    controller: &Process,
+    first_cert: &str,
+    second_cert: &str,
+    first_key_name: &str,
+) {
+    controller.signal("USR1");
+    let third_cert = eventually(
+        "a new certificate after SIGUSR1",
+        Duration::from_secs(30),
+        || async {
+            let (code, body) = http_get(controller.port, "/v1/cert.pem").await?;
+            (code == 200 && body != second_cert && body != first_cert).then_some(body)
+        },
+    )
     .await;
+    let keys = key_secrets(&ctx.client, &ctx.ns).await;
+    assert_eq!(keys.len(), 3, "every key Secret is kept");
+    assert!(
+        keys.iter()
+            .any(|k| k.metadata.name.as_deref() == Some(first_key_name))
+    );
+    // Sealed for the first and the second (no longer newest) keys: both still open.
+    for (name, cert) in [("oldkey1", first_cert), ("oldkey2", second_cert)] {
+        let value = ctx.plaintexts.value(name);
+        create_sealed(
+            &ctx.ss,
+            seal(cert, input(&ctx.ns, name, &[("foo", &value)], &[], &[])),
+        )
+        .await;
+        wait_secret_value(&ctx.secrets, name, "foo", &value).await;
+        wait_synced(&ctx.ss, name, "True").await;
+    }
+    // And the newest one.
+    let value = ctx.plaintexts.value("newkey");
+    create_sealed(
+        &ctx.ss,
+        seal(
+            &third_cert,
+            input(&ctx.ns, "newkey", &[("foo", &value)], &[], &[]),
+        ),
+    )
+    .await;
+    wait_secret_value(&ctx.secrets, "newkey", "foo", &value).await;
+}
 
-    // Sealed for another key: ErrUnsealFailed and Synced=False.
+/// Scenario: one flipped ciphertext byte fails the unseal and leaves the Secret unchanged.
+async fn tampered(ctx: &Ctx, cert: &str) {
+    let value = ctx.plaintexts.value("tampered");
+    create_sealed(
+        &ctx.ss,
+        seal(
+            cert,
+            input(&ctx.ns, "tampered", &[("foo", &value)], &[], &[]),
+        ),
+    )
+    .await;
+    let before = wait_secret_value(&ctx.secrets, "tampered", "foo", &value).await;
+    wait_synced(&ctx.ss, "tampered", "True").await;
+
+    let object = ctx.ss.get("tampered").await.expect("get");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut blob = b64
+        .decode(&object.spec.encrypted_data.as_ref().expect("encryptedData")["foo"])
+        .expect("base64");
+    let last = blob.len() - 1;
+    blob[last] ^= 0x01; // the GCM tag
+    ctx.ss
+        .patch(
+            "tampered",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "spec": {"encryptedData": {"foo": b64.encode(&blob)}}
+            })),
+        )
+        .await
+        .expect("patch SealedSecret");
+    let (status, condition) = wait_synced(&ctx.ss, "tampered", "False").await;
+    assert_eq!(condition.message, "no key could decrypt secret (foo)");
+    assert_eq!(status.observed_generation, 2);
+    let event = wait_event(&ctx.events, "tampered", "ErrUnsealFailed").await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert_eq!(
+        event.message.as_deref(),
+        Some("Failed to unseal: no key could decrypt secret (foo)")
+    );
+    let after = ctx.secrets.get("tampered").await.expect("get Secret");
+    assert_eq!(data_of(&after), bytes_map(&[("foo", &value)]));
+    assert_eq!(
+        after.metadata.resource_version,
+        before.metadata.resource_version
+    );
+}
+
+/// Scenario: sealed for a key the controller does not have.
+async fn wrong_key(ctx: &Ctx) {
     let other = PrivateKey::generate(2048).expect("key");
     let other_cert = Certificate::self_signed(
         &other,
         &CertParams::controller_default(time::OffsetDateTime::now_utc()),
     )
-    .expect("cert");
-    ss_api
-        .create(
-            &PostParams::default(),
-            &sealed_object(other_cert.public_key(), &ns, "wrongkey"),
-        )
-        .await
-        .expect("create SealedSecret");
-    let failed = eventually("Synced=False", Duration::from_secs(30), || async {
-        let obj = ss_api.get("wrongkey").await.ok()?;
-        let condition = obj.status?.conditions.into_iter().next()?;
-        (condition.status == "False").then_some(condition)
-    })
+    .expect("cert")
+    .to_pem();
+    let value = ctx.plaintexts.value("wrongkey");
+    create_sealed(
+        &ctx.ss,
+        seal(
+            &other_cert,
+            input(&ctx.ns, "wrongkey", &[("foo", &value)], &[], &[]),
+        ),
+    )
     .await;
-    assert_eq!(failed.message, "no key could decrypt secret (foo)");
-    eventually("ErrUnsealFailed event", Duration::from_secs(30), || async {
-        events
-            .list(&ListParams::default().fields("involvedObject.name=wrongkey"))
+    let (_, condition) = wait_synced(&ctx.ss, "wrongkey", "False").await;
+    assert_eq!(condition.message, "no key could decrypt secret (foo)");
+    wait_event(&ctx.events, "wrongkey", "ErrUnsealFailed").await;
+    assert!(
+        ctx.secrets
+            .get_opt("wrongkey")
             .await
-            .ok()?
-            .items
-            .into_iter()
-            .find(|e| e.reason.as_deref() == Some("ErrUnsealFailed"))
+            .expect("get")
+            .is_none()
+    );
+}
+
+/// Scenario: a Secret deleted out of band comes back.
+async fn recreate(ctx: &Ctx, name: &str, old: &Secret, value: &str) {
+    ctx.secrets
+        .delete(name, &DeleteParams::default())
+        .await
+        .expect("delete Secret");
+    let again = eventually("the recreated Secret", Duration::from_secs(30), || async {
+        let s = ctx.secrets.get_opt(name).await.ok().flatten()?;
+        (s.metadata.uid != old.metadata.uid).then_some(s)
     })
     .await;
-    assert!(secrets.get_opt("wrongkey").await.expect("get").is_none());
-    drop(controller);
+    assert_eq!(data_of(&again), bytes_map(&[("foo", value)]));
+    assert_eq!(again.metadata.owner_references.unwrap_or_default().len(), 1);
+}
+
+/// Scenario: deleting SealedSecrets (the adopted one, now owning its Secret, and the one with
+/// `skip-set-owner-references`); the garbage collector removes the owned Secret only ...
+async fn start_garbage_collection(ctx: &Ctx) {
+    for name in ["adopted", "skipowner"] {
+        ctx.ss
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete SealedSecret");
+    }
+}
+
+/// ... and, scenarios later (the garbage collector can take ~30 s to learn about a CRD that
+/// appeared after it started), the owned Secret is gone and the others are still there.
+async fn finish_garbage_collection(ctx: &Ctx) {
+    eventually(
+        "GC of the owned Secret",
+        Duration::from_secs(45),
+        || async {
+            ctx.secrets
+                .get_opt("adopted")
+                .await
+                .ok()
+                .and_then(|s| s.is_none().then_some(()))
+        },
+    )
+    .await;
+    assert!(
+        ctx.secrets
+            .get_opt("skipowner")
+            .await
+            .expect("get")
+            .is_some(),
+        "a Secret without ownerReference survives its SealedSecret"
+    );
+    let taken = ctx
+        .secrets
+        .get("taken")
+        .await
+        .expect("the unmanaged Secret");
+    assert!(
+        taken
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+/// In-cluster, as a ServiceAccount with exactly upstream's RBAC, with `--key-renew-period 3s`:
+/// a key at start-up, then automatic renewal.
+async fn runs_in_cluster_with_upstream_rbac(cluster: &Cluster, ctx: &Ctx, ns: &str, log: &Path) {
+    ensure_namespace(&ctx.client, ns).await;
+    kubectl_apply(cluster, &upstream_rbac(ns, "sealed-secrets-controller"));
+    let controller = start_ours_in_cluster(
+        cluster,
+        ns,
+        "sealed-secrets-controller",
+        log,
+        &["--key-renew-period", "3s"],
+    );
+    let first = wait_cert(&controller).await;
+    let cert = eventually("a renewed key", Duration::from_secs(30), || async {
+        let (code, body) = http_get(controller.port, "/v1/cert.pem").await?;
+        (code == 200 && body.contains("CERTIFICATE") && body != first).then_some(body)
+    })
+    .await;
+    assert!(key_secrets(&ctx.client, ns).await.len() >= 2);
+    let ss: Api<SealedSecretObject> = Api::namespaced(ctx.client.clone(), ns);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let value = ctx.plaintexts.value("incluster");
+    create_sealed(
+        &ss,
+        seal(&cert, input(ns, "app", &[("foo", &value)], &[], &[])),
+    )
+    .await;
+    wait_secret_value(&secrets, "app", "foo", &value).await;
+    wait_synced(&ss, "app", "True").await;
+    assert!(
+        controller.terminate(),
+        "controller did not exit 0 on SIGTERM"
+    );
+    let log_text = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        !log_text.to_ascii_lowercase().contains("forbidden"),
+        "RBAC denial in {}",
+        log.display()
+    );
 }
