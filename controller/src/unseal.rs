@@ -68,17 +68,10 @@ impl Unsealer {
         keys: Arc<KeySet>,
         ss: SealedSecret,
     ) -> Result<UnsealOutcome, UnsealTaskError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| UnsealTaskError::Task(e.to_string()))?;
-        let metrics = self.metrics.clone();
-        let options = Arc::clone(&self.options);
-        tokio::task::spawn_blocking(move || {
+        self.on_pool(move |metrics, options| {
             let order = keys.unseal_order();
             let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
-            let result = seal::unseal(&ss, &refs, &options);
+            let result = seal::unseal(&ss, &refs, options);
             metrics
                 .rsa_decrypt_operations
                 .inc_by(rsa_operations(&ss, refs.len(), &result));
@@ -90,7 +83,6 @@ impl Unsealer {
             })
         })
         .await
-        .map_err(|e| UnsealTaskError::Task(e.to_string()))?
     }
 
     /// Re-encrypts `ss` for the latest key (`/v1/rotate`).
@@ -102,21 +94,14 @@ impl Unsealer {
         keys: Arc<KeySet>,
         ss: SealedSecret,
     ) -> Result<SealedSecret, UnsealTaskError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| UnsealTaskError::Task(e.to_string()))?;
-        let metrics = self.metrics.clone();
-        let options = Arc::clone(&self.options);
-        tokio::task::spawn_blocking(move || {
+        self.on_pool(move |metrics, options| {
             let latest = keys
                 .latest()
                 .cloned()
                 .ok_or_else(|| UnsealTaskError::Task("no sealing key is registered".to_owned()))?;
             let order = keys.unseal_order();
             let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
-            let result = seal::reseal(&ss, &refs, latest.key.public_key(), &options);
+            let result = seal::reseal(&ss, &refs, latest.key.public_key(), options);
             // A successful reseal decrypts every item once; count it like an unseal.
             let approx: Result<(), &UnsealError> = result.as_ref().map(|_| ());
             metrics
@@ -125,7 +110,24 @@ impl Unsealer {
             Ok(result?)
         })
         .await
-        .map_err(|e| UnsealTaskError::Task(e.to_string()))?
+    }
+
+    /// Runs `job` on the blocking pool once a CPU permit is free.
+    async fn on_pool<T, F>(&self, job: F) -> Result<T, UnsealTaskError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Metrics, &UnsealOptions) -> Result<T, UnsealTaskError> + Send + 'static,
+    {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| UnsealTaskError::Task(e.to_string()))?;
+        let metrics = self.metrics.clone();
+        let options = Arc::clone(&self.options);
+        tokio::task::spawn_blocking(move || job(&metrics, &options))
+            .await
+            .map_err(|e| UnsealTaskError::Task(e.to_string()))?
     }
 }
 
