@@ -816,5 +816,16 @@ fn online_modes_against_our_and_upstream_controllers() {
     kubeseal_rs_extras(&cluster, &theirs, "kubeseal-rs-vs-upstream");
     unreachable_controller(&cluster, &ours, "10.200.31.2");
     other_credentials(&cluster, &ours);
+    // Our controller opened every value sealed above (verify, rotate, unseal): its log must not
+    // show one, in clear or in base64.
+    let log = std::fs::read_to_string(&ours.log).unwrap();
+    assert!(!log.is_empty(), "our controller wrote no log");
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, SECRET_VALUE);
+    for needle in [SECRET_VALUE, b64.trim_end_matches('=')] {
+        assert!(
+            !log.contains(needle),
+            "our controller's log shows a plaintext"
+        );
+    }
     eprintln!("all online scenarios passed");
 }
