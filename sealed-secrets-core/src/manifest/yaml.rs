@@ -12,7 +12,7 @@
 mod scalar;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -174,12 +174,14 @@ impl Emitter {
     fn mapping(&mut self, map: &serde_json::Map<String, Value>) {
         // Keys that read back the same (see `as_read_back`) collapse, the later one winning,
         // as in go-yaml's map.
-        let mut by_key: HashMap<Cow<'_, str>, &Value> = HashMap::with_capacity(map.len());
+        // Byte order first, so the result is deterministic even for keys go-yaml cannot order.
+        let mut by_key: BTreeMap<Cow<'_, str>, &Value> = BTreeMap::new();
         for (key, value) in map {
             by_key.insert(as_read_back(key), value);
         }
-        let mut entries: Vec<(Cow<'_, str>, &Value)> = by_key.into_iter().collect();
-        entries.sort_by(|a, b| key_order::compare(&a.0, &b.0));
+        let entries: Vec<(Cow<'_, str>, &Value)> = by_key.into_iter().collect();
+        let entries =
+            key_order::sort_by_key_order(entries, &|e: &(Cow<'_, str>, &Value)| e.0.as_ref());
         self.increase_indent(false, false);
         for (key, value) in entries {
             let key = key.as_ref();
