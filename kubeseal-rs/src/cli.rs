@@ -24,9 +24,24 @@ pub struct Cli {
 #[derive(Debug, Args, Default)]
 pub struct SealArgs {
     /// Certificate / public key to seal with: a file path, an http(s):// URL or a file:// URL.
-    /// Without it, the certificate is fetched from the controller in the cluster.
+    /// Without it, the certificate is fetched from the controller in the cluster. Repeat it
+    /// to seal for several clusters at once (then -w is a pattern with {cluster}).
     #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
-    pub cert: Option<String>,
+    pub cert: Vec<String>,
+
+    /// Seal for this environment of the repository config (.sealed-secrets.toml), using its
+    /// certificate; repeatable, like --cert.
+    #[arg(long = "environment", short = 'e', value_name = "NAME")]
+    pub environments: Vec<String>,
+
+    /// The repository config (default: the nearest .sealed-secrets.toml upwards).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Record the sealing certificate's fingerprint in the SealedSecret's
+    /// sealed-secrets-rs/sealed-with annotation (always on with several certificates).
+    #[arg(long)]
+    pub record_fingerprint: bool,
 
     /// Namespace of the sealed-secrets controller (used when the certificate comes from the
     /// cluster, and for --validate and --re-encrypt).
@@ -265,6 +280,110 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+    /// Check SealedSecret manifests offline for CI: parse, name/namespace/scope agree, items fit
+    /// the pinned certificate's key, sealed with a pinned certificate, no plaintext Secrets.
+    Check(CheckArgs),
+    /// Set one item of a SealedSecret file in place, from a hidden prompt, stdin or a file;
+    /// everything else in the file is kept byte for byte.
+    Set(Box<SetArgs>),
+    /// Remove one item of a SealedSecret file in place.
+    Unset(UnsetArgs),
+    /// Re-encrypt every SealedSecret under the paths for another certificate, offline, with
+    /// the private keys that open them; files keep their layout and untouched items.
+    Reseal(ResealArgs),
+}
+
+/// Where `set` gets its certificate: `--cert`, else the controller (like sealing).
+#[derive(Debug, Args, Default)]
+pub struct CertArgs {
+    /// Certificate to seal with: a file path, an http(s):// URL or a file:// URL.
+    /// Without it, the certificate is fetched from the controller in the cluster.
+    #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
+    pub cert: Option<String>,
+    /// Namespace of the sealed-secrets controller.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub controller_namespace: String,
+    /// Name of the sealed-secrets controller's Service.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAME",
+        default_value = "sealed-secrets-controller"
+    )]
+    pub controller_name: String,
+    /// Path to the kubeconfig file.
+    #[arg(long, env = "SEALED_SECRETS_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, env = "SEALED_SECRETS_CONTEXT")]
+    pub context: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Options of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or directories to check (directories are walked; default: the config's
+    /// directory, else the current one).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The repository config (default: the nearest .sealed-secrets.toml upwards).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Options of `set`.
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// The SealedSecret file to change in place.
+    pub file: PathBuf,
+    /// The item to set.
+    pub key: String,
+    /// Read the value from this file (exact bytes) instead of the prompt or stdin.
+    #[arg(long, value_name = "PATH")]
+    pub from_file: Option<PathBuf>,
+    /// Which SealedSecret of a multi-document file (by metadata.name).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub cert: CertArgs,
+}
+
+/// Options of `unset`.
+#[derive(Debug, Args)]
+pub struct UnsetArgs {
+    /// The SealedSecret file to change in place.
+    pub file: PathBuf,
+    /// The item to remove.
+    pub key: String,
+    /// Which SealedSecret of a multi-document file (by metadata.name).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Options of `reseal`.
+#[derive(Debug, Args)]
+pub struct ResealArgs {
+    /// Files or directories holding SealedSecrets (directories are walked).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The certificate to re-encrypt for (file path or file:// URL).
+    #[arg(long, required = true, value_name = "FILE")]
+    pub cert: String,
+    /// Private key files that open the current items: PEM keys, key Secret manifests or
+    /// Lists of them (comma-separated or repeated).
+    #[arg(long, required = true, value_delimiter = ',', value_name = "FILE")]
+    pub recovery_private_key: Vec<PathBuf>,
+    /// Only re-encrypt items that this key (fingerprint SHA256:…) opens.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub only_key: Option<String>,
+    /// Report what would change, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Options of `keygen`.

@@ -1,10 +1,14 @@
 //! Stage 3: running a checked mode. One module per mode.
 
+pub mod check;
+pub mod edit_item;
 pub mod keygen;
 pub mod merge;
+pub mod multi_seal;
 pub mod raw;
 pub mod recover;
 pub mod reencrypt;
+pub mod reseal;
 pub mod seal;
 pub mod validate;
 
@@ -12,6 +16,7 @@ use sealed_secrets_core::cert::Certificate;
 use sealed_secrets_core::manifest;
 use sealed_secrets_core::types::SealedSecret;
 
+use crate::cli::SealArgs;
 use crate::error::CliError;
 use crate::mode::{CertSource, Plan};
 use crate::{cert_source, cluster, input};
@@ -30,10 +35,23 @@ pub fn sealing_cert(plan: &Plan) -> Result<Certificate, CliError> {
 /// # Errors
 /// The certificate cannot be fetched.
 pub fn cert_bytes(plan: &Plan) -> Result<(Vec<u8>, String), CliError> {
-    match &plan.cert {
+    cert_bytes_from(&plan.cert, &plan.args)
+}
+
+/// The certificate to seal with, from `source` (the connection settings in `args`).
+///
+/// # Errors
+/// The certificate cannot be fetched or parsed, or is expired.
+pub fn sealing_cert_from(source: &CertSource, args: &SealArgs) -> Result<Certificate, CliError> {
+    let (bytes, origin) = cert_bytes_from(source, args)?;
+    Ok(cert_source::parse_for_sealing(&bytes, &origin)?)
+}
+
+fn cert_bytes_from(source: &CertSource, args: &SealArgs) -> Result<(Vec<u8>, String), CliError> {
+    match source {
         CertSource::Location(location) => Ok((cert_source::fetch(location)?, location.clone())),
         CertSource::Controller { namespace, name } => {
-            let fetch = || cluster::Controller::connect(&plan.args)?.cert_pem();
+            let fetch = || cluster::Controller::connect(args)?.cert_pem();
             let bytes =
                 fetch().map_err(|source| CliError::cluster("cannot fetch certificate", source))?;
             Ok((bytes, format!("from controller {namespace}/{name}")))

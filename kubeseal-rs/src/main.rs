@@ -9,6 +9,8 @@ mod error;
 mod input;
 mod mode;
 mod output;
+mod repo_config;
+mod sealed_file;
 
 use std::process::ExitCode;
 
@@ -59,6 +61,16 @@ fn usage_error_line(e: &clap::Error) -> String {
     line
 }
 
+/// The modes that take their arguments by value.
+fn edit_mode(plan: mode::Plan) -> Result<(), CliError> {
+    match plan.mode {
+        Mode::Set(args) => commands::edit_item::run_set(*args),
+        Mode::Unset(args) => commands::edit_item::run_unset(&args),
+        Mode::Reseal(args) => commands::reseal::run(&args),
+        _ => Ok(()),
+    }
+}
+
 fn run(plan: mode::Plan) -> Result<(), CliError> {
     if !plan.args.recovery_private_key.is_empty()
         && !matches!(plan.mode, Mode::RecoveryUnseal { .. })
@@ -80,6 +92,9 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         }
         Mode::Validate => commands::validate::run(&plan),
         Mode::ReEncrypt => commands::reencrypt::run(&plan),
+        Mode::SealMulti { targets, pattern } => commands::multi_seal::run(&plan, targets, pattern),
+        Mode::Check(args) => commands::check::run(args),
+        Mode::Set(_) | Mode::Unset(_) | Mode::Reseal(_) => edit_mode(plan),
         Mode::Keygen(args) => commands::keygen::run(args),
         Mode::Completions(shell) => {
             let mut cmd = Cli::command();

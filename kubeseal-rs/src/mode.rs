@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{Cli, Command, Format, KeygenArgs, SealArgs};
+use crate::cli::{
+    CheckArgs, Cli, Command, Format, KeygenArgs, ResealArgs, SealArgs, SetArgs, UnsetArgs,
+};
 
 /// A usage error: the flags do not make sense together.
 #[derive(Debug, thiserror::Error)]
@@ -23,16 +25,52 @@ pub enum CertSource {
 #[derive(Debug)]
 pub enum Mode {
     Seal,
-    Raw { from_file: Option<PathBuf> },
+    Raw {
+        from_file: Option<PathBuf>,
+    },
     MergeInto(PathBuf),
-    RecoveryUnseal { keys: Vec<PathBuf> },
+    RecoveryUnseal {
+        keys: Vec<PathBuf>,
+    },
     FetchCert,
     Validate,
     ReEncrypt,
+    /// Seal for several clusters: one output per target, paths from the `-w` pattern.
+    SealMulti {
+        targets: Vec<Target>,
+        pattern: String,
+    },
     Keygen(KeygenArgs),
     Completions(clap_complete::Shell),
     Man,
+    Check(CheckArgs),
+    Set(Box<SetArgs>),
+    Unset(UnsetArgs),
+    Reseal(ResealArgs),
 }
+
+/// One cluster to seal for in [`Mode::SealMulti`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `--cert LOCATION`; `{cluster}` is the file name without its extension.
+    Cert { cluster: String, location: String },
+    /// `--environment NAME` from the repository config.
+    Environment(String),
+}
+
+impl Target {
+    /// The `{cluster}` value.
+    #[must_use]
+    pub fn cluster(&self) -> &str {
+        match self {
+            Target::Cert { cluster, .. } => cluster,
+            Target::Environment(name) => name,
+        }
+    }
+}
+
+/// The placeholders a `-w` pattern may hold with several certificates.
+pub const PLACEHOLDERS: [&str; 3] = ["{cluster}", "{name}", "{namespace}"];
 
 /// A checked invocation.
 #[derive(Debug)]
@@ -56,9 +94,16 @@ pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
         Some(Command::Keygen(k)) => Mode::Keygen(k),
         Some(Command::Completions { shell }) => Mode::Completions(shell),
         Some(Command::Man) => Mode::Man,
+        Some(Command::Check(c)) => Mode::Check(c),
+        Some(Command::Set(c)) => {
+            check_item_name(&c.key)?;
+            Mode::Set(c)
+        }
+        Some(Command::Unset(c)) => Mode::Unset(c),
+        Some(Command::Reseal(c)) => Mode::Reseal(c),
         None => seal_mode(&args)?,
     };
-    let cert = match &args.cert {
+    let cert = match args.cert.last() {
         Some(location) => CertSource::Location(location.clone()),
         None => CertSource::Controller {
             namespace: args.controller_namespace.clone(),
@@ -108,6 +153,15 @@ fn seal_mode(args: &SealArgs) -> Result<Mode, UsageError> {
             chosen.join(" and ")
         )));
     }
+    let multi = args.cert.len() > 1 || !args.environments.is_empty();
+    if multi {
+        if let Some((flag, _)) = modes.iter().find(|(_, on)| *on) {
+            return Err(UsageError(format!(
+                "{flag} takes one certificate; several --cert or --environment are for sealing only"
+            )));
+        }
+        return multi_seal_mode(args);
+    }
     Ok(if args.raw {
         if args.from_file.len() > 1 {
             return Err(UsageError(
@@ -146,4 +200,86 @@ fn seal_mode(args: &SealArgs) -> Result<Mode, UsageError> {
     } else {
         Mode::Seal
     })
+}
+
+fn multi_seal_mode(args: &SealArgs) -> Result<Mode, UsageError> {
+    let mut targets: Vec<Target> = args
+        .cert
+        .iter()
+        .map(|location| Target::Cert {
+            cluster: cluster_name(location),
+            location: location.clone(),
+        })
+        .collect();
+    targets.extend(args.environments.iter().cloned().map(Target::Environment));
+    let mut seen = std::collections::BTreeSet::new();
+    for target in &targets {
+        if target.cluster().is_empty() || !seen.insert(target.cluster()) {
+            return Err(UsageError(format!(
+                "two certificates give the same {{cluster}} name {:?}; name the files apart",
+                target.cluster()
+            )));
+        }
+    }
+    let Some(pattern) = args.sealed_secret_file.as_ref() else {
+        return Err(UsageError(
+            "sealing for several clusters needs -w with a path pattern, e.g. -w 'sealed/{cluster}/{name}.yaml'"
+                .to_owned(),
+        ));
+    };
+    let pattern = pattern.to_string_lossy().into_owned();
+    if targets.len() > 1 && !pattern.contains("{cluster}") {
+        return Err(UsageError(
+            "the -w pattern must contain {cluster} when sealing for several clusters".to_owned(),
+        ));
+    }
+    let mut rest = pattern.clone();
+    for placeholder in PLACEHOLDERS {
+        rest = rest.replace(placeholder, "");
+    }
+    if rest.contains('{') || rest.contains('}') {
+        return Err(UsageError(format!(
+            "unknown placeholder in -w {pattern:?}; use {}",
+            PLACEHOLDERS.join(", ")
+        )));
+    }
+    Ok(Mode::SealMulti { targets, pattern })
+}
+
+/// `{cluster}` for a `--cert`: the last path segment without its extension.
+fn cluster_name(location: &str) -> String {
+    let path = location.split(['?', '#']).next().unwrap_or(location);
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.rsplit_once('.')
+        .map_or(file, |(stem, _)| stem)
+        .to_owned()
+}
+
+/// Kubernetes Secret keys: `[-._a-zA-Z0-9]+`.
+fn check_item_name(key: &str) -> Result<(), UsageError> {
+    if !key.is_empty()
+        && key.len() <= 253
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        Ok(())
+    } else {
+        Err(UsageError(format!(
+            "invalid item name {key:?}: a Secret key consists of alphanumerics, '-', '_' or '.'"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_names_come_from_file_names() {
+        assert_eq!(cluster_name("certs/prod.pem"), "prod");
+        assert_eq!(cluster_name("https://x/y/staging.crt?a=b"), "staging");
+        assert!(check_item_name("tls.crt").is_ok());
+        assert!(check_item_name("a/b").is_err());
+    }
 }

@@ -15,9 +15,13 @@
 //! - [`template`]: the Go `text/template` + Sprig subset used by `spec.template.data`.
 //! - [`seal`]: sealing a Secret into a SealedSecret and unsealing it back.
 //! - [`key_secret`]: the `kubernetes.io/tls` key Secrets the controller stores its keys in.
+//! - [`edit`]: format-preserving text edits of one mapping entry in a manifest file.
+//! - [`check`]: offline consistency checks of SealedSecret manifests (the CI gate).
 
 pub mod cert;
+pub mod check;
 pub mod crypto;
+pub mod edit;
 pub mod key_secret;
 pub mod keys;
 pub mod manifest;

@@ -484,5 +484,13 @@ pub fn reseal(
         encrypted.insert(item.clone(), sealed);
     }
     out.spec.encrypted_data = Some(encrypted);
+    // A recorded sealing certificate (see `check`) now names the new key.
+    if let Some(recorded) = out
+        .metadata
+        .annotations
+        .get_mut(crate::check::SEALED_WITH_ANNOTATION)
+    {
+        *recorded = new_key.fingerprint().to_string();
+    }
     Ok(out)
 }

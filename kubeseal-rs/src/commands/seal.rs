@@ -54,12 +54,18 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
     let opts = seal_options(plan);
     let mut out = String::new();
     for (position, secret) in secrets {
-        let sealed = seal::seal_secret(secret, cert.public_key(), &opts).map_err(|source| {
+        let mut sealed = seal::seal_secret(secret, cert.public_key(), &opts).map_err(|source| {
             CliError::Seal {
                 context: position.to_string(),
                 source,
             }
         })?;
+        if plan.args.record_fingerprint {
+            sealed.metadata.annotations.insert(
+                sealed_secrets_core::check::SEALED_WITH_ANNOTATION.to_owned(),
+                cert.fingerprint().to_string(),
+            );
+        }
         out.push_str(&output::render(&sealed, plan.format)?);
     }
     Ok(output::emit(

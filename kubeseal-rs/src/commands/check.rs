@@ -1,0 +1,112 @@
+//! `check [PATH…]`: the offline CI gate. Every problem of every file is printed on its own line
+//! on stderr (`<file>: <object>: <reason>`), then the command fails; values are never printed.
+
+use std::collections::BTreeMap;
+
+use sealed_secrets_core::check::{self, Pins};
+
+use crate::cli::CheckArgs;
+use crate::error::CliError;
+use crate::repo_config::{self, RepoConfig};
+use crate::{input, sealed_file};
+
+/// Pins of one environment, from its certificate file and fingerprints.
+#[derive(Default)]
+struct EnvPins {
+    fingerprints: Vec<String>,
+    key_size: Option<usize>,
+}
+
+fn environment_pins(config: &RepoConfig, problems: &mut Vec<String>) -> BTreeMap<String, EnvPins> {
+    let now = time::OffsetDateTime::now_utc();
+    let shown = sealed_file::display(&config.path);
+    let mut out = BTreeMap::new();
+    for env in &config.environments {
+        let mut pins = EnvPins {
+            fingerprints: env.fingerprints.clone(),
+            key_size: None,
+        };
+        match env.load_cert() {
+            Ok(Some(cert)) => {
+                if cert.check_not_expired(now).is_err() {
+                    let date = cert
+                        .not_after()
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default();
+                    problems.push(format!(
+                        "{shown}: environment {}: certificate {} expired on {date}",
+                        env.name,
+                        env.cert_text.as_deref().unwrap_or_default()
+                    ));
+                }
+                pins.fingerprints.push(cert.fingerprint().to_string());
+                pins.key_size = Some(cert.public_key().size_bytes());
+            }
+            Ok(None) => {}
+            Err(e) => problems.push(format!("{shown}: {e}")),
+        }
+        out.insert(env.name.clone(), pins);
+    }
+    out
+}
+
+/// Runs `check`.
+///
+/// # Errors
+/// Problems were found (after printing them), or the config or a path is unusable.
+pub fn run(args: &CheckArgs) -> Result<(), CliError> {
+    let config = repo_config::load(args.config.as_deref())?;
+    let mut problems = Vec::new();
+    let env_pins = config
+        .as_ref()
+        .map(|c| environment_pins(c, &mut problems))
+        .unwrap_or_default();
+    let paths = if args.paths.is_empty() {
+        vec![
+            config
+                .as_ref()
+                .map_or_else(|| ".".into(), |c| c.root.clone()),
+        ]
+    } else {
+        args.paths.clone()
+    };
+    let files = sealed_file::walk(&paths)?;
+    for file in &files {
+        let bytes = input::read_file(file)?;
+        let pins = config.as_ref().and_then(|c| {
+            let envs = c.environments_for(file);
+            (!envs.is_empty()).then(|| {
+                let mut pins = Pins {
+                    environments: envs.iter().map(|e| e.name.clone()).collect(),
+                    require_sealed_with: c.require_sealed_with,
+                    ..Pins::default()
+                };
+                for env in envs {
+                    if let Some(p) = env_pins.get(&env.name) {
+                        pins.fingerprints.extend(p.fingerprints.iter().cloned());
+                        pins.key_sizes.extend(p.key_size);
+                    }
+                }
+                pins
+            })
+        });
+        problems.extend(check::check_file(
+            &sealed_file::display(file),
+            &bytes,
+            pins.as_ref(),
+        ));
+    }
+    if problems.is_empty() {
+        println!("checked {} files: no problems", files.len());
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    Err(CliError::Other(format!(
+        "{} problem{} found in {} files checked",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        files.len()
+    )))
+}

@@ -1,0 +1,206 @@
+//! `set FILE KEY` and `unset FILE KEY`: change one item of a SealedSecret file in place, as a
+//! text edit (comments, order, formatting and the other items' ciphertexts stay byte for
+//! byte), written atomically after the result has been read back and compared.
+
+use std::io::{BufRead as _, IsTerminal as _, Read as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use sealed_secrets_core::cert::Certificate;
+use sealed_secrets_core::edit;
+use sealed_secrets_core::scope::Scope;
+use sealed_secrets_core::seal;
+use sealed_secrets_core::types::{SealedSecret, base64_std};
+use zeroize::Zeroizing;
+
+use crate::cli::{CertArgs, SealArgs, SetArgs, UnsetArgs};
+use crate::error::CliError;
+use crate::mode::CertSource;
+use crate::sealed_file::{Object, SealedFile};
+use crate::{input, output, sealed_file};
+
+/// `spec.encryptedData`.
+pub const ENCRYPTED_DATA: [&str; 2] = ["spec", "encryptedData"];
+
+/// The certificate source and connection settings of `set`.
+fn cert_source(args: CertArgs) -> (CertSource, SealArgs) {
+    let source = match &args.cert {
+        Some(location) => CertSource::Location(location.clone()),
+        None => CertSource::Controller {
+            namespace: args.controller_namespace.clone(),
+            name: args.controller_name.clone(),
+        },
+    };
+    let seal_args = SealArgs {
+        cert: args.cert.into_iter().collect(),
+        controller_namespace: args.controller_namespace,
+        controller_name: args.controller_name,
+        kubeconfig: args.kubeconfig,
+        context: args.context,
+        connection: args.connection,
+        ..SealArgs::default()
+    };
+    (source, seal_args)
+}
+
+/// Refuses to add an item sealed for another key than the object's other items.
+fn check_same_key(file: &SealedFile, object: &Object, cert: &Certificate) -> Result<(), CliError> {
+    let fingerprint = cert.fingerprint().to_string();
+    let prefix = format!("{}: {}", file.shown, object.describe());
+    if let Some(recorded) = object.sealed_with()
+        && recorded != fingerprint
+    {
+        return Err(CliError::Other(format!(
+            "{prefix}: was sealed with {recorded}, the certificate is {fingerprint}; use that certificate or reseal the file first"
+        )));
+    }
+    let size = cert.public_key().size_bytes();
+    for (item, text) in object.sealed.spec.encrypted_data.iter().flatten() {
+        let block = base64_std::decode(text)
+            .ok()
+            .and_then(|blob| sealed_secrets_core::crypto::rsa_block_len(&blob));
+        if let Some(block) = block.filter(|b| *b != size) {
+            return Err(CliError::Other(format!(
+                "{prefix}: item {item:?} is sealed for a {}-bit key, the certificate has a {}-bit key; reseal the file first",
+                block * 8,
+                size * 8
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The value: `--from-file`, else a hidden prompt on a terminal, else all of stdin.
+fn read_value(from_file: Option<&Path>, key: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    if let Some(path) = from_file {
+        return Ok(input::read_file(path)?);
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut buf = Zeroizing::new(Vec::new());
+        stdin
+            .lock()
+            .read_to_end(&mut buf)
+            .map_err(input::InputError::Stdin)?;
+        return Ok(buf);
+    }
+    prompt_hidden(key)
+}
+
+/// Reads one line from the terminal with echo turned off by `stty` (no raw terminal calls).
+fn prompt_hidden(key: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let stty = |arg: &str| {
+        Command::new("stty")
+            .arg(arg)
+            .stdin(Stdio::inherit())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !stty("-echo") {
+        return Err(CliError::Other(
+            "cannot hide the terminal input (stty failed); pipe the value or use --from-file"
+                .to_owned(),
+        ));
+    }
+    eprint!("value for {key} (input hidden): ");
+    let mut line = Zeroizing::new(String::new());
+    let read = std::io::stdin().lock().read_line(&mut line);
+    stty("echo");
+    eprintln!();
+    read.map_err(input::InputError::Stdin)?;
+    let value = line.trim_end_matches(['\n', '\r']);
+    Ok(Zeroizing::new(value.as_bytes().to_vec()))
+}
+
+fn expected_objects(file: &SealedFile) -> Vec<SealedSecret> {
+    file.objects.iter().map(|o| o.sealed.clone()).collect()
+}
+
+/// Runs `set`.
+///
+/// # Errors
+/// Unusable file, certificate or value, or an edit this layout does not allow.
+pub fn run_set(args: SetArgs) -> Result<(), CliError> {
+    let SetArgs {
+        file: path,
+        key,
+        from_file,
+        name,
+        cert,
+    } = args;
+    let mut file = sealed_file::open(&path)?;
+    let index = file.select(name.as_deref())?;
+    let (source, seal_args) = cert_source(cert);
+    let cert = super::sealing_cert_from(&source, &seal_args)?;
+    let object = file.objects[index].clone();
+    check_same_key(&file, &object, &cert)?;
+    let value = read_value(from_file.as_deref(), &key)?;
+    let meta = &object.sealed.metadata;
+    let scope = Scope::from_annotations(Some(&meta.annotations));
+    let ciphertext = seal::encrypt_item(
+        cert.public_key(),
+        scope,
+        &meta.namespace,
+        &meta.name,
+        &value,
+    )
+    .map_err(|e| {
+        CliError::Other(format!(
+            "{}: {}: cannot encrypt item {key:?}: {e}",
+            file.shown,
+            object.describe()
+        ))
+    })?;
+    drop(value);
+    let mut expected = expected_objects(&file);
+    expected[index]
+        .spec
+        .encrypted_data
+        .get_or_insert_with(Default::default)
+        .insert(key.clone(), ciphertext.clone());
+    file.edit(index, |chunk| {
+        edit::set_entry(chunk, &ENCRYPTED_DATA, &key, &ciphertext)
+    })?;
+    let text = file.render_checked(&expected)?;
+    output::write_atomic(&file.path, text.as_bytes(), false)?;
+    eprintln!("{}: {}: set item {key:?}", file.shown, object.describe());
+    Ok(())
+}
+
+/// Runs `unset`.
+///
+/// # Errors
+/// Unusable file, no such item, or an edit this layout does not allow.
+pub fn run_unset(args: &UnsetArgs) -> Result<(), CliError> {
+    let mut file = sealed_file::open(&args.file)?;
+    let index = file.select(args.name.as_deref())?;
+    let object = file.objects[index].clone();
+    let key = &args.key;
+    let mut expected = expected_objects(&file);
+    let removed = expected[index]
+        .spec
+        .encrypted_data
+        .as_mut()
+        .and_then(|items| items.remove(key));
+    if removed.is_none() {
+        return Err(CliError::Other(format!(
+            "{}: {} has no item {key:?}",
+            file.shown,
+            object.describe()
+        )));
+    }
+    file.edit(index, |chunk| {
+        edit::remove_entry(chunk, &ENCRYPTED_DATA, key)?.ok_or(edit::EditError::PathNotFound {
+            path: format!("spec.encryptedData.{key}"),
+        })
+    })?;
+    let text = file.render_checked(&expected)?;
+    output::write_atomic(&file.path, text.as_bytes(), false)?;
+    eprintln!(
+        "{}: {}: removed item {key:?}",
+        file.shown,
+        object.describe()
+    );
+    Ok(())
+}

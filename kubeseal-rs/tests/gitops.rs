@@ -1,0 +1,667 @@
+//! The GitOps commands end to end (issue 7): `check` as an offline CI gate, `set`/`unset` and
+//! `reseal` as byte-preserving in-place edits, sealing for several clusters at once; and every
+//! file they write is accepted by the upstream `kubeseal` v0.36.6 (when installed) and by our
+//! recovery.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn ours() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kubeseal-rs"))
+}
+
+/// The upstream kubeseal binary, or `None` outside CI when it is not installed.
+fn upstream() -> Option<PathBuf> {
+    let dir = std::env::var_os("SSRS_UPSTREAM_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/sealed-secrets-rs/upstream-v0.36.6/bin"))
+        })?;
+    let bin = dir.join("kubeseal");
+    if bin.is_file() {
+        Some(bin)
+    } else {
+        assert!(
+            std::env::var_os("SSRS_UPSTREAM_BIN").is_none(),
+            "upstream kubeseal missing at {}",
+            bin.display()
+        );
+        eprintln!("skipping upstream checks: upstream kubeseal not installed");
+        None
+    }
+}
+
+fn run_in(bin: &Path, dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KUBECONFIG")
+        .env_remove("SEALED_SECRETS_CERT")
+        .env("HOME", "/nonexistent")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // A command that fails early does not read its stdin.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().expect("wait")
+}
+
+fn ok_in(bin: &Path, dir: &Path, args: &[&str], stdin: &[u8]) -> String {
+    let out = run_in(bin, dir, args, stdin);
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {}",
+        bin.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    fn new() -> Self {
+        let repo = Repo {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        for name in ["a", "b"] {
+            repo.ours(&[
+                "keygen",
+                "--key-size",
+                "2048",
+                "-w",
+                &format!("keys/{name}.yaml"),
+                "--cert-out",
+                &format!("certs/{name}.pem"),
+            ]);
+        }
+        repo
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        if args.first() == Some(&"keygen") {
+            std::fs::create_dir_all(self.path("keys")).unwrap();
+            std::fs::create_dir_all(self.path("certs")).unwrap();
+        }
+        run_in(&ours(), self.dir.path(), args, stdin)
+    }
+
+    fn ours(&self, args: &[&str]) -> String {
+        self.ours_stdin(args, b"")
+    }
+
+    fn ours_stdin(&self, args: &[&str], stdin: &[u8]) -> String {
+        let out = self.run(args, stdin);
+        assert!(
+            out.status.success(),
+            "kubeseal-rs {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects exit 1; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args, b"");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    /// The values of a sealed file opened with key `key` ("a" or "b"), by our recovery and,
+    /// when installed, by upstream's.
+    fn open(&self, rel: &str, key: &str) -> serde_json::Value {
+        let keyfile = format!("keys/{key}.yaml");
+        let args = [
+            "--recovery-unseal",
+            "--recovery-private-key",
+            keyfile.as_str(),
+            "-f",
+            rel,
+        ];
+        let mine: serde_json::Value = serde_json::from_str(&self.ours(&args)).unwrap();
+        if let Some(upstream) = upstream() {
+            let theirs: serde_json::Value =
+                serde_json::from_str(&ok_in(&upstream, self.dir.path(), &args, b"")).unwrap();
+            assert_eq!(mine["data"], theirs["data"], "upstream opens {rel} alike");
+            assert_eq!(mine["metadata"], theirs["metadata"]);
+        }
+        mine["data"].clone()
+    }
+}
+
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\nstringData:\n  password: hunter2-Gitops\n  user: admin-Gitops\n";
+
+fn b64(s: &str) -> String {
+    use std::fmt::Write as _;
+    // Tiny standard base64 for expected values.
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = s.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.write_char(T[(n >> (18 - 6 * i) & 63) as usize] as char)
+                    .unwrap();
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A sealed file with hand-written comments and blank lines, as people keep them in git.
+fn commented(repo: &Repo, rel: &str, cert: &str) -> String {
+    let sealed = repo.ours_stdin(
+        &["--cert", cert, "--record-fingerprint", "-o", "yaml"],
+        SECRET.as_bytes(),
+    );
+    let text = format!(
+        "# Database credentials for prod.\n{}",
+        sealed
+            .replace(
+                "  encryptedData:\n",
+                "  encryptedData:\n    # rotated 2026-11\n"
+            )
+            .replace(
+                "\n  template:",
+                "\n\n  template:  # what the Secret looks like"
+            )
+    );
+    repo.write(rel, &text);
+    text
+}
+
+fn item_line<'t>(text: &'t str, item: &str) -> &'t str {
+    text.lines()
+        .find(|l| l.trim_start().starts_with(&format!("{item}: ")))
+        .unwrap()
+}
+
+#[test]
+fn set_and_unset_change_one_item_and_keep_every_other_byte() {
+    let repo = Repo::new();
+    let before = commented(&repo, "prod/db.yaml", "certs/a.pem");
+    let user_line = item_line(&before, "user").to_owned();
+
+    // Replace one item: only its line changes.
+    repo.ours_stdin(
+        &["set", "prod/db.yaml", "password", "--cert", "certs/a.pem"],
+        b"new-Password-1",
+    );
+    let after = repo.read("prod/db.yaml");
+    let old_line = item_line(&before, "password");
+    let new_line = item_line(&after, "password");
+    assert_ne!(old_line, new_line);
+    assert_eq!(after, before.replace(old_line, new_line));
+    assert_eq!(item_line(&after, "user"), user_line);
+
+    // Add one (sorted position), from a file.
+    repo.write("token.txt", "tok-From-File");
+    repo.ours(&[
+        "set",
+        "prod/db.yaml",
+        "token",
+        "--from-file",
+        "token.txt",
+        "--cert",
+        "certs/a.pem",
+    ]);
+    let added = repo.read("prod/db.yaml");
+    let token_line = item_line(&added, "token").to_owned();
+    assert_eq!(
+        added,
+        after.replace(&user_line, &format!("{token_line}\n{user_line}"))
+    );
+    let data = repo.open("prod/db.yaml", "a");
+    assert_eq!(data["password"], b64("new-Password-1"));
+    assert_eq!(data["token"], b64("tok-From-File"));
+    assert_eq!(data["user"], b64("admin-Gitops"));
+
+    // Remove it again: back to the previous bytes.
+    repo.ours(&["unset", "prod/db.yaml", "token"]);
+    assert_eq!(repo.read("prod/db.yaml"), after);
+
+    // The same on JSON.
+    let json = repo.ours_stdin(&["--cert", "certs/a.pem"], SECRET.as_bytes());
+    repo.write("prod/db.json", &json);
+    repo.ours_stdin(
+        &["set", "prod/db.json", "extra", "--cert", "certs/a.pem"],
+        b"x-Json",
+    );
+    let changed = repo.read("prod/db.json");
+    let extra = changed
+        .lines()
+        .find(|l| l.contains("\"extra\""))
+        .unwrap()
+        .to_owned();
+    let password = json.lines().find(|l| l.contains("\"password\"")).unwrap();
+    assert_eq!(
+        changed,
+        json.replace(password, &format!("{extra}\n{password}"))
+    );
+    assert_eq!(repo.open("prod/db.json", "a")["extra"], b64("x-Json"));
+    repo.ours(&["unset", "prod/db.json", "extra"]);
+    assert_eq!(repo.read("prod/db.json"), json);
+
+    // Errors: one line, exit 1, file untouched.
+    let err = repo.fails(&["unset", "prod/db.yaml", "nope"]);
+    assert_eq!(
+        err,
+        "error: prod/db.yaml: SealedSecret prod/db has no item \"nope\"\n"
+    );
+    let err = repo.fails(&["set", "prod/db.yaml", "password", "--cert", "certs/b.pem"]);
+    assert!(
+        err.contains("prod/db.yaml: SealedSecret prod/db: was sealed with SHA256:"),
+        "{err}"
+    );
+    assert_eq!(repo.read("prod/db.yaml"), after);
+    let usage = repo.run(
+        &["set", "prod/db.yaml", "a/b", "--cert", "certs/a.pem"],
+        b"x",
+    );
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+fn fingerprint(repo: &Repo, cert: &str) -> String {
+    // Sealing with --record-fingerprint records it; read it back from a sealed file.
+    let sealed = repo.ours_stdin(
+        &["--cert", cert, "--record-fingerprint", "-o", "yaml"],
+        SECRET.as_bytes(),
+    );
+    let line = sealed
+        .lines()
+        .find(|l| l.contains("sealed-secrets-rs/sealed-with"))
+        .unwrap();
+    line.split_once(": ").unwrap().1.to_owned()
+}
+
+#[test]
+fn check_reports_every_problem_with_file_object_and_reason() {
+    let repo = Repo::new();
+    let fp_b = fingerprint(&repo, "certs/b.pem");
+    repo.write(
+        ".sealed-secrets.toml",
+        &format!(
+            "[environments.prod]\ncert = \"certs/a.pem\"\npaths = [\"prod/**\"]\n\n[environments.dev]\nfingerprints = [\"{fp_b}\"]\npaths = [\"dev\"]\n"
+        ),
+    );
+    commented(&repo, "prod/db.yaml", "certs/a.pem");
+    let dev = repo.ours_stdin(
+        &["--cert", "certs/b.pem", "--record-fingerprint"],
+        SECRET.as_bytes(),
+    );
+    repo.write("dev/db.json", &dev);
+    repo.write("charts/values.yaml", "image: {{ .Values.image }}\n");
+    // The key Secrets under keys/ are plaintext: check names them.
+    let err = repo.fails(&["check"]);
+    assert!(
+        err.starts_with("keys/a.yaml: Secret in document 1: plaintext Secret with data"),
+        "{err}"
+    );
+    let out = repo.ours(&["check", "prod", "dev", "charts"]);
+    assert_eq!(out, "checked 3 files: no problems\n");
+
+    // Each kind of failure, all reported at once.
+    let good = repo.read("prod/db.yaml");
+    repo.write(
+        "prod/moved.yaml",
+        &good.replacen("namespace: prod", "namespace: other", 1),
+    );
+    repo.write(
+        "prod/scope.yaml",
+        &good.replacen(
+            "metadata:\n  annotations:\n",
+            "metadata:\n  annotations:\n    sealedsecrets.bitnami.com/cluster-wide: \"true\"\n",
+            1,
+        ),
+    );
+    let for_b = repo.ours_stdin(
+        &[
+            "--cert",
+            "certs/b.pem",
+            "--record-fingerprint",
+            "-o",
+            "yaml",
+        ],
+        SECRET.as_bytes(),
+    );
+    repo.write("prod/wrong-cert.yaml", &for_b);
+    let unrecorded = repo.ours_stdin(&["--cert", "certs/a.pem", "-o", "yaml"], SECRET.as_bytes());
+    repo.write("prod/unrecorded.yaml", &unrecorded);
+    repo.write("prod/plain.yaml", SECRET);
+    repo.write(
+        "prod/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: prod\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"stringData\":{\"password\":\"hunter2-Gitops\"}}'\n",
+    );
+    let short = good.replacen(item_line(&good, "user").trim_start(), "user: AQAAAAAA", 1);
+    repo.write("prod/short.yaml", &short);
+
+    let err = repo.fails(&["check", "prod", "dev", "charts"]);
+    let expected = [
+        "prod/cm.yaml: ConfigMap prod/cfg: annotation kubectl.kubernetes.io/last-applied-configuration carries secret data".to_owned(),
+        "prod/moved.yaml: SealedSecret other/db: sealed for namespace prod, placed in other".to_owned(),
+        "prod/plain.yaml: Secret prod/db: plaintext Secret with data (seal it, and remove it from the repository)".to_owned(),
+        "prod/scope.yaml: SealedSecret prod/db: sealed for scope strict, annotated cluster-wide".to_owned(),
+        "prod/short.yaml: SealedSecret prod/db: item \"user\": too short for its 256-byte RSA block and GCM tag".to_owned(),
+        "prod/unrecorded.yaml: SealedSecret prod/db: no sealed-secrets-rs/sealed-with annotation, so the sealing certificate is unknown (reseal it with kubeseal-rs)".to_owned(),
+        format!("prod/wrong-cert.yaml: SealedSecret prod/db: sealed with {fp_b}, which is not a certificate pinned for prod"),
+        "error: 7 problems found in 10 files checked".to_owned(),
+    ];
+    assert_eq!(err.lines().collect::<Vec<_>>(), expected, "{err}");
+    assert!(!err.contains("hunter2"));
+
+    // Explicit paths, and a key-size mismatch against the pinned 2048-bit certificate.
+    let big = repo.dir.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    repo.ours(&[
+        "keygen",
+        "--key-size",
+        "3072",
+        "-w",
+        "keys/big.yaml",
+        "--cert-out",
+        "certs/big.pem",
+    ]);
+    let sealed_big = repo.ours_stdin(
+        &["--cert", "certs/big.pem", "-o", "yaml"],
+        SECRET.as_bytes(),
+    );
+    repo.write("prod/big/db.yaml", &sealed_big);
+    let err = repo.fails(&["check", "prod/big"]);
+    assert!(err.contains("prod/big/db.yaml: SealedSecret prod/db: item \"password\": RSA block of 384 bytes (3072-bit key) does not fit the pinned 2048-bit key"), "{err}");
+
+    // An expired pinned certificate.
+    repo.ours(&[
+        "keygen",
+        "--key-size",
+        "2048",
+        "--key-ttl",
+        "24h",
+        "--not-before",
+        "2020-01-01T00:00:00Z",
+        "-w",
+        "keys/old.yaml",
+        "--cert-out",
+        "certs/old.pem",
+    ]);
+    repo.write(
+        "cfg/old.toml",
+        "[environments.old]\ncert = \"../certs/old.pem\"\npaths = [\"x\"]\n",
+    );
+    let err = repo.fails(&["check", "--config", "cfg/old.toml", "dev"]);
+    assert_eq!(
+        err,
+        "cfg/old.toml: environment old: certificate ../certs/old.pem expired on 2020-01-02T00:00:00Z\nerror: 1 problem found in 1 files checked\n"
+    );
+}
+
+#[test]
+fn reseal_retargets_items_keeps_layout_and_is_idempotent() {
+    let repo = Repo::new();
+    let before = commented(&repo, "prod/db.yaml", "certs/a.pem");
+    let json = repo.ours_stdin(&["--cert", "certs/a.pem"], SECRET.as_bytes());
+    repo.write("prod/db.json", &json);
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: untouched\n";
+    repo.write("prod/cm.yaml", cm);
+
+    let args = [
+        "reseal",
+        "prod",
+        "--cert",
+        "certs/b.pem",
+        "--recovery-private-key",
+        "keys/a.yaml,keys/b.yaml",
+    ];
+    let fp_b = fingerprint(&repo, "certs/b.pem");
+    let out = repo.ours(&args);
+    assert_eq!(
+        out,
+        format!(
+            "resealed 4 items in 2 SealedSecrets (2 files) for {fp_b}; 0 already sealed for it; 0 sealed with other keys left alone\n"
+        )
+    );
+    let after = repo.read("prod/db.yaml");
+    // Only the item lines and the recorded fingerprint changed.
+    let mut expected = before.clone();
+    for item in ["password", "user"] {
+        expected = expected.replace(item_line(&before, item), item_line(&after, item));
+    }
+    let fp_line = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("sealed-secrets-rs/sealed-with"))
+            .unwrap()
+            .to_owned()
+    };
+    expected = expected.replace(&fp_line(&before), &fp_line(&after));
+    assert_eq!(after, expected);
+    assert!(fp_line(&after).ends_with(&fp_b));
+    assert_eq!(
+        repo.open("prod/db.yaml", "b")["password"],
+        b64("hunter2-Gitops")
+    );
+    assert_eq!(repo.open("prod/db.json", "b")["user"], b64("admin-Gitops"));
+    let json_after = repo.read("prod/db.json");
+    assert!(json_after.contains(&format!("\"sealed-secrets-rs/sealed-with\": \"{fp_b}\"")));
+    assert_eq!(repo.read("prod/cm.yaml"), cm);
+
+    // Second run: nothing to do, nothing written. Also without B's private key.
+    let out = repo.ours(&args);
+    assert_eq!(
+        out,
+        format!(
+            "resealed 0 items in 0 SealedSecrets (0 files) for {fp_b}; 4 already sealed for it; 0 sealed with other keys left alone\n"
+        )
+    );
+    let out = repo.ours(&[
+        "reseal",
+        "prod",
+        "--cert",
+        "certs/b.pem",
+        "--recovery-private-key",
+        "keys/a.yaml",
+    ]);
+    assert!(out.starts_with("resealed 0 items"), "{out}");
+    assert_eq!(repo.read("prod/db.yaml"), after);
+    assert_eq!(repo.read("prod/db.json"), json_after);
+
+    // --only-key: items opened by another key are left alone; a key that opens nothing fails.
+    let fp_a = fingerprint(&repo, "certs/a.pem");
+    let out = repo.ours(&[
+        "reseal",
+        "prod",
+        "--cert",
+        "certs/a.pem",
+        "--recovery-private-key",
+        "keys/b.yaml",
+        "--only-key",
+        &fp_a,
+        "--dry-run",
+    ]);
+    assert!(
+        out.starts_with("dry run: would have resealed 0 items"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("4 sealed with other keys left alone\n"),
+        "{out}"
+    );
+    let err = repo.fails(&[
+        "reseal",
+        "prod",
+        "--cert",
+        "certs/a.pem",
+        "--recovery-private-key",
+        "keys/a.yaml",
+    ]);
+    assert!(
+        err.contains(
+            "prod/db.json: SealedSecret prod/db: item \"password\": no key could decrypt it"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("error: 4 problems; nothing was written\n"),
+        "{err}"
+    );
+    assert_eq!(repo.read("prod/db.yaml"), after);
+}
+
+#[test]
+fn sealing_for_several_clusters_writes_one_file_per_cluster() {
+    let repo = Repo::new();
+    let out = repo.ours_stdin(
+        &[
+            "--cert",
+            "certs/a.pem",
+            "--cert",
+            "certs/b.pem",
+            "-w",
+            "sealed/{cluster}/{namespace}-{name}.yaml",
+        ],
+        SECRET.as_bytes(),
+    );
+    assert_eq!(out, "sealed/a/prod-db.yaml\nsealed/b/prod-db.yaml\n");
+    assert_eq!(
+        repo.open("sealed/a/prod-db.yaml", "a")["password"],
+        b64("hunter2-Gitops")
+    );
+    assert_eq!(
+        repo.open("sealed/b/prod-db.yaml", "b")["user"],
+        b64("admin-Gitops")
+    );
+    let wrong = repo.run(
+        &[
+            "--recovery-unseal",
+            "--recovery-private-key",
+            "keys/a.yaml",
+            "-f",
+            "sealed/b/prod-db.yaml",
+        ],
+        b"",
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+
+    // Named environments from the repository config; the outputs pass `check`.
+    repo.write(
+        ".sealed-secrets.toml",
+        "[environments.prod]\ncert = \"certs/a.pem\"\npaths = [\"envs/prod\"]\n\n[environments.staging]\ncert = \"certs/b.pem\"\npaths = [\"envs/staging\"]\n",
+    );
+    repo.ours_stdin(
+        &[
+            "-e",
+            "prod",
+            "-e",
+            "staging",
+            "-w",
+            "envs/{cluster}/{name}.json",
+        ],
+        SECRET.as_bytes(),
+    );
+    assert_eq!(
+        repo.open("envs/staging/db.json", "b")["password"],
+        b64("hunter2-Gitops")
+    );
+    assert_eq!(
+        repo.ours(&["check", "envs"]),
+        "checked 2 files: no problems\n"
+    );
+
+    // Usage errors.
+    let out = repo.run(
+        &[
+            "--cert",
+            "certs/a.pem",
+            "--cert",
+            "certs/b.pem",
+            "-w",
+            "x.yaml",
+        ],
+        SECRET.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: the -w pattern must contain {cluster} when sealing for several clusters\n"
+    );
+    let out = repo.run(
+        &["--cert", "certs/a.pem", "--cert", "certs/b.pem", "--raw"],
+        b"x",
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn upstream_merge_into_accepts_edited_files() {
+    let Some(upstream) = upstream() else { return };
+    let repo = Repo::new();
+    commented(&repo, "prod/db.yaml", "certs/a.pem");
+    repo.ours_stdin(
+        &["set", "prod/db.yaml", "password", "--cert", "certs/a.pem"],
+        b"set-Value",
+    );
+    repo.ours(&[
+        "reseal",
+        "prod",
+        "--cert",
+        "certs/b.pem",
+        "--recovery-private-key",
+        "keys/a.yaml,keys/b.yaml",
+    ]);
+    let update = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\nstringData:\n  extra: merged-Upstream\n";
+    ok_in(
+        &upstream,
+        repo.dir.path(),
+        &["--cert", "certs/b.pem", "--merge-into", "prod/db.yaml"],
+        update.as_bytes(),
+    );
+    let data = repo.open("prod/db.yaml", "b");
+    assert_eq!(data["password"], b64("set-Value"));
+    assert_eq!(data["extra"], b64("merged-Upstream"));
+    assert_eq!(data["user"], b64("admin-Gitops"));
+    // The recorded fingerprint stays in the outer metadata only, never in the Secret.
+    let secret = ok_in(
+        &upstream,
+        repo.dir.path(),
+        &[
+            "--recovery-unseal",
+            "--recovery-private-key",
+            "keys/b.yaml",
+            "-f",
+            "prod/db.yaml",
+        ],
+        b"",
+    );
+    assert!(!secret.contains("sealed-secrets-rs"), "{secret}");
+}

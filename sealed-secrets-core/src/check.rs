@@ -1,0 +1,338 @@
+//! Offline consistency checks of a manifest file, for CI (`kubeseal-rs check`): no private key,
+//! no cluster. What can be told from the file alone:
+//!
+//! - no plaintext `Secret` with `data`/`stringData`, and no `last-applied-configuration`
+//!   annotation (on any object) that carries `data`/`stringData`;
+//! - each SealedSecret parses; its name, namespace and scope agree between the outer metadata
+//!   (what the controller unseals with) and the template (what it was sealed for);
+//! - each item is base64 of a blob whose RSA block (the 2-byte length prefix, SPEC §1.2) is as
+//!   long as the pinned certificate's modulus, and the blob holds that block plus a GCM tag;
+//! - the certificate recorded in the [`SEALED_WITH_ANNOTATION`] is one of the pinned ones.
+//!
+//! Every problem is reported (not only the first), as `<file>: <object>: <reason>`. No message
+//! contains a value: only file names, object names, item names, scopes and fingerprints.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::crypto::{self, LENGTH_PREFIX_LEN, TAG_LEN};
+use crate::manifest::{self, Document};
+use crate::scope::Scope;
+use crate::seal::LAST_APPLIED_ANNOTATIONS;
+use crate::types::{SealedSecret, base64_std};
+
+/// Outer-metadata annotation recording the fingerprint (`SHA256:…`, see
+/// [`crate::keys::Fingerprint`]) of the certificate a SealedSecret was sealed with.
+///
+/// It sits in the SealedSecret's own `metadata.annotations`: upstream's controller builds the
+/// Secret from `spec.template.metadata` only, and `kubeseal` (recovery, merge) ignores unknown
+/// outer annotations, so it never reaches the unsealed Secret and changes no unsealing.
+pub const SEALED_WITH_ANNOTATION: &str = "sealed-secrets-rs/sealed-with";
+
+/// What the repository config pins for one file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pins {
+    /// The environments whose paths matched the file (for messages).
+    pub environments: Vec<String>,
+    /// Allowed certificate fingerprints (`SHA256:…`).
+    pub fingerprints: Vec<String>,
+    /// Modulus sizes (bytes) of the pinned certificates that are known (from cert files).
+    pub key_sizes: Vec<usize>,
+    /// Whether a SealedSecret without the annotation fails.
+    pub require_sealed_with: bool,
+}
+
+/// Checks one file's text; `display` names it in messages.
+#[must_use]
+pub fn check_file(display: &str, text: &[u8], pins: Option<&Pins>) -> Vec<String> {
+    let documents = match manifest::read_documents(text) {
+        Ok(documents) => documents,
+        Err(error) => {
+            // Templated YAML (Helm) and other non-manifests are skipped; a file that claims to
+            // hold Secrets or SealedSecrets must parse.
+            let claims = String::from_utf8_lossy(text);
+            let claims = ["SealedSecret", "kind: Secret", "\"Secret\""]
+                .iter()
+                .any(|k| claims.contains(k));
+            return if claims {
+                vec![format!("{display}: {error}")]
+            } else {
+                Vec::new()
+            };
+        }
+    };
+    let mut problems = Vec::new();
+    for document in documents {
+        check_document(display, document, pins, &mut problems);
+    }
+    problems
+}
+
+fn str_at<'v>(value: &'v Value, path: &[&str]) -> &'v str {
+    path.iter()
+        .try_fold(value, |v, key| v.get(key))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+fn object_name(document: &Document, kind: &str) -> String {
+    let value = document.value();
+    let name = str_at(value, &["metadata", "name"]);
+    let namespace = str_at(value, &["metadata", "namespace"]);
+    match (namespace.is_empty(), name.is_empty()) {
+        (_, true) => format!("{kind} in {}", document.position()),
+        (true, false) => format!("{kind} {name}"),
+        (false, false) => format!("{kind} {namespace}/{name}"),
+    }
+}
+
+fn non_empty_map(value: Option<&Value>) -> bool {
+    value
+        .and_then(Value::as_object)
+        .is_some_and(|m| !m.is_empty())
+}
+
+/// Whether a last-applied annotation holds secret data.
+fn carries_data(annotation: &str) -> bool {
+    match serde_json::from_str::<Value>(annotation) {
+        Ok(applied) => {
+            non_empty_map(applied.get("data"))
+                || non_empty_map(applied.get("stringData"))
+                || applied.get("spec").is_some_and(|s| {
+                    non_empty_map(s.pointer("/template/data")) || s.get("data").is_some()
+                }) && applied.get("kind").and_then(Value::as_str) != Some("SealedSecret")
+        }
+        Err(_) => annotation.contains("\"data\"") || annotation.contains("\"stringData\""),
+    }
+}
+
+fn check_last_applied(annotations: Option<&Value>, what: &str, problems: &mut Vec<String>) {
+    let Some(annotations) = annotations.and_then(Value::as_object) else {
+        return;
+    };
+    for key in LAST_APPLIED_ANNOTATIONS {
+        if annotations
+            .get(key)
+            .and_then(Value::as_str)
+            .is_some_and(carries_data)
+        {
+            problems.push(format!("{what}: annotation {key} carries secret data"));
+        }
+    }
+}
+
+fn check_document(
+    display: &str,
+    document: Document,
+    pins: Option<&Pins>,
+    problems: &mut Vec<String>,
+) {
+    let kind = document.kind().unwrap_or("").to_owned();
+    let shown_kind = if kind.is_empty() {
+        "object"
+    } else {
+        kind.as_str()
+    };
+    let object = format!("{display}: {}", object_name(&document, shown_kind));
+    let value = document.value();
+    check_last_applied(value.pointer("/metadata/annotations"), &object, problems);
+    match kind.as_str() {
+        "Secret" if non_empty_map(value.get("data")) || non_empty_map(value.get("stringData")) => {
+            problems.push(format!(
+                "{object}: plaintext Secret with data (seal it, and remove it from the repository)"
+            ));
+        }
+        "SealedSecret" => {
+            check_last_applied(
+                value.pointer("/spec/template/metadata/annotations"),
+                &object,
+                problems,
+            );
+            match document.into_sealed_secret() {
+                Ok(ss) => check_sealed_secret(&object, &ss, pins, problems),
+                Err(error) => problems.push(format!("{display}: {error}")),
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_sealed_secret(
+    object: &str,
+    ss: &SealedSecret,
+    pins: Option<&Pins>,
+    problems: &mut Vec<String>,
+) {
+    let outer = &ss.metadata;
+    let template = &ss.spec.template.metadata;
+    if outer.name.is_empty() {
+        problems.push(format!("{object}: no metadata.name"));
+    }
+    if !template.name.is_empty() && template.name != outer.name {
+        problems.push(format!(
+            "{object}: sealed for name {}, named {}",
+            template.name, outer.name
+        ));
+    }
+    if !template.namespace.is_empty() && template.namespace != outer.namespace {
+        let placed = if outer.namespace.is_empty() {
+            "(none)"
+        } else {
+            outer.namespace.as_str()
+        };
+        problems.push(format!(
+            "{object}: sealed for namespace {}, placed in {placed}",
+            template.namespace
+        ));
+    }
+    let scope = Scope::from_annotations(Some(&outer.annotations));
+    let template_scope = Scope::from_annotations(Some(&template.annotations));
+    if scope != template_scope {
+        problems.push(format!(
+            "{object}: sealed for scope {template_scope}, annotated {scope}"
+        ));
+    }
+    let key_sizes = pins.map(|p| p.key_sizes.as_slice()).unwrap_or_default();
+    let mut items: BTreeMap<&str, &str> = BTreeMap::new();
+    for (item, text) in ss.spec.encrypted_data.iter().flatten() {
+        items.insert(item, text);
+    }
+    for (item, text) in items {
+        let Ok(blob) = base64_std::decode(text) else {
+            problems.push(format!("{object}: item {item:?} is not valid base64"));
+            continue;
+        };
+        if let Some(problem) = blob_problem(&blob, key_sizes) {
+            problems.push(format!("{object}: item {item:?}: {problem}"));
+        }
+    }
+    if let Some(problem) = ss
+        .spec
+        .data
+        .as_ref()
+        .and_then(|b| blob_problem(b, key_sizes))
+    {
+        problems.push(format!("{object}: legacy spec.data: {problem}"));
+    }
+    let Some(pins) = pins.filter(|p| !p.fingerprints.is_empty()) else {
+        return;
+    };
+    let environments = pins.environments.join(", ");
+    match outer.annotations.get(SEALED_WITH_ANNOTATION) {
+        Some(fp) if pins.fingerprints.iter().any(|p| p == fp) => {}
+        Some(fp) => problems.push(format!(
+            "{object}: sealed with {}, which is not a certificate pinned for {environments}",
+            printable(fp)
+        )),
+        None if pins.require_sealed_with => problems.push(format!(
+            "{object}: no {SEALED_WITH_ANNOTATION} annotation, so the sealing certificate is unknown (reseal it with kubeseal-rs)"
+        )),
+        None => {}
+    }
+}
+
+/// A fingerprint as found in a file: printed only when it looks like one.
+fn printable(fp: &str) -> &str {
+    let looks_like = fp.len() <= 80
+        && fp.starts_with("SHA256:")
+        && fp[7..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='));
+    if looks_like {
+        fp
+    } else {
+        "an unrecognized fingerprint"
+    }
+}
+
+/// What is wrong with a blob's layout, if anything.
+fn blob_problem(blob: &[u8], key_sizes: &[usize]) -> Option<String> {
+    let Some(rsa_len) = crypto::rsa_block_len(blob) else {
+        return Some("too short to be a sealed value".to_owned());
+    };
+    if blob.len() < LENGTH_PREFIX_LEN + rsa_len + TAG_LEN {
+        return Some(format!(
+            "too short for its {rsa_len}-byte RSA block and GCM tag"
+        ));
+    }
+    if !key_sizes.is_empty() && !key_sizes.contains(&rsa_len) {
+        let pinned: Vec<String> = key_sizes.iter().map(|k| format!("{}-bit", k * 8)).collect();
+        return Some(format!(
+            "RSA block of {rsa_len} bytes ({}-bit key) does not fit the pinned {} key",
+            rsa_len * 8,
+            pinned.join(" or ")
+        ));
+    }
+    if key_sizes.is_empty() && !(128..=1024).contains(&rsa_len) {
+        return Some(format!(
+            "RSA block of {rsa_len} bytes is not an RSA key size"
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::PrivateKey;
+    use crate::seal::{SealOptions, seal_secret};
+    use crate::types::Secret;
+
+    fn sealed_yaml(key: &PrivateKey) -> String {
+        let secret: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "db", "namespace": "prod"},
+            "stringData": {"password": "hunter2"}
+        }))
+        .unwrap();
+        let ss = seal_secret(secret, key.public_key(), &SealOptions::default()).unwrap();
+        manifest::to_yaml(&ss).unwrap()
+    }
+
+    #[test]
+    fn a_clean_file_passes_and_problems_are_all_reported() {
+        let key = PrivateKey::generate(2048).unwrap();
+        let yaml = sealed_yaml(&key);
+        assert!(check_file("a.yaml", yaml.as_bytes(), None).is_empty());
+
+        let moved = yaml.replacen("namespace: prod", "namespace: dev", 1);
+        let problems = check_file("a.yaml", moved.as_bytes(), None);
+        assert_eq!(
+            problems,
+            ["a.yaml: SealedSecret dev/db: sealed for namespace prod, placed in dev"]
+        );
+
+        let pins = Pins {
+            environments: vec!["prod".to_owned()],
+            fingerprints: vec!["SHA256:abc".to_owned()],
+            key_sizes: vec![512],
+            require_sealed_with: true,
+        };
+        let problems = check_file("a.yaml", yaml.as_bytes(), Some(&pins));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains(
+            "RSA block of 256 bytes (2048-bit key) does not fit the pinned 4096-bit key"
+        ));
+        assert!(problems[1].contains("no sealed-secrets-rs/sealed-with annotation"));
+    }
+
+    #[test]
+    fn plaintext_and_last_applied_are_caught_without_printing_values() {
+        let text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: ns1\nstringData:\n  a: hunter2\n---\napiVersion: apps/v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{\"kind\":\"Secret\",\"data\":{\"a\":\"aHVudGVyMg==\"}}'\n";
+        let problems = check_file("x.yaml", text.as_bytes(), None);
+        assert_eq!(
+            problems,
+            [
+                "x.yaml: Secret ns1/s: plaintext Secret with data (seal it, and remove it from the repository)",
+                "x.yaml: ConfigMap c: annotation kubectl.kubernetes.io/last-applied-configuration carries secret data"
+            ]
+        );
+        assert!(!problems.concat().contains("hunter2"));
+    }
+
+    #[test]
+    fn non_manifests_are_skipped() {
+        assert!(check_file("values.yaml", b"image: {{ .Values.x }}\n  bad: [", None).is_empty());
+        assert!(check_file("x.yaml", b"replicas: 3\n", None).is_empty());
+    }
+}
