@@ -16,6 +16,7 @@ use crate::error::{api_error_text, is_not_found};
 use crate::events::Recorder;
 use crate::key_registry::{KeyManager, KeyManagerError, KeyParams, KeyRegistry};
 use crate::kube_client::{self, ClientError};
+use crate::leader::{self, LeaderElector, LeadershipLost, Timing};
 use crate::metrics::{Metrics, MetricsError};
 use crate::rate_limit::RateLimiter;
 use crate::server::{self, ServerState};
@@ -48,6 +49,8 @@ pub enum AppError {
     },
     #[error("cannot install the {0} signal handler: {1}")]
     Signal(&'static str, std::io::Error),
+    #[error(transparent)]
+    Leadership(#[from] LeadershipLost),
 }
 
 async fn existing_namespaces(client: &kube::Client, names: Vec<String>, own: &str) -> Vec<String> {
@@ -123,26 +126,22 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     ));
     let loaded = manager.load().await?;
     tracing::info!(keys = loaded, "loaded sealing keys");
-    manager.ensure_initial_key(settings.key_cutoff_time).await?;
-
-    // Renewal schedule and SIGUSR1.
-    let (trigger_tx, trigger_rx) = mpsc::channel::<()>(4);
-    tokio::spawn(Arc::clone(&manager).run_renewal(settings.key_renew_period, trigger_rx));
-    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
-        .map_err(|e| AppError::Signal("SIGUSR1", e))?;
-    tokio::spawn(async move {
-        while usr1.recv().await.is_some() {
-            tracing::info!("SIGUSR1 received, generating a new key");
-            if trigger_tx.send(()).await.is_err() {
-                return;
-            }
-        }
+    let mut elector = settings.leader_elect.then(|| {
+        LeaderElector::new(
+            Api::namespaced(client.clone(), &own_namespace),
+            &settings.leader_elect_lease,
+            leader::identity(),
+            Timing::default(),
+        )
     });
-    if settings.watch_for_secrets {
+    // Followers learn the leader's new keys from the watch.
+    if settings.watch_for_secrets || elector.is_some() {
         tokio::spawn(Arc::clone(&manager).watch_keys());
     }
+    // Installed now: SIGUSR1's default action would kill a follower.
+    let usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        .map_err(|e| AppError::Signal("SIGUSR1", e))?;
 
-    // 8. Controllers.
     let unsealer = Unsealer::new(
         metrics.clone(),
         UnsealOptions {
@@ -166,40 +165,24 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         },
         readiness: Arc::clone(&readiness),
     });
-    let namespaces: Vec<Option<String>> = match settings.watch_scope(&own_namespace) {
-        WatchScope::All => vec![None],
-        WatchScope::Namespaces(list) => existing_namespaces(&client, list, &own_namespace)
-            .await
-            .into_iter()
-            .map(Some)
-            .collect(),
-    };
-    let mut stops = Vec::new();
-    let mut controllers = Vec::new();
-    for namespace in namespaces {
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        stops.push(stop_tx);
-        let options = WatchOptions {
-            namespace,
-            label_selector: settings.label_selector.clone(),
-            watch_secrets: !settings.skip_recreate,
-            concurrency: CONCURRENCY,
-        };
-        let shared = Arc::clone(&shared);
-        controllers.push(tokio::spawn(async move {
-            controller::run(&shared, options, stop_rx.map(|_| ())).await;
-        }));
-    }
 
-    // 9. HTTP servers, once the keys exist.
+    // 9. HTTP servers. Without leader election they start once the keys exist (below, before
+    // any request can arrive they are awaited in order); a follower serves from the start.
     let request_timeout = settings.read_timeout + settings.write_timeout;
     let state = Arc::new(ServerState {
         keys: Arc::clone(&registry),
         unsealer,
         metrics: metrics.clone(),
         limiter: RateLimiter::new(settings.rate_limit, settings.rate_limit_burst),
-        readiness,
+        readiness: Arc::clone(&readiness),
     });
+    if elector.is_none() {
+        manager.ensure_initial_key(settings.key_cutoff_time).await?;
+    } else {
+        // A follower is ready once its keys are loaded; it serves certificates and verifies.
+        readiness.add();
+        readiness.done();
+    }
     let listener = server::bind(&settings.listen_addr)
         .await
         .map_err(|source| AppError::Listen {
@@ -232,9 +215,42 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         wait_stop(http_stop_rx),
     ));
 
-    // 10. Wait for termination.
-    let signal = termination().await?;
-    tracing::info!(signal, "shutting down");
+    // Leadership (at once without --leader-elect): keys, renewal, controllers.
+    let termination = termination();
+    tokio::pin!(termination);
+    let leading = async {
+        if let Some(elector) = elector.as_mut() {
+            elector.acquire().await;
+            manager.ensure_initial_key(settings.key_cutoff_time).await?;
+        }
+        Ok::<_, AppError>(
+            start_leading(&settings, &manager, &shared, &client, &own_namespace, usr1).await,
+        )
+    };
+    let started = tokio::select! {
+        signal = &mut termination => Err(signal?),
+        started = leading => Ok(started?),
+    };
+    let (stops, controllers, outcome) = match started {
+        Err(signal) => (Vec::new(), Vec::new(), Ok(signal)),
+        Ok((stops, controllers)) => {
+            let outcome = match elector.as_mut() {
+                Some(elector) => tokio::select! {
+                    signal = &mut termination => Ok(signal?),
+                    lost = elector.hold() => Err(lost),
+                },
+                None => Ok((&mut termination).await?),
+            };
+            (stops, controllers, outcome)
+        }
+    };
+
+    // 10. Shut down: on a signal, or when leadership is lost (then exit non-zero to restart
+    // as a follower).
+    match &outcome {
+        Ok(signal) => tracing::info!(signal, "shutting down"),
+        Err(lost) => tracing::error!(error = %lost, "shutting down"),
+    }
     let _ = http_stop_tx.send(true);
     for stop in stops {
         let _ = stop.send(());
@@ -251,5 +267,61 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     for handle in controllers {
         let _ = tokio::time::timeout(grace, handle).await;
     }
-    Ok(())
+    match outcome {
+        Ok(_) => {
+            if let Some(elector) = elector.as_mut() {
+                elector.release().await;
+            }
+            Ok(())
+        }
+        Err(lost) => Err(AppError::Leadership(lost)),
+    }
+}
+
+/// What the leader runs: the renewal schedule and SIGUSR1, and one controller per watched
+/// namespace set. Returns the controllers' stop channels and tasks.
+async fn start_leading(
+    settings: &Settings,
+    manager: &Arc<KeyManager>,
+    shared: &Arc<Shared>,
+    client: &kube::Client,
+    own_namespace: &str,
+    mut usr1: tokio::signal::unix::Signal,
+) -> (Vec<oneshot::Sender<()>>, Vec<tokio::task::JoinHandle<()>>) {
+    let (trigger_tx, trigger_rx) = mpsc::channel::<()>(4);
+    tokio::spawn(Arc::clone(manager).run_renewal(settings.key_renew_period, trigger_rx));
+    tokio::spawn(async move {
+        while usr1.recv().await.is_some() {
+            tracing::info!("SIGUSR1 received, generating a new key");
+            if trigger_tx.send(()).await.is_err() {
+                return;
+            }
+        }
+    });
+
+    let namespaces: Vec<Option<String>> = match settings.watch_scope(own_namespace) {
+        WatchScope::All => vec![None],
+        WatchScope::Namespaces(list) => existing_namespaces(client, list, own_namespace)
+            .await
+            .into_iter()
+            .map(Some)
+            .collect(),
+    };
+    let mut stops = Vec::new();
+    let mut controllers = Vec::new();
+    for namespace in namespaces {
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        stops.push(stop_tx);
+        let options = WatchOptions {
+            namespace,
+            label_selector: settings.label_selector.clone(),
+            watch_secrets: !settings.skip_recreate,
+            concurrency: CONCURRENCY,
+        };
+        let shared = Arc::clone(shared);
+        controllers.push(tokio::spawn(async move {
+            controller::run(&shared, options, stop_rx.map(|_| ())).await;
+        }));
+    }
+    (stops, controllers)
 }

@@ -198,6 +198,21 @@ pub struct Cli {
     #[arg(long, env = "SEALED_SECRETS_SKIP_UNCHANGED", default_value = "true",
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub skip_unchanged: bool,
+
+    /// Run several replicas safely: only the holder of a coordination.k8s.io Lease in the
+    /// controller's namespace generates keys and unseals; every replica serves the HTTP API
+    /// (addition; needs RBAC on leases).
+    #[arg(long, env = "SEALED_SECRETS_LEADER_ELECT", default_value = "false",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
+    pub leader_elect: bool,
+
+    /// Name of the Lease used by --leader-elect (addition).
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_LEADER_ELECT_LEASE",
+        default_value = "sealed-secrets-controller"
+    )]
+    pub leader_elect_lease: String,
 }
 
 /// How keys are ordered to pick the latest one (`--key-order-priority`).
@@ -260,6 +275,8 @@ pub struct Settings {
     pub write_timeout: Duration,
     pub kubeconfig: Option<PathBuf>,
     pub skip_unchanged: bool,
+    pub leader_elect: bool,
+    pub leader_elect_lease: String,
     /// `--rotate-period` was used (a deprecation notice is printed).
     pub rotate_period_used: bool,
 }
@@ -420,6 +437,8 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
         write_timeout: cli.write_timeout,
         kubeconfig: cli.kubeconfig,
         skip_unchanged: cli.skip_unchanged,
+        leader_elect: cli.leader_elect,
+        leader_elect_lease: cli.leader_elect_lease,
         rotate_period_used,
     })
 }

@@ -25,6 +25,7 @@ pub mod events;
 pub mod go_flags;
 pub mod key_registry;
 pub mod kube_client;
+pub mod leader;
 pub mod metrics;
 pub mod rate_limit;
 pub mod resource;
