@@ -18,6 +18,7 @@ use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, Resource as _};
+use sealed_secrets_core::seal::ItemErrorKind;
 use sealed_secrets_core::types::SealedSecret;
 use time::OffsetDateTime;
 use tracing::Instrument as _;
@@ -217,17 +218,36 @@ async fn apply<C: Cluster>(
                 UnsealTaskError::Unseal(inner) => inner.to_string(),
                 UnsealTaskError::Task(_) => e.to_string(),
             };
+            // Why no key opened it (addition): the first such item, a few extra decryptions.
+            let first_unopened = match &e {
+                UnsealTaskError::Unseal(inner) => inner
+                    .items()
+                    .iter()
+                    .find(|i| i.kind == ItemErrorKind::NoKey)
+                    .map(|i| i.item.clone()),
+                UnsealTaskError::Task(_) => None,
+            };
+            let diagnosis = match first_unopened {
+                Some(item) => ctx
+                    .unsealer
+                    .diagnose(Arc::clone(&keys), ss.clone(), item.clone())
+                    .await
+                    .map(|d| (item, d)),
+                None => None,
+            };
+            let mut message = format!("Failed to unseal: {text}");
+            if let Some((item, diagnosis)) = &diagnosis {
+                message.push_str(&format!("{DIAGNOSIS_SEPARATOR}{item}: {diagnosis}"));
+            }
             ctx.cluster
-                .publish(
-                    obj,
-                    EventType::Warning,
-                    REASON_UNSEAL_FAILED,
-                    format!("Failed to unseal: {text}"),
-                )
+                .publish(obj, EventType::Warning, REASON_UNSEAL_FAILED, message)
                 .await;
             ctx.metrics.unseal_error(ErrorReason::Unseal, &namespace);
             return Err(match e {
-                UnsealTaskError::Unseal(_) => ReconcileError::Unseal(text),
+                UnsealTaskError::Unseal(_) => ReconcileError::Unseal(
+                    text,
+                    diagnosis.map(|(_, d)| d.reason()).unwrap_or_default(),
+                ),
                 UnsealTaskError::Task(_) => ReconcileError::Internal(text),
             });
         }
@@ -310,7 +330,7 @@ async fn update_failed<C: Cluster>(
 async fn update_status<C: Cluster>(
     obj: &SealedSecretObject,
     ctx: &Context<C>,
-    result: Result<(), &str>,
+    result: Result<(), (&str, &str)>,
 ) -> bool {
     let (namespace, name) = names(obj);
     let instance = obj.instance_label();
@@ -377,6 +397,9 @@ fn with_type(mut obj: SealedSecretObject) -> SealedSecretObject {
     obj
 }
 
+/// Separates upstream's unseal error from our diagnosis in `ErrUnsealFailed` events.
+pub const DIAGNOSIS_SEPARATOR: &str = "; diagnosis: ";
+
 /// The reconciler.
 ///
 /// # Errors
@@ -391,11 +414,17 @@ pub async fn reconcile<C: Cluster>(
         ctx.metrics.unseal_requests.inc();
         tracing::debug!("reconciling");
         let outcome = apply(&obj, &ctx).await;
-        let status_input = outcome.as_ref().map(|_| ()).map_err(ToString::to_string);
+        let status_input = outcome
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| (e.to_string(), e.condition_reason()));
         let transitioned = update_status(
             &obj,
             &ctx,
-            status_input.as_ref().copied().map_err(String::as_str),
+            status_input
+                .as_ref()
+                .copied()
+                .map_err(|(m, r)| (m.as_str(), *r)),
         )
         .await;
         match outcome {
@@ -1275,7 +1304,9 @@ mod tests {
             vec![(
                 EventType::Warning,
                 "ErrUnsealFailed",
-                "Failed to unseal: no key could decrypt secret (foo)".to_owned()
+                "Failed to unseal: no key could decrypt secret (foo); diagnosis: foo: sealed for \
+                 a key this controller does not have, or corrupted"
+                    .to_owned()
             )]
         );
         assert!(stored(&h).is_none());
@@ -1452,6 +1483,6 @@ mod tests {
             config(),
         ));
         let err = reconcile(Arc::new(obj), ctx).await.unwrap_err();
-        assert!(matches!(err, ReconcileError::Unseal(_)));
+        assert!(matches!(err, ReconcileError::Unseal(..)));
     }
 }

@@ -8,9 +8,10 @@
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    /// No registered key opened the SealedSecret, or a template failed.
+    /// No registered key opened the SealedSecret, or a template failed; with the condition
+    /// reason a diagnosis found (empty, as upstream, when there is none).
     #[error("{0}")]
-    Unseal(String),
+    Unseal(String, &'static str),
     /// A Secret read, create or update failed; the text is the API server's message.
     #[error("{0}")]
     SecretApi(String),
@@ -23,6 +24,17 @@ pub enum ReconcileError {
     /// A blocking task failed (a bug, never a user error).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl ReconcileError {
+    /// The `Synced` condition's reason for this error (addition; upstream leaves it empty).
+    #[must_use]
+    pub fn condition_reason(&self) -> &'static str {
+        match self {
+            ReconcileError::Unseal(_, reason) => reason,
+            _ => "",
+        }
+    }
 }
 
 /// What to do after a failure.
@@ -41,7 +53,7 @@ impl ReconcileError {
     #[must_use]
     pub fn retry_policy(&self) -> RetryPolicy {
         match self {
-            ReconcileError::Immutable(_) | ReconcileError::Unseal(_) => RetryPolicy::AwaitChange,
+            ReconcileError::Immutable(_) | ReconcileError::Unseal(..) => RetryPolicy::AwaitChange,
             ReconcileError::SecretApi(_)
             | ReconcileError::Unmanaged(_)
             | ReconcileError::Internal(_) => RetryPolicy::Backoff,
@@ -86,7 +98,7 @@ mod tests {
         );
         assert_eq!(e.retry_policy(), RetryPolicy::Backoff);
         assert_eq!(
-            ReconcileError::Unseal("no key could decrypt secret (foo)".into()).retry_policy(),
+            ReconcileError::Unseal("no key could decrypt secret (foo)".into(), "").retry_policy(),
             RetryPolicy::AwaitChange
         );
         assert_eq!(

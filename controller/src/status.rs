@@ -31,12 +31,13 @@ pub struct NextStatus {
 }
 
 /// Computes the status after a reconcile whose outcome is `result` (`Err` holds the error
-/// text), for an object at `generation`, at time `now`.
+/// text and the condition reason, empty as upstream unless diagnosed), for an object at
+/// `generation`, at time `now`.
 #[must_use]
 pub fn next_status(
     current: Option<&SealedSecretStatus>,
     generation: i64,
-    result: Result<(), &str>,
+    result: Result<(), (&str, &str)>,
     now: OffsetDateTime,
 ) -> NextStatus {
     let mut status = current.cloned().unwrap_or_default();
@@ -49,14 +50,15 @@ pub fn next_status(
         });
         status.conditions.len() - 1
     };
-    let (new_status, message) = match result {
-        Ok(()) => ("True", String::new()),
-        Err(text) => ("False", text.to_owned()),
+    let (new_status, message, reason) = match result {
+        Ok(()) => ("True", String::new(), ""),
+        Err((text, reason)) => ("False", text.to_owned(), reason),
     };
     let stamp = format_time(now);
     let condition = &mut status.conditions[index];
-    let message_changed = condition.message != message;
+    let message_changed = condition.message != message || condition.reason != reason;
     condition.message = message;
+    reason.clone_into(&mut condition.reason);
     condition.last_update_time = Some(stamp.clone());
     let transitioned = condition.status != new_status;
     if transitioned {
@@ -119,7 +121,7 @@ mod tests {
 
     #[test]
     fn failure_then_recovery() {
-        let failed = next_status(None, 1, Err("no key could decrypt secret (foo)"), T1);
+        let failed = next_status(None, 1, Err(("no key could decrypt secret (foo)", "")), T1);
         assert!(failed.write);
         let c = &failed.status.conditions[0];
         assert_eq!(
@@ -130,18 +132,25 @@ mod tests {
         let same = next_status(
             Some(&failed.status),
             1,
-            Err("no key could decrypt secret (foo)"),
+            Err(("no key could decrypt secret (foo)", "")),
             T2,
         );
         assert!(!same.write);
         // New message while still False: written (an improvement over upstream).
-        let other = next_status(Some(&failed.status), 1, Err("other"), T2);
+        let other = next_status(
+            Some(&failed.status),
+            1,
+            Err(("other", "WrongNamespace")),
+            T2,
+        );
         assert!(other.write && !other.transitioned);
+        assert_eq!(other.status.conditions[0].reason, "WrongNamespace");
         // Recovery flips and clears the message.
         let ok = next_status(Some(&failed.status), 1, Ok(()), T2);
         assert!(ok.write && ok.transitioned);
         assert_eq!(ok.status.conditions[0].message, "");
         assert_eq!(ok.status.conditions[0].status, "True");
+        assert_eq!(ok.status.conditions[0].reason, "");
     }
 
     #[test]

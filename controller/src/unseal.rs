@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use sealed_secrets_core::diagnose::{Diagnosis, diagnose_item};
 use sealed_secrets_core::keys::PrivateKey;
 use sealed_secrets_core::seal::{self, ItemErrorKind, UnsealError, UnsealOptions, Unsealed};
 use sealed_secrets_core::types::{SealedSecret, base64_std};
@@ -110,6 +111,27 @@ impl Unsealer {
             Ok(result?)
         })
         .await
+    }
+
+    /// Says why no key opened `item` of `ss` ([`diagnose_item`]: a few extra decryptions, on
+    /// the pool like any RSA work). `None` when it cannot tell or the task failed.
+    pub async fn diagnose(
+        &self,
+        keys: Arc<KeySet>,
+        ss: SealedSecret,
+        item: String,
+    ) -> Option<Diagnosis> {
+        self.on_pool(move |metrics, _| {
+            let order = keys.unseal_order();
+            let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
+            let mut rsa_ops = 0;
+            let diagnosis = diagnose_item(&ss, &item, &refs, &mut rsa_ops);
+            metrics.rsa_decrypt_operations.inc_by(rsa_ops);
+            Ok(diagnosis)
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     /// Runs `job` on the blocking pool once a CPU permit is free.

@@ -17,7 +17,9 @@
 //!   `/v1/cert.pem` follows the newest key, older keys are kept and still open what was sealed
 //!   for them;
 //! - a flipped ciphertext byte gives `Synced=False` and `ErrUnsealFailed` and leaves the Secret
-//!   as it was; a SealedSecret for an unknown key fails the same way;
+//!   as it was; a SealedSecret for an unknown key fails the same way; the condition's reason
+//!   and the event say why (`CorruptData`, `UnknownKeyOrCorruptData`, `WrongNamespace` for a
+//!   file moved to another namespace, `WrongName` for a renamed one);
 //! - a Secret deleted out of band is recreated; deleting the SealedSecret lets the real garbage
 //!   collector delete the Secret;
 //! - in-cluster, as a ServiceAccount with exactly upstream's RBAC, nothing is forbidden;
@@ -217,7 +219,11 @@ async fn controller_on_a_real_api_server() {
 
     tampered(&ctx, &first_cert).await;
     wrong_key(&ctx).await;
-    eprintln!("[{:>5.1?}] tampered, wrong key", started.elapsed());
+    diagnosed(&ctx, &second_cert).await;
+    eprintln!(
+        "[{:>5.1?}] tampered, wrong key, diagnoses",
+        started.elapsed()
+    );
     recreate(&ctx, "mysecret", &mysecret, &mysecret_value).await;
     eprintln!("[{:>5.1?}] recreation", started.elapsed());
     let incluster_ns = format!("ssrs-incluster-{}", std::process::id());
@@ -662,8 +668,12 @@ async fn tampered(ctx: &Ctx, cert: &str) {
     assert_eq!(event.type_.as_deref(), Some("Warning"));
     assert_eq!(
         event.message.as_deref(),
-        Some("Failed to unseal: no key could decrypt secret (foo)")
+        Some(
+            "Failed to unseal: no key could decrypt secret (foo); diagnosis: foo: corrupt data: \
+             the session key opens but the AES-GCM part is corrupted"
+        )
     );
+    assert_eq!(condition.reason, "CorruptData");
     let after = ctx.secrets.get("tampered").await.expect("get Secret");
     assert_eq!(data_of(&after), bytes_map(&[("foo", &value)]));
     assert_eq!(
@@ -692,6 +702,7 @@ async fn wrong_key(ctx: &Ctx) {
     .await;
     let (_, condition) = wait_synced(&ctx.ss, "wrongkey", "False").await;
     assert_eq!(condition.message, "no key could decrypt secret (foo)");
+    assert_eq!(condition.reason, "UnknownKeyOrCorruptData");
     wait_event(&ctx.events, "wrongkey", "ErrUnsealFailed").await;
     assert!(
         ctx.secrets
@@ -700,6 +711,45 @@ async fn wrong_key(ctx: &Ctx) {
             .expect("get")
             .is_none()
     );
+}
+
+/// Scenario: a file sealed for another namespace, and one renamed after sealing, fail with the
+/// reason in the condition and the event (upstream says only "no key could decrypt").
+async fn diagnosed(ctx: &Ctx, cert: &str) {
+    let value = ctx.plaintexts.value("diagnosed");
+    let mut moved = seal(
+        cert,
+        input("elsewhere", "moved", &[("foo", &value)], &[], &[]),
+    );
+    moved["metadata"]["namespace"] = ctx.ns.clone().into();
+    create_sealed(&ctx.ss, moved).await;
+    let mut renamed = seal(
+        cert,
+        input(&ctx.ns, "old-name", &[("foo", &value)], &[], &[]),
+    );
+    renamed["metadata"]["name"] = "renamed".into();
+    create_sealed(&ctx.ss, renamed).await;
+
+    let (_, condition) = wait_synced(&ctx.ss, "moved", "False").await;
+    assert_eq!(condition.message, "no key could decrypt secret (foo)");
+    assert_eq!(condition.reason, "WrongNamespace");
+    let event = wait_event(&ctx.events, "moved", "ErrUnsealFailed").await;
+    assert_eq!(
+        event.message.as_deref(),
+        Some(
+            format!(
+                "Failed to unseal: no key could decrypt secret (foo); diagnosis: foo: sealed for \
+                 namespace \"elsewhere\", placed in \"{}\"",
+                ctx.ns
+            )
+            .as_str()
+        )
+    );
+    let (_, condition) = wait_synced(&ctx.ss, "renamed", "False").await;
+    assert_eq!(condition.reason, "WrongName");
+    for name in ["moved", "renamed"] {
+        assert!(ctx.secrets.get_opt(name).await.expect("get").is_none());
+    }
 }
 
 /// Scenario: a Secret deleted out of band comes back.

@@ -282,7 +282,13 @@ async fn observe(side: &Side, name: &str) -> Observed {
             (
                 e.type_.unwrap_or_default(),
                 e.reason.unwrap_or_default(),
-                e.message.unwrap_or_default(),
+                // Our events add "; diagnosis: ..." after upstream's text (an addition).
+                e.message
+                    .unwrap_or_default()
+                    .split("; diagnosis: ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
             )
         })
         .collect();

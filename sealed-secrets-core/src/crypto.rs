@@ -149,6 +149,14 @@ pub fn decrypt_with_key(
     open_parts(key, label, &split_blob(blob)?)
 }
 
+/// Whether `key` and `label` open the RSA-OAEP block of `blob` (the AES-GCM part is not
+/// checked; the session key is zeroized at once). For diagnostics only: it tells a corrupted
+/// AES-GCM part from a wrong key or label, which OAEP's chosen-ciphertext security allows.
+#[must_use]
+pub fn opens_session_key(key: &PrivateKey, label: &[u8], blob: &[u8]) -> bool {
+    split_blob(blob).is_ok_and(|parts| unwrap_session_key(key, label, parts.rsa).is_ok())
+}
+
 /// The RSA ciphertext length a blob declares in its first two bytes, or `None` when it is
 /// shorter than the prefix. The rest of the blob is not checked.
 #[must_use]

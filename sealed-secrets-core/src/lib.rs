@@ -21,6 +21,7 @@
 pub mod cert;
 pub mod check;
 pub mod crypto;
+pub mod diagnose;
 pub mod edit;
 pub mod key_secret;
 pub mod keys;
