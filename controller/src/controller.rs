@@ -262,43 +262,60 @@ async fn apply<C: Cluster>(
         }
     };
 
-    let Some(existing) = existing else {
-        stamp(&mut desired);
-        return match ctx.cluster.create_secret(&namespace, &desired).await {
-            Ok(()) => Ok(Outcome::Written),
-            Err(e) => Err(update_failed(obj, ctx, &namespace, &name, &e).await),
+    // A 409 means someone wrote the Secret between our read and our write (a stale
+    // resourceVersion, or AlreadyExists on create): read it again and redo the gate and the
+    // merge, as client-go's RetryOnConflict, before reporting anything.
+    let mut existing = existing;
+    let mut attempt = 0;
+    loop {
+        let written = match &existing {
+            None => {
+                let mut desired = desired.clone();
+                stamp(&mut desired);
+                ctx.cluster.create_secret(&namespace, &desired).await
+            }
+            Some(existing) => {
+                let uid = obj.metadata.uid.clone().unwrap_or_default();
+                if !target_secret::may_update(existing, &uid) {
+                    let message = target_secret::unmanaged_message(&name);
+                    ctx.cluster
+                        .publish(
+                            obj,
+                            EventType::Warning,
+                            REASON_UPDATE_FAILED,
+                            message.clone(),
+                        )
+                        .await;
+                    ctx.metrics.unseal_error(ErrorReason::Unmanaged, &namespace);
+                    return Err(ReconcileError::Unmanaged(message));
+                }
+                let mut candidate = target_secret::merge(existing, &desired);
+                stamp(&mut candidate);
+                if !target_secret::needs_update(existing, &candidate) {
+                    return Ok(Outcome::Unchanged);
+                }
+                ctx.cluster
+                    .replace_secret(&namespace, &name, &candidate)
+                    .await
+            }
         };
-    };
-
-    let uid = obj.metadata.uid.clone().unwrap_or_default();
-    if !target_secret::may_update(&existing, &uid) {
-        let message = target_secret::unmanaged_message(&name);
-        ctx.cluster
-            .publish(
-                obj,
-                EventType::Warning,
-                REASON_UPDATE_FAILED,
-                message.clone(),
-            )
-            .await;
-        ctx.metrics.unseal_error(ErrorReason::Unmanaged, &namespace);
-        return Err(ReconcileError::Unmanaged(message));
-    }
-
-    let mut candidate = target_secret::merge(&existing, &desired);
-    stamp(&mut candidate);
-    if !target_secret::needs_update(&existing, &candidate) {
-        return Ok(Outcome::Unchanged);
-    }
-    match ctx
-        .cluster
-        .replace_secret(&namespace, &name, &candidate)
-        .await
-    {
-        Ok(()) => Ok(Outcome::Written),
-        Err(e) => Err(update_failed(obj, ctx, &namespace, &name, &e).await),
+        match written {
+            Ok(()) => return Ok(Outcome::Written),
+            Err(e) if is_conflict(&e) && attempt < CONFLICT_RETRIES => {
+                attempt += 1;
+                tracing::debug!(attempt, "conflict writing the Secret; reading it again");
+                existing = match ctx.cluster.get_secret(&namespace, &name).await {
+                    Ok(fresh) => fresh,
+                    Err(e) => return Err(update_failed(obj, ctx, &namespace, &name, &e).await),
+                };
+            }
+            Err(e) => return Err(update_failed(obj, ctx, &namespace, &name, &e).await),
+        }
     }
 }
+
+/// How many times a write that hit a 409 is redone on a fresh read within one reconcile.
+const CONFLICT_RETRIES: u32 = 3;
 
 /// Reports a failed Secret read/create/update: event, metric and error.
 async fn update_failed<C: Cluster>(
