@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Controller benchmarks, ours vs upstream v0.36.6, on one local control plane (tests/cluster):
-# cold burst, restart, steady state (bench/controller.py has the details). Needs root (the
-# harness's namespaces). Prints a Markdown table of medians and ratios on stdout; progress on
+# cold burst, cold backlog, restart, steady state (bench/controller.py has the details). Needs
+# root (the harness's namespaces). Prints a Markdown table of medians and ratios on stdout; progress on
 # stderr.
 #
 #   bench/controller.sh [--quick] [ROUNDS]        (default 3 rounds; --quick: 1 small round)
