@@ -19,7 +19,8 @@ ROUNDS="${1:-3}"
 
 UPSTREAM_DIR="$(bash tests/upstream/install.sh)"
 bash tests/cluster/build >&2
-cargo build --release -q -p sealed-secrets-controller -p kubeseal-rs
+# SSRS_BENCH_PREBUILT=1 uses the release binaries already in CARGO_TARGET_DIR as they are.
+[ "${SSRS_BENCH_PREBUILT:-0}" = 1 ] || cargo build --release -q -p sealed-secrets-controller -p kubeseal-rs
 OURS="$CARGO_TARGET_DIR/release/sealed-secrets-controller"
 KUBESEAL_RS="$CARGO_TARGET_DIR/release/kubeseal-rs"
 
