@@ -17,6 +17,7 @@
 //! - [`key_secret`]: the `kubernetes.io/tls` key Secrets the controller stores its keys in.
 //! - [`edit`]: format-preserving text edits of one mapping entry in a manifest file.
 //! - [`check`]: offline consistency checks of SealedSecret manifests (the CI gate).
+//! - [`public_cert`]: where the controller publishes its certificate for clients (addition).
 
 pub mod cert;
 pub mod check;
@@ -26,6 +27,7 @@ pub mod edit;
 pub mod key_secret;
 pub mod keys;
 pub mod manifest;
+pub mod public_cert;
 pub mod scope;
 pub mod seal;
 pub mod secret_bytes;

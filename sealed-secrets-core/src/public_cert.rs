@@ -1,0 +1,76 @@
+//! Names that let clients find the controller and its certificate without the API server's
+//! service proxy (addition; upstream has none of this).
+//!
+//! The controller publishes its active certificate in a ConfigMap in its own namespace
+//! (`--cert-configmap`, default [`DEFAULT_CONFIGMAP_NAME`]), labelled [`LABEL`]`=`[`LABEL_VALUE`],
+//! with the PEM under [`DATA_KEY`] exactly as `/v1/cert.pem` serves it and the certificate's
+//! fingerprint in [`FINGERPRINT_ANNOTATION`]. `kubeseal-rs` reads it when the proxy cannot reach
+//! the controller (private control planes), and finds the controller's Service by
+//! [`SERVICE_SELECTOR`] when the named one does not exist. Both programs use these constants,
+//! so they cannot drift apart.
+
+/// The ConfigMap's default name (`--cert-configmap`).
+pub const DEFAULT_CONFIGMAP_NAME: &str = "sealed-secrets-cert";
+
+/// The label that marks the ConfigMap as the controller's. A ConfigMap of the same name without
+/// it is someone else's: the controller leaves it alone and clients ignore it.
+pub const LABEL: &str = "sealed-secrets-rs/public-cert";
+
+/// The value of [`LABEL`].
+pub const LABEL_VALUE: &str = "true";
+
+/// The data key holding the certificate PEM.
+pub const DATA_KEY: &str = "cert.pem";
+
+/// The annotation recording which certificate the ConfigMap holds (`SHA256:…`, the fingerprint
+/// `kubeseal-rs` prints and `sealed-secrets-rs/sealed-with` records).
+pub const FINGERPRINT_ANNOTATION: &str = "sealed-secrets-rs/cert-fingerprint";
+
+/// `LABEL=LABEL_VALUE`, as a label selector.
+#[must_use]
+pub fn configmap_selector() -> String {
+    format!("{LABEL}={LABEL_VALUE}")
+}
+
+/// Services that front a sealed secrets controller: `app.kubernetes.io/name` is the chart name,
+/// `sealed-secrets` for upstream's Helm chart and `sealed-secrets-rs` for ours (SPEC §5); the
+/// charts' metrics Services carry `app.kubernetes.io/component: metrics` and are excluded.
+pub const SERVICE_SELECTOR: &str = "app.kubernetes.io/name in (sealed-secrets,sealed-secrets-rs),app.kubernetes.io/component!=metrics";
+
+/// Whether a ConfigMap with this value of [`LABEL`] (if any) is the controller's.
+#[must_use]
+pub fn is_ours(label_value: Option<&str>) -> bool {
+    label_value == Some(LABEL_VALUE)
+}
+
+/// Whether `name` can name a ConfigMap (a DNS-1123 subdomain: at most 253 lowercase letters,
+/// digits, `-` and `.`, starting and ending with a letter or digit).
+#[must_use]
+pub fn valid_configmap_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    name.len() <= 253
+        && edge(bytes.first())
+        && edge(bytes.last())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_configmap_name(DEFAULT_CONFIGMAP_NAME));
+        assert!(valid_configmap_name("a.b-c9"));
+        for bad in ["", "-a", "a-", "A", "a_b", "a b", &"a".repeat(254)] {
+            assert!(!valid_configmap_name(bad), "{bad:?}");
+        }
+        assert_eq!(configmap_selector(), "sealed-secrets-rs/public-cert=true");
+        assert!(is_ours(Some("true")));
+        assert!(!is_ours(Some("false")));
+        assert!(!is_ours(None));
+    }
+}
