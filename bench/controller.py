@@ -512,7 +512,8 @@ class Bench:
         return w
 
     def order(self, r):
-        return ("ours", "upstream") if r % 2 == 0 else ("upstream", "ours")
+        kinds = ("ours", "upstream") if r % 2 == 0 else ("upstream", "ours")
+        return [k for k in kinds if k in self.args.sides.split(",")]
 
     # --- scenario 3: cold ----------------------------------------------------------------
 
@@ -581,7 +582,7 @@ class Bench:
 
     def populate(self):
         a = self.args
-        for kind in ("ours", "upstream"):
+        for kind in self.order(0):
             side, ctl = self.sides[kind], self.sides[kind]["ctl"]
             self.clean(side["ns"])
             ctl.start()
@@ -756,6 +757,7 @@ def main():
                    help="measured single RSA-4096 decryption, for the floor")
     p.add_argument("--controller-args", default="--kubeclient-qps=-1")
     p.add_argument("--scenarios", default="cold,backlog,restart")
+    p.add_argument("--sides", default="ours,upstream", help="which controllers to run")
     a = p.parse_args()
     b = Bench(a)
     b.setup()
