@@ -14,6 +14,7 @@ use crate::cli::{Settings, WatchScope};
 use crate::controller::{self, Readiness, ReconcileConfig, Shared, WatchOptions};
 use crate::error::{api_error_text, is_not_found};
 use crate::events::Recorder;
+use crate::key_guard;
 use crate::key_registry::{KeyManager, KeyManagerError, KeyParams, KeyRegistry};
 use crate::kube_client::{self, ClientError};
 use crate::leader::{self, LeaderElector, LeadershipLost, Timing};
@@ -177,7 +178,8 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         readiness: Arc::clone(&readiness),
     });
     if elector.is_none() {
-        manager.ensure_initial_key(settings.key_cutoff_time).await?;
+        key_guard::ensure_initial_key(&manager, &registry, &client, &settings, &own_namespace)
+            .await?;
     } else {
         // A follower is ready once its keys are loaded; it serves certificates and verifies.
         readiness.add();
@@ -221,7 +223,8 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     let leading = async {
         if let Some(elector) = elector.as_mut() {
             elector.acquire().await;
-            manager.ensure_initial_key(settings.key_cutoff_time).await?;
+            key_guard::ensure_initial_key(&manager, &registry, &client, &settings, &own_namespace)
+                .await?;
         }
         Ok::<_, AppError>(
             start_leading(&settings, &manager, &shared, &client, &own_namespace, usr1).await,

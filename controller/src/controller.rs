@@ -188,12 +188,16 @@ async fn apply<C: Cluster>(
     let ss = obj.to_core();
     let accept_v1 = ctx.config.accept_v1_data;
     let keys = ctx.keys.snapshot();
+    let object = format!("{namespace}/{name}");
+    let dependents = &ctx.metrics.key_dependents;
+    dependents.observe_keys(keys.unseal_order().iter().map(|e| e.fingerprint.as_str()));
 
     if ctx.config.skip_unchanged
         && let Some(cached) = ctx.cluster.cached_secret(&namespace, &name)
         && digest_matches(&keys, &ss, accept_v1, &cached)
     {
         ctx.metrics.unseal_skipped.inc();
+        dependents.record(&object, &digest::recorded_keys(&cached));
         return Ok(Outcome::Skipped);
     }
 
@@ -208,12 +212,26 @@ async fn apply<C: Cluster>(
         && digest_matches(&keys, &ss, accept_v1, existing)
     {
         ctx.metrics.unseal_skipped.inc();
+        dependents.record(&object, &digest::recorded_keys(existing));
         return Ok(Outcome::Skipped);
     }
 
-    let outcome = match ctx.unsealer.unseal(Arc::clone(&keys), ss.clone()).await {
+    // The keys that opened it last time (the record in our digest) are tried first: about one
+    // RSA operation per item instead of up to one per registered key.
+    let recorded = existing
+        .as_ref()
+        .map(digest::recorded_keys)
+        .unwrap_or_default();
+    let outcome = match ctx
+        .unsealer
+        .unseal_preferring(Arc::clone(&keys), ss.clone(), recorded)
+        .await
+    {
         Ok(outcome) => outcome,
         Err(e) => {
+            if matches!(e, UnsealTaskError::Unseal(_)) {
+                dependents.forget(&object);
+            }
             let text = match &e {
                 UnsealTaskError::Unseal(inner) => inner.to_string(),
                 UnsealTaskError::Task(_) => e.to_string(),
@@ -252,6 +270,11 @@ async fn apply<C: Cluster>(
             });
         }
     };
+    match &outcome.keys_used {
+        Some(used) => dependents.record(&object, used),
+        // A legacy `spec.data` object: the core does not say which key opened it.
+        None => dependents.forget(&object),
+    }
     let mut desired = target_secret::to_k8s(&outcome.unsealed.secret);
     desired.metadata.namespace = Some(namespace.clone());
     let stamp = |secret: &mut Secret| {
@@ -515,6 +538,9 @@ pub async fn handle_deleted<C: Cluster>(obj: &SealedSecretObject, ctx: &Context<
     ctx.metrics.unseal_requests.inc();
     ctx.metrics
         .forget_condition(&namespace, &name, &obj.instance_label());
+    ctx.metrics
+        .key_dependents
+        .forget(&format!("{namespace}/{name}"));
     ctx.retries().remove(&obj.key());
     if ctx.config.old_gc_behavior {
         tracing::info!(sealed_secret = %obj.key(), "SealedSecret has gone, deleting Secret");
@@ -1477,6 +1503,55 @@ mod tests {
             stored(&h).is_some(),
             "without --old-gc-behavior the GC does it"
         );
+    }
+
+    #[tokio::test]
+    async fn recorded_key_is_tried_first_and_dependents_are_counted() {
+        let h = harness();
+        let oldest = h.keys.snapshot().latest().unwrap().fingerprint.to_string();
+        let obj = sealed(&h, &[("foo", "bar")], &[]);
+        // Two newer keys: the unseal order is now newest, middle, oldest.
+        let later = |hours| {
+            let key = PrivateKey::generate(2048).unwrap();
+            let at = OffsetDateTime::now_utc() + time::Duration::hours(hours);
+            let cert = Certificate::self_signed(&key, &CertParams::controller_default(at)).unwrap();
+            KeyEntry::new(key, cert, at, "newer".into())
+        };
+        h.keys.register(later(1));
+        h.keys.register(later(2));
+        reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+            .await
+            .unwrap();
+        // No record yet: every key was tried, the oldest last.
+        assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 3);
+        let secret = stored(&h).unwrap();
+        assert_eq!(digest::recorded_keys(&secret), vec![oldest.clone()]);
+        assert_eq!(h.ctx.metrics.key_dependents.get(&oldest), 1);
+        let newest = h.keys.snapshot().latest().unwrap().fingerprint.to_string();
+        assert_eq!(h.ctx.metrics.key_dependents.get(&newest), 0);
+
+        // A spec change: a full unseal, with the recorded key first.
+        let mut changed = with_last_status(&h, obj.clone());
+        changed
+            .spec
+            .template
+            .metadata
+            .labels
+            .insert("tier".into(), "2".into());
+        changed.metadata.generation = Some(2);
+        reconcile(Arc::new(changed.clone()), Arc::clone(&h.ctx))
+            .await
+            .unwrap();
+        assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 4);
+        assert_eq!(
+            stored(&h).unwrap().metadata.labels.unwrap()["tier"],
+            "2".to_owned()
+        );
+        assert_eq!(h.ctx.metrics.key_dependents.get(&oldest), 1);
+
+        // Deleted: nothing depends on the key any more.
+        handle_deleted(&changed, &h.ctx).await;
+        assert_eq!(h.ctx.metrics.key_dependents.get(&oldest), 0);
     }
 
     #[tokio::test]

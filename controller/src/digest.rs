@@ -14,6 +14,11 @@
 //!
 //! Annotation value: `v1;<signing key fingerprint>;<fingerprints of the keys used, comma
 //! separated>;<base64url HMAC>`.
+//!
+//! The third field is also the controller's readable record of which keys opened the
+//! SealedSecret ([`recorded_keys`]): a full unseal tries those keys first, the
+//! `sealed_secrets_rs_key_dependents` gauge counts them, and `kubeseal-rs keys list|prune`
+//! read it to find the SealedSecrets that still depend on a key (`docs/keys.md`).
 
 use std::collections::BTreeMap;
 
@@ -179,6 +184,21 @@ pub fn parse(value: &str) -> Option<ParsedDigest> {
     })
 }
 
+/// The fingerprints of the keys that opened the items last time, as recorded in the digest
+/// annotation of `secret` (unverified: an ordering hint and a readable record, never a proof).
+/// Empty when there is no well-formed annotation.
+#[must_use]
+pub fn recorded_keys(secret: &Secret) -> Vec<String> {
+    secret
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DIGEST_ANNOTATION))
+        .and_then(|value| parse(value))
+        .map(|parsed| parsed.keys_used)
+        .unwrap_or_default()
+}
+
 /// Whether `secret` carries a digest that proves it is exactly what unsealing `sealed` would
 /// write. `lookup` returns the digest key of a registered key by fingerprint.
 pub fn verify<'k>(
@@ -326,6 +346,27 @@ mod tests {
         assert!(parse("v2;a;;AAEC").is_none());
         assert!(parse("v1;;;AAEC").is_none());
         assert!(parse("garbage").is_none());
+    }
+
+    #[test]
+    fn recorded_keys_are_read_back() {
+        let key = DigestKey::from_bytes(b"k");
+        let ss = sealed();
+        let used = vec!["SHA256:one".to_owned(), "SHA256:two".to_owned()];
+        let input = DigestInput {
+            sealed: &ss,
+            accept_v1_data: true,
+            keys_used: &used,
+        };
+        let mut s = secret();
+        assert!(recorded_keys(&s).is_empty());
+        stamp(&key, "SHA256:one", &input, &mut s);
+        assert_eq!(recorded_keys(&s), used);
+        s.metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(DIGEST_ANNOTATION.to_owned(), "garbage".to_owned());
+        assert!(recorded_keys(&s).is_empty());
     }
 
     #[test]

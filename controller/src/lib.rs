@@ -9,6 +9,7 @@
 //! - [`status`]: the `Synced` condition.
 //! - [`digest`]: keyed digests that let unchanged objects skip decryption.
 //! - [`key_registry`]: sealing keys: discovery, generation, renewal.
+//! - [`key_guard`]: no silent replacement of lost keys at start-up (addition).
 //! - [`unseal`]: RSA work off the async runtime.
 //! - [`server`], [`rate_limit`]: the HTTP API.
 //! - [`metrics`], [`events`], [`telemetry`]: observability.
@@ -23,6 +24,7 @@ pub mod digest;
 pub mod error;
 pub mod events;
 pub mod go_flags;
+pub mod key_guard;
 pub mod key_registry;
 pub mod kube_client;
 pub mod leader;

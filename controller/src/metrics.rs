@@ -1,11 +1,14 @@
-//! Prometheus metrics with upstream's names, labels and help texts (SPEC §3.12), plus two of
-//! our own: RSA decryptions performed and unseals skipped thanks to a matching digest.
+//! Prometheus metrics with upstream's names, labels and help texts (SPEC §3.12), plus our own:
+//! RSA decryptions performed, unseals skipped thanks to a matching digest, and per key the
+//! number of SealedSecrets last opened with it ([`KeyDependents`]).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 const NAMESPACE: &str = "sealed_secrets_controller";
@@ -47,6 +50,68 @@ pub struct Metrics {
     pub rsa_decrypt_operations: IntCounter,
     /// Reconciles that found the Secret already matching its SealedSecret (no decryption).
     pub unseal_skipped: IntCounter,
+    /// `sealed_secrets_rs_key_dependents{fingerprint}`.
+    pub key_dependents: KeyDependents,
+}
+
+/// Name of the per-key dependents gauge (our own prefix: not an upstream metric).
+pub const KEY_DEPENDENTS_METRIC: &str = "sealed_secrets_rs_key_dependents";
+
+/// Which keys last opened each SealedSecret, exported as one gauge series per key fingerprint:
+/// how many SealedSecrets still depend on that key. Updated on every reconcile (a skipped one
+/// reads the record in the Secret's digest), on unseal failures and on deletion. A key that is
+/// registered but opens nothing shows 0.
+#[derive(Clone)]
+pub struct KeyDependents {
+    gauge: IntGaugeVec,
+    /// `namespace/name` → fingerprints of the keys that opened it.
+    by_object: Arc<Mutex<HashMap<String, Vec<String>>>>,
+}
+
+impl KeyDependents {
+    fn objects(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<String>>> {
+        self.by_object
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `object` (`namespace/name`) was just opened with `keys`.
+    pub fn record(&self, object: &str, keys: &[String]) {
+        let mut objects = self.objects();
+        let old = objects.insert(object.to_owned(), keys.to_vec());
+        if old.as_deref() == Some(keys) {
+            return;
+        }
+        for fp in old.iter().flatten() {
+            self.gauge.with_label_values(&[fp.as_str()]).dec();
+        }
+        for fp in keys {
+            self.gauge.with_label_values(&[fp.as_str()]).inc();
+        }
+    }
+
+    /// `object` no longer depends on any key (deleted, or no key opens it any more).
+    pub fn forget(&self, object: &str) {
+        let mut objects = self.objects();
+        if let Some(old) = objects.remove(object) {
+            for fp in &old {
+                self.gauge.with_label_values(&[fp.as_str()]).dec();
+            }
+        }
+    }
+
+    /// Makes sure every registered key has a series (0 when nothing depends on it).
+    pub fn observe_keys<'a>(&self, fingerprints: impl IntoIterator<Item = &'a str>) {
+        for fp in fingerprints {
+            let _ = self.gauge.with_label_values(&[fp]);
+        }
+    }
+
+    /// The current count for one key (tests and logs).
+    #[must_use]
+    pub fn get(&self, fingerprint: &str) -> i64 {
+        self.gauge.with_label_values(&[fingerprint]).get()
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -126,6 +191,17 @@ impl Metrics {
             )
             .namespace(NAMESPACE),
         )?;
+        let key_dependents = KeyDependents {
+            gauge: IntGaugeVec::new(
+                Opts::new(
+                    KEY_DEPENDENTS_METRIC,
+                    "SealedSecrets last opened with this key (by fingerprint); 0 means no SealedSecret watched by this controller needs it",
+                ),
+                &["fingerprint"],
+            )?,
+            by_object: Arc::new(Mutex::new(HashMap::new())),
+        };
+        registry.register(Box::new(key_dependents.gauge.clone()))?;
         registry.register(Box::new(build_info.clone()))?;
         registry.register(Box::new(unseal_requests.clone()))?;
         registry.register(Box::new(unseal_errors.clone()))?;
@@ -148,6 +224,7 @@ impl Metrics {
             http_duration,
             rsa_decrypt_operations,
             unseal_skipped,
+            key_dependents,
         })
     }
 
@@ -275,6 +352,33 @@ mod tests {
         m.forget_condition("ns", "s", "");
         let text = String::from_utf8(m.encode().1).unwrap();
         assert!(!text.contains("name=\"s\""));
+    }
+
+    #[test]
+    fn key_dependents_follow_records() {
+        let m = Metrics::new("0").unwrap();
+        let d = &m.key_dependents;
+        d.observe_keys(["SHA256:a", "SHA256:b", "SHA256:c"]);
+        d.record("ns/x", &["SHA256:a".to_owned()]);
+        d.record("ns/y", &["SHA256:a".to_owned(), "SHA256:b".to_owned()]);
+        d.record("ns/y", &["SHA256:a".to_owned(), "SHA256:b".to_owned()]);
+        assert_eq!((d.get("SHA256:a"), d.get("SHA256:b")), (2, 1));
+        // Re-keyed: y moves to c.
+        d.record("ns/y", &["SHA256:c".to_owned()]);
+        assert_eq!(
+            (d.get("SHA256:a"), d.get("SHA256:b"), d.get("SHA256:c")),
+            (1, 0, 1)
+        );
+        d.forget("ns/x");
+        d.forget("ns/x");
+        d.forget("ns/never");
+        assert_eq!(d.get("SHA256:a"), 0);
+        let text = String::from_utf8(m.encode().1).unwrap();
+        assert!(
+            text.contains("sealed_secrets_rs_key_dependents{fingerprint=\"SHA256:c\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("sealed_secrets_rs_key_dependents{fingerprint=\"SHA256:b\"} 0"));
     }
 
     #[test]

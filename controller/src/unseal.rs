@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use sealed_secrets_core::check::SEALED_WITH_ANNOTATION;
 use sealed_secrets_core::diagnose::{Diagnosis, diagnose_item};
 use sealed_secrets_core::keys::PrivateKey;
 use sealed_secrets_core::seal::{self, ItemErrorKind, UnsealError, UnsealOptions, Unsealed};
@@ -60,7 +61,8 @@ impl Unsealer {
         &self.options
     }
 
-    /// Unseals `ss` with every registered key, latest first.
+    /// Unseals `ss` with every registered key, latest first (after the key its
+    /// `sealed-with` annotation names, see [`try_order`]).
     ///
     /// # Errors
     /// The core's unseal error, or a failed task.
@@ -69,8 +71,23 @@ impl Unsealer {
         keys: Arc<KeySet>,
         ss: SealedSecret,
     ) -> Result<UnsealOutcome, UnsealTaskError> {
+        self.unseal_preferring(keys, ss, Vec::new()).await
+    }
+
+    /// Unseals `ss` trying the `preferred` keys first (the keys recorded as having opened it
+    /// last time, see [`try_order`]): about one RSA operation per item whatever the number of
+    /// keys, where trying every key in turn costs up to one per key.
+    ///
+    /// # Errors
+    /// The core's unseal error, or a failed task.
+    pub async fn unseal_preferring(
+        &self,
+        keys: Arc<KeySet>,
+        ss: SealedSecret,
+        preferred: Vec<String>,
+    ) -> Result<UnsealOutcome, UnsealTaskError> {
         self.on_pool(move |metrics, options| {
-            let order = keys.unseal_order();
+            let order = try_order(&keys, &ss, &preferred);
             let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
             let result = seal::unseal(&ss, &refs, options);
             metrics
@@ -153,6 +170,32 @@ impl Unsealer {
     }
 }
 
+/// The order in which keys are tried on `ss`: the registered keys among `preferred` (in that
+/// order), then the key named by the SealedSecret's `sealed-secrets-rs/sealed-with`
+/// annotation, then the rest in the registry's order (latest first). Only the order changes,
+/// never the set of keys: a hint naming an unknown key is ignored, and a wrong hint costs one
+/// extra decryption per item. Each RSA operation stays constant-time, and which key opened an
+/// item is not revealed by anything but the record the controller itself wrote.
+#[must_use]
+pub fn try_order(keys: &KeySet, ss: &SealedSecret, preferred: &[String]) -> Vec<Arc<KeyEntry>> {
+    let mut order = keys.unseal_order();
+    let sealed_with = ss.metadata.annotations.get(SEALED_WITH_ANNOTATION);
+    let hints = preferred
+        .iter()
+        .map(String::as_str)
+        .chain(sealed_with.map(String::as_str));
+    let mut front = 0;
+    for hint in hints {
+        let rest = order.get(front..).unwrap_or_default();
+        if let Some(offset) = rest.iter().position(|e| e.fingerprint.as_str() == hint) {
+            let entry = order.remove(front + offset);
+            order.insert(front, entry);
+            front += 1;
+        }
+    }
+    order
+}
+
 fn keys_used(
     ss: &SealedSecret,
     order: &[Arc<KeyEntry>],
@@ -219,4 +262,58 @@ fn rsa_operations_approx(
             },
         )
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key_registry::KeyRegistry;
+    use sealed_secrets_core::cert::{CertParams, Certificate};
+    use time::OffsetDateTime;
+
+    fn registry(n: i64) -> (KeyRegistry, Vec<String>) {
+        let reg = KeyRegistry::new();
+        let mut fps = Vec::new();
+        for i in 0..n {
+            let key = PrivateKey::generate(2048).unwrap();
+            let at = OffsetDateTime::now_utc() + time::Duration::hours(i);
+            let cert = Certificate::self_signed(&key, &CertParams::controller_default(at)).unwrap();
+            fps.push(key.fingerprint().to_string());
+            reg.register(KeyEntry::new(key, cert, at, format!("k{i}")));
+        }
+        (reg, fps)
+    }
+
+    fn fps(order: &[Arc<KeyEntry>]) -> Vec<String> {
+        order.iter().map(|e| e.fingerprint.to_string()).collect()
+    }
+
+    #[test]
+    fn recorded_keys_then_sealed_with_then_the_rest() {
+        let (reg, k) = registry(3);
+        let keys = reg.snapshot();
+        let mut ss = SealedSecret::default();
+        // Newest first without hints.
+        assert_eq!(
+            fps(&try_order(&keys, &ss, &[])),
+            [k[2].clone(), k[1].clone(), k[0].clone()]
+        );
+        assert_eq!(
+            fps(&try_order(&keys, &ss, &[k[0].clone()])),
+            [k[0].clone(), k[2].clone(), k[1].clone()]
+        );
+        ss.metadata
+            .annotations
+            .insert(SEALED_WITH_ANNOTATION.into(), k[1].clone());
+        assert_eq!(
+            fps(&try_order(&keys, &ss, &[k[0].clone()])),
+            [k[0].clone(), k[1].clone(), k[2].clone()]
+        );
+        // Unknown and repeated hints change nothing else; the set of keys never changes.
+        let hints = ["SHA256:gone".to_owned(), k[1].clone(), k[1].clone()];
+        assert_eq!(
+            fps(&try_order(&keys, &ss, &hints)),
+            [k[1].clone(), k[2].clone(), k[0].clone()]
+        );
+    }
 }

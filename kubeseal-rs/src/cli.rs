@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod keys;
+
 /// Seal Kubernetes Secrets into SealedSecrets that only the controller can open.
 ///
 /// Without a subcommand, reads Secret manifests (JSON or YAML) from stdin or --secret-file and
@@ -291,6 +293,8 @@ pub enum Command {
     /// Re-encrypt every SealedSecret under the paths for another certificate, offline, with
     /// the private keys that open them; files keep their layout and untouched items.
     Reseal(ResealArgs),
+    /// The controller's sealing keys in the cluster: list, backup, restore, prune.
+    Keys(Box<keys::KeysArgs>),
 }
 
 /// Where `set` gets its certificate: `--cert`, else the controller (like sealing).

@@ -8,6 +8,7 @@
 
 pub mod connection;
 pub mod exec;
+pub mod kube_api;
 pub mod kubeconfig;
 pub mod transport;
 

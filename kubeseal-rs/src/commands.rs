@@ -3,6 +3,7 @@
 pub mod check;
 pub mod edit_item;
 pub mod keygen;
+pub mod keys;
 pub mod merge;
 pub mod multi_seal;
 pub mod raw;

@@ -96,6 +96,7 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         Mode::Check(args) => commands::check::run(args),
         Mode::Set(_) | Mode::Unset(_) | Mode::Reseal(_) => edit_mode(plan),
         Mode::Keygen(args) => commands::keygen::run(args),
+        Mode::Keys(args) => commands::keys::run(args),
         Mode::Completions(shell) => {
             let mut cmd = Cli::command();
             let mut out = Vec::new();

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::cli::keys::{KeysAction, KeysArgs};
 use crate::cli::{
     CheckArgs, Cli, Command, Format, KeygenArgs, ResealArgs, SealArgs, SetArgs, UnsetArgs,
 };
@@ -47,6 +48,7 @@ pub enum Mode {
     Set(Box<SetArgs>),
     Unset(UnsetArgs),
     Reseal(ResealArgs),
+    Keys(Box<KeysArgs>),
 }
 
 /// One cluster to seal for in [`Mode::SealMulti`].
@@ -101,6 +103,7 @@ pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
         }
         Some(Command::Unset(c)) => Mode::Unset(c),
         Some(Command::Reseal(c)) => Mode::Reseal(c),
+        Some(Command::Keys(k)) => keys_mode(k)?,
         None => seal_mode(&args)?,
     };
     let cert = match args.cert.last() {
@@ -253,6 +256,27 @@ fn cluster_name(location: &str) -> String {
     file.rsplit_once('.')
         .map_or(file, |(stem, _)| stem)
         .to_owned()
+}
+
+/// `keys prune` needs an explicit selection: fingerprints or `--older-than`, not both.
+fn keys_mode(args: Box<KeysArgs>) -> Result<Mode, UsageError> {
+    if let KeysAction::Prune(prune) = &args.action {
+        match (prune.fingerprints.is_empty(), prune.older_than.is_some()) {
+            (true, false) => {
+                return Err(UsageError(
+                    "keys prune needs the FINGERPRINT of each key to delete, or --older-than"
+                        .to_owned(),
+                ));
+            }
+            (false, true) => {
+                return Err(UsageError(
+                    "keys prune takes FINGERPRINTs or --older-than, not both".to_owned(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(Mode::Keys(args))
 }
 
 /// Kubernetes Secret keys: `[-._a-zA-Z0-9]+`.

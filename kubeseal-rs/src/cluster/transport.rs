@@ -181,10 +181,14 @@ impl ApiClient {
             origin: self.origin.clone(),
             reason,
         };
-        let result = if method == "POST" {
-            let mut request = self
-                .agent
-                .post(&url)
+        let result = if method == "POST" || method == "DELETE" {
+            // DELETE carries DeleteOptions (preconditions) as its body, as client-go sends it.
+            let builder = if method == "DELETE" {
+                self.agent.delete(&url).force_send_body()
+            } else {
+                self.agent.post(&url)
+            };
+            let mut request = builder
                 .header("Accept", accept)
                 .header("Content-Type", "application/json");
             if let Some(auth) = &self.authorization {

@@ -1,0 +1,525 @@
+//! `keys list|backup|restore|prune`: the controller's sealing keys, with safety rails
+//! (`docs/keys.md`).
+//!
+//! - `list` prints every key Secret of the controller's namespace with its fingerprint, validity,
+//!   state and the number of SealedSecrets whose Secret records it (the controller's
+//!   `sealed-secrets-rs/unsealed-digest` annotation, read as metadata only: no Secret data is
+//!   transferred).
+//! - `backup` writes every key Secret (any value of the key label, plus the legacy
+//!   `sealed-secrets-key`), stripped of server fields, as one v1 List: mode 0600, atomic, an
+//!   existing file only replaced with `--force`.
+//! - `restore` checks the whole file first (every document a `kubernetes.io/tls` Secret with
+//!   the key label and a usable key), then creates only the missing keys; a Secret of the same
+//!   name that holds another key stops it before anything is created. It never overwrites and
+//!   creates nothing that is not in the file.
+//! - `prune` deletes key Secrets by fingerprint (or `--older-than`), never the newest key and
+//!   never one a SealedSecret depends on: recorded dependents, plus the unrecorded
+//!   SealedSecrets the key opens (checked with the key itself, one RSA operation per item).
+//!   Deletes carry a uid precondition.
+
+mod inventory;
+
+use std::path::Path;
+
+use sealed_secrets_core::key_secret::{self, SEALED_SECRETS_KEY_LABEL, TLS_SECRET_TYPE};
+use sealed_secrets_core::manifest;
+use sealed_secrets_core::types::Secret;
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::cli::SealArgs;
+use crate::cli::keys::{
+    KeysAction, KeysArgs, KeysBackupArgs, KeysCluster, KeysListArgs, KeysPruneArgs, KeysRestoreArgs,
+};
+use crate::cluster::{self, kube_api::KubeApi};
+use crate::error::{CliError, one_line};
+use crate::{input, output};
+
+use inventory::{KeyInfo, LEGACY_KEY_NAME, dependents, few, inventory, usage};
+
+/// Runs a `keys` subcommand.
+///
+/// # Errors
+/// Bad input, a refused or failed API call, or a safety rail (see the module docs).
+pub fn run(args: &KeysArgs) -> Result<(), CliError> {
+    match &args.action {
+        KeysAction::List(a) => list(a),
+        KeysAction::Backup(a) => backup(a),
+        KeysAction::Restore(a) => restore(a),
+        KeysAction::Prune(a) => prune(a),
+    }
+}
+
+fn api_error(e: &cluster::kube_api::ApiError) -> CliError {
+    CliError::Other(one_line(e))
+}
+
+fn connect(c: &KeysCluster) -> Result<KubeApi, CliError> {
+    let seal_args = SealArgs {
+        kubeconfig: c.kubeconfig.clone(),
+        context: c.context.clone(),
+        connection: crate::cli::ConnectionArgs {
+            cluster: c.connection.cluster.clone(),
+            user: c.connection.user.clone(),
+            server: c.connection.server.clone(),
+            tls_server_name: c.connection.tls_server_name.clone(),
+            insecure_skip_tls_verify: c.connection.insecure_skip_tls_verify,
+            certificate_authority: c.connection.certificate_authority.clone(),
+            client_certificate: c.connection.client_certificate.clone(),
+            client_key: c.connection.client_key.clone(),
+            token: c.connection.token.clone(),
+            username: c.connection.username.clone(),
+            password: c.connection.password.clone(),
+            impersonate: c.connection.impersonate.clone(),
+            impersonate_uid: c.connection.impersonate_uid.clone(),
+            impersonate_group: c.connection.impersonate_group.clone(),
+            proxy_url: c.connection.proxy_url.clone(),
+            disable_compression: c.connection.disable_compression,
+            request_timeout: c.connection.request_timeout,
+        },
+        ..SealArgs::default()
+    };
+    KubeApi::connect(c.kubeconfig.as_deref(), &cluster::overrides(&seal_args))
+        .map_err(|e| api_error(&e))
+}
+
+/// The key Secrets of `namespace`: labelled ones plus the unlabelled legacy one.
+fn key_secrets(api: &KubeApi, namespace: &str) -> Result<Vec<Secret>, CliError> {
+    let mut secrets = api.key_secrets(namespace).map_err(|e| api_error(&e))?;
+    if !secrets.iter().any(|s| s.metadata.name == LEGACY_KEY_NAME)
+        && let Some(legacy) = api
+            .secret(namespace, LEGACY_KEY_NAME)
+            .map_err(|e| api_error(&e))?
+    {
+        secrets.push(legacy);
+    }
+    Ok(secrets)
+}
+
+fn usage_of(api: &KubeApi) -> Result<inventory::Usage, CliError> {
+    let sealed = api.sealed_secrets().map_err(|e| api_error(&e))?;
+    let secrets = api.secret_metadata().map_err(|e| api_error(&e))?;
+    Ok(usage(sealed, &secrets))
+}
+
+fn date(t: Option<OffsetDateTime>) -> String {
+    t.and_then(|t| t.replace_nanosecond(0).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+fn stdout(text: &str) -> Result<(), CliError> {
+    Ok(output::emit(None, text.as_bytes(), false)?)
+}
+
+fn list(args: &KeysListArgs) -> Result<(), CliError> {
+    let namespace = &args.cluster.controller_namespace;
+    let api = connect(&args.cluster)?;
+    let keys = inventory(&key_secrets(&api, namespace)?);
+    let usage = usage_of(&api)?;
+    let mut out = format!(
+        "{:<51} {:<30} {:<21} {:<21} {:<10} {}\n",
+        "FINGERPRINT", "SECRET", "NOT BEFORE", "NOT AFTER", "STATE", "DEPENDENTS"
+    );
+    for key in &keys {
+        let fp = key.fingerprint.as_deref().unwrap_or("-");
+        out.push_str(&format!(
+            "{:<51} {:<30} {:<21} {:<21} {:<10} {}\n",
+            fp,
+            key.name,
+            date(key.not_before),
+            date(key.not_after),
+            key.state(),
+            usage.dependents(fp).len()
+        ));
+    }
+    stdout(&out)?;
+    if keys.is_empty() {
+        eprintln!("no key Secrets in namespace {namespace:?}");
+    }
+    if !usage.unrecorded.is_empty() {
+        eprintln!(
+            "note: {} SealedSecrets carry no current record of their key (not unsealed by sealed-secrets-rs yet, failing, or changed since): {}; keys prune checks them with the key itself",
+            usage.unrecorded.len(),
+            few(&usage
+                .unrecorded
+                .iter()
+                .map(|s| format!("{}/{}", s.metadata.namespace, s.metadata.name))
+                .collect::<Vec<_>>())
+        );
+    }
+    Ok(())
+}
+
+/// A `v1` List of key Secrets, the shape `kubectl get -o yaml` writes.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyList {
+    api_version: &'static str,
+    items: Vec<Secret>,
+    kind: &'static str,
+}
+
+/// A key Secret as it goes into a backup: what `kubectl apply -f` needs to recreate it, no
+/// server-owned fields.
+fn for_backup(mut secret: Secret, namespace: &str) -> Secret {
+    secret.kind = "Secret".to_owned();
+    secret.api_version = "v1".to_owned();
+    secret.metadata.strip_server_fields();
+    secret.metadata.managed_fields.clear();
+    secret.metadata.owner_references.clear();
+    secret.metadata.finalizers.clear();
+    secret
+        .metadata
+        .annotations
+        .remove("kubectl.kubernetes.io/last-applied-configuration");
+    secret.metadata.namespace = namespace.to_owned();
+    secret
+}
+
+fn backup(args: &KeysBackupArgs) -> Result<(), CliError> {
+    let to_stdout = args.output.as_os_str() == "-";
+    if !to_stdout && !args.force && args.output.exists() {
+        return Err(CliError::Other(format!(
+            "{} exists; use --force to replace it",
+            args.output.display()
+        )));
+    }
+    let namespace = &args.cluster.controller_namespace;
+    let api = connect(&args.cluster)?;
+    let secrets = key_secrets(&api, namespace)?;
+    if secrets.is_empty() {
+        return Err(CliError::Other(format!(
+            "no key Secrets in namespace {namespace:?}: nothing to back up (is the controller namespace right? use --controller-namespace)"
+        )));
+    }
+    let keys = inventory(&secrets);
+    let mut items: Vec<Secret> = secrets
+        .into_iter()
+        .map(|s| for_backup(s, namespace))
+        .collect();
+    items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let list = KeyList {
+        api_version: "v1",
+        items,
+        kind: "List",
+    };
+    let rendered = zeroize::Zeroizing::new(output::render(&list, args.format)?);
+    if to_stdout {
+        stdout(&rendered)?;
+    } else {
+        output::write_atomic(&args.output, rendered.as_bytes(), true)?;
+    }
+    let unreadable = keys.iter().filter(|k| k.key.is_none()).count();
+    eprintln!(
+        "wrote {} key Secrets of namespace {namespace:?} to {}: {}",
+        keys.len(),
+        if to_stdout {
+            "stdout".to_owned()
+        } else {
+            args.output.display().to_string()
+        },
+        keys.iter()
+            .map(KeyInfo::describe)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if unreadable > 0 {
+        eprintln!("warning: {unreadable} of them hold no usable key (copied as they are)");
+    }
+    Ok(())
+}
+
+/// One key Secret read from a backup file, checked.
+struct Restorable {
+    secret: Secret,
+    fingerprint: String,
+    not_before: OffsetDateTime,
+}
+
+/// Reads and checks every document of a backup file before anything is sent.
+fn read_backup(path: &Path) -> Result<Vec<Restorable>, CliError> {
+    let shown = path.display().to_string();
+    let bytes = input::read_file(path)?;
+    let documents =
+        manifest::read_documents(&bytes).map_err(|e| CliError::Other(format!("{shown}: {e}")))?;
+    let mut out: Vec<Restorable> = Vec::new();
+    for document in documents {
+        let position = document.position();
+        let secret = document
+            .into_secret()
+            .map_err(|e| CliError::Other(format!("{shown}: {e}")))?;
+        let name = if secret.metadata.name.is_empty() {
+            secret.metadata.generate_name.clone()
+        } else {
+            secret.metadata.name.clone()
+        };
+        let at = format!("{shown}: {position} (Secret {name:?})");
+        if secret.type_ != TLS_SECRET_TYPE {
+            return Err(CliError::Other(format!(
+                "{at} is not a key Secret: type {:?}, expected {TLS_SECRET_TYPE:?}",
+                secret.type_
+            )));
+        }
+        if !secret
+            .metadata
+            .labels
+            .contains_key(SEALED_SECRETS_KEY_LABEL)
+        {
+            return Err(CliError::Other(format!(
+                "{at} is not a key Secret: no {SEALED_SECRETS_KEY_LABEL} label"
+            )));
+        }
+        let material = key_secret::key_from_secret(&secret)
+            .map_err(|e| CliError::Other(format!("{shown}: {position}: {e}")))?;
+        let fingerprint = material.key.fingerprint().to_string();
+        if material.cert.fingerprint().to_string() != fingerprint {
+            eprintln!(
+                "warning: {at}: its certificate does not match its private key (restored as it is)"
+            );
+        }
+        if out.iter().any(|r| r.fingerprint == fingerprint) {
+            continue;
+        }
+        out.push(Restorable {
+            secret,
+            fingerprint,
+            not_before: material.cert.not_before(),
+        });
+    }
+    if out.is_empty() {
+        return Err(CliError::Other(format!("{shown} holds no key Secret")));
+    }
+    // Oldest first, so creation times follow the keys' order.
+    out.sort_by_key(|r| r.not_before);
+    Ok(out)
+}
+
+fn restore(args: &KeysRestoreArgs) -> Result<(), CliError> {
+    let wanted = read_backup(&args.file)?;
+    let namespace = &args.cluster.controller_namespace;
+    let api = connect(&args.cluster)?;
+    let present = inventory(&key_secrets(&api, namespace)?);
+
+    // Decide everything before creating anything.
+    let mut to_create = Vec::new();
+    let mut lines = Vec::new();
+    for item in &wanted {
+        let name = &item.secret.metadata.name;
+        if let Some(existing) = present
+            .iter()
+            .find(|k| k.fingerprint.as_deref() == Some(item.fingerprint.as_str()))
+        {
+            lines.push(format!(
+                "skipped {namespace}/{} ({}): already present",
+                existing.name, item.fingerprint
+            ));
+            continue;
+        }
+        if !name.is_empty()
+            && let Some(other) = api.secret(namespace, name).map_err(|e| api_error(&e))?
+        {
+            let holds = key_secret::key_from_secret(&other).map_or_else(
+                |_| "something else".to_owned(),
+                |m| format!("key {}", m.key.fingerprint()),
+            );
+            return Err(CliError::Other(format!(
+                "Secret {namespace}/{name} exists and holds {holds}, not key {}; it is not overwritten: nothing was restored",
+                item.fingerprint
+            )));
+        }
+        to_create.push(item);
+    }
+    for item in to_create {
+        let shown = if item.secret.metadata.name.is_empty() {
+            format!("{}…", item.secret.metadata.generate_name)
+        } else {
+            item.secret.metadata.name.clone()
+        };
+        if args.dry_run {
+            lines.push(format!(
+                "would add {namespace}/{shown} ({})",
+                item.fingerprint
+            ));
+            continue;
+        }
+        let secret = for_backup(item.secret.clone(), namespace);
+        api.create_secret(namespace, &secret).map_err(|e| {
+            CliError::Other(format!(
+                "{} (restored so far: {})",
+                one_line(&e),
+                lines.iter().filter(|l| l.starts_with("added")).count()
+            ))
+        })?;
+        lines.push(format!("added {namespace}/{shown} ({})", item.fingerprint));
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    stdout(&out)?;
+    for stray in present.iter().filter(|k| {
+        k.fingerprint
+            .as_deref()
+            .is_none_or(|fp| !wanted.iter().any(|w| w.fingerprint == fp))
+    }) {
+        eprintln!(
+            "note: key Secret {namespace}/{} is not in {}; restore did not touch it",
+            stray.describe(),
+            args.file.display()
+        );
+    }
+    Ok(())
+}
+
+fn prune(args: &KeysPruneArgs) -> Result<(), CliError> {
+    let cutoff = match &args.older_than {
+        Some(text) => Some(
+            OffsetDateTime::now_utc()
+                - super::keygen::parse_duration(text)
+                    .map_err(|e| CliError::Usage(crate::mode::UsageError(e)))?,
+        ),
+        None => None,
+    };
+    let namespace = &args.cluster.controller_namespace;
+    let api = connect(&args.cluster)?;
+    let keys = inventory(&key_secrets(&api, namespace)?);
+
+    // The keys asked for: by fingerprint every one must exist; by age the old readable ones.
+    let candidates: Vec<&KeyInfo> = match cutoff {
+        None => {
+            let mut chosen = Vec::new();
+            for fp in &args.fingerprints {
+                let found: Vec<&KeyInfo> = keys
+                    .iter()
+                    .filter(|k| k.fingerprint.as_deref() == Some(fp.as_str()))
+                    .collect();
+                if found.is_empty() {
+                    return Err(CliError::Other(format!(
+                        "no key Secret in namespace {namespace:?} has fingerprint {fp} (kubeseal-rs keys list shows them): nothing was deleted"
+                    )));
+                }
+                chosen.extend(found);
+            }
+            chosen
+        }
+        Some(cutoff) => keys
+            .iter()
+            .filter(|k| k.not_before.is_some_and(|t| t < cutoff))
+            .collect(),
+    };
+    let usage = usage_of(&api)?;
+
+    let mut refusals = Vec::new();
+    let mut deletable = Vec::new();
+    for key in candidates {
+        let (Some(fp), Some(private)) = (key.fingerprint.as_deref(), key.key.as_ref()) else {
+            continue;
+        };
+        if key.newest {
+            refusals.push(format!(
+                "key {fp} (Secret {namespace}/{}) is the newest key, the one the controller seals with",
+                key.name
+            ));
+            continue;
+        }
+        let users = dependents(&usage, fp, private);
+        if !users.is_empty() {
+            refusals.push(format!(
+                "key {fp} (Secret {namespace}/{}) is still used by {} SealedSecrets ({}); re-encrypt them for another key first (kubeseal-rs --re-encrypt, or kubeseal-rs reseal)",
+                key.name,
+                users.len(),
+                few(&users)
+            ));
+            continue;
+        }
+        deletable.push(key);
+    }
+    // By fingerprint the request is all or nothing; by age the keys in use are kept.
+    if cutoff.is_none() && !refusals.is_empty() {
+        return Err(CliError::Other(format!(
+            "{}: nothing was deleted",
+            refusals.join("; ")
+        )));
+    }
+    let mut out = String::new();
+    for refusal in &refusals {
+        out.push_str(&format!("kept: {refusal}\n"));
+    }
+    for key in &deletable {
+        let fp = key.fingerprint.as_deref().unwrap_or_default();
+        if args.dry_run {
+            out.push_str(&format!(
+                "would delete key Secret {namespace}/{} ({fp}): no SealedSecret depends on it\n",
+                key.name
+            ));
+            continue;
+        }
+        api.delete_secret(namespace, &key.name, &key.uid)
+            .map_err(|e| api_error(&e))?;
+        out.push_str(&format!(
+            "deleted key Secret {namespace}/{} ({fp})\n",
+            key.name
+        ));
+    }
+    if deletable.is_empty() && refusals.is_empty() {
+        out.push_str("no key is old enough to prune\n");
+    }
+    stdout(&out)?;
+    if !args.dry_run && !deletable.is_empty() {
+        eprintln!("note: a running controller keeps deleted keys in memory until it restarts");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+mod tests {
+    use super::*;
+    use crate::cli::Format;
+
+    #[test]
+    fn backups_carry_no_server_fields() {
+        let secret: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": "k", "namespace": "old", "uid": "u", "resourceVersion": "7",
+                "creationTimestamp": "2026-01-01T00:00:00Z",
+                "managedFields": [{"manager": "x"}],
+                "labels": {SEALED_SECRETS_KEY_LABEL: "active"},
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}", "keep": "1"}
+            },
+            "type": TLS_SECRET_TYPE,
+            "data": {"tls.key": "eA==", "tls.crt": "eQ=="}
+        }))
+        .unwrap();
+        let out = for_backup(secret, "ns");
+        let json = serde_json::to_value(&out).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "kind": "Secret", "apiVersion": "v1",
+                "metadata": {
+                    "name": "k", "namespace": "ns",
+                    "labels": {SEALED_SECRETS_KEY_LABEL: "active"},
+                    "annotations": {"keep": "1"}
+                },
+                "data": {"tls.crt": "eQ==", "tls.key": "eA=="},
+                "type": TLS_SECRET_TYPE
+            })
+        );
+        let list = KeyList {
+            api_version: "v1",
+            items: vec![out],
+            kind: "List",
+        };
+        let yaml = output::render(&list, Format::Yaml).unwrap();
+        assert!(yaml.starts_with("---\napiVersion: v1\nitems:\n"), "{yaml}");
+        assert!(yaml.ends_with("kind: List\n"), "{yaml}");
+    }
+
+    #[test]
+    fn dates_are_rfc3339_seconds() {
+        let t = time::macros::datetime!(2026-11-29 16:00:01.5 UTC);
+        assert_eq!(date(Some(t)), "2026-11-29T16:00:01Z");
+        assert_eq!(date(None), "-");
+    }
+}
