@@ -10,6 +10,7 @@ use kube::Api;
 use sealed_secrets_core::seal::UnsealOptions;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::cert_configmap::CertPublisher;
 use crate::cli::{Settings, WatchScope};
 use crate::controller::{self, Readiness, ReconcileConfig, Shared, WatchOptions};
 use crate::error::{api_error_text, is_not_found};
@@ -281,8 +282,8 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     }
 }
 
-/// What the leader runs: the renewal schedule and SIGUSR1, and one controller per watched
-/// namespace set. Returns the controllers' stop channels and tasks.
+/// What the leader runs: the renewal schedule and SIGUSR1, the certificate ConfigMap, and one
+/// controller per watched namespace set. Returns the controllers' stop channels and tasks.
 async fn start_leading(
     settings: &Settings,
     manager: &Arc<KeyManager>,
@@ -301,6 +302,12 @@ async fn start_leading(
             }
         }
     });
+    // Only the leader writes the ConfigMap; it follows the registry, so keys made here, by
+    // SIGUSR1 or seen by the key watch all reach it.
+    if let Some(name) = &settings.cert_configmap {
+        let publisher = CertPublisher::new(client.clone(), own_namespace, name);
+        tokio::spawn(publisher.run(Arc::clone(&shared.keys)));
+    }
 
     let namespaces: Vec<Option<String>> = match settings.watch_scope(own_namespace) {
         WatchScope::All => vec![None],

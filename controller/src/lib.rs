@@ -9,6 +9,7 @@
 //! - [`status`]: the `Synced` condition.
 //! - [`digest`]: keyed digests that let unchanged objects skip decryption.
 //! - [`key_registry`]: sealing keys: discovery, generation, renewal.
+//! - [`cert_configmap`]: the active certificate published in a ConfigMap (addition).
 //! - [`key_guard`]: no silent replacement of lost keys at start-up (addition).
 //! - [`unseal`]: RSA work off the async runtime.
 //! - [`server`], [`rate_limit`]: the HTTP API.
@@ -17,6 +18,7 @@
 //! - [`kube_client`]: cluster configuration and client-side throttling.
 
 pub mod app;
+pub mod cert_configmap;
 pub mod cli;
 pub mod controller;
 pub mod crd;
