@@ -213,6 +213,16 @@ pub struct Cli {
         default_value = "sealed-secrets-controller"
     )]
     pub leader_elect_lease: String,
+
+    /// Publish the active certificate in this ConfigMap in the controller's namespace, labelled
+    /// sealed-secrets-rs/public-cert=true, for clients that cannot use the service proxy; empty
+    /// disables (addition; needs RBAC on configmaps).
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CERT_CONFIGMAP",
+        default_value = sealed_secrets_core::public_cert::DEFAULT_CONFIGMAP_NAME
+    )]
+    pub cert_configmap: String,
 }
 
 /// How keys are ordered to pick the latest one (`--key-order-priority`).
@@ -277,6 +287,8 @@ pub struct Settings {
     pub skip_unchanged: bool,
     pub leader_elect: bool,
     pub leader_elect_lease: String,
+    /// `--cert-configmap`: the ConfigMap to publish the certificate in; `None` when disabled.
+    pub cert_configmap: Option<String>,
     /// `--rotate-period` was used (a deprecation notice is printed).
     pub rotate_period_used: bool,
 }
@@ -307,6 +319,10 @@ pub enum CliError {
     RateLimit,
     #[error("--key-size must be 2048, 3072, 4096 or 8192, got {0}")]
     KeySize(usize),
+    #[error(
+        "invalid --cert-configmap {0:?}: a ConfigMap name has lowercase letters, digits, '-' and '.', at most 253 characters"
+    )]
+    CertConfigMap(String),
 }
 
 /// Parses `args` (with the program name first) and the environment into a [`Mode`].
@@ -369,6 +385,11 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
     }
     if cli.rate_limit == 0 {
         return Err(CliError::RateLimit);
+    }
+    if !cli.cert_configmap.is_empty()
+        && !sealed_secrets_core::public_cert::valid_configmap_name(&cli.cert_configmap)
+    {
+        return Err(CliError::CertConfigMap(cli.cert_configmap));
     }
     let key_cutoff_time = if cli.key_cutoff_time.is_empty() {
         None
@@ -439,6 +460,7 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
         skip_unchanged: cli.skip_unchanged,
         leader_elect: cli.leader_elect,
         leader_elect_lease: cli.leader_elect_lease,
+        cert_configmap: Some(cli.cert_configmap).filter(|s| !s.is_empty()),
         rotate_period_used,
     })
 }
@@ -507,6 +529,21 @@ mod tests {
         assert_eq!(s.write_timeout, Duration::from_secs(120));
         assert!(s.skip_unchanged);
         assert!(!s.rotate_period_used);
+        assert_eq!(s.cert_configmap.as_deref(), Some("sealed-secrets-cert"));
+    }
+
+    #[test]
+    fn cert_configmap_name_or_disabled() {
+        assert_eq!(
+            run(&["--cert-configmap", "pub.cert"]).cert_configmap.as_deref(),
+            Some("pub.cert")
+        );
+        assert_eq!(run(&["--cert-configmap="]).cert_configmap, None);
+        assert_eq!(run(&["--cert-configmap", ""]).cert_configmap, None);
+        assert!(matches!(
+            parse(["c", "--cert-configmap", "Not_A_Name"]),
+            Err(CliError::CertConfigMap(_))
+        ));
     }
 
     #[test]
