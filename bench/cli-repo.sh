@@ -17,7 +17,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 UPSTREAM="$(bash tests/upstream/install.sh)/kubeseal"
 cargo build --release -q -p kubeseal-rs
 OURS="$CARGO_TARGET_DIR/release/kubeseal-rs"
-WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
+WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT; trap 'exit 130' INT TERM
 cd "$WORK"
 
 "$OURS" keygen -w key.yaml --cert-out cert.pem
