@@ -148,7 +148,7 @@ fn backup_never_replaces_a_file_unasked() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stdout.is_empty());
     assert!(
-        stderr.starts_with("error: cannot list key Secrets in namespace \"kube-system\": cannot reach the API server https://127.0.0.1:1"),
+        stderr.starts_with("error: cannot reach the API server https://127.0.0.1:1"),
         "{stderr}"
     );
     assert_eq!(std::fs::read_to_string(existing).unwrap(), "older backup\n");
@@ -178,5 +178,8 @@ fn prune_needs_an_explicit_selection() {
     );
     let (code, _, stderr) = run(d, &["keys", "backup"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("--output <FILE>"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: the following required arguments were not provided"),
+        "{stderr}"
+    );
 }
