@@ -366,12 +366,13 @@ async fn update_failed<C: Cluster>(
     }
 }
 
-/// Writes the `Synced` condition when needed (SPEC §3.8); returns whether its status flipped.
+/// Writes the `Synced` condition when needed (SPEC §3.8); returns whether its status flipped,
+/// and whether the write failed (the API server or etcd unavailable).
 async fn update_status<C: Cluster>(
     obj: &SealedSecretObject,
     ctx: &Context<C>,
     result: Result<(), (&str, &str)>,
-) -> bool {
+) -> (bool, bool) {
     let (namespace, name) = names(obj);
     let instance = obj.instance_label();
     let generation = obj.metadata.generation.unwrap_or_default();
@@ -381,12 +382,12 @@ async fn update_status<C: Cluster>(
     if !ctx.config.update_status {
         ctx.metrics
             .observe_condition(&namespace, &name, &instance, condition_status);
-        return next.transitioned;
+        return (next.transitioned, false);
     }
     if !next.write {
         ctx.metrics
             .observe_condition(&namespace, &name, &instance, condition_status);
-        return false;
+        return (false, false);
     }
     let mut updated = obj.clone();
     updated.status = Some(next.status);
@@ -426,9 +427,10 @@ async fn update_status<C: Cluster>(
         Err(e) => {
             tracing::error!(error = %api_error_text(&e), "error updating SealedSecret status");
             ctx.metrics.unseal_error(ErrorReason::Status, &namespace);
+            return (next.transitioned, true);
         }
     }
-    next.transitioned
+    (next.transitioned, false)
 }
 
 fn with_type(mut obj: SealedSecretObject) -> SealedSecretObject {
@@ -458,7 +460,7 @@ pub async fn reconcile<C: Cluster>(
             .as_ref()
             .map(|_| ())
             .map_err(|e| (e.to_string(), e.condition_reason()));
-        let transitioned = update_status(
+        let (transitioned, status_failed) = update_status(
             &obj,
             &ctx,
             status_input
@@ -483,7 +485,13 @@ pub async fn reconcile<C: Cluster>(
                         .await;
                 }
                 tracing::debug!(?outcome, "reconciled");
-                Ok(Action::await_change())
+                // A status write that failed (etcd restarting, say) is redone: the next pass
+                // finds the Secret current by its digest and only writes the status.
+                Ok(if status_failed {
+                    Action::requeue(STATUS_RETRY_DELAY)
+                } else {
+                    Action::await_change()
+                })
             }
             Err(e) => Err(e),
         }
@@ -491,6 +499,9 @@ pub async fn reconcile<C: Cluster>(
     .instrument(span)
     .await
 }
+
+/// When a reconcile whose status write failed is redone.
+const STATUS_RETRY_DELAY: Duration = Duration::from_secs(2);
 
 /// Back-off of the n-th retry (client-go's per-item limiter: 5 ms doubling, capped at 1000 s).
 #[must_use]
@@ -687,13 +698,15 @@ enum CacheKind {
     Secrets,
 }
 
-/// Tracks the first full listing of each cache of one namespace-controller.
+/// Tracks the first full listing of each cache of one namespace-controller, and counts the
+/// listings after it (relists).
 #[derive(Debug)]
 struct CacheSync {
     readiness: Arc<Readiness>,
     sealed_secrets: std::sync::atomic::AtomicBool,
     secrets: std::sync::atomic::AtomicBool,
     reported: std::sync::atomic::AtomicBool,
+    relists: tokio::sync::watch::Sender<u64>,
 }
 
 impl CacheSync {
@@ -703,14 +716,19 @@ impl CacheSync {
             sealed_secrets: std::sync::atomic::AtomicBool::new(false),
             secrets: std::sync::atomic::AtomicBool::new(!watch_secrets),
             reported: std::sync::atomic::AtomicBool::new(false),
+            relists: tokio::sync::watch::channel(0).0,
         }
     }
 
     fn mark(&self, kind: CacheKind) {
         use std::sync::atomic::Ordering::SeqCst;
-        match kind {
-            CacheKind::SealedSecrets => self.sealed_secrets.store(true, SeqCst),
-            CacheKind::Secrets => self.secrets.store(true, SeqCst),
+        let relisted = match kind {
+            CacheKind::SealedSecrets => self.sealed_secrets.swap(true, SeqCst),
+            CacheKind::Secrets => self.secrets.swap(true, SeqCst),
+        };
+        if relisted {
+            tracing::info!(cache = ?kind, "relisted; reconciling every SealedSecret again");
+            self.relists.send_modify(|n| *n += 1);
         }
         if self.sealed_secrets.load(SeqCst)
             && self.secrets.load(SeqCst)
@@ -847,10 +865,19 @@ pub async fn run(
         rx.changed().await.ok()?;
         Some(((), rx))
     });
+    // A relist (after 410 Gone, e.g. an API server restart) replays unchanged objects, which
+    // the predicate filter drops, and reports no deletion that happened while the watch was
+    // down: an object whose write or status update failed during the outage, or whose Secret
+    // was deleted meanwhile, would wait for its next change. So every relist looks at all of
+    // them again, as an informer's resync would (current ones cost a digest check).
+    let relists = futures::stream::unfold(sync.relists.subscribe(), |mut rx| async move {
+        rx.changed().await.ok()?;
+        Some(((), rx))
+    });
 
     let mut controller = Controller::for_stream(ss_stream, reader)
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
-        .reconcile_all_on(key_changes)
+        .reconcile_all_on(futures::stream::select(key_changes, relists))
         .graceful_shutdown_on(shutdown);
     if let Some(stream) = secret_stream {
         controller = controller.watches_stream(stream, |secret: Secret| {
