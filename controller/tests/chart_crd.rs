@@ -11,9 +11,8 @@ fn chart_crd_is_the_generated_crd() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let generated = root.join("crds/bitnami.com_sealedsecrets.yaml");
     let chart = root.join("charts/sealed-secrets-rs/crds/bitnami.com_sealedsecrets.yaml");
-    let read = |p: &Path| {
-        std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
-    };
+    let read =
+        |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
     assert!(
         read(&generated) == read(&chart),
         "{} differs from {}: run `cp crds/bitnami.com_sealedsecrets.yaml charts/sealed-secrets-rs/crds/`",
