@@ -3,10 +3,16 @@
 //! `/v1/verify` / `/v1/rotate` under
 //! `/api/v1/namespaces/<ns>/services/http:<name>:<port>/proxy/`.
 //!
+//! Additions (see `discovery.rs`): when the named Service does not exist, a Service labelled as
+//! the controller's in any namespace is used; when the proxy cannot reach the controller, the
+//! certificate comes from the ConfigMap the controller publishes it in. A failure lists every
+//! step tried and its answer.
+//!
 //! This is the only module that talks to a cluster; offline modes never reach it, so they
 //! need neither a kubeconfig nor the network.
 
 pub mod connection;
+pub mod discovery;
 pub mod exec;
 pub mod kube_api;
 pub mod kubeconfig;
@@ -15,7 +21,11 @@ pub mod transport;
 use std::time::Duration;
 
 use crate::cli::SealArgs;
+use discovery::{Attempt, Choice, ServiceRef};
 use kubeconfig::{KubeconfigError, Overrides, SecretString};
+use sealed_secrets_core::public_cert::{
+    DEFAULT_CONFIGMAP_NAME, SERVICE_SELECTOR, configmap_selector,
+};
 use transport::{ApiClient, Response, SetupError, TransportError};
 
 /// Longest part of a server's answer quoted in an error.
@@ -30,14 +40,14 @@ pub enum ClusterError {
     Setup(#[from] SetupError),
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// Every way of finding the controller (or its certificate) failed: each step tried and
+    /// its answer, in order, on one line; with `hint` when no Service was found.
     #[error(
-        "cannot get sealed secret service {namespace}/{name}: {answer}; use --controller-name and --controller-namespace to name the sealed secrets controller's Service"
+        "{}{}",
+        discovery::describe(attempts),
+        if *hint { "; use --controller-name and --controller-namespace to name the sealed secrets controller's Service" } else { "" }
     )]
-    Service {
-        namespace: String,
-        name: String,
-        answer: String,
-    },
+    Tried { attempts: Vec<Attempt>, hint: bool },
     #[error(
         "the controller service {namespace}/{name} is not reachable through the API server's service proxy: {answer}"
     )]
@@ -90,13 +100,33 @@ pub fn overrides(args: &SealArgs) -> Overrides {
     }
 }
 
+/// The Service the controller is reached through, once found.
+#[derive(Clone, Debug)]
+struct Target {
+    namespace: String,
+    name: String,
+    proxy_base: String,
+}
+
+impl Target {
+    fn new(service: &ServiceRef) -> Self {
+        Self {
+            namespace: service.namespace.clone(),
+            name: service.name.clone(),
+            proxy_base: proxy_base(&service.namespace, &service.name, &service.port_name),
+        }
+    }
+}
+
 /// The controller, reached through one API server.
 #[derive(Debug)]
 pub struct Controller {
     client: ApiClient,
     namespace: String,
     name: String,
-    proxy_base: Option<String>,
+    target: Option<Target>,
+    /// Everything tried so far that failed, for the error line.
+    attempts: Vec<Attempt>,
 }
 
 impl Controller {
@@ -111,40 +141,122 @@ impl Controller {
             client: ApiClient::new(connection)?,
             namespace: args.controller_namespace.clone(),
             name: args.controller_name.clone(),
-            proxy_base: None,
+            target: None,
+            attempts: Vec::new(),
         })
     }
 
-    /// `/api/v1/namespaces/<ns>/services/http:<name>:<port>/proxy`, looking up the port name
-    /// once.
-    fn proxy_base(&mut self) -> Result<String, ClusterError> {
-        if let Some(base) = &self.proxy_base {
-            return Ok(base.clone());
+    fn get(&self, path: &str) -> Result<Response, ClusterError> {
+        Ok(self.client.request("GET", path, "application/json", None)?)
+    }
+
+    fn tried(&self, hint: bool) -> ClusterError {
+        ClusterError::Tried {
+            attempts: self.attempts.clone(),
+            hint,
         }
-        let path = service_path(&self.namespace, &self.name);
-        let service_err = |answer: String| ClusterError::Service {
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-            answer,
-        };
-        let response = self
-            .client
-            .request("GET", &path, "application/json", None)?;
-        if response.status != 200 {
-            return Err(service_err(answer_text(&response)));
+    }
+
+    /// The Service to go through: the named one, as upstream, else one found by label (looking
+    /// up its port name once).
+    fn target(&mut self) -> Result<Target, ClusterError> {
+        if let Some(target) = &self.target {
+            return Ok(target.clone());
         }
-        let service: serde_json::Value = serde_json::from_slice(&response.body)
-            .map_err(|_| service_err("the answer is not a Service".to_owned()))?;
-        let port_name = service
-            .pointer("/spec/ports/0")
-            .ok_or_else(|| service_err("the Service has no ports".to_owned()))?
-            .get("name")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let base = proxy_base(&self.namespace, &self.name, &port_name);
-        self.proxy_base = Some(base.clone());
-        Ok(base)
+        let response = self.get(&service_path(&self.namespace, &self.name))?;
+        let what = format!(
+            "cannot get sealed secret service {}/{}",
+            self.namespace, self.name
+        );
+        if response.status == 200 {
+            let service: Option<serde_json::Value> = serde_json::from_slice(&response.body).ok();
+            let Some(service) = service else {
+                self.attempts
+                    .push(Attempt::new(what, "the answer is not a Service"));
+                return Err(self.tried(true));
+            };
+            let Some(port_name) = discovery::first_port_name(&service) else {
+                self.attempts
+                    .push(Attempt::new(what, "the Service has no ports"));
+                return Err(self.tried(true));
+            };
+            let target = Target::new(&ServiceRef {
+                namespace: self.namespace.clone(),
+                name: self.name.clone(),
+                port_name,
+            });
+            self.target = Some(target.clone());
+            return Ok(target);
+        }
+        self.attempts
+            .push(Attempt::new(what, answer_text(&response)));
+        // Not there, or not ours to see: the controller may live elsewhere.
+        if matches!(response.status, 403 | 404)
+            && let Some(service) = self.find_labelled_service()?
+        {
+            eprintln!(
+                "note: service {}/{} not found; using {}/{}, labelled as a sealed secrets controller",
+                self.namespace, self.name, service.namespace, service.name
+            );
+            let target = Target::new(&service);
+            self.target = Some(target.clone());
+            return Ok(target);
+        }
+        Err(self.tried(true))
+    }
+
+    /// A Service labelled as the controller's, in any namespace (or, when listing every
+    /// namespace is forbidden, in `--controller-namespace`).
+    fn find_labelled_service(&mut self) -> Result<Option<ServiceRef>, ClusterError> {
+        let selector = discovery::query_value(SERVICE_SELECTOR);
+        let scopes = [
+            (
+                format!("/api/v1/services?labelSelector={selector}"),
+                "any namespace".to_owned(),
+            ),
+            (
+                format!(
+                    "/api/v1/namespaces/{}/services?labelSelector={selector}",
+                    segment(&self.namespace)
+                ),
+                self.namespace.clone(),
+            ),
+        ];
+        for (path, scope) in scopes {
+            let what = format!("services labelled {SERVICE_SELECTOR} in {scope}");
+            let response = self.get(&path)?;
+            let items = (response.status == 200)
+                .then(|| discovery::list_items(&response.body))
+                .flatten();
+            let Some(items) = items else {
+                self.attempts
+                    .push(Attempt::new(what, answer_text(&response)));
+                continue;
+            };
+            let found = discovery::services(&items);
+            return Ok(
+                match discovery::choose(
+                    &found,
+                    &self.namespace,
+                    |s| s.namespace.clone(),
+                    |s| format!("{}/{}", s.namespace, s.name),
+                ) {
+                    Choice::One(service) => Some(service),
+                    Choice::None => {
+                        self.attempts.push(Attempt::new(what, "none"));
+                        None
+                    }
+                    Choice::Several(names) => {
+                        self.attempts.push(Attempt::new(
+                            what,
+                            format!("several ({}), name one", names.join(", ")),
+                        ));
+                        None
+                    }
+                },
+            );
+        }
+        Ok(None)
     }
 
     fn call(
@@ -153,47 +265,178 @@ impl Controller {
         endpoint: &str,
         accept: &str,
         body: Option<&[u8]>,
-    ) -> Result<Response, ClusterError> {
-        let path = format!("{}{endpoint}", self.proxy_base()?);
+    ) -> Result<(Target, Response), ClusterError> {
+        let target = self.target()?;
+        let path = format!("{}{endpoint}", target.proxy_base);
         let response = self.client.request(method, &path, accept, body)?;
         match response.status {
             // The API server's proxy could not reach a backend (no endpoints, dial failure).
             502..=504 => Err(ClusterError::Unreachable {
-                namespace: self.namespace.clone(),
-                name: self.name.clone(),
+                namespace: target.namespace,
+                name: target.name,
                 answer: answer_text(&response),
             }),
-            _ => Ok(response),
+            _ => Ok((target, response)),
         }
     }
 
     fn unexpected(
-        &self,
+        target: &Target,
         method: &'static str,
         endpoint: &str,
         response: &Response,
     ) -> ClusterError {
         ClusterError::Status {
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
+            namespace: target.namespace.clone(),
+            name: target.name.clone(),
             method,
             path: endpoint.to_owned(),
             answer: answer_text(response),
         }
     }
 
-    /// The controller's current certificate, as served (PEM bytes unchanged).
+    /// The controller's current certificate, as served (PEM bytes unchanged): through the
+    /// service proxy like upstream; when the proxy cannot reach the controller, or no Service
+    /// can be found, from the ConfigMap the controller publishes it in.
     ///
     /// # Errors
-    /// The Service or the controller cannot be reached, or does not answer 200.
+    /// Nothing worked (the error lists every step and its answer), or the controller answered
+    /// something else than 200.
     pub fn cert_pem(&mut self) -> Result<Vec<u8>, ClusterError> {
         let endpoint = "/v1/cert.pem";
-        let response = self.call("GET", endpoint, "application/x-pem-file, */*", None)?;
-        if response.status == 200 {
-            Ok(response.body)
-        } else {
-            Err(self.unexpected("GET", endpoint, &response))
+        let target = match self.target() {
+            Ok(target) => Some(target),
+            Err(ClusterError::Tried { .. }) => None,
+            Err(other) => return Err(other),
+        };
+        if let Some(target) = &target {
+            let path = format!("{}{endpoint}", target.proxy_base);
+            let response =
+                self.client
+                    .request("GET", &path, "application/x-pem-file, */*", None)?;
+            if response.status == 200 {
+                return Ok(response.body);
+            }
+            if !discovery::proxy_failed(&response) {
+                // The controller itself answered.
+                return Err(Self::unexpected(target, "GET", endpoint, &response));
+            }
+            let what = if (502..=504).contains(&response.status) {
+                format!(
+                    "the controller service {}/{} is not reachable through the API server's service proxy",
+                    target.namespace, target.name
+                )
+            } else {
+                format!(
+                    "GET {endpoint} through the service proxy of {}/{}",
+                    target.namespace, target.name
+                )
+            };
+            self.attempts
+                .push(Attempt::new(what, answer_text(&response)));
         }
+        let namespace = target
+            .as_ref()
+            .map_or_else(|| self.namespace.clone(), |t| t.namespace.clone());
+        match self.published_cert(&namespace, target.is_none())? {
+            Some((pem, from)) => {
+                let why = if target.is_some() {
+                    "the service proxy cannot reach the controller"
+                } else {
+                    "no controller service found"
+                };
+                eprintln!("note: {why}; using the certificate it published in configmap {from}");
+                Ok(pem)
+            }
+            None => Err(self.tried(target.is_none())),
+        }
+    }
+
+    /// The certificate the controller published in its ConfigMap: the default name in
+    /// `namespace`, else one labelled as the controller's there, else (with `anywhere`) in any
+    /// namespace. Returns it with the ConfigMap's `namespace/name`.
+    fn published_cert(
+        &mut self,
+        namespace: &str,
+        anywhere: bool,
+    ) -> Result<Option<(Vec<u8>, String)>, ClusterError> {
+        let by_name = format!(
+            "/api/v1/namespaces/{}/configmaps/{}",
+            segment(namespace),
+            segment(DEFAULT_CONFIGMAP_NAME)
+        );
+        let what = format!("configmap {namespace}/{DEFAULT_CONFIGMAP_NAME}");
+        let response = self.get(&by_name)?;
+        if response.status == 200 {
+            let object = serde_json::from_slice::<serde_json::Value>(&response.body)
+                .map_err(|_| "the answer is not a ConfigMap".to_owned())
+                .and_then(|o| discovery::configmap_cert(&o));
+            match object {
+                Ok(pem) => return Ok(Some((pem, format!("{namespace}/{DEFAULT_CONFIGMAP_NAME}")))),
+                Err(why) => self.attempts.push(Attempt::new(what, why)),
+            }
+        } else {
+            self.attempts
+                .push(Attempt::new(what, answer_text(&response)));
+        }
+        let selector = configmap_selector();
+        let mut scopes = vec![(
+            format!(
+                "/api/v1/namespaces/{}/configmaps?labelSelector={}",
+                segment(namespace),
+                discovery::query_value(&selector)
+            ),
+            namespace.to_owned(),
+        )];
+        if anywhere {
+            scopes.push((
+                format!(
+                    "/api/v1/configmaps?labelSelector={}",
+                    discovery::query_value(&selector)
+                ),
+                "any namespace".to_owned(),
+            ));
+        }
+        for (path, scope) in scopes {
+            let what = format!("configmaps labelled {selector} in {scope}");
+            let response = self.get(&path)?;
+            let items = (response.status == 200)
+                .then(|| discovery::list_items(&response.body))
+                .flatten();
+            let Some(items) = items else {
+                self.attempts
+                    .push(Attempt::new(what, answer_text(&response)));
+                continue;
+            };
+            let usable: Vec<serde_json::Value> = items
+                .into_iter()
+                .filter(|o| discovery::configmap_cert(o).is_ok())
+                .collect();
+            match discovery::choose(
+                &usable,
+                namespace,
+                |o| {
+                    o.pointer("/metadata/namespace")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                },
+                discovery::object_ref,
+            ) {
+                Choice::One(object) => {
+                    let from = discovery::object_ref(&object);
+                    if let Ok(pem) = discovery::configmap_cert(&object) {
+                        return Ok(Some((pem, from)));
+                    }
+                }
+                Choice::None => self.attempts.push(Attempt::new(what, "none")),
+                Choice::Several(names) => self.attempts.push(Attempt::new(
+                    what,
+                    format!("several ({}), name the controller", names.join(", ")),
+                )),
+            }
+        }
+        Ok(None)
     }
 
     /// Asks the controller whether it can unseal `sealed_json`.
@@ -202,11 +445,12 @@ impl Controller {
     /// The controller cannot be reached or answers neither 200 nor 409.
     pub fn verify(&mut self, sealed_json: &[u8]) -> Result<Verdict, ClusterError> {
         let endpoint = "/v1/verify";
-        let response = self.call("POST", endpoint, "application/json, */*", Some(sealed_json))?;
+        let (target, response) =
+            self.call("POST", endpoint, "application/json, */*", Some(sealed_json))?;
         match response.status {
             200 => Ok(Verdict::Valid),
             409 => Ok(Verdict::Invalid),
-            _ => Err(self.unexpected("POST", endpoint, &response)),
+            _ => Err(Self::unexpected(&target, "POST", endpoint, &response)),
         }
     }
 
@@ -217,11 +461,12 @@ impl Controller {
     /// The controller cannot be reached or answers another non-200 status.
     pub fn rotate(&mut self, sealed_json: &[u8]) -> Result<Option<Vec<u8>>, ClusterError> {
         let endpoint = "/v1/rotate";
-        let response = self.call("POST", endpoint, "application/json, */*", Some(sealed_json))?;
+        let (target, response) =
+            self.call("POST", endpoint, "application/json, */*", Some(sealed_json))?;
         match response.status {
             200 => Ok(Some(response.body)),
             409 => Ok(None),
-            _ => Err(self.unexpected("POST", endpoint, &response)),
+            _ => Err(Self::unexpected(&target, "POST", endpoint, &response)),
         }
     }
 }

@@ -248,7 +248,11 @@ subjects:
     ]);
     // Ours serves on the namespace's address; upstream listens on :8080.
     match flavour {
+        // Without its certificate ConfigMap: the "wrong name" and "nothing listens" cases
+        // below pin upstream's behaviour, which the ConfigMap fall-back would answer instead
+        // (that is tested in e2e_cert_discovery.rs).
         Flavour::Ours => cmd.arg(our_controller()).args([
+            "--cert-configmap=",
             "--key-size",
             "2048",
             "--all-namespaces=false",

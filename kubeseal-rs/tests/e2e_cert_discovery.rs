@@ -1,0 +1,733 @@
+//! End-to-end: certificate discovery that works behind private control planes, on a real
+//! kube-apiserver (the `tests/cluster` harness), one control plane for every case.
+//!
+//! Skipped unless `SSRS_E2E=1` (root, the built harness, the upstream binaries from
+//! `tests/upstream/install.sh`, and our controller built with
+//! `cargo build -p sealed-secrets-controller`). Our controller runs "in a pod" in its own network
+//! namespace with exactly the RBAC `docs/controller.md` documents, behind a Service named and
+//! labelled as our Helm chart names it (`sealed-secrets`, `app.kubernetes.io/name:
+//! sealed-secrets-rs`) in a namespace that is not kube-system. Then:
+//! - the controller publishes its certificate in ConfigMap `sealed-secrets-cert` (label,
+//!   fingerprint annotation, PEM byte-identical to `/v1/cert.pem`);
+//! - `kubeseal-rs --fetch-cert` with the default names finds the Service by label (the metrics
+//!   Service is ignored); sealing and `--validate` work the same way;
+//! - upstream `kubeseal` works unchanged against this controller;
+//! - a Service without endpoints, and one whose address nothing listens on (the proxy answers
+//!   503, as on a private control plane): `--fetch-cert` falls back to the ConfigMap, prints the
+//!   same bytes, and sealing with that certificate gives a SealedSecret the controller opens;
+//! - a user who may only `get` that one ConfigMap gets the certificate too;
+//! - SIGUSR1 makes a new key and the ConfigMap follows it;
+//! - a ConfigMap of that name without our label is left alone (a warning in the log), and then
+//!   the fall-back fails with one line naming every step tried;
+//! - a user who may read nothing gets one line naming every step and its 403, and no token.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const NETNS: &str = "certdisc";
+const ADDR: &str = "10.200.41.2";
+const SERVICE: &str = "sealed-secrets";
+const CONFIGMAP: &str = "sealed-secrets-cert";
+
+fn enabled() -> bool {
+    std::env::var("SSRS_E2E").is_ok_and(|v| v == "1")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn script(name: &str) -> PathBuf {
+    repo_root().join("tests/cluster").join(name)
+}
+
+fn kubeseal_rs() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kubeseal-rs"))
+}
+
+fn our_controller() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| repo_root().join("target"), PathBuf::from);
+    let bin = target.join("debug/sealed-secrets-controller");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build -p sealed-secrets-controller` first",
+        bin.display()
+    );
+    bin
+}
+
+fn upstream_kubeseal() -> PathBuf {
+    let dir = std::env::var_os("SSRS_UPSTREAM_BIN").map_or_else(
+        || {
+            let out = Command::new(repo_root().join("tests/upstream/install.sh"))
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("run tests/upstream/install.sh");
+            assert!(out.status.success(), "tests/upstream/install.sh failed");
+            PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+        },
+        PathBuf::from,
+    );
+    dir.join("kubeseal")
+}
+
+/// The harness directory; `down` and removed on drop (also when a test panics).
+struct Cluster {
+    dir: PathBuf,
+}
+
+impl Cluster {
+    fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("certdisc-e2e-{}", std::process::id()));
+        let cluster = Self { dir };
+        let status = Command::new(script("up"))
+            .arg(&cluster.dir)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run tests/cluster/up");
+        assert!(status.success(), "tests/cluster/up failed");
+        cluster
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(script("down")).arg(&self.dir).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The network namespace the controller runs in; removed on drop.
+struct Netns;
+
+impl Netns {
+    fn up() -> Self {
+        let _ = Command::new(script("netns-down"))
+            .arg(NETNS)
+            .stderr(Stdio::null())
+            .status();
+        let status = Command::new(script("netns-up"))
+            .args([NETNS, ADDR])
+            .stdout(Stdio::null())
+            .status()
+            .expect("run netns-up");
+        assert!(status.success(), "netns-up failed");
+        Self
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new(script("netns-down")).arg(NETNS).status();
+    }
+}
+
+/// The controller process, killed on drop.
+struct Process(Child);
+
+impl Process {
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -s {name}");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run(program: &Path, args: &[&str], kubeconfig: &Path) -> Output {
+    Command::new(program)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("SEALED_SECRETS_CERT")
+        .env_remove("SEALED_SECRETS_CONTROLLER_NAME")
+        .env_remove("SEALED_SECRETS_CONTROLLER_NAMESPACE")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()))
+}
+
+fn ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: exit {:?}, stderr {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// Exit 1, nothing on stdout, one line on stderr; returns that line.
+fn fails(out: &Output, what: &str) -> String {
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{what}: stderr {stderr}");
+    assert!(out.stdout.is_empty(), "{what}: stdout must stay empty");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{what}: {stderr}");
+    stderr
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
+    ok(
+        &run(Path::new("kubectl"), args, &cluster.kubeconfig()),
+        &format!("kubectl {args:?}"),
+    )
+}
+
+fn kubectl_apply(cluster: &Cluster, manifest: &str) {
+    let file = cluster.dir.join("apply.yaml");
+    std::fs::write(&file, manifest).unwrap();
+    kubectl(cluster, &["apply", "-f", file.to_str().unwrap()]);
+}
+
+fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The RBAC `docs/controller.md` documents: upstream's, plus `configmaps` get, create, update,
+/// patch in the controller namespace.
+fn controller_rbac(ns: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: sealed-secrets-controller, namespace: {ns}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: {ns}-unsealer}}
+rules:
+- apiGroups: [bitnami.com]
+  resources: [sealedsecrets]
+  verbs: [get, list, watch]
+- apiGroups: [bitnami.com]
+  resources: [sealedsecrets/status]
+  verbs: [update]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, create, update, watch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {ns}-unsealer}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {ns}-unsealer}}
+subjects:
+- {{kind: ServiceAccount, name: sealed-secrets-controller, namespace: {ns}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: sealed-secrets-key-admin, namespace: {ns}}}
+rules:
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [create, list]
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, create, update, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: sealed-secrets-key-admin, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: sealed-secrets-key-admin}}
+subjects:
+- {{kind: ServiceAccount, name: sealed-secrets-controller, namespace: {ns}}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: cert-reader, namespace: {ns}}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: nobody, namespace: {ns}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: cert-reader, namespace: {ns}}}
+rules:
+- apiGroups: [""]
+  resources: [configmaps]
+  resourceNames: [{CONFIGMAP}]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: cert-reader, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: cert-reader}}
+subjects:
+- {{kind: ServiceAccount, name: cert-reader, namespace: {ns}}}
+"#
+    )
+}
+
+/// The ConfigMap as JSON, if it exists.
+fn configmap(cluster: &Cluster, ns: &str) -> Option<serde_json::Value> {
+    let out = run(
+        Path::new("kubectl"),
+        &["get", "configmap", CONFIGMAP, "-n", ns, "-o", "json"],
+        &cluster.kubeconfig(),
+    );
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn published(cm: &serde_json::Value) -> (String, String) {
+    (
+        cm["data"]["cert.pem"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        cm["metadata"]["annotations"]["sealed-secrets-rs/cert-fingerprint"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// Waits until the ConfigMap holds `pem`; returns the fingerprint it records.
+fn wait_published(cluster: &Cluster, ns: &str, pem: &str) -> String {
+    eventually(
+        "the certificate in the ConfigMap",
+        Duration::from_secs(30),
+        || {
+            let cm = configmap(cluster, ns)?;
+            let (held, fp) = published(&cm);
+            (held == pem).then_some((cm, fp))
+        },
+    )
+    .1
+}
+
+fn served(cluster: &Cluster, ns: &str) -> String {
+    kubectl(
+        cluster,
+        &[
+            "get",
+            "--raw",
+            &format!("/api/v1/namespaces/{ns}/services/http:{SERVICE}:http/proxy/v1/cert.pem"),
+        ],
+    )
+}
+
+fn secret_manifest(ns: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  namespace: {ns}\nstringData:\n  password: certdisc-e2e-value\n"
+    )
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one control plane, the cases in order
+fn cert_discovery_and_configmap_fallback() {
+    if !enabled() {
+        eprintln!(
+            "skipped: set SSRS_E2E=1 (needs root, the tests/cluster harness and upstream binaries)"
+        );
+        return;
+    }
+    let started = Instant::now();
+    let upstream = upstream_kubeseal();
+    let cluster = Cluster::start();
+    let kc = cluster.kubeconfig();
+    kubectl(
+        &cluster,
+        &[
+            "apply",
+            "-f",
+            repo_root()
+                .join("crds/bitnami.com_sealedsecrets.yaml")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    let ns = format!("certdisc-{}", std::process::id());
+    kubectl(&cluster, &["create", "namespace", &ns]);
+    kubectl_apply(&cluster, &controller_rbac(&ns));
+
+    let _netns = Netns::up();
+    let log = cluster.dir.join("controller.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let err = out.try_clone().unwrap();
+    let controller = Process(
+        Command::new(script("in-cluster-env"))
+            .args(["--netns", NETNS])
+            .arg(&cluster.dir)
+            .args([&ns, "sealed-secrets-controller", "--"])
+            .arg(our_controller())
+            .args([
+                "--key-size",
+                "2048",
+                "--all-namespaces=false",
+                "--listen-addr",
+                &format!("{ADDR}:8080"),
+                "--listen-metrics-addr",
+                &format!("{ADDR}:8081"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start controller"),
+    );
+    // As our chart makes them: the Service and its metrics Service, both labelled with the
+    // chart name; only the metrics one is component=metrics.
+    let status = Command::new(script("expose-service"))
+        .arg(&cluster.dir)
+        .args([&ns, SERVICE, ADDR, "8080", "http"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "expose-service");
+    kubectl(
+        &cluster,
+        &[
+            "label",
+            "service",
+            "-n",
+            &ns,
+            SERVICE,
+            "app.kubernetes.io/name=sealed-secrets-rs",
+        ],
+    );
+    kubectl_apply(
+        &cluster,
+        &format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {SERVICE}-metrics\n  namespace: {ns}\n  labels:\n    app.kubernetes.io/name: sealed-secrets-rs\n    app.kubernetes.io/component: metrics\nspec:\n  ports:\n  - name: metrics\n    port: 8081\n"
+        ),
+    );
+    let first = eventually(
+        "the controller's certificate",
+        Duration::from_secs(90),
+        || {
+            let out = run(
+                Path::new("kubectl"),
+                &[
+                    "get",
+                    "--raw",
+                    &format!(
+                        "/api/v1/namespaces/{ns}/services/http:{SERVICE}:http/proxy/v1/cert.pem"
+                    ),
+                ],
+                &kc,
+            );
+            out.status
+                .success()
+                .then(|| String::from_utf8(out.stdout).unwrap())
+        },
+    );
+    assert!(first.starts_with("-----BEGIN CERTIFICATE-----"));
+    eprintln!("[{:>5.1?}] controller up", started.elapsed());
+
+    // 1. The controller publishes the ConfigMap: labelled, fingerprint, the served bytes.
+    let first_fp = wait_published(&cluster, &ns, &first);
+    assert!(first_fp.starts_with("SHA256:"), "{first_fp}");
+    let cm = configmap(&cluster, &ns).unwrap();
+    assert_eq!(
+        cm["metadata"]["labels"]["sealed-secrets-rs/public-cert"],
+        "true"
+    );
+
+    // 2. Found by label with the default names (kube-system/sealed-secrets-controller does not
+    // exist); the metrics Service is not a candidate.
+    let out = run(&kubeseal_rs(), &["--fetch-cert"], &kc);
+    assert_eq!(ok(&out, "--fetch-cert by label"), first);
+    assert!(
+        stderr(&out).contains(&format!(
+            "service kube-system/sealed-secrets-controller not found; using {ns}/{SERVICE}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let work = cluster.dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let secret = work.join("secret.yaml");
+    std::fs::write(&secret, secret_manifest(&ns)).unwrap();
+    let sealed = work.join("sealed.yaml");
+    ok(
+        &run(
+            &kubeseal_rs(),
+            &[
+                "-f",
+                secret.to_str().unwrap(),
+                "-w",
+                sealed.to_str().unwrap(),
+            ],
+            &kc,
+        ),
+        "seal by label",
+    );
+    let out = run(
+        &kubeseal_rs(),
+        &["--validate", "-f", sealed.to_str().unwrap()],
+        &kc,
+    );
+    assert_eq!(ok(&out, "--validate by label"), "");
+    eprintln!("[{:>5.1?}] published, found by label", started.elapsed());
+
+    // 3. Upstream kubeseal, unchanged, against this controller.
+    let named = [
+        "--controller-namespace",
+        ns.as_str(),
+        "--controller-name",
+        SERVICE,
+    ];
+    let mut args = named.to_vec();
+    args.push("--fetch-cert");
+    assert_eq!(
+        ok(&run(&upstream, &args, &kc), "upstream --fetch-cert"),
+        first
+    );
+    let mut args = named.to_vec();
+    args.extend(["--validate", "-f", sealed.to_str().unwrap()]);
+    ok(&run(&upstream, &args, &kc), "upstream --validate");
+
+    // 4. The proxy cannot reach the controller: a Service with no endpoints, and one whose
+    // address nothing listens on. The certificate comes from the ConfigMap, byte for byte.
+    kubectl_apply(
+        &cluster,
+        &format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: private\n  namespace: {ns}\nspec:\n  ports:\n  - name: http\n    port: 8080\n"
+        ),
+    );
+    let status = Command::new(script("expose-service"))
+        .arg(&cluster.dir)
+        .args([&ns, "nowhere", ADDR, "9999", "http"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "expose-service nowhere");
+    for service in ["private", "nowhere"] {
+        let out = run(
+            &kubeseal_rs(),
+            &[
+                "--fetch-cert",
+                "--controller-namespace",
+                &ns,
+                "--controller-name",
+                service,
+            ],
+            &kc,
+        );
+        assert_eq!(ok(&out, &format!("{service}: fall-back")), first);
+        assert!(
+            stderr(&out).contains(&format!(
+                "the service proxy cannot reach the controller; using the certificate it published in configmap {ns}/{CONFIGMAP}"
+            )),
+            "{service}: {}",
+            stderr(&out)
+        );
+        // Upstream kubeseal has no fall-back.
+        let out = run(
+            &upstream,
+            &[
+                "--fetch-cert",
+                "--controller-namespace",
+                &ns,
+                "--controller-name",
+                service,
+            ],
+            &kc,
+        );
+        assert!(!out.status.success(), "upstream has no fall-back");
+    }
+    // Sealing through the fall-back seals for the controller's key.
+    let sealed_private = work.join("sealed-private.yaml");
+    ok(
+        &run(
+            &kubeseal_rs(),
+            &[
+                "--controller-namespace",
+                &ns,
+                "--controller-name",
+                "private",
+                "-f",
+                secret.to_str().unwrap(),
+                "-w",
+                sealed_private.to_str().unwrap(),
+            ],
+            &kc,
+        ),
+        "seal through the fall-back",
+    );
+    let mut args = named.to_vec();
+    args.extend(["--validate", "-f", sealed_private.to_str().unwrap()]);
+    ok(&run(&kubeseal_rs(), &args, &kc), "the controller opens it");
+
+    // 5. A user who may only get that ConfigMap (no Service, no proxy) gets the certificate.
+    let reader_kc = work.join("reader.kubeconfig");
+    let status = Command::new(script("sa-kubeconfig"))
+        .arg(&cluster.dir)
+        .args([&ns, "cert-reader", reader_kc.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "sa-kubeconfig");
+    let out = run(
+        &kubeseal_rs(),
+        &["--fetch-cert", "--controller-namespace", &ns],
+        &reader_kc,
+    );
+    assert_eq!(ok(&out, "ConfigMap reader"), first);
+    assert!(
+        stderr(&out).contains("no controller service found; using the certificate"),
+        "{}",
+        stderr(&out)
+    );
+    eprintln!("[{:>5.1?}] fall-back, upstream kubeseal", started.elapsed());
+
+    // 6. A new key (SIGUSR1): the ConfigMap follows it.
+    controller.signal("USR1");
+    let second = eventually(
+        "a new certificate after SIGUSR1",
+        Duration::from_secs(30),
+        || {
+            let now = served(&cluster, &ns);
+            (now != first).then_some(now)
+        },
+    );
+    let second_fp = wait_published(&cluster, &ns, &second);
+    assert_ne!(second_fp, first_fp);
+    let out = run(
+        &kubeseal_rs(),
+        &[
+            "--fetch-cert",
+            "--controller-namespace",
+            &ns,
+            "--controller-name",
+            "private",
+        ],
+        &kc,
+    );
+    assert_eq!(ok(&out, "fall-back after rotation"), second);
+    eprintln!("[{:>5.1?}] rotation", started.elapsed());
+
+    // 7. Someone else's ConfigMap of that name (no label) is left alone, with a warning.
+    kubectl(&cluster, &["delete", "configmap", "-n", &ns, CONFIGMAP]);
+    kubectl(
+        &cluster,
+        &[
+            "create",
+            "configmap",
+            "-n",
+            &ns,
+            CONFIGMAP,
+            "--from-literal=cert.pem=not-ours",
+        ],
+    );
+    controller.signal("USR1");
+    eventually("a third certificate", Duration::from_secs(30), || {
+        let now = served(&cluster, &ns);
+        (now != first && now != second).then_some(())
+    });
+    eventually("the not-ours warning", Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("exists without the label").then_some(())
+    });
+    let cm = configmap(&cluster, &ns).unwrap();
+    assert_eq!(cm["data"]["cert.pem"], "not-ours");
+    assert!(
+        cm["metadata"]["annotations"]
+            .get("sealed-secrets-rs/cert-fingerprint")
+            .is_none()
+    );
+    assert!(cm["metadata"].get("labels").is_none(), "{cm}");
+
+    // 8. Now the fall-back has nothing: one line, every step and its answer.
+    let line = fails(
+        &run(
+            &kubeseal_rs(),
+            &[
+                "--fetch-cert",
+                "--controller-namespace",
+                &ns,
+                "--controller-name",
+                "nowhere",
+            ],
+            &kc,
+        ),
+        "nothing to fall back to",
+    );
+    eprintln!("what the fall-back says when the ConfigMap is not ours:\n{line}");
+    for part in [
+        format!(
+            "error: cannot fetch certificate: the controller service {ns}/nowhere is not reachable through the API server's service proxy: 503"
+        ),
+        format!(
+            "; configmap {ns}/{CONFIGMAP}: not labelled sealed-secrets-rs/public-cert=true, not the controller's; "
+        ),
+        format!("; configmaps labelled sealed-secrets-rs/public-cert=true in {ns}: none"),
+    ] {
+        assert!(line.contains(&part), "missing {part:?} in {line}");
+    }
+    assert!(
+        !line.contains("--controller-name"),
+        "a Service was found: {line}"
+    );
+
+    // 9. A user who may read nothing: every step, each forbidden, and no credential printed.
+    let nobody_kc = work.join("nobody.kubeconfig");
+    let status = Command::new(script("sa-kubeconfig"))
+        .arg(&cluster.dir)
+        .args([&ns, "nobody", nobody_kc.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "sa-kubeconfig");
+    let line = fails(
+        &run(&kubeseal_rs(), &["--fetch-cert"], &nobody_kc),
+        "nobody",
+    );
+    eprintln!("what a user without rights sees:\n{line}");
+    let selector = "app.kubernetes.io/name in (sealed-secrets,sealed-secrets-rs),app.kubernetes.io/component!=metrics";
+    for part in [
+        "error: cannot fetch certificate: cannot get sealed secret service kube-system/sealed-secrets-controller: 403 Forbidden".to_owned(),
+        format!("; services labelled {selector} in any namespace: 403 Forbidden"),
+        format!("; services labelled {selector} in kube-system: 403 Forbidden"),
+        format!("; configmap kube-system/{CONFIGMAP}: 403 Forbidden"),
+        "; configmaps labelled sealed-secrets-rs/public-cert=true in kube-system: 403 Forbidden".to_owned(),
+        "; configmaps labelled sealed-secrets-rs/public-cert=true in any namespace: 403 Forbidden".to_owned(),
+        "; use --controller-name and --controller-namespace to name the sealed secrets controller's Service".to_owned(),
+    ] {
+        assert!(line.contains(&part), "missing {part:?} in {line}");
+    }
+    let kubeconfig_text = std::fs::read_to_string(&nobody_kc).unwrap();
+    let token = kubeconfig_text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .unwrap();
+    assert!(!line.contains(token), "the token leaked");
+
+    // The controller never logged a private key.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("PRIVATE KEY"));
+    drop(controller);
+    eprintln!(
+        "[{:>5.1?}] all cert discovery cases passed",
+        started.elapsed()
+    );
+}
