@@ -535,7 +535,9 @@ mod tests {
     #[test]
     fn cert_configmap_name_or_disabled() {
         assert_eq!(
-            run(&["--cert-configmap", "pub.cert"]).cert_configmap.as_deref(),
+            run(&["--cert-configmap", "pub.cert"])
+                .cert_configmap
+                .as_deref(),
             Some("pub.cert")
         );
         assert_eq!(run(&["--cert-configmap="]).cert_configmap, None);
