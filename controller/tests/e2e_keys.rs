@@ -552,12 +552,21 @@ async fn key_lifecycle_on_a_real_api_server() {
         .await
         .unwrap();
     wait_dependents(&controller, &[(&a, 18.0), (&c, 1.0)]).await;
-    let listed = ok(&keys_cli(&cluster, &ns, &["list"]));
+    // The gauge moves when the Secret is written; `keys list` counts a record only once the
+    // status says Synced at the current generation, which the controller writes just after.
+    let count = |rows: &[(String, String, String)], k: &Key| {
+        rows.iter()
+            .find(|r| r.0 == k.fingerprint)
+            .map(|r| r.2.clone())
+    };
+    let listed = eventually("keys list shows 18 and 1", Duration::from_secs(30), || {
+        let listed = ok(&keys_cli(&cluster, &ns, &["list"]));
+        let rows = list_rows(&listed);
+        let counts = (count(&rows, &a), count(&rows, &c));
+        async move { (counts == (Some("18".to_owned()), Some("1".to_owned()))).then_some(listed) }
+    })
+    .await;
     eprintln!("{listed}");
-    let rows = list_rows(&listed);
-    let row = |k: &Key| rows.iter().find(|r| r.0 == k.fingerprint).cloned().unwrap();
-    assert_eq!(row(&a).2, "18");
-    assert_eq!(row(&c).2, "1");
 
     assert!(controller.terminate());
     assert_no_leaks(&client, &[&ns], &[&log], &plaintexts).await;
