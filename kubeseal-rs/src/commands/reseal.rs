@@ -41,6 +41,16 @@ struct Tally {
     files_changed: usize,
 }
 
+impl Tally {
+    fn add(&mut self, other: &Self) {
+        self.resealed += other.resealed;
+        self.already += other.already;
+        self.other_key += other.other_key;
+        self.objects_changed += other.objects_changed;
+        self.files_changed += other.files_changed;
+    }
+}
+
 /// Runs `reseal`.
 ///
 /// # Errors
@@ -53,38 +63,27 @@ pub fn run(args: &ResealArgs) -> Result<(), CliError> {
     let new_private = keys.iter().find(|k| k.fingerprint().to_string() == new_fp);
     let files = sealed_file::walk(&args.paths)?;
 
+    // The files are independent: each is read, parsed and re-encrypted (the RSA work) on its
+    // own thread, and the results are taken in path order, so the output does not depend on
+    // the scheduling.
+    let shared = Shared {
+        keys: &keys,
+        new_private,
+        cert: &cert,
+        new_fp: &new_fp,
+        args,
+    };
     let mut problems = Vec::new();
     let mut tally = Tally::default();
     let mut writes: Vec<(SealedFile, String)> = Vec::new();
-    for path in &files {
-        let bytes = input::read_file(path)?;
-        let Ok(text) = std::str::from_utf8(&bytes) else {
-            continue;
-        };
-        let mut file = match sealed_file::parse(path, text) {
-            Ok(Some(file)) => file,
-            Ok(None) => continue,
-            Err(e) => {
-                problems.push(e.to_string());
-                continue;
-            }
-        };
-        let changed = reseal_file(
-            &mut file,
-            &keys,
-            new_private,
-            &cert,
-            &new_fp,
-            args,
-            &mut problems,
-            &mut tally,
-        )?;
-        if let Some(expected) = changed {
-            match file.render_checked(&expected) {
-                Ok(text) => writes.push((file, text)),
-                Err(e) => problems.push(e.to_string()),
-            }
+    for report in parallel_map(&files, |path| reseal_path(path, &shared)) {
+        let report = report?;
+        for note in &report.notes {
+            eprintln!("{note}");
         }
+        problems.extend(report.problems);
+        tally.add(&report.tally);
+        writes.extend(report.write);
     }
     if !problems.is_empty() {
         for problem in &problems {
@@ -121,22 +120,102 @@ pub fn run(args: &ResealArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// What every file's work shares.
+struct Shared<'a> {
+    keys: &'a [PrivateKey],
+    new_private: Option<&'a PrivateKey>,
+    cert: &'a sealed_secrets_core::cert::Certificate,
+    new_fp: &'a str,
+    args: &'a ResealArgs,
+}
+
+/// One file's outcome.
+#[derive(Default)]
+struct FileReport {
+    problems: Vec<String>,
+    /// Progress lines, printed in path order.
+    notes: Vec<String>,
+    tally: Tally,
+    write: Option<(SealedFile, String)>,
+}
+
+fn reseal_path(path: &std::path::Path, shared: &Shared<'_>) -> Result<FileReport, CliError> {
+    let mut report = FileReport::default();
+    let bytes = input::read_file(path)?;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Ok(report);
+    };
+    let mut file = match sealed_file::parse(path, text) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Ok(report),
+        Err(e) => {
+            report.problems.push(e.to_string());
+            return Ok(report);
+        }
+    };
+    if let Some(expected) = reseal_file(&mut file, shared, &mut report)? {
+        match file.render_checked(&expected) {
+            Ok(text) => report.write = Some((file, text)),
+            Err(e) => report.problems.push(e.to_string()),
+        }
+    }
+    Ok(report)
+}
+
+/// `f` over `items` on up to `available_parallelism` threads; the results in `items`' order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(index) else { break };
+                        out.push((index, f(item)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| match worker.join() {
+                Ok(out) => out,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
 /// Re-encrypts the items of one file; returns the expected objects when something changed.
-#[allow(clippy::too_many_arguments)]
 fn reseal_file(
     file: &mut SealedFile,
-    keys: &[PrivateKey],
-    new_private: Option<&PrivateKey>,
-    cert: &sealed_secrets_core::cert::Certificate,
-    new_fp: &str,
-    args: &ResealArgs,
-    problems: &mut Vec<String>,
-    tally: &mut Tally,
+    shared: &Shared<'_>,
+    report: &mut FileReport,
 ) -> Result<Option<Vec<sealed_secrets_core::types::SealedSecret>>, CliError> {
+    let Shared {
+        keys,
+        new_private,
+        cert,
+        new_fp,
+        args,
+    } = *shared;
+    let (problems, tally) = (&mut report.problems, &mut report.tally);
     let mut expected: Vec<_> = file.objects.iter().map(|o| o.sealed.clone()).collect();
     let mut changed = false;
     #[allow(clippy::needless_range_loop)] // `index` also addresses `file`, which is edited
@@ -222,11 +301,10 @@ fn reseal_file(
         if object_changed {
             tally.objects_changed += 1;
             changed = true;
-            eprintln!(
-                "{prefix}: {} item{} resealed",
-                new_items_count(&object, &expected[index]),
-                plural(new_items_count(&object, &expected[index]))
-            );
+            let count = new_items_count(&object, &expected[index]);
+            report
+                .notes
+                .push(format!("{prefix}: {count} item{} resealed", plural(count)));
         }
     }
     Ok(changed.then_some(expected))
@@ -249,4 +327,21 @@ fn new_items_count(
         .flatten()
         .filter(|(k, v)| old.get(*k) != Some(*v))
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parallel_map;
+
+    #[test]
+    fn parallel_map_keeps_the_input_order() {
+        let items: Vec<u64> = (0..1000).collect();
+        let out = parallel_map(&items, |n| {
+            // Uneven work, so the threads finish out of order.
+            (0..(n % 7) * 1000).fold(*n, |acc, i| acc.wrapping_add(i % 3))
+                - (0..(n % 7) * 1000).map(|i| i % 3).sum::<u64>()
+        });
+        assert_eq!(out, items);
+        assert!(parallel_map(&[] as &[u64], |n| *n).is_empty());
+    }
 }
