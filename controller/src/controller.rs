@@ -785,6 +785,35 @@ fn reconcile_trigger_hash(obj: &SealedSecretObject) -> Option<u64> {
     Some(h.finish())
 }
 
+/// What the Secret watch cache keeps of a Secret: its metadata without `managedFields`, and its
+/// data only when it carries our digest (the only use of cached data is the digest check; any
+/// other Secret is read from the API server when it matters). Unrelated Secrets in a watched
+/// namespace (Helm releases, tokens, TLS) then cost a few hundred bytes each, not their size.
+fn slim_secret(secret: &mut Secret) {
+    secret.metadata.managed_fields = None;
+    let ours = secret
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(digest::DIGEST_ANNOTATION));
+    if !ours {
+        secret.data = None;
+        secret.string_data = None;
+    }
+}
+
+/// What the SealedSecret watch cache keeps: everything but `managedFields` and `kubectl
+/// apply`'s copy of the whole object. Status writes go to the status subresource, where the API
+/// server takes the metadata from the stored object, so neither is written back.
+fn slim_sealed_secret(obj: &mut SealedSecretObject) {
+    obj.metadata.managed_fields = None;
+    if let Some(annotations) = obj.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
+}
+
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// Runs one namespace-controller until `shutdown` resolves.
 pub async fn run(
     shared: &Shared,
@@ -809,6 +838,7 @@ pub async fn run(
         let (reader, writer) = reflector::store::<Secret>();
         let stream = watcher(scoped::<Secret>(shared.client.clone(), ns), wc.clone())
             .default_backoff()
+            .modify(slim_secret)
             .reflect(writer)
             .inspect_ok({
                 let sync = Arc::clone(&sync);
@@ -846,6 +876,7 @@ pub async fn run(
     let deletions_ctx = Arc::clone(&ctx);
     let ss_stream = watcher(scoped::<SealedSecretObject>(shared.client.clone(), ns), wc)
         .default_backoff()
+        .modify(slim_sealed_secret)
         .reflect(writer)
         .inspect_ok(move |event| match event {
             watcher::Event::Delete(obj) => {
@@ -1239,12 +1270,61 @@ mod tests {
         assert_eq!(lock(&h.ctx.cluster.statuses).len(), statuses);
         assert!(events(&h).is_empty());
 
-        // With the Secret in the watch cache, not even a GET.
+        // With the Secret in the watch cache (slimmed as the watch does), not even a GET.
         let gets = h.ctx.cluster.gets.load(Ordering::SeqCst);
-        lock(&h.ctx.cluster.cache).insert(("ns".into(), "s".into()), stored(&h).unwrap());
+        let mut cached = stored(&h).unwrap();
+        slim_secret(&mut cached);
+        assert!(
+            cached.data.is_some(),
+            "our Secret keeps its data in the cache"
+        );
+        lock(&h.ctx.cluster.cache).insert(("ns".into(), "s".into()), cached);
         reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
         assert_eq!(h.ctx.cluster.gets.load(Ordering::SeqCst), gets);
         assert_eq!(h.ctx.metrics.unseal_skipped.get(), 2);
+    }
+
+    #[test]
+    fn watch_caches_keep_only_what_is_used() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+        let meta = |annotations: &[(&str, &str)]| ObjectMeta {
+            name: Some("s".into()),
+            namespace: Some("ns".into()),
+            annotations: Some(
+                annotations
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            managed_fields: Some(vec![ManagedFieldsEntry::default()]),
+            ..ObjectMeta::default()
+        };
+        let data = Some([("k".to_owned(), ByteString(vec![7; 4096]))].into());
+        // A Secret that is not ours (a Helm release, a token): metadata only.
+        let mut other = Secret {
+            metadata: meta(&[("a", "b")]),
+            data: data.clone(),
+            string_data: Some([("s".to_owned(), "t".to_owned())].into()),
+            ..Secret::default()
+        };
+        slim_secret(&mut other);
+        assert_eq!((other.data, other.string_data), (None, None));
+        assert_eq!(other.metadata.managed_fields, None);
+        assert_eq!(other.metadata.annotations.unwrap()["a"], "b");
+        // A SealedSecret loses managedFields and kubectl's last-applied copy, nothing else.
+        let mut ss: SealedSecretObject = serde_json::from_value(serde_json::json!({
+            "spec": {"encryptedData": {"k": "AgB="}, "template": {"metadata": {"labels": {"l": "m"}}}}
+        }))
+        .unwrap();
+        ss.metadata = meta(&[(LAST_APPLIED_ANNOTATION, "{}"), ("x", "y")]);
+        let spec = serde_json::to_value(&ss.spec).unwrap();
+        slim_sealed_secret(&mut ss);
+        assert_eq!(ss.metadata.managed_fields, None);
+        assert_eq!(
+            ss.metadata.annotations.unwrap().keys().collect::<Vec<_>>(),
+            ["x"]
+        );
+        assert_eq!(serde_json::to_value(&ss.spec).unwrap(), spec);
     }
 
     #[tokio::test]
