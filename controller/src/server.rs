@@ -83,23 +83,11 @@ async fn cert_pem(State(state): State<Arc<ServerState>>) -> Response {
 }
 
 /// Decodes a request body as one SealedSecret (JSON or YAML, with `apiVersion` and `kind`).
-/// `single_document` rejects YAML streams holding more than one document.
+/// `single_document` rejects YAML streams holding more than one document. Fuzzed as
+/// `fuzz/fuzz_targets/http_body.rs`.
 #[must_use]
 pub fn decode_sealed_secret(body: &[u8], single_document: bool) -> Option<SealedSecret> {
-    let text = std::str::from_utf8(body).ok()?;
-    let value: serde_json::Value = if text.trim_start().starts_with('{') {
-        serde_json::from_str(text).ok()?
-    } else {
-        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).ok()?;
-        let mut docs = docs.into_iter().filter(|d| !d.is_null());
-        let first = docs.next()?;
-        if single_document && docs.next().is_some() {
-            return None;
-        }
-        first
-    };
-    let ss: SealedSecret = serde_json::from_value(value).ok()?;
-    ss.has_sealed_secret_type().then_some(ss)
+    sealed_secrets_core::manifest::decode_sealed_secret_body(body, single_document)
 }
 
 async fn read_body(body: Body) -> Result<Bytes, Response> {

@@ -132,6 +132,32 @@ pub(crate) fn zeroize_value(value: &mut Value) {
     }
 }
 
+/// Decodes an HTTP request body as one SealedSecret, as the controller's `/v1/verify` and
+/// `/v1/rotate` read it (upstream decodes them with the API machinery's universal deserializer):
+/// JSON, or YAML, carrying `apiVersion: bitnami.com/v1alpha1` and `kind: SealedSecret`.
+/// `single_document` rejects YAML streams holding more than one non-empty document. `None` for
+/// anything else; the caller answers with a status code and no detail.
+#[must_use]
+pub fn decode_sealed_secret_body(
+    body: &[u8],
+    single_document: bool,
+) -> Option<crate::types::SealedSecret> {
+    let text = std::str::from_utf8(body).ok()?;
+    let value: Value = if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).ok()?
+    } else {
+        let docs: Vec<Value> = serde_saphyr::from_multiple(text).ok()?;
+        let mut docs = docs.into_iter().filter(|d| !d.is_null());
+        let first = docs.next()?;
+        if single_document && docs.next().is_some() {
+            return None;
+        }
+        first
+    };
+    let ss: crate::types::SealedSecret = serde_json::from_value(value).ok()?;
+    ss.has_sealed_secret_type().then_some(ss)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
