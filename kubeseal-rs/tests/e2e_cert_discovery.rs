@@ -24,179 +24,34 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::{
+    Cluster, Netns, Process, enabled, kubectl, kubectl_apply, kubeseal_rs, ok, our_controller,
+    repo_root, run, script, upstream_bin_dir,
+};
 
 const NETNS: &str = "certdisc";
 const ADDR: &str = "10.200.41.2";
 const SERVICE: &str = "sealed-secrets";
 const CONFIGMAP: &str = "sealed-secrets-cert";
 
-fn enabled() -> bool {
-    std::env::var("SSRS_E2E").is_ok_and(|v| v == "1")
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn script(name: &str) -> PathBuf {
-    repo_root().join("tests/cluster").join(name)
-}
-
-fn kubeseal_rs() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_kubeseal-rs"))
-}
-
-fn our_controller() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| repo_root().join("target"), PathBuf::from);
-    let bin = target.join("debug/sealed-secrets-controller");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p sealed-secrets-controller` first",
-        bin.display()
-    );
-    bin
-}
-
 fn upstream_kubeseal() -> PathBuf {
-    let dir = std::env::var_os("SSRS_UPSTREAM_BIN").map_or_else(
-        || {
-            let out = Command::new(repo_root().join("tests/upstream/install.sh"))
-                .stderr(Stdio::inherit())
-                .output()
-                .expect("run tests/upstream/install.sh");
-            assert!(out.status.success(), "tests/upstream/install.sh failed");
-            PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-        },
-        PathBuf::from,
-    );
-    dir.join("kubeseal")
-}
-
-/// The harness directory; `down` and removed on drop (also when a test panics).
-struct Cluster {
-    dir: PathBuf,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("certdisc-e2e-{}", std::process::id()));
-        let cluster = Self { dir };
-        let status = Command::new(script("up"))
-            .arg(&cluster.dir)
-            .stdout(Stdio::null())
-            .status()
-            .expect("run tests/cluster/up");
-        assert!(status.success(), "tests/cluster/up failed");
-        cluster
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.join("kubeconfig")
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new(script("down")).arg(&self.dir).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// The network namespace the controller runs in; removed on drop.
-struct Netns;
-
-impl Netns {
-    fn up() -> Self {
-        let _ = Command::new(script("netns-down"))
-            .arg(NETNS)
-            .stderr(Stdio::null())
-            .status();
-        let status = Command::new(script("netns-up"))
-            .args([NETNS, ADDR])
-            .stdout(Stdio::null())
-            .status()
-            .expect("run netns-up");
-        assert!(status.success(), "netns-up failed");
-        Self
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new(script("netns-down")).arg(NETNS).status();
-    }
-}
-
-/// The controller process, killed on drop.
-struct Process(Child);
-
-impl Process {
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args(["-s", name, &self.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -s {name}");
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run(program: &Path, args: &[&str], kubeconfig: &Path) -> Output {
-    Command::new(program)
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("SEALED_SECRETS_CERT")
-        .env_remove("SEALED_SECRETS_CONTROLLER_NAME")
-        .env_remove("SEALED_SECRETS_CONTROLLER_NAMESPACE")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()))
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: exit {:?}, stderr {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
+    upstream_bin_dir().join("kubeseal")
 }
 
 /// Exit 1, nothing on stdout, one line on stderr; returns that line.
 fn fails(out: &Output, what: &str) -> String {
-    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{what}: stderr {stderr}");
-    assert!(out.stdout.is_empty(), "{what}: stdout must stay empty");
+    let stderr = support::fails(out, what);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{what}: {stderr}");
     stderr
 }
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
-    ok(
-        &run(Path::new("kubectl"), args, &cluster.kubeconfig()),
-        &format!("kubectl {args:?}"),
-    )
-}
-
-fn kubectl_apply(cluster: &Cluster, manifest: &str) {
-    let file = cluster.dir.join("apply.yaml");
-    std::fs::write(&file, manifest).unwrap();
-    kubectl(cluster, &["apply", "-f", file.to_str().unwrap()]);
 }
 
 fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
@@ -354,7 +209,7 @@ fn cert_discovery_and_configmap_fallback() {
     }
     let started = Instant::now();
     let upstream = upstream_kubeseal();
-    let cluster = Cluster::start();
+    let cluster = Cluster::start("certdisc-e2e");
     let kc = cluster.kubeconfig();
     kubectl(
         &cluster,
@@ -371,7 +226,7 @@ fn cert_discovery_and_configmap_fallback() {
     kubectl(&cluster, &["create", "namespace", &ns]);
     kubectl_apply(&cluster, &controller_rbac(&ns));
 
-    let _netns = Netns::up();
+    let _netns = Netns::up(NETNS, ADDR);
     let log = cluster.dir.join("controller.log");
     let out = std::fs::File::create(&log).unwrap();
     let err = out.try_clone().unwrap();

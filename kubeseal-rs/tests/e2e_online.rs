@@ -23,160 +23,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod support;
+
+use support::{
+    Cluster, Netns, Process, enabled, fails, kubectl, kubectl_apply, kubeseal_rs, ok,
+    our_controller, repo_root, run, script, upstream_bin_dir,
+};
+
 const SECRET_VALUE: &str = "e2e-online-value";
-
-fn enabled() -> bool {
-    std::env::var("SSRS_E2E").is_ok_and(|v| v == "1")
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn script(name: &str) -> PathBuf {
-    repo_root().join("tests/cluster").join(name)
-}
-
-fn kubeseal_rs() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_kubeseal-rs"))
-}
-
-fn our_controller() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| repo_root().join("target"), PathBuf::from);
-    let bin = target.join("debug/sealed-secrets-controller");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p sealed-secrets-controller` first",
-        bin.display()
-    );
-    bin
-}
-
-fn upstream_bin_dir() -> PathBuf {
-    let out = Command::new(repo_root().join("tests/upstream/install.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run tests/upstream/install.sh");
-    assert!(out.status.success(), "tests/upstream/install.sh failed");
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
-/// The harness directory; `down` and removed on drop (also when a test panics).
-struct Cluster {
-    dir: PathBuf,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("ksonl-e2e-{}", std::process::id()));
-        let cluster = Self { dir };
-        let status = Command::new(script("up"))
-            .arg(&cluster.dir)
-            .status()
-            .expect("run tests/cluster/up");
-        assert!(status.success(), "tests/cluster/up failed");
-        cluster
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.join("kubeconfig")
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new(script("down")).arg(&self.dir).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A network namespace from `netns-up`, removed on drop (which also stops what runs in it).
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn up(name: &str, addr: &str) -> Self {
-        // A run that was killed may have left it behind.
-        let _ = Command::new(script("netns-down"))
-            .arg(name)
-            .stderr(Stdio::null())
-            .status();
-        let status = Command::new(script("netns-up"))
-            .args([name, addr])
-            .status()
-            .expect("run netns-up");
-        assert!(status.success(), "netns-up {name} {addr} failed");
-        Self {
-            name: name.to_owned(),
-        }
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new(script("netns-down")).arg(&self.name).status();
-    }
-}
-
-/// A process we started, killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run(program: &Path, args: &[&str], kubeconfig: &Path) -> Output {
-    Command::new(program)
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("SEALED_SECRETS_CERT")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()))
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: exit {:?}, stderr {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn fails(out: &Output, what: &str) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{what}: expected exit 1, stderr {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.stdout.is_empty(), "{what}: stdout must stay empty");
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
-    ok(
-        &run(Path::new("kubectl"), args, &cluster.kubeconfig()),
-        &format!("kubectl {args:?}"),
-    )
-}
-
-fn kubectl_apply(cluster: &Cluster, manifest: &str) {
-    let file = cluster.dir.join(format!("apply-{}.yaml", manifest.len()));
-    std::fs::write(&file, manifest).unwrap();
-    kubectl(cluster, &["apply", "-f", file.to_str().unwrap()]);
-}
 
 fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -738,7 +595,7 @@ fn online_modes_against_our_and_upstream_controllers() {
     let upstream = upstream_bin_dir();
     let ours_bin = our_controller();
     eprintln!("our controller: {}", ours_bin.display());
-    let cluster = Cluster::start();
+    let cluster = Cluster::start("ksonl-e2e");
     kubectl(
         &cluster,
         &[
