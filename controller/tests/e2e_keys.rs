@@ -10,15 +10,18 @@
 //! - a restart costs no RSA work; a spec change of all 20 costs one RSA operation per item,
 //!   because the recorded key is tried first;
 //! - `keys backup` writes all three keys (mode 0600, a v1 List that `kubectl apply
-//!   --dry-run=server` and upstream `kubeseal --recovery-private-key` accept); the key Secrets
-//!   are deleted and the controller restarted: it does not generate a replacement, it waits;
-//!   `keys restore` adds exactly the three keys, the controller resumes with the same newest
+//!   --dry-run=server` and upstream `kubeseal --recovery-private-key` accept; `-w -` prints the
+//!   same); the key Secrets are deleted and the controller restarted: it does not generate a
+//!   replacement, it waits; `keys restore --dry-run` adds nothing; `keys restore` adds exactly
+//!   the three keys, the controller resumes with the same newest
 //!   certificate, every SealedSecret is still unsealed; a second restore adds nothing, and a
 //!   file whose key Secret name is taken by another key restores nothing;
 //! - `keys prune` refuses A (20 recorded dependents), the newest key C, an unknown fingerprint,
 //!   and B while an unrecorded SealedSecret (its Secret is someone else's) opens with B; after
 //!   that object is gone, `--dry-run` then a real prune remove B only;
 //! - re-sealing one object for C and deleting another move the gauge (A 18, C 1);
+//! - `keys prune --older-than` keeps A (in use) and C (newest) and says why; nothing is old
+//!   enough for 30 days;
 //! - no plaintext or private key in the controller logs, events or statuses.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
@@ -329,6 +332,8 @@ async fn key_lifecycle_on_a_real_api_server() {
     let text = std::fs::read_to_string(&backup).unwrap();
     assert!(text.contains("kind: List"));
     assert_eq!(text.matches("kind: Secret").count(), 3);
+    // `-w -`: the same backup on stdout.
+    assert_eq!(ok(&keys_cli(&cluster, &ns, &["backup", "-w", "-"])), text);
     let sealed_file = dir.join("s00.json");
     std::fs::write(
         &sealed_file,
@@ -383,6 +388,22 @@ async fn key_lifecycle_on_a_real_api_server() {
         "a key was generated"
     );
     assert!(http_get(controller.port, "/v1/cert.pem").await.is_none());
+
+    // A dry run says what it would add and adds nothing.
+    let out = ok(&keys_cli(
+        &cluster,
+        &ns,
+        &["restore", "--dry-run", backup.to_str().unwrap()],
+    ));
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("would add ")).count(),
+        3,
+        "{out}"
+    );
+    assert!(
+        key_set(&client, &ns).await.0.is_empty(),
+        "dry run added keys"
+    );
 
     // Restore: exactly the backup's keys; the controller resumes with the same newest key.
     let out = ok(&keys_cli(
@@ -567,6 +588,28 @@ async fn key_lifecycle_on_a_real_api_server() {
     })
     .await;
     eprintln!("{listed}");
+
+    // Pruning by age keeps what is in use and the newest key, and says why; nothing goes.
+    let versions = key_set(&client, &ns).await.1;
+    let out = ok(&keys_cli(&cluster, &ns, &["prune", "--older-than", "12h"]));
+    assert!(
+        out.contains(&format!(
+            "kept: key {} (Secret {ns}/{}) is still used by 18 SealedSecrets (",
+            a.fingerprint, names["a"]
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "kept: key {} (Secret {ns}/{}) is the newest key, the one the controller seals with",
+            c.fingerprint, names["c"]
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("delete"), "{out}");
+    assert_eq!(key_set(&client, &ns).await.1, versions);
+    let out = ok(&keys_cli(&cluster, &ns, &["prune", "--older-than", "30d"]));
+    assert_eq!(out, "no key is old enough to prune\n");
 
     assert!(controller.terminate());
     assert_no_leaks(&client, &[&ns], &[&log], &plaintexts).await;
