@@ -150,6 +150,24 @@ impl Controller {
         Ok(self.client.request("GET", path, "application/json", None)?)
     }
 
+    /// The items of the list at `path`; `None` (and the answer recorded as the attempt `what`)
+    /// when the API server does not give one.
+    fn list(
+        &mut self,
+        path: &str,
+        what: &str,
+    ) -> Result<Option<Vec<serde_json::Value>>, ClusterError> {
+        let response = self.get(path)?;
+        let items = (response.status == 200)
+            .then(|| discovery::list_items(&response.body))
+            .flatten();
+        if items.is_none() {
+            self.attempts
+                .push(Attempt::new(what, answer_text(&response)));
+        }
+        Ok(items)
+    }
+
     fn tried(&self, hint: bool) -> ClusterError {
         ClusterError::Tried {
             attempts: self.attempts.clone(),
@@ -224,13 +242,7 @@ impl Controller {
         ];
         for (path, scope) in scopes {
             let what = format!("services labelled {SERVICE_SELECTOR} in {scope}");
-            let response = self.get(&path)?;
-            let items = (response.status == 200)
-                .then(|| discovery::list_items(&response.body))
-                .flatten();
-            let Some(items) = items else {
-                self.attempts
-                    .push(Attempt::new(what, answer_text(&response)));
+            let Some(items) = self.list(&path, &what)? else {
                 continue;
             };
             let found = discovery::services(&items);
@@ -399,13 +411,7 @@ impl Controller {
         }
         for (path, scope) in scopes {
             let what = format!("configmaps labelled {selector} in {scope}");
-            let response = self.get(&path)?;
-            let items = (response.status == 200)
-                .then(|| discovery::list_items(&response.body))
-                .flatten();
-            let Some(items) = items else {
-                self.attempts
-                    .push(Attempt::new(what, answer_text(&response)));
+            let Some(items) = self.list(&path, &what)? else {
                 continue;
             };
             let usable: Vec<serde_json::Value> = items
