@@ -225,6 +225,21 @@ mod tests {
         let path = dir.join("plugin.sh");
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A child forked by another test while the file was open for writing holds that
+        // descriptor until it execs, and exec then fails with ETXTBSY: wait until the script
+        // runs once (the bodies only print), so the test's own run never meets that race.
+        for _ in 0..100 {
+            match std::process::Command::new(&path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                _ => break,
+            }
+        }
         path.display().to_string()
     }
 
