@@ -29,7 +29,7 @@ use sealed_secrets_core::public_cert::{
 use transport::{ApiClient, Response, SetupError, TransportError};
 
 /// Longest part of a server's answer quoted in an error.
-const MAX_QUOTED: usize = 200;
+pub(crate) const MAX_QUOTED: usize = 200;
 
 /// A failure to talk to the controller. One line, naming what failed; never a credential.
 #[derive(Debug, thiserror::Error)]

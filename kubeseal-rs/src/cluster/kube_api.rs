@@ -9,14 +9,12 @@ use serde::de::DeserializeOwned;
 use sealed_secrets_core::key_secret::SEALED_SECRETS_KEY_LABEL;
 use sealed_secrets_core::types::{ObjectMeta, SealedSecret, Secret};
 
-use super::connection;
 use super::kubeconfig::{KubeconfigError, Overrides};
 use super::transport::{ApiClient, Response, SetupError, TransportError};
+use super::{MAX_QUOTED, connection};
 
 /// Objects per page of a list call.
 const PAGE: usize = 500;
-/// Longest part of a server's answer quoted in an error.
-const MAX_QUOTED: usize = 200;
 
 /// A failed API call: one line naming the call, never a credential or a Secret value.
 #[derive(Debug, thiserror::Error)]
