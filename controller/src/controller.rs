@@ -24,7 +24,9 @@ use time::OffsetDateTime;
 use tracing::Instrument as _;
 
 use crate::digest::{self, DigestInput};
-use crate::error::{ReconcileError, RetryPolicy, api_error_text, is_conflict, is_not_found};
+use crate::error::{
+    ReconcileError, RetryPolicy, api_error_text, is_conflict, is_not_found, is_transient,
+};
 use crate::events::{
     EventType, MESSAGE_UNSEALED, REASON_UNSEAL_FAILED, REASON_UNSEALED, REASON_UPDATE_FAILED,
     Recorder,
@@ -361,6 +363,8 @@ async fn update_failed<C: Cluster>(
     ctx.metrics.unseal_error(ErrorReason::Update, namespace);
     if immutable {
         ReconcileError::Immutable(text)
+    } else if is_transient(err) {
+        ReconcileError::Unavailable(text)
     } else {
         ReconcileError::SecretApi(text)
     }
@@ -500,6 +504,9 @@ pub async fn reconcile<C: Cluster>(
     .await
 }
 
+/// The longest wait between retries while the API server is unavailable.
+pub const UNAVAILABLE_MAX_DELAY: Duration = Duration::from_secs(60);
+
 /// When a reconcile whose status write failed is redone.
 const STATUS_RETRY_DELAY: Duration = Duration::from_secs(2);
 
@@ -539,6 +546,16 @@ pub fn error_policy<C: Cluster>(
                 tracing::error!(sealed_secret = %key, error = %err, attempt, "error updating, will retry");
                 Action::requeue(retry_delay(attempt))
             }
+        }
+        RetryPolicy::UntilAvailable => {
+            let attempt = {
+                let mut retries = ctx.retries();
+                let n = retries.entry(key.clone()).or_insert(0);
+                *n = n.saturating_add(1);
+                *n
+            };
+            tracing::warn!(sealed_secret = %key, error = %err, attempt, "API server unavailable, will retry");
+            Action::requeue(retry_delay(attempt).min(UNAVAILABLE_MAX_DELAY))
         }
     }
 }
@@ -1476,6 +1493,48 @@ mod tests {
         h.keys.register(other);
         reconcile(obj, Arc::clone(&h.ctx)).await.unwrap();
         assert_eq!(data(&stored(&h).unwrap())["foo"], "bar");
+    }
+
+    #[tokio::test]
+    async fn unavailable_api_server_is_retried_until_it_answers() {
+        let h = harness();
+        let mut secret = existing(&[("foo", "old")], &[]);
+        secret.metadata.owner_references = Some(vec![
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                api_version: "bitnami.com/v1alpha1".into(),
+                kind: "SealedSecret".into(),
+                name: "s".into(),
+                uid: "uid-1".into(),
+                controller: Some(true),
+                block_owner_deletion: None,
+            },
+        ]);
+        put(&h, secret);
+        let obj = Arc::new(sealed(&h, &[("foo", "bar")], &[]));
+        *lock(&h.ctx.cluster.fail_update) = Some((503, "etcdserver: leader changed".to_owned()));
+        let err = reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ReconcileError::Unavailable(_)), "{err:?}");
+        assert_eq!(err.to_string(), "etcdserver: leader changed");
+        // Past --max-unseal-retries (5) it keeps going, a minute apart at most.
+        for attempt in 1..=40 {
+            let action = error_policy(Arc::clone(&obj), &err, Arc::clone(&h.ctx));
+            assert_eq!(
+                action,
+                Action::requeue(retry_delay(attempt).min(UNAVAILABLE_MAX_DELAY))
+            );
+        }
+        assert_eq!(
+            error_policy(Arc::clone(&obj), &err, Arc::clone(&h.ctx)),
+            Action::requeue(UNAVAILABLE_MAX_DELAY)
+        );
+        // The API server answers again: the write lands and the back-off is forgotten.
+        reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+            .await
+            .unwrap();
+        assert_eq!(data(&stored(&h).unwrap())["foo"], "bar");
+        assert!(h.ctx.retries().is_empty());
     }
 
     #[tokio::test]

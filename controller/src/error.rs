@@ -15,6 +15,10 @@ pub enum ReconcileError {
     /// A Secret read, create or update failed; the text is the API server's message.
     #[error("{0}")]
     SecretApi(String),
+    /// A Secret read, create or update failed because the API server could not be reached or
+    /// was overloaded (see [`is_transient`]); the text is the client's or server's message.
+    #[error("{0}")]
+    Unavailable(String),
     /// The Secret is immutable and its data would change.
     #[error("{0}")]
     Immutable(String),
@@ -44,6 +48,9 @@ pub enum RetryPolicy {
     Backoff,
     /// Wait for a change (of the SealedSecret, or of the key set for unseal failures).
     AwaitChange,
+    /// Requeue with back-off capped at a minute, never giving up: the failure says nothing about
+    /// the object, and no change event may come to wake it up after the API server is back.
+    UntilAvailable,
 }
 
 impl ReconcileError {
@@ -54,6 +61,7 @@ impl ReconcileError {
     pub fn retry_policy(&self) -> RetryPolicy {
         match self {
             ReconcileError::Immutable(_) | ReconcileError::Unseal(..) => RetryPolicy::AwaitChange,
+            ReconcileError::Unavailable(_) => RetryPolicy::UntilAvailable,
             ReconcileError::SecretApi(_)
             | ReconcileError::Unmanaged(_)
             | ReconcileError::Internal(_) => RetryPolicy::Backoff,
@@ -81,6 +89,20 @@ pub fn is_not_found(err: &kube::Error) -> bool {
 #[must_use]
 pub fn is_conflict(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(status) if status.code == 409)
+}
+
+/// Whether `err` says nothing about the request itself: the API server could not be reached (a
+/// connection refused or reset, a timeout, a failed token refresh) or answered 429 or 5xx.
+#[must_use]
+pub fn is_transient(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_)
+        | kube::Error::Service(_)
+        | kube::Error::ReadEvents(_)
+        | kube::Error::Auth(_) => true,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -111,5 +133,31 @@ mod tests {
         assert_eq!(api_error_text(&api), "boom");
         assert!(is_conflict(&api));
         assert!(!is_not_found(&api));
+        assert!(!is_transient(&api));
+        assert_eq!(
+            ReconcileError::Unavailable("client error (Connect)".into()).retry_policy(),
+            RetryPolicy::UntilAvailable
+        );
+    }
+
+    #[test]
+    fn transient_errors() {
+        let status = |code| {
+            kube::Error::Api(Box::new(
+                kube::core::Status::failure("x", "x").with_code(code),
+            ))
+        };
+        for code in [429, 500, 502, 503, 504] {
+            assert!(is_transient(&status(code)), "{code}");
+        }
+        for code in [400, 403, 404, 409, 410, 422] {
+            assert!(!is_transient(&status(code)), "{code}");
+        }
+        assert!(is_transient(&kube::Error::Service(
+            "connect refused".into()
+        )));
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(is_transient(&kube::Error::ReadEvents(io)));
+        assert!(!is_transient(&kube::Error::TlsRequired));
     }
 }

@@ -517,12 +517,19 @@ impl FaultCtx {
             self.keys,
             "{what}: a key Secret was lost or another generated"
         );
-        let (_, taken) = wait_synced(&self.sealed, "taken", "False").await;
-        assert!(
-            taken.message.contains("not managed by SealedSecret"),
-            "{}",
-            taken.message
-        );
+        // A request that failed while the API server was down is reported in the status too
+        // (and retried): wait for the refusal itself, not just any Synced=False.
+        eventually(
+            "taken: Synced=False, not managed by SealedSecret",
+            Duration::from_secs(60),
+            || async {
+                let st = self.sealed.get("taken").await.ok()?.status?;
+                let c = st.conditions.iter().find(|c| c.type_ == "Synced")?;
+                (c.status == "False" && c.message.contains("not managed by SealedSecret"))
+                    .then_some(())
+            },
+        )
+        .await;
     }
 }
 
