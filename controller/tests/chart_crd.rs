@@ -8,7 +8,11 @@ use std::path::Path;
 
 #[test]
 fn chart_crd_is_the_generated_crd() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("..");
     let generated = root.join("crds/bitnami.com_sealedsecrets.yaml");
     let chart = root.join("charts/sealed-secrets-rs/crds/bitnami.com_sealedsecrets.yaml");
     let read =

@@ -32,8 +32,15 @@ pub fn enabled() -> bool {
     std::env::var("SSRS_E2E").is_ok_and(|v| v == "1")
 }
 
+/// The checkout under test. Read at run time (`cargo test` sets it): the target directory is
+/// shared between checkouts (`tests/run`), and a test binary another checkout built and cargo
+/// found fresh would otherwise run that checkout's scripts.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("..")
 }
 
 /// A per-run scratch directory for logs and files (kept after the run for inspection).
