@@ -40,8 +40,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::{
-    Cluster, KEY_LABEL, Plaintexts, client, create_sealed, enabled, ensure_namespace, free_port,
-    http_get, kubectl, kubectl_apply, remove_scratch_dir, repo_root, scratch_dir, upstream_bin,
+    Cluster, KEY_LABEL, Plaintexts, UPSTREAM_CLUSTER_RULES, client, create_sealed, enabled,
+    ensure_namespace, free_port, http_get, kubectl, kubectl_apply, remove_scratch_dir, repo_root,
+    scratch_dir, upstream_bin,
 };
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
@@ -654,22 +655,7 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {{name: secrets-unsealer, labels: {{name: secrets-unsealer}}}}
 rules:
-- apiGroups: [bitnami.com]
-  resources: [sealedsecrets]
-  verbs: [get, list, watch]
-- apiGroups: [bitnami.com]
-  resources: [sealedsecrets/status]
-  verbs: [update]
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get, list, create, update, delete, watch]
-- apiGroups: [""]
-  resources: [events]
-  verbs: [create, patch]
-- apiGroups: [""]
-  resources: [namespaces]
-  verbs: [get]
----
+{UPSTREAM_CLUSTER_RULES}---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {{name: {CHART_NAME}, labels: {{name: {CHART_NAME}}}}}

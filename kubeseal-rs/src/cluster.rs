@@ -20,7 +20,7 @@ pub mod transport;
 
 use std::time::Duration;
 
-use crate::cli::SealArgs;
+use crate::cli::{ConnectionArgs, SealArgs};
 use discovery::{Attempt, Choice, ServiceRef};
 use kubeconfig::{KubeconfigError, Overrides, SecretString};
 use sealed_secrets_core::public_cert::{
@@ -77,10 +77,9 @@ pub enum Verdict {
 
 /// The override flags of kubectl, taken from the command line.
 #[must_use]
-pub fn overrides(args: &SealArgs) -> Overrides {
-    let c = &args.connection;
+pub fn overrides(context: Option<&str>, c: &ConnectionArgs) -> Overrides {
     Overrides {
-        context: args.context.clone(),
+        context: context.map(str::to_owned),
         cluster: c.cluster.clone(),
         user: c.user.clone(),
         server: c.server.clone(),
@@ -136,7 +135,10 @@ impl Controller {
     /// # Errors
     /// The kubeconfig is missing or unusable, or the exec plugin failed.
     pub fn connect(args: &SealArgs) -> Result<Self, ClusterError> {
-        let connection = connection::connection(args.kubeconfig.as_deref(), &overrides(args))?;
+        let connection = connection::connection(
+            args.kubeconfig.as_deref(),
+            &overrides(args.context.as_deref(), &args.connection),
+        )?;
         Ok(Self {
             client: ApiClient::new(connection)?,
             namespace: args.controller_namespace.clone(),
@@ -512,7 +514,7 @@ fn proxy_base(namespace: &str, name: &str, port_name: &str) -> String {
 
 /// `503 Service Unavailable: no endpoints available for service "x"`: the status, then the
 /// `message` of a Kubernetes `Status` body or else the first line of the body, shortened.
-fn answer_text(response: &Response) -> String {
+pub(crate) fn answer_text(response: &Response) -> String {
     let status = response.status;
     let reason = ureq::http::StatusCode::from_u16(status)
         .ok()
@@ -649,7 +651,7 @@ mod cli_tests {
             "2m",
         ])
         .unwrap();
-        let o = overrides(&cli.seal);
+        let o = overrides(cli.seal.context.as_deref(), &cli.seal.connection);
         assert_eq!(o.context.as_deref(), Some("prod"));
         assert_eq!(o.cluster.as_deref(), Some("c"));
         assert_eq!(o.user.as_deref(), Some("u"));
@@ -661,10 +663,17 @@ mod cli_tests {
         assert_eq!(o.request_timeout, Some(Duration::from_secs(120)));
 
         let cli = Cli::try_parse_from(["kubeseal-rs", "--insecure-skip-tls-verify"]).unwrap();
-        assert!(overrides(&cli.seal).insecure_skip_tls_verify);
+        assert!(
+            overrides(cli.seal.context.as_deref(), &cli.seal.connection).insecure_skip_tls_verify
+        );
         let cli = Cli::try_parse_from(["kubeseal-rs", "--insecure-skip-tls-verify=false"]).unwrap();
-        assert!(!overrides(&cli.seal).insecure_skip_tls_verify);
-        assert_eq!(overrides(&cli.seal).request_timeout, None);
+        assert!(
+            !overrides(cli.seal.context.as_deref(), &cli.seal.connection).insecure_skip_tls_verify
+        );
+        assert_eq!(
+            overrides(cli.seal.context.as_deref(), &cli.seal.connection).request_timeout,
+            None
+        );
         assert!(Cli::try_parse_from(["kubeseal-rs", "--request-timeout", "soon"]).is_err());
     }
 }

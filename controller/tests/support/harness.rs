@@ -346,18 +346,8 @@ pub fn apply_crd(cluster: &Cluster) {
     );
 }
 
-/// The permissions SPEC §3.14 derives from upstream (its `controller.jsonnet`): nothing more.
-pub fn upstream_rbac(namespace: &str, sa: &str) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: ServiceAccount
-metadata: {{name: {sa}, namespace: {namespace}}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {{name: {namespace}-secrets-unsealer}}
-rules:
-- apiGroups: [bitnami.com]
+/// The rules of upstream's `secrets-unsealer` ClusterRole (SPEC §3.14, its `controller.jsonnet`).
+pub const UPSTREAM_CLUSTER_RULES: &str = r#"- apiGroups: [bitnami.com]
   resources: [sealedsecrets]
   verbs: [get, list, watch]
 - apiGroups: [bitnami.com]
@@ -372,7 +362,20 @@ rules:
 - apiGroups: [""]
   resources: [namespaces]
   verbs: [get]
+"#;
+
+/// The permissions SPEC §3.14 derives from upstream (its `controller.jsonnet`): nothing more.
+pub fn upstream_rbac(namespace: &str, sa: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: {sa}, namespace: {namespace}}}
 ---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: {namespace}-secrets-unsealer}}
+rules:
+{UPSTREAM_CLUSTER_RULES}---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {{name: {namespace}-secrets-unsealer}}

@@ -9,9 +9,9 @@ use serde::de::DeserializeOwned;
 use sealed_secrets_core::key_secret::SEALED_SECRETS_KEY_LABEL;
 use sealed_secrets_core::types::{ObjectMeta, SealedSecret, Secret};
 
+use super::connection;
 use super::kubeconfig::{KubeconfigError, Overrides};
 use super::transport::{ApiClient, Response, SetupError, TransportError};
-use super::{MAX_QUOTED, connection};
 
 /// Objects per page of a list call.
 const PAGE: usize = 500;
@@ -278,37 +278,10 @@ pub fn escape(text: &str) -> String {
 /// `what: 403 Forbidden: secrets is forbidden: …` (the `message` of a Status body, else the
 /// first line of the body, shortened).
 fn refused(what: &str, response: &Response) -> ApiError {
-    let status = response.status;
-    let reason = ureq::http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
-    let head = format!("{status} {reason}").trim_end().to_owned();
-    let message = serde_json::from_slice::<serde_json::Value>(&response.body)
-        .ok()
-        .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
-        .unwrap_or_else(|| {
-            String::from_utf8_lossy(&response.body)
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .unwrap_or_default()
-                .to_owned()
-        });
-    let message = message.lines().next().unwrap_or_default().trim();
-    let answer = if message.is_empty() {
-        head
-    } else {
-        let mut quoted: String = message.chars().take(MAX_QUOTED).collect();
-        if quoted.len() < message.len() {
-            quoted.push('…');
-        }
-        format!("{head}: {quoted}")
-    };
     ApiError::Status {
         what: what.to_owned(),
-        status,
-        answer,
+        status: response.status,
+        answer: super::answer_text(response),
     }
 }
 

@@ -28,7 +28,6 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::cli::SealArgs;
 use crate::cli::keys::{
     KeysAction, KeysArgs, KeysBackupArgs, KeysCluster, KeysListArgs, KeysPruneArgs, KeysRestoreArgs,
 };
@@ -56,32 +55,8 @@ fn api_error(e: &cluster::kube_api::ApiError) -> CliError {
 }
 
 fn connect(c: &KeysCluster) -> Result<KubeApi, CliError> {
-    let seal_args = SealArgs {
-        kubeconfig: c.kubeconfig.clone(),
-        context: c.context.clone(),
-        connection: crate::cli::ConnectionArgs {
-            cluster: c.connection.cluster.clone(),
-            user: c.connection.user.clone(),
-            server: c.connection.server.clone(),
-            tls_server_name: c.connection.tls_server_name.clone(),
-            insecure_skip_tls_verify: c.connection.insecure_skip_tls_verify,
-            certificate_authority: c.connection.certificate_authority.clone(),
-            client_certificate: c.connection.client_certificate.clone(),
-            client_key: c.connection.client_key.clone(),
-            token: c.connection.token.clone(),
-            username: c.connection.username.clone(),
-            password: c.connection.password.clone(),
-            impersonate: c.connection.impersonate.clone(),
-            impersonate_uid: c.connection.impersonate_uid.clone(),
-            impersonate_group: c.connection.impersonate_group.clone(),
-            proxy_url: c.connection.proxy_url.clone(),
-            disable_compression: c.connection.disable_compression,
-            request_timeout: c.connection.request_timeout,
-        },
-        ..SealArgs::default()
-    };
-    KubeApi::connect(c.kubeconfig.as_deref(), &cluster::overrides(&seal_args))
-        .map_err(|e| api_error(&e))
+    let overrides = cluster::overrides(c.context.as_deref(), &c.connection);
+    KubeApi::connect(c.kubeconfig.as_deref(), &overrides).map_err(|e| api_error(&e))
 }
 
 /// The key Secrets of `namespace`: labelled ones plus the unlabelled legacy one.
