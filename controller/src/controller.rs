@@ -1177,6 +1177,20 @@ mod tests {
         lock(&h.ctx.cluster.secrets).insert(("ns".to_owned(), "s".to_owned()), secret);
     }
 
+    /// Gives `secret` the controller owner reference of the SealedSecret `s` (uid-1).
+    fn owned_by_s(secret: &mut Secret) {
+        secret.metadata.owner_references = Some(vec![
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                api_version: "bitnami.com/v1alpha1".into(),
+                kind: "SealedSecret".into(),
+                name: "s".into(),
+                uid: "uid-1".into(),
+                controller: Some(true),
+                block_owner_deletion: None,
+            },
+        ]);
+    }
+
     fn existing(data: &[(&str, &str)], annotations: &[(&str, &str)]) -> Secret {
         Secret {
             metadata: ObjectMeta {
@@ -1499,16 +1513,7 @@ mod tests {
     async fn unavailable_api_server_is_retried_until_it_answers() {
         let h = harness();
         let mut secret = existing(&[("foo", "old")], &[]);
-        secret.metadata.owner_references = Some(vec![
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-                api_version: "bitnami.com/v1alpha1".into(),
-                kind: "SealedSecret".into(),
-                name: "s".into(),
-                uid: "uid-1".into(),
-                controller: Some(true),
-                block_owner_deletion: None,
-            },
-        ]);
+        owned_by_s(&mut secret);
         put(&h, secret);
         let obj = Arc::new(sealed(&h, &[("foo", "bar")], &[]));
         *lock(&h.ctx.cluster.fail_update) = Some((503, "etcdserver: leader changed".to_owned()));
@@ -1542,16 +1547,7 @@ mod tests {
         let h = harness();
         let obj = sealed(&h, &[("foo", "bar")], &[]);
         let mut secret = existing(&[("foo", "old")], &[]);
-        secret.metadata.owner_references = Some(vec![
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-                api_version: "bitnami.com/v1alpha1".into(),
-                kind: "SealedSecret".into(),
-                name: "s".into(),
-                uid: "uid-1".into(),
-                controller: Some(true),
-                block_owner_deletion: None,
-            },
-        ]);
+        owned_by_s(&mut secret);
         secret.immutable = Some(true);
         put(&h, secret);
         let raw =
