@@ -517,6 +517,14 @@ pub fn retry_delay(attempt: u32) -> Duration {
     Duration::from_millis(5u64.saturating_mul(factor)).min(Duration::from_secs(1000))
 }
 
+/// Counts one more failed attempt for `key`; returns the count.
+fn next_attempt<C: Cluster>(ctx: &Context<C>, key: &str) -> u32 {
+    let mut retries = ctx.retries();
+    let n = retries.entry(key.to_owned()).or_insert(0);
+    *n = n.saturating_add(1);
+    *n
+}
+
 /// The error policy: transient errors are retried with back-off up to `--max-unseal-retries`
 /// times, the rest wait for a change.
 pub fn error_policy<C: Cluster>(
@@ -532,12 +540,7 @@ pub fn error_policy<C: Cluster>(
             Action::await_change()
         }
         RetryPolicy::Backoff => {
-            let attempt = {
-                let mut retries = ctx.retries();
-                let n = retries.entry(key.clone()).or_insert(0);
-                *n += 1;
-                *n
-            };
+            let attempt = next_attempt(&ctx, &key);
             if attempt > ctx.config.max_unseal_retries {
                 ctx.retries().remove(&key);
                 tracing::error!(sealed_secret = %key, error = %err, "error updating, giving up");
@@ -548,12 +551,7 @@ pub fn error_policy<C: Cluster>(
             }
         }
         RetryPolicy::UntilAvailable => {
-            let attempt = {
-                let mut retries = ctx.retries();
-                let n = retries.entry(key.clone()).or_insert(0);
-                *n = n.saturating_add(1);
-                *n
-            };
+            let attempt = next_attempt(&ctx, &key);
             tracing::warn!(sealed_secret = %key, error = %err, attempt, "API server unavailable, will retry");
             Action::requeue(retry_delay(attempt).min(UNAVAILABLE_MAX_DELAY))
         }
