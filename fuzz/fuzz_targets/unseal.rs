@@ -17,7 +17,7 @@ static KEY: LazyLock<Option<PrivateKey>> = LazyLock::new(|| {
 fuzz_target!(|data: &[u8]| {
     let Some(key) = KEY.as_ref() else { return };
     let Ok(documents) = read_documents(data) else { return };
-    let options = UnsealOptions { accept_v1_data: true, template_limits: Limits::default() };
+    let options = UnsealOptions { accept_v1_data: true, template_limits: Limits::default(), template_time: None };
     for document in documents {
         if let Ok(ss) = document.into_sealed_secret() {
             if let Err(error) = unseal(&ss, &[key], &options) {

@@ -216,28 +216,31 @@ fn open_parts(
     Ok(SecretBytes::new(std::mem::take(&mut *buffer)))
 }
 
-/// RSA-OAEP-SHA256 decryption of the session key. Go's `DecryptOAEP` accepts a ciphertext
-/// shorter than the modulus (it is a big-endian number), so a short block is left-padded with
-/// zeros; a longer one fails.
+/// Whether opening `blob` with `key` would cost a private-key operation: the blob is well
+/// formed and its RSA block is exactly as long as the key's modulus. Anything else is refused
+/// before any RSA work (see [`unwrap_session_key`]).
+#[must_use]
+pub fn needs_rsa_operation(key: &PrivateKey, blob: &[u8]) -> bool {
+    split_blob(blob).is_ok_and(|parts| parts.rsa.len() == key.size_bytes())
+}
+
+/// RSA-OAEP-SHA256 decryption of the session key.
+///
+/// The block must be exactly as long as the modulus, and that is checked before any
+/// private-key operation. Go's `DecryptOAEP` also accepts a shorter block (a big-endian number,
+/// left-padded with zeros), but every encrypter, Go's included, writes a full-length block, so
+/// only a crafted blob is short; accepting it would let one 3-byte item cost a full private-key
+/// operation per key (docs/security.md).
 fn unwrap_session_key(
     key: &PrivateKey,
     label: &[u8],
     rsa_block: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
-    let oaep = key.oaep().map_err(|_| DecryptError)?;
-    let k = oaep.key_size_bytes();
-    if rsa_block.len() > k {
+    if rsa_block.len() != key.size_bytes() {
         return Err(DecryptError);
     }
-    let padded;
-    let ciphertext = if rsa_block.len() == k {
-        rsa_block
-    } else {
-        let mut buf = vec![0u8; k];
-        buf[k - rsa_block.len()..].copy_from_slice(rsa_block);
-        padded = buf;
-        padded.as_slice()
-    };
+    let oaep = key.oaep().map_err(|_| DecryptError)?;
+    let ciphertext = rsa_block;
     let mut out = Zeroizing::new(vec![0u8; oaep.min_output_size()]);
     let len = oaep
         .decrypt(
@@ -320,9 +323,9 @@ mod tests {
     }
 
     #[test]
-    fn short_rsa_block_is_left_padded_like_go() {
-        // Re-encode a blob whose RSA ciphertext happens to start with a zero byte without that
-        // byte; Go accepts such a block, so must we.
+    fn rsa_block_of_another_length_is_refused_without_rsa_work() {
+        // A blob whose RSA ciphertext happens to start with a zero byte, re-encoded without that
+        // byte: Go would left-pad and open it; we refuse it, as we refuse a 1-byte block.
         let label = b"ns/x";
         let blob = (0..2000)
             .map(|_| hybrid_encrypt(KEY.public_key(), label, b"pad").expect("seal"))
@@ -330,8 +333,12 @@ mod tests {
             .expect("one in 256 RSA ciphertexts starts with 0x00");
         let mut short = vec![0x00, 0xff];
         short.extend_from_slice(&blob[3..]);
-        let opened = decrypt_with_key(&KEY, label, &short).expect("open short");
-        assert_eq!(opened.expose(), b"pad");
+        assert!(needs_rsa_operation(&KEY, &blob));
+        assert!(!needs_rsa_operation(&KEY, &short));
+        assert_eq!(decrypt_with_key(&KEY, label, &short), Err(DecryptError));
+        let tiny = [0x00, 0x01, 0x05, 1, 2, 3];
+        assert!(!needs_rsa_operation(&KEY, &tiny));
+        assert_eq!(hybrid_decrypt([&*KEY], label, &tiny), Err(DecryptError));
     }
 
     #[test]
