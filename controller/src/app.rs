@@ -20,7 +20,6 @@ use crate::key_registry::{KeyManager, KeyManagerError, KeyParams, KeyRegistry};
 use crate::kube_client::{self, ClientError};
 use crate::leader::{self, LeaderElector, LeadershipLost, Timing};
 use crate::metrics::{Metrics, MetricsError};
-use crate::rate_limit::RateLimiter;
 use crate::server::{self, ServerState};
 use crate::unseal::Unsealer;
 
@@ -148,6 +147,7 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         metrics.clone(),
         UnsealOptions {
             accept_v1_data: settings.accept_v1_data,
+            template_time: Some(crate::controller::TEMPLATE_TIME),
             ..UnsealOptions::default()
         },
     );
@@ -171,11 +171,14 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     // 9. HTTP servers. Without leader election they start once the keys exist (below, before
     // any request can arrive they are awaited in order); a follower serves from the start.
     let request_timeout = settings.read_timeout + settings.write_timeout;
+    let (limiter, peer_limiter) =
+        ServerState::limiters(settings.rate_limit, settings.rate_limit_burst);
     let state = Arc::new(ServerState {
         keys: Arc::clone(&registry),
         unsealer,
         metrics: metrics.clone(),
-        limiter: RateLimiter::new(settings.rate_limit, settings.rate_limit_burst),
+        limiter,
+        peer_limiter,
         readiness: Arc::clone(&readiness),
     });
     if elector.is_none() {

@@ -37,6 +37,9 @@ use crate::resource::SealedSecretObject;
 use crate::status::next_status;
 use crate::target_secret::{self, IMMUTABLE_ERROR_SUFFIX};
 use crate::unseal::{UnsealTaskError, Unsealer};
+use crate::value_errors;
+#[cfg(test)]
+use crate::value_errors::VALUE_ERRORS_ANNOTATION;
 
 /// The cluster operations a reconcile needs.
 pub trait Cluster: Send + Sync + 'static {
@@ -279,6 +282,9 @@ async fn apply<C: Cluster>(
     }
     let mut desired = target_secret::to_k8s(&outcome.unsealed.secret);
     desired.metadata.namespace = Some(namespace.clone());
+    // Values that failed in a way a plaintext may have decided are reported only on the
+    // Secret; from here on the pass looks like any other (value_errors.rs).
+    let failures = &outcome.unsealed.value_failures;
     let stamp = |secret: &mut Secret| {
         if ctx.config.skip_unchanged
             && let Some(used) = &outcome.keys_used
@@ -296,6 +302,7 @@ async fn apply<C: Cluster>(
         let written = match &existing {
             None => {
                 let mut desired = desired.clone();
+                value_errors::fill(&mut desired, None, failures);
                 stamp(&mut desired);
                 ctx.cluster.create_secret(&namespace, &desired).await
             }
@@ -314,7 +321,10 @@ async fn apply<C: Cluster>(
                     ctx.metrics.unseal_error(ErrorReason::Unmanaged, &namespace);
                     return Err(ReconcileError::Unmanaged(message));
                 }
-                let mut candidate = target_secret::merge(existing, &desired);
+                let mut wanted = desired.clone();
+                value_errors::fill(&mut wanted, Some(existing), failures);
+                let mut candidate = target_secret::merge(existing, &wanted);
+                value_errors::keep_immutable_data(&mut candidate, existing);
                 stamp(&mut candidate);
                 if !target_secret::needs_update(existing, &candidate) {
                     return Ok(Outcome::Unchanged);
@@ -457,9 +467,16 @@ pub async fn reconcile<C: Cluster>(
     let key = obj.key();
     let span = tracing::info_span!("reconcile", sealed_secret = %key);
     async move {
+        let started = tokio::time::Instant::now();
         ctx.metrics.unseal_requests.inc();
         tracing::debug!("reconciling");
         let outcome = apply(&obj, &ctx).await;
+        // How long templates ran may depend on a plaintext: a SealedSecret with templates
+        // reports (status, event) no sooner than REPORT_DELAY after the reconcile began, and
+        // templates stop well before that (UnsealOptions::template_time).
+        if !obj.spec.template.data.is_empty() && !matches!(outcome, Ok(Outcome::Skipped)) {
+            tokio::time::sleep_until(started + REPORT_DELAY).await;
+        }
         let status_input = outcome
             .as_ref()
             .map(|_| ())
@@ -476,9 +493,10 @@ pub async fn reconcile<C: Cluster>(
         match outcome {
             Ok(outcome) => {
                 ctx.retries().remove(&key);
-                // Upstream emits `Unsealed` on every pass; we emit it when the Secret was
-                // written or the SealedSecret just became Synced.
-                if outcome == Outcome::Written || transitioned {
+                // Upstream emits `Unsealed` on every pass; we emit it when the SealedSecret
+                // was unsealed (not skipped by its digest) or just became Synced. Whether the
+                // Secret then needed a write is not told: it can depend on a plaintext.
+                if outcome != Outcome::Skipped || transitioned {
                     ctx.cluster
                         .publish(
                             &obj,
@@ -488,7 +506,8 @@ pub async fn reconcile<C: Cluster>(
                         )
                         .await;
                 }
-                tracing::debug!(?outcome, "reconciled");
+                let unsealed = outcome != Outcome::Skipped;
+                tracing::debug!(unsealed, "reconciled");
                 // A status write that failed (etcd restarting, say) is redone: the next pass
                 // finds the Secret current by its digest and only writes the status.
                 Ok(if status_failed {
@@ -503,6 +522,14 @@ pub async fn reconcile<C: Cluster>(
     .instrument(span)
     .await
 }
+
+/// The earliest a SealedSecret with templates reports the outcome of an unseal, counted from
+/// the start of its reconcile: longer than templates may run (`TEMPLATE_TIME`) plus the
+/// Secret write, so that the moment of the report does not depend on what the templates did.
+pub const REPORT_DELAY: Duration = Duration::from_millis(1500);
+
+/// How long the templates of one SealedSecret may run, all together.
+pub const TEMPLATE_TIME: Duration = Duration::from_millis(500);
 
 /// The longest wait between retries while the API server is unavailable.
 pub const UNAVAILABLE_MAX_DELAY: Duration = Duration::from_secs(60);
@@ -1607,8 +1634,11 @@ mod tests {
             .unwrap();
         assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 2);
         assert_eq!(h.ctx.cluster.writes.load(Ordering::SeqCst), 1);
-        // Nothing changed: no event (upstream emits one on every pass).
-        assert!(events(&h).is_empty());
+        // A pass that unsealed emits `Unsealed` whether or not the Secret needed a write (that
+        // can depend on a plaintext), as upstream does on every pass.
+        let ev = events(&h);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!(ev[0].1, "Unsealed");
     }
 
     #[tokio::test]
@@ -1736,5 +1766,135 @@ mod tests {
         ));
         let err = reconcile(Arc::new(obj), ctx).await.unwrap_err();
         assert!(matches!(err, ReconcileError::Unseal(..)));
+    }
+
+    fn with_templates(
+        mut obj: SealedSecretObject,
+        templates: &[(&str, &str)],
+    ) -> SealedSecretObject {
+        obj.spec.template.data = templates
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        obj
+    }
+
+    /// A condition as (type, status, reason, message), and the events as text.
+    type Readable = (Vec<(String, String, String, String)>, Vec<String>);
+
+    /// What someone who may read the SealedSecret but not the Secret sees of one reconcile.
+    fn readable(h: &Harness) -> Readable {
+        let status = last_status(h).unwrap();
+        let conditions = status
+            .conditions
+            .iter()
+            .map(|c| {
+                (
+                    c.type_.clone(),
+                    c.status.clone(),
+                    c.reason.clone(),
+                    c.message.clone(),
+                )
+            })
+            .collect();
+        let events = events(h)
+            .into_iter()
+            .map(|(t, r, m)| format!("{t:?} {r} {m}"))
+            .collect();
+        (conditions, events)
+    }
+
+    #[tokio::test]
+    async fn a_template_failure_looks_like_a_success_and_is_recorded_on_the_secret() {
+        let probe = r#"{{ if hasPrefix "GUESS" .foo }}{{ fail .foo }}{{ end }}ok"#;
+        let mut seen = Vec::new();
+        for guess in ["b", "x"] {
+            let h = harness();
+            let obj = with_templates(
+                sealed(&h, &[("foo", "bar")], &[]),
+                &[("x", &probe.replace("GUESS", guess))],
+            );
+            reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+            seen.push(readable(&h));
+            let secret = stored(&h).unwrap();
+            let note = secret
+                .metadata
+                .annotations
+                .clone()
+                .unwrap_or_default()
+                .remove(VALUE_ERRORS_ANNOTATION);
+            if guess == "b" {
+                let note = note.expect("the failure is recorded on the Secret");
+                assert!(note.contains("\"x\""), "{note}");
+                assert!(!note.contains("bar"), "{note}");
+                // A first write: the failed key is there, empty.
+                assert_eq!(data(&secret)["x"], "");
+            } else {
+                assert_eq!(note, None);
+                assert_eq!(data(&secret)["x"], "ok");
+            }
+            assert_eq!(
+                h.ctx.metrics.unseal_error_count(ErrorReason::Unseal, "ns"),
+                0
+            );
+        }
+        assert_eq!(seen[0], seen[1]);
+        assert_eq!(seen[0].0[0].1, "True");
+    }
+
+    #[tokio::test]
+    async fn a_failed_value_keeps_what_the_secret_had() {
+        let h = harness();
+        let obj = with_templates(sealed(&h, &[("foo", "bar")], &[]), &[("x", "{{ .foo }}")]);
+        reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+            .await
+            .unwrap();
+        assert_eq!(data(&stored(&h).unwrap())["x"], "bar");
+        let mut broken = with_templates(obj, &[("x", r#"{{ fail "now" }}"#)]);
+        broken.metadata.generation = Some(2);
+        reconcile(Arc::new(broken), Arc::clone(&h.ctx))
+            .await
+            .unwrap();
+        let secret = stored(&h).unwrap();
+        assert_eq!(data(&secret)["x"], "bar");
+        assert!(secret.metadata.annotations.unwrap()[VALUE_ERRORS_ANNOTATION].contains("fail"));
+    }
+
+    #[tokio::test]
+    async fn an_immutable_secret_keeps_its_data_whether_or_not_it_differs() {
+        let mut seen = Vec::new();
+        for value in ["bar", "new"] {
+            let h = harness();
+            let obj = sealed(&h, &[("foo", value)], &[]);
+            let mut secret = existing(&[("foo", "bar")], &[]);
+            owned_by_s(&mut secret);
+            secret.immutable = Some(true);
+            put(&h, secret);
+            reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+            seen.push(readable(&h));
+            let stored = stored(&h).unwrap();
+            assert_eq!(data(&stored)["foo"], "bar");
+            let note = stored
+                .metadata
+                .annotations
+                .unwrap_or_default()
+                .remove(VALUE_ERRORS_ANNOTATION);
+            assert_eq!(note.is_some(), value == "new");
+        }
+        assert_eq!(seen[0], seen[1]);
+    }
+
+    #[tokio::test]
+    async fn a_template_cannot_make_a_patched_secret_ours() {
+        let h = harness();
+        put(
+            &h,
+            existing(&[("keep", "1")], &[(PATCH_ANNOTATION, "true")]),
+        );
+        let obj = sealed(&h, &[("foo", "bar")], &[(MANAGED_ANNOTATION, "true")]);
+        reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+        let secret = stored(&h).unwrap();
+        assert_eq!(data(&secret)["foo"], "bar");
+        assert_eq!(secret.metadata.owner_references, None);
     }
 }

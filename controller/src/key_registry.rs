@@ -6,7 +6,8 @@
 //! is never held across an await or an RSA operation. Keys are never removed while running.
 //!
 //! Unlike upstream, a key Secret that cannot be parsed is logged and skipped (upstream crashes),
-//! and a key whose certificate does not match it is registered with a warning.
+//! and so is a key whose certificate does not match it; a key dated more than
+//! [`MAX_FUTURE_ORDER_TIME`] ahead decrypts but never becomes the latest.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -61,6 +62,9 @@ impl KeyEntry {
         }
     }
 }
+
+/// How far ahead of now a key's ordering time may be for it to become the latest.
+pub const MAX_FUTURE_ORDER_TIME: time::Duration = time::Duration::days(1);
 
 /// An immutable snapshot of the registered keys.
 #[derive(Debug, Default, Clone)]
@@ -120,9 +124,22 @@ impl KeySet {
             return None;
         }
         let mut next = self.clone();
-        let later = next
-            .latest()
-            .is_none_or(|l| entry.order_time > l.order_time);
+        // A key dated far ahead would stay the latest for as long as it says, whatever keys
+        // renewal adds (a planted key Secret with NotBefore 2099 would be sealed for forever):
+        // it still decrypts, but it is not served or used to rotate until a restart finds its
+        // time within reach.
+        let reachable = entry.order_time <= OffsetDateTime::now_utc() + MAX_FUTURE_ORDER_TIME;
+        if !reachable {
+            tracing::warn!(
+                secret = %entry.secret_name,
+                not_before = %entry.order_time,
+                "key is dated more than a day ahead; it decrypts but is not used to seal"
+            );
+        }
+        let later = reachable
+            && next
+                .latest()
+                .is_none_or(|l| entry.order_time > l.order_time);
         next.entries.push(Arc::new(entry));
         if later {
             next.latest = Some(next.entries.len() - 1);
@@ -230,11 +247,12 @@ pub fn entry_from_secret(secret: &Secret, priority: KeyOrderPriority) -> Result<
             secret_creation_time(secret).unwrap_or_else(|| material.cert.not_before())
         }
     };
+    // Serving a certificate this controller cannot decrypt for would make every new seal
+    // unreadable (or readable by whoever holds the certificate's real key): refused.
     if material.cert.public_key().fingerprint() != material.key.fingerprint() {
-        tracing::warn!(
-            secret = %name,
-            "the certificate of key Secret does not match its private key; /v1/cert.pem would serve a certificate this controller cannot decrypt for"
-        );
+        return Err(format!(
+            "key Secret {name:?}: its certificate does not match its private key"
+        ));
     }
     Ok(KeyEntry::new(material.key, material.cert, order_time, name))
 }
@@ -547,6 +565,15 @@ mod tests {
         assert!(!reg.register(dup));
         assert_eq!(reg.snapshot().len(), 3);
         assert_eq!(reg.snapshot().latest().unwrap().fingerprint, a_fp);
+        // A key dated far ahead is registered (it decrypts) but never becomes the latest.
+        let future = entry(
+            2048,
+            OffsetDateTime::now_utc() + time::Duration::days(365 * 70),
+        );
+        let future_fp = future.fingerprint.clone();
+        assert!(reg.register(future));
+        assert_eq!(reg.snapshot().latest().unwrap().fingerprint, a_fp);
+        assert!(reg.snapshot().by_fingerprint(future_fp.as_str()).is_some());
     }
 
     #[test]

@@ -55,6 +55,15 @@ pub struct LeaderElector {
 }
 
 /// Why leadership ended.
+/// Why one Lease call failed.
+#[derive(Debug, thiserror::Error)]
+enum LeaseCallError {
+    #[error("{0}")]
+    Api(kube::Error),
+    #[error("no answer within {0:?}")]
+    TimedOut(Duration),
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("lost the leader lease {name}: not renewed within {deadline:?}")]
 pub struct LeadershipLost {
@@ -84,7 +93,7 @@ impl LeaderElector {
     pub async fn acquire(&mut self) {
         let mut waiting_logged = false;
         loop {
-            match self.try_acquire_or_renew().await {
+            match self.attempt(self.timing.renew_deadline).await {
                 Ok(true) => {
                     tracing::info!(lease = %self.name, identity = %self.identity, "became leader");
                     return;
@@ -107,7 +116,14 @@ impl LeaderElector {
         let mut last_renewed = Instant::now();
         loop {
             tokio::time::sleep(self.timing.retry_period).await;
-            match self.try_acquire_or_renew().await {
+            // A renewal that hangs must not outlive the deadline: past it another replica may
+            // already hold the Lease, and this one must stop leading (client-go bounds each
+            // attempt by the renew deadline too).
+            let left = self
+                .timing
+                .renew_deadline
+                .saturating_sub(last_renewed.elapsed());
+            match self.attempt(left).await {
                 Ok(true) => last_renewed = Instant::now(),
                 Ok(false) => {
                     // Someone else holds it: we lost it already.
@@ -128,9 +144,20 @@ impl LeaderElector {
         }
     }
 
+    /// One [`try_acquire_or_renew`](Self::try_acquire_or_renew) that gives up after `limit`.
+    async fn attempt(&mut self, limit: Duration) -> Result<bool, LeaseCallError> {
+        match tokio::time::timeout(limit, self.try_acquire_or_renew()).await {
+            Ok(result) => result.map_err(LeaseCallError::Api),
+            Err(_) => Err(LeaseCallError::TimedOut(limit)),
+        }
+    }
+
     /// Gives the Lease up (on shutdown), so a follower takes over at once.
     pub async fn release(&mut self) {
-        let Ok(Some(mut lease)) = self.api.get_opt(&self.name).await else {
+        let limit = self.timing.renew_deadline;
+        let Ok(Ok(Some(mut lease))) =
+            tokio::time::timeout(limit, self.api.get_opt(&self.name)).await
+        else {
             return;
         };
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
@@ -140,13 +167,17 @@ impl LeaderElector {
         spec.holder_identity = None;
         spec.lease_duration_seconds = Some(1);
         spec.renew_time = Some(MicroTime(Timestamp::now()));
-        match self
-            .api
-            .replace(&self.name, &PostParams::default(), &lease)
-            .await
+        match tokio::time::timeout(
+            limit,
+            self.api.replace(&self.name, &PostParams::default(), &lease),
+        )
+        .await
         {
-            Ok(_) => tracing::info!(lease = %self.name, "released the leader lease"),
-            Err(error) => tracing::warn!(lease = %self.name, %error, "could not release the lease"),
+            Ok(Ok(_)) => tracing::info!(lease = %self.name, "released the leader lease"),
+            Ok(Err(error)) => {
+                tracing::warn!(lease = %self.name, %error, "could not release the lease");
+            }
+            Err(_) => tracing::warn!(lease = %self.name, "releasing the lease timed out"),
         }
     }
 

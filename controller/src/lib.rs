@@ -6,13 +6,14 @@
 //! - [`app`]: startup and shutdown.
 //! - [`controller`]: the reconciler, its error policy and the watches.
 //! - [`target_secret`]: ownership gate and merge rules for the produced Secret.
+//! - [`value_errors`]: values that could not be computed, recorded only on the Secret.
 //! - [`status`]: the `Synced` condition.
 //! - [`digest`]: keyed digests that let unchanged objects skip decryption.
 //! - [`key_registry`]: sealing keys: discovery, generation, renewal.
 //! - [`cert_configmap`]: the active certificate published in a ConfigMap (addition).
 //! - [`key_guard`]: no silent replacement of lost keys at start-up (addition).
 //! - [`unseal`]: RSA work off the async runtime.
-//! - [`server`], [`rate_limit`]: the HTTP API.
+//! - [`server`], [`rate_limit`], [`http_conn`]: the HTTP API and its connection bounds.
 //! - [`metrics`], [`events`], [`telemetry`]: observability.
 //! - [`resource`], [`crd`]: the SealedSecret kube type and its CRD.
 //! - [`kube_client`]: cluster configuration and client-side throttling.
@@ -26,6 +27,7 @@ pub mod digest;
 pub mod error;
 pub mod events;
 pub mod go_flags;
+pub mod http_conn;
 pub mod key_guard;
 pub mod key_registry;
 pub mod kube_client;
@@ -38,3 +40,4 @@ pub mod status;
 pub mod target_secret;
 pub mod telemetry;
 pub mod unseal;
+pub mod value_errors;

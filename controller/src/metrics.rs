@@ -44,6 +44,9 @@ pub struct Metrics {
     pub unseal_requests: IntCounter,
     unseal_errors: IntCounterVec,
     condition_info: GaugeVec,
+    /// The `instance` label each SealedSecret's `condition_info` series carries now, so that
+    /// a relabelled object's old series is removed rather than left behind.
+    condition_instances: Arc<Mutex<HashMap<(String, String), String>>>,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     /// RSA private-key operations (each key tried on each item counts once).
@@ -220,6 +223,7 @@ impl Metrics {
             unseal_requests,
             unseal_errors,
             condition_info,
+            condition_instances: Arc::default(),
             http_requests,
             http_duration,
             rsa_decrypt_operations,
@@ -243,6 +247,14 @@ impl Metrics {
             "False" => -1.0,
             _ => 0.0,
         };
+        let previous = self
+            .instances()
+            .insert((namespace.to_owned(), name.to_owned()), instance.to_owned());
+        if let Some(previous) = previous.filter(|p| p != instance) {
+            let _ = self
+                .condition_info
+                .remove_label_values(&[namespace, name, "Synced", &previous]);
+        }
         self.condition_info
             .with_label_values(&[namespace, name, "Synced", instance])
             .set(value);
@@ -250,10 +262,21 @@ impl Metrics {
 
     /// Removes the `condition_info` series of a deleted SealedSecret.
     pub fn forget_condition(&self, namespace: &str, name: &str, instance: &str) {
+        let recorded = self
+            .instances()
+            .remove(&(namespace.to_owned(), name.to_owned()));
         // Absent series are fine: a SealedSecret may be deleted before its first status.
-        let _ = self
-            .condition_info
-            .remove_label_values(&[namespace, name, "Synced", instance]);
+        for instance in recorded.iter().map(String::as_str).chain([instance]) {
+            let _ = self
+                .condition_info
+                .remove_label_values(&[namespace, name, "Synced", instance]);
+        }
+    }
+
+    fn instances(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), String>> {
+        self.condition_instances
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records one HTTP request on an instrumented path.
@@ -386,5 +409,25 @@ mod tests {
         assert_eq!(sanitize_method("GET"), "get");
         assert_eq!(sanitize_method("post"), "post");
         assert_eq!(sanitize_method("BREW"), "unknown");
+    }
+
+    #[test]
+    fn relabelled_object_leaves_one_series() {
+        let m = Metrics::new("test").unwrap();
+        m.observe_condition("ns", "s", "a", "True");
+        m.observe_condition("ns", "s", "b", "False");
+        let (_, text) = m.encode();
+        let text = String::from_utf8(text).unwrap();
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("sealed_secrets_controller_condition_info{"))
+            .count();
+        assert_eq!(series, 1, "{text}");
+        assert!(
+            text.contains("ss_app_kubernetes_io_instance=\"b\"} -1"),
+            "{text}"
+        );
+        m.forget_condition("ns", "s", "stale");
+        assert_eq!(m.condition_value("ns", "s"), None);
     }
 }

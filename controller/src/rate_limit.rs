@@ -1,5 +1,12 @@
-//! The `/v1/verify` rate limiter (SPEC §3.11): GCRA as in throttled v2, keyed by the lower-cased
-//! `X-Forwarded-For` header and the URL path, with a bounded in-memory store.
+//! The `/v1/verify` and `/v1/rotate` rate limiter (SPEC §3.11): GCRA as in throttled v2, with a
+//! bounded in-memory store.
+//!
+//! Upstream keys it on the whole `X-Forwarded-For` header, which the client writes: a new value
+//! per request and the limit is gone. Here the key is the client as the last proxy saw it: the
+//! last `X-Forwarded-For` entry (the API server's service proxy appends the address it got the
+//! request from), or the peer address when there is no such header, at most
+//! [`MAX_CLIENT_BYTES`] long; `server.rs` adds a looser limit per peer address for clients that
+//! reach the Service directly.
 //!
 //! The limit is `burst + 1` requests, refilled at `rate` per second. Results carry what the
 //! `X-RateLimit-*` and `Retry-After` headers need.
@@ -10,6 +17,9 @@ use std::time::{Duration, Instant};
 
 /// How many keys the store keeps (upstream's LRU size).
 pub const MAX_KEYS: usize = 65_536;
+
+/// The longest client name kept in a key (an IPv6 address with a zone fits).
+pub const MAX_CLIENT_BYTES: usize = 64;
 
 /// One decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +77,31 @@ impl RateLimiter {
         }
     }
 
-    /// The store key for a request: lower-cased `X-Forwarded-For`, the path, each followed by
-    /// a newline.
+    /// Who a request comes from: the last entry of the (last) `X-Forwarded-For` header,
+    /// trimmed and lower-cased, else the peer address; at most [`MAX_CLIENT_BYTES`].
+    #[must_use]
+    pub fn client(forwarded_for: Option<&str>, peer: Option<std::net::IpAddr>) -> String {
+        let hop = forwarded_for
+            .and_then(|header| header.rsplit(',').next())
+            .map(str::trim)
+            .filter(|hop| !hop.is_empty());
+        let mut client = match (hop, peer) {
+            (Some(hop), _) => hop.to_lowercase(),
+            (None, Some(peer)) => peer.to_string(),
+            (None, None) => String::new(),
+        };
+        if client.len() > MAX_CLIENT_BYTES {
+            let mut end = MAX_CLIENT_BYTES;
+            while !client.is_char_boundary(end) {
+                end -= 1;
+            }
+            client.truncate(end);
+        }
+        client
+    }
+
+    /// The store key for a request: the client (see [`client`](Self::client)) and the path,
+    /// each followed by a newline.
     #[must_use]
     pub fn key(forwarded_for: Option<&str>, path: &str) -> String {
         format!(
@@ -191,5 +224,28 @@ mod tests {
             rl.check_at(&format!("k{i}"), now);
         }
         assert!(rl.tats.lock().unwrap().len() <= MAX_KEYS);
+    }
+
+    #[test]
+    fn client_is_the_last_hop_or_the_peer_and_bounded() {
+        let peer = Some(std::net::IpAddr::from([10, 0, 0, 9]));
+        // What a client writes comes first; the API server's proxy appends the real address.
+        assert_eq!(
+            RateLimiter::client(Some("1.2.3.4, 5.6.7.8,  192.168.0.7 "), peer),
+            "192.168.0.7"
+        );
+        assert_eq!(RateLimiter::client(Some("FE80::1"), peer), "fe80::1");
+        assert_eq!(RateLimiter::client(None, peer), "10.0.0.9");
+        assert_eq!(RateLimiter::client(Some(" , "), peer), "10.0.0.9");
+        assert_eq!(RateLimiter::client(None, None), "");
+        let long = "x".repeat(10_000);
+        assert_eq!(
+            RateLimiter::client(Some(&long), peer).len(),
+            MAX_CLIENT_BYTES
+        );
+        let forged: Vec<String> = (0..100)
+            .map(|i| RateLimiter::client(Some(&format!("10.9.{i}.1, 172.16.0.1")), peer))
+            .collect();
+        assert!(forged.iter().all(|c| c == "172.16.0.1"));
     }
 }

@@ -2,10 +2,15 @@
 //! `--listen-metrics-addr`.
 //!
 //! Paths are exact and any method is accepted, as Go's `ServeMux`. `/v1/*` requests are counted
-//! in `http_requests_total` / `http_request_duration_seconds`; `/v1/verify` is rate-limited.
-//! Differences from upstream (SPEC §7.14, §7.18): `/healthz` answers 503 until the watch caches
-//! have synced; `/v1/rotate` keeps the template metadata (upstream overwrites it with the outer
-//! metadata) and labels its JSON body `application/json`.
+//! in `http_requests_total` / `http_request_duration_seconds`; `/v1/verify` and `/v1/rotate` are
+//! rate-limited (upstream v0.40). Differences from upstream (SPEC §7.14, §7.18): `/healthz`
+//! answers 503 until the watch caches have synced; `/v1/rotate` keeps the template metadata
+//! (upstream overwrites it with the outer metadata) and labels its JSON body `application/json`.
+//!
+//! Anyone who reaches the Service may call these with any ciphertext from git, so neither
+//! endpoint runs a template (upstream v0.39/v0.40) and each gives one answer to every failure:
+//! `/v1/verify` 409 with an empty body, `/v1/rotate` 500 with an empty body. The answer then
+//! depends only on whether the items decrypt, never on a plaintext (docs/security.md).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -27,16 +32,39 @@ use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::unseal::{UnsealTaskError, Unsealer};
 
-/// Largest request body read (a SealedSecret is bounded by the ~1.5 MiB object size limit).
-const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Largest request body read: the API server's own limit on a request body (3 MiB), so any
+/// SealedSecret it stores fits, in JSON or in YAML.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// What the handlers share.
 pub struct ServerState {
     pub keys: Arc<KeyRegistry>,
     pub unsealer: Unsealer,
     pub metrics: Metrics,
+    /// Per client: the last `X-Forwarded-For` hop (the one the API server's proxy appends), or
+    /// the peer address without that header.
     pub limiter: RateLimiter,
+    /// Per peer address, [`PEER_LIMIT_FACTOR`] times looser: bounds what a client that reaches
+    /// the Service directly gets by forging `X-Forwarded-For`.
+    pub peer_limiter: RateLimiter,
     pub readiness: Arc<Readiness>,
+}
+
+/// How much looser the per-peer limit is than the per-client one.
+pub const PEER_LIMIT_FACTOR: u32 = 8;
+
+impl ServerState {
+    /// The two limiters for `rate` per second with `burst`.
+    #[must_use]
+    pub fn limiters(rate: u32, burst: u32) -> (RateLimiter, RateLimiter) {
+        (
+            RateLimiter::new(rate, burst),
+            RateLimiter::new(
+                rate.saturating_mul(PEER_LIMIT_FACTOR),
+                burst.saturating_add(1).saturating_mul(PEER_LIMIT_FACTOR),
+            ),
+        )
+    }
 }
 
 fn text_response(status: StatusCode, body: &'static str) -> Response {
@@ -90,42 +118,41 @@ pub fn decode_sealed_secret(body: &[u8], single_document: bool) -> Option<Sealed
     sealed_secrets_core::manifest::decode_sealed_secret_body(body, single_document)
 }
 
-async fn read_body(body: Body) -> Result<Bytes, Response> {
-    axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| empty(StatusCode::BAD_REQUEST))
+async fn read_body(body: Body) -> Option<Bytes> {
+    axum::body::to_bytes(body, MAX_BODY).await.ok()
 }
 
 async fn verify(State(state): State<Arc<ServerState>>, request: Request) -> Response {
-    let body = match read_body(request.into_body()).await {
-        Ok(body) => body,
-        Err(resp) => return resp,
+    let Some(ss) = read_body(request.into_body())
+        .await
+        .and_then(|body| decode_sealed_secret(&body, true))
+    else {
+        return empty(StatusCode::CONFLICT);
     };
-    let Some(ss) = decode_sealed_secret(&body, true) else {
-        return empty(StatusCode::INTERNAL_SERVER_ERROR);
-    };
-    match state.unsealer.unseal(state.keys.snapshot(), ss).await {
-        Ok(_) => empty(StatusCode::OK),
-        Err(UnsealTaskError::Unseal(_)) => empty(StatusCode::CONFLICT),
-        Err(UnsealTaskError::Task(e)) => {
-            tracing::error!(error = %e, "verify failed");
-            empty(StatusCode::INTERNAL_SERVER_ERROR)
+    match state.unsealer.verify(state.keys.snapshot(), ss).await {
+        Ok(()) => empty(StatusCode::OK),
+        Err(e) => {
+            if let UnsealTaskError::Task(e) = &e {
+                tracing::error!(error = %e, "verify failed");
+            }
+            empty(StatusCode::CONFLICT)
         }
     }
 }
 
 async fn rotate(State(state): State<Arc<ServerState>>, request: Request) -> Response {
-    let body = match read_body(request.into_body()).await {
-        Ok(body) => body,
-        Err(resp) => return resp,
-    };
-    let Some(ss) = decode_sealed_secret(&body, false) else {
+    let Some(ss) = read_body(request.into_body())
+        .await
+        .and_then(|body| decode_sealed_secret(&body, false))
+    else {
         return empty(StatusCode::INTERNAL_SERVER_ERROR);
     };
     let mut resealed = match state.unsealer.reseal(state.keys.snapshot(), ss).await {
         Ok(resealed) => resealed,
         Err(e) => {
-            tracing::warn!(error = %e, "rotate failed");
+            if let UnsealTaskError::Task(e) = &e {
+                tracing::warn!(error = %e, "rotate failed");
+            }
             return empty(StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
@@ -168,20 +195,35 @@ async fn instrument(
     response
 }
 
-/// GCRA limit on `/v1/verify`, keyed by `X-Forwarded-For` and path, with throttled's headers.
+/// GCRA limits on `/v1/verify` and `/v1/rotate` with throttled's headers: per client (the
+/// last `X-Forwarded-For` hop, else the peer address) and, looser, per peer address.
 async fn rate_limited(
     State(state): State<Arc<ServerState>>,
     request: Request,
     next: Next,
 ) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
     let forwarded_for = request
         .headers()
-        .get("X-Forwarded-For")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let key = RateLimiter::key(forwarded_for.as_deref(), request.uri().path());
-    let decision = state.limiter.check(&key);
-    let mut response = if decision.limited {
+        .get_all("X-Forwarded-For")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok());
+    let path = request.uri().path();
+    let client = RateLimiter::client(forwarded_for, peer);
+    let decision = state
+        .limiter
+        .check(&RateLimiter::key(Some(client.as_str()), path));
+    let peer_key = format!("peer {}", peer.map(|p| p.to_string()).unwrap_or_default());
+    let limited = decision.limited
+        || state
+            .peer_limiter
+            .check(&RateLimiter::key(Some(peer_key.as_str()), path))
+            .limited;
+    let mut response = if limited {
         text_response(StatusCode::TOO_MANY_REQUESTS, "limit exceeded\n")
     } else {
         next.run(request).await
@@ -217,7 +259,15 @@ pub fn router(state: Arc<ServerState>, request_timeout: Duration) -> Router {
                 ))
                 .layer(instrumented.clone()),
         )
-        .route("/v1/rotate", any(rotate).layer(instrumented))
+        .route(
+            "/v1/rotate",
+            any(rotate)
+                .layer(middleware::from_fn_with_state(
+                    Arc::clone(&state),
+                    rate_limited,
+                ))
+                .layer(instrumented),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(move |req, next| {
@@ -273,7 +323,8 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves `router` on `listener` until `shutdown` resolves, with the connection bounds of
+/// [`crate::http_conn`].
 ///
 /// # Errors
 /// The server failed.
@@ -282,9 +333,13 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::http_conn::serve(
+        listener,
+        router,
+        crate::http_conn::ConnectionLimits::default(),
+        shutdown,
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -317,6 +372,7 @@ mod tests {
             unsealer: Unsealer::new(metrics.clone(), UnsealOptions::default()),
             metrics,
             limiter: RateLimiter::new(2, 2),
+            peer_limiter: RateLimiter::new(16, 24),
             readiness: Arc::new(Readiness::default()),
         })
     }
@@ -417,11 +473,9 @@ mod tests {
         let renamed = good.replace("\"name\":\"s\"", "\"name\":\"other\"");
         let (code, _, _) = call(&router, "POST", "/v1/verify", renamed).await;
         assert_eq!(code, StatusCode::CONFLICT);
+        // Every failure is the same 409 (upstream: 500 for a body that does not decode).
         let (code, _, body) = call(&router, "POST", "/v1/verify", "{nope".into()).await;
-        assert_eq!(
-            (code, body.as_str()),
-            (StatusCode::INTERNAL_SERVER_ERROR, "")
-        );
+        assert_eq!((code, body.as_str()), (StatusCode::CONFLICT, ""));
         // Burst exhausted (limit 3 per key).
         let (code, headers, body) = call(&router, "POST", "/v1/verify", good).await;
         assert_eq!(
@@ -432,7 +486,7 @@ mod tests {
         let (_, metrics) = st.metrics.encode();
         let text = String::from_utf8(metrics).unwrap();
         assert!(text.contains("sealed_secrets_controller_http_requests_total{code=\"429\",method=\"post\",path=\"/v1/verify\"} 1"), "{text}");
-        assert!(text.contains("sealed_secrets_controller_http_requests_total{code=\"409\",method=\"post\",path=\"/v1/verify\"} 1"), "{text}");
+        assert!(text.contains("sealed_secrets_controller_http_requests_total{code=\"409\",method=\"post\",path=\"/v1/verify\"} 2"), "{text}");
     }
 
     #[tokio::test]
@@ -449,7 +503,7 @@ mod tests {
         let untyped = "metadata:\n  name: s\nspec:\n  encryptedData: {}\n";
         assert!(decode_sealed_secret(untyped.as_bytes(), true).is_none());
         let (code, _, _) = call(&router, "POST", "/v1/verify", multi).await;
-        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(code, StatusCode::CONFLICT);
     }
 
     #[tokio::test]
@@ -497,5 +551,90 @@ mod tests {
         assert!(body.contains("sealed_secrets_controller_build_info"));
         let (code, _, _) = call(&metrics, "GET", "/", String::new()).await;
         assert_eq!(code, StatusCode::NOT_FOUND);
+    }
+
+    async fn call_from(
+        router: &Router,
+        path: &str,
+        body: String,
+        forwarded_for: &str,
+    ) -> (StatusCode, String) {
+        let resp = router
+            .clone()
+            .oneshot(
+                HttpRequest::builder()
+                    .method("POST")
+                    .uri(path)
+                    .header("X-Forwarded-For", forwarded_for)
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn verify_and_rotate_run_no_template_and_answer_every_guess_alike() {
+        let st = state(true);
+        let router = router(Arc::clone(&st), Duration::from_secs(5));
+        let good = sealed_json(&st, "s");
+        let mut answers = Vec::new();
+        for (i, guess) in ["b", "x"].iter().enumerate() {
+            let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+            v["spec"]["template"]["data"] = serde_json::json!({
+                "t": format!("{{{{ if hasPrefix \"{guess}\" .foo }}}}{{{{ fail \"y\" }}}}{{{{ end }}}}"),
+            });
+            let body = v.to_string();
+            let client = format!("10.9.0.{i}");
+            let verify = call_from(&router, "/v1/verify", body.clone(), &client).await;
+            let (code, rotated) = call_from(&router, "/v1/rotate", body, &client).await;
+            let rotated: serde_json::Value = serde_json::from_str(&rotated).unwrap();
+            // The template is carried through as it was, unrendered.
+            assert_eq!(
+                rotated["spec"]["template"]["data"],
+                v["spec"]["template"]["data"]
+            );
+            answers.push((verify, code));
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0].0.0, StatusCode::OK);
+        assert_eq!(answers[0].1, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn rotate_is_rate_limited_and_forged_hops_do_not_help() {
+        let st = state(true);
+        let router = router(Arc::clone(&st), Duration::from_secs(5));
+        let good = sealed_json(&st, "s");
+        let mut codes = Vec::new();
+        for i in 0..6 {
+            // A client writes whatever it likes first; the proxy appends the real hop.
+            let forged = format!("198.51.100.{i}, 10.1.1.1");
+            codes.push(
+                call_from(&router, "/v1/rotate", good.clone(), &forged)
+                    .await
+                    .0,
+            );
+        }
+        assert_eq!(
+            codes.iter().filter(|c| **c == StatusCode::OK).count(),
+            3,
+            "{codes:?}"
+        );
+        assert_eq!(
+            codes
+                .iter()
+                .filter(|c| **c == StatusCode::TOO_MANY_REQUESTS)
+                .count(),
+            3
+        );
+        // Another client has its own budget.
+        let (code, _) = call_from(&router, "/v1/rotate", good, "10.1.1.2").await;
+        assert_eq!(code, StatusCode::OK);
     }
 }

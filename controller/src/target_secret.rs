@@ -14,6 +14,7 @@ use sealed_secrets_core::types;
 
 use crate::digest::DIGEST_ANNOTATION;
 use crate::resource::{self, meta_from_core};
+use crate::value_errors::VALUE_ERRORS_ANNOTATION;
 
 /// The error text upstream uses when a Secret update is refused by the API server because the
 /// Secret is immutable.
@@ -125,8 +126,8 @@ fn merge_maps<V: Clone>(
 /// Writes `desired` over `existing` (SPEC §3.6 step 9).
 ///
 /// - patch mode (`existing` has `patch: "true"`): data, labels and annotations are merged key
-///   by key, the new values winning; owner references are replaced only when the merged Secret
-///   is also `managed`.
+///   by key, the new values winning; owner references are replaced only when `existing` is
+///   also `managed` (upstream looks at the merged annotations, so a template could adopt it).
 /// - normal mode: data, labels, annotations and owner references are replaced wholesale.
 ///
 /// Both: `type` is the template's; `immutable`, finalizers and other metadata are untouched.
@@ -144,7 +145,10 @@ pub fn merge(existing: &Secret, desired: &Secret) -> Secret {
             existing.metadata.annotations.as_ref(),
             desired.metadata.annotations.as_ref(),
         );
-        if is_managed(&out) {
+        // Ownership follows what the Secret's owner wrote on the Secret, never what the
+        // template merges in: a `managed` annotation in a template must not make a patched
+        // Secret ours (it would then be garbage-collected with the SealedSecret).
+        if is_managed(existing) {
             out.metadata
                 .owner_references
                 .clone_from(&desired.metadata.owner_references);
@@ -161,6 +165,16 @@ pub fn merge(existing: &Secret, desired: &Secret) -> Secret {
     }
     if let Some(a) = out.metadata.annotations.as_mut() {
         a.remove(DIGEST_ANNOTATION);
+        // The record of failed values is this pass's, never an earlier one's.
+        match desired
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|d| d.get(VALUE_ERRORS_ANNOTATION))
+        {
+            Some(errors) => a.insert(VALUE_ERRORS_ANNOTATION.to_owned(), errors.clone()),
+            None => a.remove(VALUE_ERRORS_ANNOTATION),
+        };
         if a.is_empty() {
             out.metadata.annotations = None;
         }

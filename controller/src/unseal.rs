@@ -3,16 +3,18 @@
 //!
 //! RSA-4096 private operations take milliseconds each; they run on tokio's blocking pool behind
 //! a semaphore so that reconciles and HTTP handlers never stall the runtime's workers and a burst
-//! of work cannot start more RSA jobs than there are cores.
+//! of work cannot start more RSA jobs than there are cores; each job is bounded in RSA operations
+//! (`seal::rsa_budget`), in time ([`WORK_DEADLINE`]) and shares its core in slices.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sealed_secrets_core::check::SEALED_WITH_ANNOTATION;
 use sealed_secrets_core::diagnose::{Diagnosis, diagnose_item};
 use sealed_secrets_core::keys::PrivateKey;
-use sealed_secrets_core::seal::{self, ItemErrorKind, UnsealError, UnsealOptions, Unsealed};
-use sealed_secrets_core::types::{SealedSecret, base64_std};
+use sealed_secrets_core::seal::{self, UnsealError, UnsealOptions, Unsealed, Work};
+use sealed_secrets_core::types::SealedSecret;
 use tokio::sync::Semaphore;
 
 use crate::key_registry::{KeyEntry, KeySet};
@@ -35,6 +37,14 @@ pub enum UnsealTaskError {
     #[error("the unseal task failed: {0}")]
     Task(String),
 }
+
+/// How long one unseal, verify or rotate may work (RSA and templates) before it stops with
+/// [`UnsealError::TooMuchWork`]: far above what the budgets allow on a loaded machine, so that
+/// only a runaway is ever stopped.
+pub const WORK_DEADLINE: Duration = Duration::from_secs(30);
+
+/// How long a job runs before it lets other jobs waiting for a CPU permit go first.
+const TIME_SLICE: Duration = Duration::from_millis(20);
 
 /// Shared unseal executor.
 #[derive(Debug, Clone)]
@@ -86,14 +96,10 @@ impl Unsealer {
         ss: SealedSecret,
         preferred: Vec<String>,
     ) -> Result<UnsealOutcome, UnsealTaskError> {
-        self.on_pool(move |metrics, options| {
+        self.on_pool(move |options, work| {
             let order = try_order(&keys, &ss, &preferred);
             let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
-            let result = seal::unseal(&ss, &refs, options);
-            metrics
-                .rsa_decrypt_operations
-                .inc_by(rsa_operations(&ss, refs.len(), &result));
-            let unsealed = result?;
+            let unsealed = seal::unseal_with(&ss, &refs, options, work)?;
             let keys_used = keys_used(&ss, &order, &unsealed);
             Ok(UnsealOutcome {
                 unsealed,
@@ -103,7 +109,20 @@ impl Unsealer {
         .await
     }
 
-    /// Re-encrypts `ss` for the latest key (`/v1/rotate`).
+    /// Whether every item of `ss` decrypts (`/v1/verify`): no template runs.
+    ///
+    /// # Errors
+    /// The core's error, or a failed task.
+    pub async fn verify(&self, keys: Arc<KeySet>, ss: SealedSecret) -> Result<(), UnsealTaskError> {
+        self.on_pool(move |options, work| {
+            let order = try_order(&keys, &ss, &[]);
+            let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
+            Ok(seal::verify(&ss, &refs, options, work)?)
+        })
+        .await
+    }
+
+    /// Re-encrypts `ss` for the latest key (`/v1/rotate`): no template runs.
     ///
     /// # Errors
     /// No latest key, the core's unseal error, or a failed task.
@@ -112,20 +131,20 @@ impl Unsealer {
         keys: Arc<KeySet>,
         ss: SealedSecret,
     ) -> Result<SealedSecret, UnsealTaskError> {
-        self.on_pool(move |metrics, options| {
+        self.on_pool(move |options, work| {
             let latest = keys
                 .latest()
                 .cloned()
                 .ok_or_else(|| UnsealTaskError::Task("no sealing key is registered".to_owned()))?;
-            let order = keys.unseal_order();
+            let order = try_order(&keys, &ss, &[]);
             let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
-            let result = seal::reseal(&ss, &refs, latest.key.public_key(), options);
-            // A successful reseal decrypts every item once; count it like an unseal.
-            let approx: Result<(), &UnsealError> = result.as_ref().map(|_| ());
-            metrics
-                .rsa_decrypt_operations
-                .inc_by(rsa_operations_approx(&ss, refs.len(), approx));
-            Ok(result?)
+            Ok(seal::reseal(
+                &ss,
+                &refs,
+                latest.key.public_key(),
+                options,
+                work,
+            )?)
         })
         .await
     }
@@ -138,12 +157,12 @@ impl Unsealer {
         ss: SealedSecret,
         item: String,
     ) -> Option<Diagnosis> {
-        self.on_pool(move |metrics, _| {
+        self.on_pool(move |_, work| {
             let order = keys.unseal_order();
             let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
             let mut rsa_ops = 0;
             let diagnosis = diagnose_item(&ss, &item, &refs, &mut rsa_ops);
-            metrics.rsa_decrypt_operations.inc_by(rsa_ops);
+            work.rsa_operations += rsa_ops;
             Ok(diagnosis)
         })
         .await
@@ -152,21 +171,50 @@ impl Unsealer {
     }
 
     /// Runs `job` on the blocking pool once a CPU permit is free.
+    ///
+    /// The permit moves into the blocking task and is released only when the work really
+    /// ends: a caller that stops waiting (an HTTP request past its timeout) does not free a
+    /// permit while its RSA work goes on. The job yields its permit to waiting jobs every
+    /// [`TIME_SLICE`] (at its next RSA operation, see [`Work::pause`]), so one SealedSecret
+    /// with thousands of items delays the others by a slice, not by its whole run, and it
+    /// stops at [`WORK_DEADLINE`]. RSA operations are counted in the metrics whatever the
+    /// outcome.
     async fn on_pool<T, F>(&self, job: F) -> Result<T, UnsealTaskError>
     where
         T: Send + 'static,
-        F: FnOnce(&Metrics, &UnsealOptions) -> Result<T, UnsealTaskError> + Send + 'static,
+        F: FnOnce(&UnsealOptions, &mut Work<'_>) -> Result<T, UnsealTaskError> + Send + 'static,
     {
-        let _permit = self
-            .permits
-            .acquire()
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|e| UnsealTaskError::Task(e.to_string()))?;
         let metrics = self.metrics.clone();
         let options = Arc::clone(&self.options);
-        tokio::task::spawn_blocking(move || job(&metrics, &options))
-            .await
-            .map_err(|e| UnsealTaskError::Task(e.to_string()))?
+        let permits = Arc::clone(&self.permits);
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let mut held = Some(permit);
+            let mut slice_start = Instant::now();
+            let mut pause = || {
+                if slice_start.elapsed() < TIME_SLICE {
+                    return;
+                }
+                // Semaphore waiters are served in order: everyone queued now goes first.
+                drop(held.take());
+                held = runtime.block_on(Arc::clone(&permits).acquire_owned()).ok();
+                slice_start = Instant::now();
+            };
+            let mut work = Work {
+                pause: Some(&mut pause),
+                deadline: Some(Instant::now() + WORK_DEADLINE),
+                rsa_operations: 0,
+            };
+            let result = job(&options, &mut work);
+            metrics.rsa_decrypt_operations.inc_by(work.rsa_operations);
+            result
+        })
+        .await
+        .map_err(|e| UnsealTaskError::Task(e.to_string()))?
     }
 }
 
@@ -214,54 +262,6 @@ fn keys_used(
         }
     }
     Some(out)
-}
-
-/// RSA private operations an unseal performed: exact on success (each item tried keys up to
-/// the one that opened it), a lower bound on failure (an item that failed tried every key; an
-/// item that did not fail tried at least one).
-fn rsa_operations(
-    ss: &SealedSecret,
-    key_count: usize,
-    result: &Result<Unsealed, UnsealError>,
-) -> u64 {
-    match result {
-        Ok(unsealed) if ss.spec.data.is_none() => unsealed
-            .key_index_by_item
-            .values()
-            .map(|i| u64::try_from(*i).unwrap_or(u64::MAX).saturating_add(1))
-            .sum(),
-        Ok(_) => 1,
-        Err(e) => rsa_operations_approx(ss, key_count, Err(e)),
-    }
-}
-
-fn rsa_operations_approx(
-    ss: &SealedSecret,
-    key_count: usize,
-    result: Result<(), &UnsealError>,
-) -> u64 {
-    let keys = u64::try_from(key_count).unwrap_or(u64::MAX);
-    if ss.spec.data.is_some() {
-        return match result {
-            Ok(()) => 1,
-            Err(UnsealError::V1NoKey | UnsealError::V1Malformed) => keys,
-            Err(_) => 0,
-        };
-    }
-    let failed = result.err().map(UnsealError::items).unwrap_or_default();
-    ss.spec
-        .encrypted_data
-        .iter()
-        .flatten()
-        .map(
-            |(item, text)| match failed.iter().find(|e| &e.item == item).map(|e| &e.kind) {
-                Some(ItemErrorKind::NoKey) => keys,
-                Some(ItemErrorKind::Base64(_)) => 0,
-                _ if base64_std::decode(text).is_err() => 0,
-                _ => 1,
-            },
-        )
-        .sum()
 }
 
 #[cfg(test)]
