@@ -40,9 +40,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::{
-    Cluster, KEY_LABEL, Plaintexts, UPSTREAM_CLUSTER_RULES, client, create_sealed, enabled,
+    Cluster, KEY_LABEL, Netns, Plaintexts, UPSTREAM_CLUSTER_RULES, client, create_sealed, enabled,
     ensure_namespace, free_port, http_get, kubectl, kubectl_apply, remove_scratch_dir, repo_root,
-    scratch_dir, upstream_bin,
+    run_script, scratch_dir, upstream_bin,
 };
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
@@ -973,15 +973,6 @@ async fn install_path_on_a_real_api_server() {
     remove_scratch_dir(&dir);
 }
 
-fn run_script(script: &str, args: &[&str]) {
-    let status = Command::new(repo_root().join(script))
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run script");
-    assert!(status.success(), "{script} failed");
-}
-
 /// Names and hardening of the default rendering (as the API server stored it in a dry run).
 fn check_default_objects(objects: &[serde_json::Value], rendered: &str) {
     let deploy = find(objects, "Deployment", CHART_NAME);
@@ -1299,28 +1290,6 @@ async fn namespaced_plain_manifests(env: &Env, helm: &Helm, chart: &str) {
         &["delete", "-f", "-", "--wait=false"],
         &rendered,
     );
-}
-
-/// A network namespace from `tests/cluster/netns-up`, removed on drop.
-struct Netns(&'static str);
-
-impl Netns {
-    fn up(name: &'static str, addr: &str) -> Self {
-        let _ = Command::new(repo_root().join("tests/cluster/netns-down"))
-            .arg(name)
-            .stderr(Stdio::null())
-            .status();
-        run_script("tests/cluster/netns-up", &[name, addr]);
-        Self(name)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("tests/cluster/netns-down"))
-            .arg(self.0)
-            .status();
-    }
 }
 
 /// A CLI (`kubeseal-rs` or upstream `kubeseal`) with flags for neither the controller's name

@@ -647,3 +647,35 @@ pub fn assert_json_lines(log: &Path) -> usize {
     assert!(n > 0, "{} is empty", log.display());
     n
 }
+
+/// Runs a repository script (`tests/cluster/…`), failing the test if it fails.
+pub fn run_script(script: &str, args: &[&str]) {
+    let status = Command::new(repo_root().join(script))
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run script");
+    assert!(status.success(), "{script} failed");
+}
+
+/// A network namespace from `tests/cluster/netns-up`, removed on drop.
+pub struct Netns(pub &'static str);
+
+impl Netns {
+    pub fn up(name: &'static str, addr: &str) -> Self {
+        let _ = Command::new(repo_root().join("tests/cluster/netns-down"))
+            .arg(name)
+            .stderr(Stdio::null())
+            .status();
+        run_script("tests/cluster/netns-up", &[name, addr]);
+        Self(name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("tests/cluster/netns-down"))
+            .arg(self.0)
+            .status();
+    }
+}
