@@ -41,9 +41,7 @@ pub fn fetch(location: &str) -> Result<Vec<u8>, CertSourceError> {
     let path = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
     match input::read_file_limited(&path, input::CERT_LIMIT) {
         Ok(bytes) => Ok(bytes.to_vec()),
-        Err(input::InputError::File { source, .. }) => {
-            Err(CertSourceError::File { path, source })
-        }
+        Err(input::InputError::File { source, .. }) => Err(CertSourceError::File { path, source }),
         Err(other) => Err(CertSourceError::Input(other)),
     }
 }
@@ -142,10 +140,12 @@ fn fetch_http(uri: &str) -> Result<Vec<u8>, CertSourceError> {
         .limit(input::CERT_LIMIT)
         .read_to_vec()
         .map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => CertSourceError::Input(input::InputError::TooLarge {
-                what: uri.to_owned(),
-                limit: input::CERT_LIMIT,
-            }),
+            ureq::Error::BodyExceedsLimit(_) => {
+                CertSourceError::Input(input::InputError::TooLarge {
+                    what: uri.to_owned(),
+                    limit: input::CERT_LIMIT,
+                })
+            }
             other => call_err(other),
         })
 }

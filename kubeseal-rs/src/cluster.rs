@@ -172,8 +172,10 @@ fn admit_cert(
     if found_namespace == namespace || reach.all_namespaces {
         return Ok(());
     }
-    let fingerprint = sealed_secrets_core::cert::Certificate::from_pem(pem)
-        .map_or_else(|_| "(not a certificate)".to_owned(), |c| c.fingerprint().to_string());
+    let fingerprint = sealed_secrets_core::cert::Certificate::from_pem(pem).map_or_else(
+        |_| "(not a certificate)".to_owned(),
+        |c| c.fingerprint().to_string(),
+    );
     if reach.pins.contains(&fingerprint) {
         return Ok(());
     }

@@ -168,6 +168,9 @@ mod tests {
         assert_eq!(read_capped(&b"abcd"[..], 4).unwrap().as_slice(), b"abcd");
         assert!(matches!(read_capped(&b"abcde"[..], 4), Err(Err(()))));
         // An endless reader stops one byte past the limit.
-        assert!(matches!(read_capped(std::io::repeat(0), 1024), Err(Err(()))));
+        assert!(matches!(
+            read_capped(std::io::repeat(0), 1024),
+            Err(Err(()))
+        ));
     }
 }

@@ -422,7 +422,10 @@ fn cert_discovery_and_configmap_fallback() {
         &run(&kubeseal_rs(), &["--fetch-cert"], &kc),
         "planted objects, default names",
     );
-    assert!(!line.contains(&tenant), "the tenant's objects were looked at: {line}");
+    assert!(
+        !line.contains(&tenant),
+        "the tenant's objects were looked at: {line}"
+    );
     assert!(line.contains("in kube-system: none"), "{line}");
     let planted_out = work.join("planted.yaml");
     let line = fails(
@@ -438,7 +441,10 @@ fn cert_discovery_and_configmap_fallback() {
         ),
         "sealing with planted objects",
     );
-    assert!(line.starts_with("error: cannot fetch certificate: "), "{line}");
+    assert!(
+        line.starts_with("error: cannot fetch certificate: "),
+        "{line}"
+    );
     assert!(!planted_out.exists(), "an output was written");
     let out = run(
         &kubeseal_rs(),

@@ -337,7 +337,9 @@ mod tests {
         assert!(check_file("x.yaml", b"replicas: 3\n", None).is_empty());
         assert_eq!(
             check_file("values.yaml", b"image: {{ .Values.x }}\n", None),
-            ["values.yaml: document 1: invalid YAML at line 1 column 9: a mapping or sequence cannot be a map key"]
+            [
+                "values.yaml: document 1: invalid YAML at line 1 column 9: a mapping or sequence cannot be a map key"
+            ]
         );
         // A broken document after a plaintext Secret, with nothing that looks like a claim.
         let text = "apiVersion: v1\nkind: 'Secret'\nmetadata:\n  name: s\nstringData:\n  a: hunter2\n---\nb: [unclosed\n";

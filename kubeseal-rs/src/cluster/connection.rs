@@ -479,13 +479,14 @@ fn read_referenced(
     what: &'static str,
     path: &str,
 ) -> Result<Zeroizing<Vec<u8>>, KubeconfigError> {
-    crate::input::read_file_io(Path::new(path), crate::input::MANIFEST_LIMIT)
-        .map_err(|source| KubeconfigError::ReadReferenced {
+    crate::input::read_file_io(Path::new(path), crate::input::MANIFEST_LIMIT).map_err(|source| {
+        KubeconfigError::ReadReferenced {
             origin: origin.to_owned(),
             what,
             path: PathBuf::from(path),
             source,
-        })
+        }
+    })
 }
 
 fn decode_base64(text: &str) -> Result<Zeroizing<Vec<u8>>, ()> {

@@ -332,8 +332,7 @@ pub fn load(explicit: Option<&Path>, lenient: bool) -> Result<Merged, Kubeconfig
     let mut merged = Merged::default();
     for path in files {
         let read = crate::input::read_file_io(&path, crate::input::MANIFEST_LIMIT).and_then(|b| {
-            String::from_utf8(b.to_vec())
-                .map_err(|_| std::io::Error::other("not UTF-8 text"))
+            String::from_utf8(b.to_vec()).map_err(|_| std::io::Error::other("not UTF-8 text"))
         });
         let text = match read {
             Ok(text) => Zeroizing::new(text),

@@ -104,9 +104,7 @@ pub fn run(args: &CheckArgs) -> Result<(), CliError> {
     let files = sealed_file::walk(&paths)?;
     for file in &files {
         let bytes = input::read_file(file)?;
-        let pins = config
-            .as_ref()
-            .and_then(|c| pins_for(c, &env_pins, file));
+        let pins = config.as_ref().and_then(|c| pins_for(c, &env_pins, file));
         problems.extend(check::check_file(
             &sealed_file::display(file),
             &bytes,

@@ -28,7 +28,13 @@ pub struct SealedFor {
 
 impl std::fmt::Display for SealedFor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = |s: &str| if s.is_empty() { "(none)".to_owned() } else { s.to_owned() };
+        let shown = |s: &str| {
+            if s.is_empty() {
+                "(none)".to_owned()
+            } else {
+                s.to_owned()
+            }
+        };
         write!(
             f,
             "namespace {}, name {}, scope {}, certificate {}",
@@ -47,7 +53,13 @@ impl SealedFor {
     pub fn existing(sealed: &SealedSecret) -> Self {
         let outer = &sealed.metadata;
         let template = &sealed.spec.template.metadata;
-        let pick = |t: &str, o: &str| if t.is_empty() { o.to_owned() } else { t.to_owned() };
+        let pick = |t: &str, o: &str| {
+            if t.is_empty() {
+                o.to_owned()
+            } else {
+                t.to_owned()
+            }
+        };
         let fingerprint = outer.annotations.get(SEALED_WITH_ANNOTATION).map(|fp| {
             // Printed only when it looks like a fingerprint (never arbitrary file text).
             let looks_like = fp.len() <= 80

@@ -131,11 +131,7 @@ fn resolve_pattern(pattern: &str, values: &[(&str, &str)]) -> Result<PathBuf, St
         .strip_prefix(&root)
         .is_ok_and(|rest| !rest.as_os_str().is_empty());
     if !inside {
-        return Err(format!(
-            "{} is outside {}",
-            path.display(),
-            root.display()
-        ));
+        return Err(format!("{} is outside {}", path.display(), root.display()));
     }
     let mut dir = root.clone();
     let rest = normalized.strip_prefix(&root).unwrap_or(&normalized);
@@ -252,11 +248,13 @@ mod tests {
         assert_eq!(ok.unwrap(), PathBuf::from("out/prod/apps-db.yaml"));
         for bad in ["..", "../x", "a/b", "a\\b", ".hidden", "x\0y", "", "a..b"] {
             let error = resolve_pattern("out/{cluster}.yaml", &[("cluster", bad)]).unwrap_err();
-            assert!(error.starts_with("the value of {cluster} "), "{bad:?}: {error}");
+            assert!(
+                error.starts_with("the value of {cluster} "),
+                "{bad:?}: {error}"
+            );
         }
         // The fixed parts are the user's own, but the result must still stay under the prefix.
-        let error =
-            resolve_pattern("out/{cluster}/../../x.yaml", &[("cluster", "p")]).unwrap_err();
+        let error = resolve_pattern("out/{cluster}/../../x.yaml", &[("cluster", "p")]).unwrap_err();
         assert_eq!(error, "out/p/../../x.yaml is outside out");
         assert_eq!(pattern_root("{cluster}.yaml"), PathBuf::from("."));
         assert_eq!(pattern_root("/tmp/s/{name}"), PathBuf::from("/tmp/s"));

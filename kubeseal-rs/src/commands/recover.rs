@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
+use sealed_secrets_core::key_secret;
 use sealed_secrets_core::keys::PrivateKey;
 use sealed_secrets_core::seal::{self, UnsealOptions};
-use sealed_secrets_core::key_secret;
 
 use crate::error::CliError;
 use crate::mode::Plan;

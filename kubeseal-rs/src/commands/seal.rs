@@ -35,8 +35,7 @@ pub fn seal_options(plan: &Plan) -> SealOptions {
 /// # Errors
 /// Bad input, an unusable certificate, or an output failure.
 pub fn run(plan: &Plan) -> Result<(), CliError> {
-    let documents =
-        input::read_input_documents(plan.args.secret_file.as_deref(), TTY_HINT)?;
+    let documents = input::read_input_documents(plan.args.secret_file.as_deref(), TTY_HINT)?;
     if documents.is_empty() {
         return Err(CliError::Other(
             "no secrets found. Ensure the input is valid and UTF-8 encoded".to_owned(),

@@ -340,7 +340,13 @@ fn json_size(value: &Value) -> usize {
     let separators = |n: usize| n.saturating_sub(1);
     match value {
         Value::Null => 4,
-        Value::Bool(flag) => if *flag { 4 } else { 5 },
+        Value::Bool(flag) => {
+            if *flag {
+                4
+            } else {
+                5
+            }
+        }
         Value::Number(number) => number.to_string().len(),
         Value::String(text) => text.len().saturating_add(2),
         Value::Array(items) => items
@@ -586,7 +592,7 @@ mod tests {
     fn aliases_are_budgeted_in_bytes_not_nodes() {
         // Few aliases of one big string: a handful of nodes, but 8x the input in bytes.
         let big = "x".repeat(100_000);
-        let refs = vec!["*big"; 9].join(", ");
+        let refs = ["*big"; 9].join(", ");
         let doc = format!("a: &big {big}\nb: [{refs}]\n");
         let error = load(&doc, START).unwrap_err().to_string();
         assert_eq!(
@@ -594,11 +600,13 @@ mod tests {
             "document 1: invalid YAML at line 2 column 53: aliases expand to too much data"
         );
         // Seven copies fit in 8x the input.
-        let refs = vec!["*big"; 7].join(", ");
+        let refs = ["*big"; 7].join(", ");
         let doc = format!("a: &big {big}\nb: [{refs}]\n");
         assert_eq!(values(&doc)[0].1["b"].as_array().unwrap().len(), 7);
         // The budget is for the whole stream, not per document.
-        let doc = format!("a: &big {big}\nb: [*big, *big, *big, *big]\n---\na: &big {big}\nb: [*big, *big, *big, *big, *big]\n");
+        let doc = format!(
+            "a: &big {big}\nb: [*big, *big, *big, *big]\n---\na: &big {big}\nb: [*big, *big, *big, *big, *big]\n"
+        );
         assert!(load(&doc, START).is_err());
         // The fixed ceiling.
         assert_eq!(alias_budget(usize::MAX), MAX_ALIAS_BYTES);
