@@ -151,15 +151,6 @@ fn check_document(
     }
 }
 
-/// The problems of one SealedSecret (`object` prefixes each message): the rules [`check_file`]
-/// applies to each SealedSecret it finds, for commands that edit one.
-#[must_use]
-pub fn sealed_secret_problems(object: &str, ss: &SealedSecret, pins: Option<&Pins>) -> Vec<String> {
-    let mut problems = Vec::new();
-    check_sealed_secret(object, ss, pins, &mut problems);
-    problems
-}
-
 fn check_sealed_secret(
     object: &str,
     ss: &SealedSecret,
