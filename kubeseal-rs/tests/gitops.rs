@@ -283,7 +283,7 @@ fn set_and_unset_change_one_item_and_keep_every_other_byte() {
     );
     let err = repo.fails(&["set", "prod/db.yaml", "password", "--cert", "certs/b.pem"]);
     assert!(
-        err.contains("prod/db.yaml: SealedSecret prod/db: was sealed with SHA256:"),
+        err.contains("prod/db.yaml: SealedSecret prod/db: refusing to set: the file is sealed for namespace prod, name db, scope strict, certificate SHA256:"),
         "{err}"
     );
     assert_eq!(repo.read("prod/db.yaml"), after);

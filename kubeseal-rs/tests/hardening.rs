@@ -416,6 +416,15 @@ fn set_and_merge_refuse_a_file_check_would_refuse() {
 
     // Another cluster's certificate, for a clean file.
     repo.fails(
+        &["set", "sealed.yaml", "extra", "--cert", "other.pem", "--from-file", "value.txt"],
+        b"",
+        1,
+        &format!(
+            "error: sealed.yaml: SealedSecret prod/app: refusing to set: the file is sealed for namespace prod, name app, scope strict, certificate {main_fp}; set would seal for namespace prod, name app, scope strict, certificate {other_fp}; nothing was written"
+        ),
+        &[&sealed],
+    );
+    repo.fails(
         &["--cert", "other.pem", "-f", "secret.yaml", "--merge-into", "sealed.yaml"],
         b"",
         1,

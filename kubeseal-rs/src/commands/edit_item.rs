@@ -129,7 +129,6 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     let (source, seal_args) = cert_source(cert);
     let cert = super::sealing_cert_from(&source, &seal_args)?;
     let object = file.objects[index].clone();
-    check_same_key(&file, &object, &cert)?;
     let meta = &object.sealed.metadata;
     let scope = Scope::from_annotations(Some(&meta.annotations));
     let text = edit::join(&file.chunks);
@@ -151,6 +150,8 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
             fingerprint: Some(cert.fingerprint().to_string()),
         },
     )?;
+    // Also covered above when the file records its certificate; kept for files that do not.
+    check_same_key(&file, &object, &cert)?;
     let value = read_value(from_file.as_deref(), &key)?;
     let ciphertext = seal::encrypt_item(
         cert.public_key(),
