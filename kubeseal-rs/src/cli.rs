@@ -62,6 +62,13 @@ pub struct SealArgs {
     )]
     pub controller_name: String,
 
+    /// When the controller's Service is not found, also look for a labelled Service or
+    /// certificate ConfigMap in every namespace, and trust what is found there (by default
+    /// only --controller-namespace is searched, or other namespaces for a certificate whose
+    /// fingerprint the repository config pins).
+    #[arg(long, env = "SEALED_SECRETS_DISCOVER_ALL_NAMESPACES")]
+    pub discover_all_namespaces: bool,
+
     /// Output format for sealed secrets and recovered secrets.
     #[arg(
         short = 'o',
@@ -318,6 +325,10 @@ pub struct CertArgs {
         default_value = "sealed-secrets-controller"
     )]
     pub controller_name: String,
+    /// Search every namespace for the controller when its Service is not found (see the
+    /// flag of the same name without a subcommand).
+    #[arg(long, env = "SEALED_SECRETS_DISCOVER_ALL_NAMESPACES")]
+    pub discover_all_namespaces: bool,
     /// Path to the kubeconfig file.
     #[arg(long, env = "SEALED_SECRETS_KUBECONFIG", value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,

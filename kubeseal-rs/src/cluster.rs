@@ -4,9 +4,15 @@
 //! `/api/v1/namespaces/<ns>/services/http:<name>:<port>/proxy/`.
 //!
 //! Additions (see `discovery.rs`): when the named Service does not exist, a Service labelled as
-//! the controller's in any namespace is used; when the proxy cannot reach the controller, the
-//! certificate comes from the ConfigMap the controller publishes it in. A failure lists every
-//! step tried and its answer.
+//! the controller's in `--controller-namespace` is used; when the proxy cannot reach the
+//! controller, the certificate comes from the ConfigMap the controller publishes it in. A failure
+//! lists every step tried and its answer.
+//!
+//! Discovery never leaves `--controller-namespace` on its own: anyone who may create a Service
+//! or ConfigMap in some namespace could label it as the controller's and have users seal for
+//! their key. Other namespaces are searched only with `--discover-all-namespaces`, or when the
+//! repository config pins fingerprints, and then a certificate found outside is used only if
+//! its fingerprint is pinned (and the controller found there is never sent SealedSecrets).
 //!
 //! This is the only module that talks to a cluster; offline modes never reach it, so they
 //! need neither a kubeconfig nor the network.
@@ -45,9 +51,24 @@ pub enum ClusterError {
     #[error(
         "{}{}",
         discovery::describe(attempts),
-        if *hint { "; use --controller-name and --controller-namespace to name the sealed secrets controller's Service" } else { "" }
+        if *hint { "; use --controller-name and --controller-namespace to name the sealed secrets controller's Service (or --discover-all-namespaces to search every namespace)" } else { "" }
     )]
     Tried { attempts: Vec<Attempt>, hint: bool },
+    /// A certificate found outside `--controller-namespace` whose fingerprint is not pinned.
+    #[error(
+        "the certificate found in {from} is outside --controller-namespace {namespace} and its fingerprint {fingerprint} is not pinned in the repository config; name the controller with --controller-namespace, or pass --discover-all-namespaces to trust it"
+    )]
+    NotPinned {
+        from: String,
+        namespace: String,
+        fingerprint: String,
+    },
+    /// A controller found outside `--controller-namespace` without `--discover-all-namespaces`
+    /// is only asked for its certificate, never sent a SealedSecret.
+    #[error(
+        "the controller service {found} is outside --controller-namespace {namespace}; name it with --controller-namespace, or pass --discover-all-namespaces"
+    )]
+    Outside { found: String, namespace: String },
     #[error(
         "the controller service {namespace}/{name} is not reachable through the API server's service proxy: {answer}"
     )]
@@ -107,6 +128,64 @@ struct Target {
     proxy_base: String,
 }
 
+/// Where discovery may look beyond `--controller-namespace`.
+#[derive(Clone, Debug, Default)]
+struct Reach {
+    /// `--discover-all-namespaces`: any namespace, trusted.
+    all_namespaces: bool,
+    /// Fingerprints pinned in the repository config: other namespaces are searched, and what
+    /// is found there is used only when its certificate is one of these.
+    pins: Vec<String>,
+}
+
+impl Reach {
+    fn beyond(&self) -> bool {
+        self.all_namespaces || !self.pins.is_empty()
+    }
+}
+
+/// Every fingerprint the repository config pins (any environment, and its certificate file).
+/// A missing or unusable config pins nothing, which only narrows discovery.
+fn pinned_fingerprints(config: Option<&std::path::Path>) -> Vec<String> {
+    let Ok(Some(config)) = crate::repo_config::load(config) else {
+        return Vec::new();
+    };
+    let mut pins = Vec::new();
+    for env in &config.environments {
+        pins.extend(env.fingerprints.iter().cloned());
+        if let Ok(Some(cert)) = env.load_cert() {
+            pins.push(cert.fingerprint().to_string());
+        }
+    }
+    pins
+}
+
+/// Refuses a certificate found in `found_namespace` outside `namespace` unless `reach` trusts
+/// every namespace or pins its fingerprint. `from` names where it was found.
+fn admit_cert(
+    reach: &Reach,
+    namespace: &str,
+    found_namespace: &str,
+    from: &str,
+    pem: &[u8],
+) -> Result<(), ClusterError> {
+    if found_namespace == namespace || reach.all_namespaces {
+        return Ok(());
+    }
+    let fingerprint = sealed_secrets_core::cert::Certificate::from_pem(pem).map_or_else(
+        |_| "(not a certificate)".to_owned(),
+        |c| c.fingerprint().to_string(),
+    );
+    if reach.pins.contains(&fingerprint) {
+        return Ok(());
+    }
+    Err(ClusterError::NotPinned {
+        from: from.to_owned(),
+        namespace: namespace.to_owned(),
+        fingerprint,
+    })
+}
+
 impl Target {
     fn new(service: &ServiceRef) -> Self {
         Self {
@@ -126,6 +205,7 @@ pub struct Controller {
     target: Option<Target>,
     /// Everything tried so far that failed, for the error line.
     attempts: Vec<Attempt>,
+    reach: Reach,
 }
 
 impl Controller {
@@ -145,6 +225,14 @@ impl Controller {
             name: args.controller_name.clone(),
             target: None,
             attempts: Vec::new(),
+            reach: Reach {
+                all_namespaces: args.discover_all_namespaces,
+                pins: if args.discover_all_namespaces {
+                    Vec::new()
+                } else {
+                    pinned_fingerprints(args.config.as_deref())
+                },
+            },
         })
     }
 
@@ -225,23 +313,25 @@ impl Controller {
         Err(self.tried(true))
     }
 
-    /// A Service labelled as the controller's, in any namespace (or, when listing every
-    /// namespace is forbidden, in `--controller-namespace`).
+    /// A Service labelled as the controller's in `--controller-namespace`; when the reach goes
+    /// beyond it, in any namespace first (or, when listing every namespace is forbidden, in
+    /// `--controller-namespace`).
     fn find_labelled_service(&mut self) -> Result<Option<ServiceRef>, ClusterError> {
         let selector = discovery::query_value(SERVICE_SELECTOR);
-        let scopes = [
-            (
+        let mut scopes = Vec::new();
+        if self.reach.beyond() {
+            scopes.push((
                 format!("/api/v1/services?labelSelector={selector}"),
                 "any namespace".to_owned(),
+            ));
+        }
+        scopes.push((
+            format!(
+                "/api/v1/namespaces/{}/services?labelSelector={selector}",
+                segment(&self.namespace)
             ),
-            (
-                format!(
-                    "/api/v1/namespaces/{}/services?labelSelector={selector}",
-                    segment(&self.namespace)
-                ),
-                self.namespace.clone(),
-            ),
-        ];
+            self.namespace.clone(),
+        ));
         for (path, scope) in scopes {
             let what = format!("services labelled {SERVICE_SELECTOR} in {scope}");
             let Some(items) = self.list(&path, &what)? else {
@@ -281,6 +371,12 @@ impl Controller {
         body: Option<&[u8]>,
     ) -> Result<(Target, Response), ClusterError> {
         let target = self.target()?;
+        if target.namespace != self.namespace && !self.reach.all_namespaces {
+            return Err(ClusterError::Outside {
+                found: format!("{}/{}", target.namespace, target.name),
+                namespace: self.namespace.clone(),
+            });
+        }
         let path = format!("{}{endpoint}", target.proxy_base);
         let response = self.client.request(method, &path, accept, body)?;
         match response.status {
@@ -329,6 +425,13 @@ impl Controller {
                 self.client
                     .request("GET", &path, "application/x-pem-file, */*", None)?;
             if response.status == 200 {
+                admit_cert(
+                    &self.reach,
+                    &self.namespace,
+                    &target.namespace,
+                    &format!("service {}/{}", target.namespace, target.name),
+                    &response.body,
+                )?;
                 return Ok(response.body);
             }
             if !discovery::proxy_failed(&response) {
@@ -352,8 +455,17 @@ impl Controller {
         let namespace = target
             .as_ref()
             .map_or_else(|| self.namespace.clone(), |t| t.namespace.clone());
-        match self.published_cert(&namespace, target.is_none())? {
+        let anywhere = target.is_none() && self.reach.beyond();
+        match self.published_cert(&namespace, anywhere)? {
             Some((pem, from)) => {
+                let found_namespace = from.split_once('/').map_or("", |(ns, _)| ns);
+                admit_cert(
+                    &self.reach,
+                    &self.namespace,
+                    found_namespace,
+                    &format!("configmap {from}"),
+                    &pem,
+                )?;
                 let why = if target.is_some() {
                     "the service proxy cannot reach the controller"
                 } else {
@@ -563,6 +675,43 @@ pub fn parse_request_timeout(text: &str) -> Result<RequestTimeout, String> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificates_from_other_namespaces_need_a_pin_or_the_flag() {
+        let pem = include_bytes!("../../sealed-secrets-core/tests/data/rsa4096-cert.pem");
+        let fingerprint = sealed_secrets_core::cert::Certificate::from_pem(pem)
+            .unwrap()
+            .fingerprint()
+            .to_string();
+        let strict = Reach::default();
+        assert!(!strict.beyond());
+        assert!(admit_cert(&strict, "kube-system", "kube-system", "configmap x", pem).is_ok());
+        let refused = admit_cert(&strict, "kube-system", "tenant", "configmap tenant/c", pem)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            refused,
+            format!(
+                "the certificate found in configmap tenant/c is outside --controller-namespace kube-system and its fingerprint {fingerprint} is not pinned in the repository config; name the controller with --controller-namespace, or pass --discover-all-namespaces to trust it"
+            )
+        );
+        let pinned = Reach {
+            all_namespaces: false,
+            pins: vec![fingerprint.clone()],
+        };
+        assert!(pinned.beyond());
+        assert!(admit_cert(&pinned, "kube-system", "tenant", "configmap tenant/c", pem).is_ok());
+        let other_pin = Reach {
+            all_namespaces: false,
+            pins: vec!["SHA256:other".to_owned()],
+        };
+        assert!(admit_cert(&other_pin, "kube-system", "tenant", "service tenant/s", pem).is_err());
+        let all = Reach {
+            all_namespaces: true,
+            pins: Vec::new(),
+        };
+        assert!(admit_cert(&all, "kube-system", "tenant", "service tenant/s", pem).is_ok());
+    }
 
     #[test]
     fn proxy_paths_match_upstream() {

@@ -1,6 +1,7 @@
 //! Stage 3: running a checked mode. One module per mode.
 
 pub mod check;
+pub mod consistency;
 pub mod edit_item;
 pub mod keygen;
 pub mod keys;
@@ -66,8 +67,7 @@ fn cert_bytes_from(source: &CertSource, args: &SealArgs) -> Result<(Vec<u8>, Str
 /// # Errors
 /// Unreadable input, a document that is not a SealedSecret, or no document at all.
 pub fn read_sealed_secrets(plan: &Plan) -> Result<Vec<SealedSecret>, CliError> {
-    let bytes = input::read_input(plan.args.secret_file.as_deref(), seal::TTY_HINT)?;
-    let documents = manifest::read_documents(&bytes)?;
+    let documents = input::read_input_documents(plan.args.secret_file.as_deref(), seal::TTY_HINT)?;
     if documents.is_empty() {
         return Err(CliError::Other(
             "no sealed secrets found in the input".to_owned(),

@@ -18,6 +18,7 @@ use sealed_secrets_core::cert::Certificate;
 use toml_edit::{DocumentMut, Item, TableLike};
 
 use crate::error::CliError;
+use crate::input;
 
 /// The config's file name.
 pub const FILE_NAME: &str = ".sealed-secrets.toml";
@@ -70,8 +71,12 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<RepoConfig>, CliError> {
             }
         }
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| config_error(&path, e))?;
-    parse(&path, &text).map(Some)
+    let bytes = input::read_file_limited(&path, input::CONFIG_LIMIT).map_err(|e| match e {
+        input::InputError::File { source, .. } => config_error(&path, source),
+        other => CliError::Input(other),
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| config_error(&path, "not UTF-8 text"))?;
+    parse(&path, text).map(Some)
 }
 
 /// Parses the config text.
@@ -213,11 +218,12 @@ impl Environment {
             return Ok(None);
         };
         let shown = self.cert_text.as_deref().unwrap_or_default();
-        let bytes = std::fs::read(path).map_err(|e| {
-            CliError::Other(format!(
-                "environment {}: cannot read certificate {shown}: {e}",
+        let bytes = input::read_file_limited(path, input::CERT_LIMIT).map_err(|e| match e {
+            input::InputError::File { source, .. } => CliError::Other(format!(
+                "environment {}: cannot read certificate {shown}: {source}",
                 self.name
-            ))
+            )),
+            other => CliError::Input(other),
         })?;
         Certificate::from_pem(&bytes).map(Some).map_err(|e| {
             CliError::Other(format!(

@@ -9,8 +9,12 @@
 //! sealed-secrets-rs`) in a namespace that is not kube-system. Then:
 //! - the controller publishes its certificate in ConfigMap `sealed-secrets-cert` (label,
 //!   fingerprint annotation, PEM byte-identical to `/v1/cert.pem`);
-//! - `kubeseal-rs --fetch-cert` with the default names finds the Service by label (the metrics
-//!   Service is ignored); sealing and `--validate` work the same way;
+//! - `kubeseal-rs --fetch-cert` with the default names does not leave kube-system: the Service
+//!   in another namespace is not found; with `--discover-all-namespaces` it is found by label
+//!   (the metrics Service is ignored); sealing and `--validate` work the same way;
+//! - a tenant plants a labelled Service and a labelled certificate ConfigMap in its own
+//!   namespace: neither is used by default (fetching and sealing fail, nothing is written),
+//!   nor when the controller's namespace is named;
 //! - upstream `kubeseal` works unchanged against this controller;
 //! - a Service without endpoints, and one whose address nothing listens on (the proxy answers
 //!   503, as on a private control plane): `--fetch-cert` falls back to the ConfigMap, prints the
@@ -309,9 +313,30 @@ fn cert_discovery_and_configmap_fallback() {
         "true"
     );
 
-    // 2. Found by label with the default names (kube-system/sealed-secrets-controller does not
-    // exist); the metrics Service is not a candidate.
-    let out = run(&kubeseal_rs(), &["--fetch-cert"], &kc);
+    // 2. With the default names discovery stays in kube-system, where there is nothing.
+    let selector = "app.kubernetes.io/name in (sealed-secrets,sealed-secrets-rs),app.kubernetes.io/component!=metrics";
+    let line = fails(
+        &run(&kubeseal_rs(), &["--fetch-cert"], &kc),
+        "default names, other namespace",
+    );
+    for part in [
+        "error: cannot fetch certificate: cannot get sealed secret service kube-system/sealed-secrets-controller: ".to_owned(),
+        format!("; services labelled {selector} in kube-system: none"),
+        "; configmaps labelled sealed-secrets-rs/public-cert=true in kube-system: none".to_owned(),
+        "(or --discover-all-namespaces to search every namespace)".to_owned(),
+    ] {
+        assert!(line.contains(&part), "missing {part:?} in {line}");
+    }
+    assert!(!line.contains("any namespace"), "{line}");
+    assert!(!line.contains(&ns), "{line}");
+
+    // With --discover-all-namespaces: found by label (kube-system/sealed-secrets-controller does
+    // not exist); the metrics Service is not a candidate.
+    let out = run(
+        &kubeseal_rs(),
+        &["--fetch-cert", "--discover-all-namespaces"],
+        &kc,
+    );
     assert_eq!(ok(&out, "--fetch-cert by label"), first);
     assert!(
         stderr(&out).contains(&format!(
@@ -329,6 +354,7 @@ fn cert_discovery_and_configmap_fallback() {
         &run(
             &kubeseal_rs(),
             &[
+                "--discover-all-namespaces",
                 "-f",
                 secret.to_str().unwrap(),
                 "-w",
@@ -340,11 +366,94 @@ fn cert_discovery_and_configmap_fallback() {
     );
     let out = run(
         &kubeseal_rs(),
-        &["--validate", "-f", sealed.to_str().unwrap()],
+        &[
+            "--validate",
+            "--discover-all-namespaces",
+            "-f",
+            sealed.to_str().unwrap(),
+        ],
         &kc,
     );
     assert_eq!(ok(&out, "--validate by label"), "");
+    // Without the flag, --validate does not send the SealedSecret to a controller found there.
+    let line = fails(
+        &run(
+            &kubeseal_rs(),
+            &["--validate", "-f", sealed.to_str().unwrap()],
+            &kc,
+        ),
+        "--validate without the flag",
+    );
+    assert!(!line.contains(&ns), "{line}");
     eprintln!("[{:>5.1?}] published, found by label", started.elapsed());
+
+    // 2b. A tenant plants a labelled Service and a labelled certificate ConfigMap holding its
+    // own certificate in its namespace. Neither is used: not with the default names, not when
+    // the controller's namespace is named.
+    let tenant = format!("tenant-{}", std::process::id());
+    kubectl(&cluster, &["create", "namespace", &tenant]);
+    let tenant_key = work.join("tenant-key.yaml");
+    let tenant_cert = work.join("tenant.pem");
+    ok(
+        &run(
+            &kubeseal_rs(),
+            &[
+                "keygen",
+                "--key-size",
+                "2048",
+                "-w",
+                tenant_key.to_str().unwrap(),
+                "--cert-out",
+                tenant_cert.to_str().unwrap(),
+            ],
+            &kc,
+        ),
+        "tenant keygen",
+    );
+    let tenant_pem = std::fs::read_to_string(&tenant_cert).unwrap();
+    let indented: String = tenant_pem.lines().map(|l| format!("    {l}\n")).collect();
+    kubectl_apply(
+        &cluster,
+        &format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {SERVICE}\n  namespace: {tenant}\n  labels:\n    app.kubernetes.io/name: sealed-secrets-rs\nspec:\n  ports:\n  - name: http\n    port: 8080\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {CONFIGMAP}\n  namespace: {tenant}\n  labels:\n    sealed-secrets-rs/public-cert: \"true\"\ndata:\n  cert.pem: |\n{indented}"
+        ),
+    );
+    let line = fails(
+        &run(&kubeseal_rs(), &["--fetch-cert"], &kc),
+        "planted objects, default names",
+    );
+    assert!(
+        !line.contains(&tenant),
+        "the tenant's objects were looked at: {line}"
+    );
+    assert!(line.contains("in kube-system: none"), "{line}");
+    let planted_out = work.join("planted.yaml");
+    let line = fails(
+        &run(
+            &kubeseal_rs(),
+            &[
+                "-f",
+                secret.to_str().unwrap(),
+                "-w",
+                planted_out.to_str().unwrap(),
+            ],
+            &kc,
+        ),
+        "sealing with planted objects",
+    );
+    assert!(
+        line.starts_with("error: cannot fetch certificate: "),
+        "{line}"
+    );
+    assert!(!planted_out.exists(), "an output was written");
+    let out = run(
+        &kubeseal_rs(),
+        &["--fetch-cert", "--controller-namespace", &ns],
+        &kc,
+    );
+    assert_eq!(ok(&out, "named namespace beside a planted one"), first);
+    assert_ne!(first, tenant_pem);
+    eprintln!("[{:>5.1?}] planted objects ignored", started.elapsed());
 
     // 3. Upstream kubeseal, unchanged, against this controller.
     let named = [
@@ -558,18 +667,16 @@ fn cert_discovery_and_configmap_fallback() {
         "nobody",
     );
     eprintln!("what a user without rights sees:\n{line}");
-    let selector = "app.kubernetes.io/name in (sealed-secrets,sealed-secrets-rs),app.kubernetes.io/component!=metrics";
     for part in [
         "error: cannot fetch certificate: cannot get sealed secret service kube-system/sealed-secrets-controller: 403 Forbidden".to_owned(),
-        format!("; services labelled {selector} in any namespace: 403 Forbidden"),
         format!("; services labelled {selector} in kube-system: 403 Forbidden"),
         format!("; configmap kube-system/{CONFIGMAP}: 403 Forbidden"),
         "; configmaps labelled sealed-secrets-rs/public-cert=true in kube-system: 403 Forbidden".to_owned(),
-        "; configmaps labelled sealed-secrets-rs/public-cert=true in any namespace: 403 Forbidden".to_owned(),
         "; use --controller-name and --controller-namespace to name the sealed secrets controller's Service".to_owned(),
     ] {
         assert!(line.contains(&part), "missing {part:?} in {line}");
     }
+    assert!(!line.contains("any namespace"), "{line}");
     let kubeconfig_text = std::fs::read_to_string(&nobody_kc).unwrap();
     let token = kubeconfig_text
         .lines()

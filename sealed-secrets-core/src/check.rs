@@ -44,23 +44,16 @@ pub struct Pins {
 }
 
 /// Checks one file's text; `display` names it in messages.
+///
+/// A file that does not parse is a problem (naming the document and position), whatever it
+/// seems to hold: guessing from its text whether it "claims" to hold Secrets let a broken
+/// document after a plaintext Secret pass unseen. Templates (Helm) are not manifests; keep
+/// them out of the checked paths.
 #[must_use]
 pub fn check_file(display: &str, text: &[u8], pins: Option<&Pins>) -> Vec<String> {
     let documents = match manifest::read_documents(text) {
         Ok(documents) => documents,
-        Err(error) => {
-            // Templated YAML (Helm) and other non-manifests are skipped; a file that claims to
-            // hold Secrets or SealedSecrets must parse.
-            let claims = String::from_utf8_lossy(text);
-            let claims = ["SealedSecret", "kind: Secret", "\"Secret\""]
-                .iter()
-                .any(|k| claims.contains(k));
-            return if claims {
-                vec![format!("{display}: {error}")]
-            } else {
-                Vec::new()
-            };
-        }
+        Err(error) => return vec![format!("{display}: {error}")],
     };
     let mut problems = Vec::new();
     for document in documents {
@@ -331,8 +324,22 @@ mod tests {
     }
 
     #[test]
-    fn non_manifests_are_skipped() {
-        assert!(check_file("values.yaml", b"image: {{ .Values.x }}\n  bad: [", None).is_empty());
+    fn other_manifests_pass_and_broken_documents_fail() {
         assert!(check_file("x.yaml", b"replicas: 3\n", None).is_empty());
+        assert_eq!(
+            check_file("values.yaml", b"image: {{ .Values.x }}\n", None),
+            [
+                "values.yaml: document 1: invalid YAML at line 1 column 9: a mapping or sequence cannot be a map key"
+            ]
+        );
+        // A broken document after a plaintext Secret, with nothing that looks like a claim.
+        let text = "apiVersion: v1\nkind: 'Secret'\nmetadata:\n  name: s\nstringData:\n  a: hunter2\n---\nb: [unclosed\n";
+        let problems = check_file("x.yaml", text.as_bytes(), None);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("x.yaml: document 2: invalid YAML at line "),
+            "{problems:?}"
+        );
+        assert!(!problems[0].contains("hunter2"));
     }
 }

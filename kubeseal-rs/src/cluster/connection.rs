@@ -436,7 +436,12 @@ fn in_cluster_connection(
             .unwrap_or_else(|| env.dir.join("ca.crt"));
         // client-go carries on without the CA when ca.crt is missing; so do we (the system
         // roots then apply).
-        (std::fs::read(path).ok(), false)
+        (
+            crate::input::read_file_io(&path, crate::input::MANIFEST_LIMIT)
+                .ok()
+                .map(|b| b.to_vec()),
+            false,
+        )
     };
     Ok(Connection {
         server: format!("https://{host}:{port}"),
@@ -474,14 +479,14 @@ fn read_referenced(
     what: &'static str,
     path: &str,
 ) -> Result<Zeroizing<Vec<u8>>, KubeconfigError> {
-    std::fs::read(path)
-        .map(Zeroizing::new)
-        .map_err(|source| KubeconfigError::ReadReferenced {
+    crate::input::read_file_io(Path::new(path), crate::input::MANIFEST_LIMIT).map_err(|source| {
+        KubeconfigError::ReadReferenced {
             origin: origin.to_owned(),
             what,
             path: PathBuf::from(path),
             source,
-        })
+        }
+    })
 }
 
 fn decode_base64(text: &str) -> Result<Zeroizing<Vec<u8>>, ()> {

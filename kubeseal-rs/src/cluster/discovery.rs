@@ -2,9 +2,10 @@
 //!
 //! Upstream reads one named Service and goes through the API server's service proxy. We add two
 //! fall-backs: when the named Service does not exist, a Service labelled as the Helm charts label
-//! the controller's (`public_cert::SERVICE_SELECTOR`) in any namespace; and when the proxy cannot
-//! reach the controller (private control planes, where the API server cannot dial pods), the
-//! certificate the controller publishes in a labelled ConfigMap. Every step is recorded as an
+//! the controller's (`public_cert::SERVICE_SELECTOR`) in `--controller-namespace`; and when the
+//! proxy cannot reach the controller (private control planes, where the API server cannot dial
+//! pods), the certificate the controller publishes in a labelled ConfigMap there. Other
+//! namespaces only with `--discover-all-namespaces` or a pinned fingerprint (`cluster.rs`). Every step is recorded as an
 //! [`Attempt`], so a failure says exactly what was tried and what each step answered.
 
 use sealed_secrets_core::public_cert::{DATA_KEY, LABEL};

@@ -331,7 +331,10 @@ pub fn load(explicit: Option<&Path>, lenient: bool) -> Result<Merged, Kubeconfig
     let (files, must_exist) = candidate_files(explicit);
     let mut merged = Merged::default();
     for path in files {
-        let text = match std::fs::read_to_string(&path) {
+        let read = crate::input::read_file_io(&path, crate::input::MANIFEST_LIMIT).and_then(|b| {
+            String::from_utf8(b.to_vec()).map_err(|_| std::io::Error::other("not UTF-8 text"))
+        });
+        let text = match read {
             Ok(text) => Zeroizing::new(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => continue,
             Err(_) if lenient => continue,

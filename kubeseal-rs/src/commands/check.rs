@@ -50,6 +50,37 @@ fn environment_pins(config: &RepoConfig, problems: &mut Vec<String>) -> BTreeMap
     out
 }
 
+/// The pins the repository config gives `file`: its environments' fingerprints and
+/// certificates. `None` when no environment's paths match it.
+#[must_use]
+pub fn file_pins(config: &RepoConfig, file: &std::path::Path) -> Option<Pins> {
+    let mut ignored = Vec::new();
+    let env_pins = environment_pins(config, &mut ignored);
+    pins_for(config, &env_pins, file)
+}
+
+fn pins_for(
+    config: &RepoConfig,
+    env_pins: &BTreeMap<String, EnvPins>,
+    file: &std::path::Path,
+) -> Option<Pins> {
+    let envs = config.environments_for(file);
+    (!envs.is_empty()).then(|| {
+        let mut pins = Pins {
+            environments: envs.iter().map(|e| e.name.clone()).collect(),
+            require_sealed_with: config.require_sealed_with,
+            ..Pins::default()
+        };
+        for env in envs {
+            if let Some(p) = env_pins.get(&env.name) {
+                pins.fingerprints.extend(p.fingerprints.iter().cloned());
+                pins.key_sizes.extend(p.key_size);
+            }
+        }
+        pins
+    })
+}
+
 /// Runs `check`.
 ///
 /// # Errors
@@ -73,23 +104,7 @@ pub fn run(args: &CheckArgs) -> Result<(), CliError> {
     let files = sealed_file::walk(&paths)?;
     for file in &files {
         let bytes = input::read_file(file)?;
-        let pins = config.as_ref().and_then(|c| {
-            let envs = c.environments_for(file);
-            (!envs.is_empty()).then(|| {
-                let mut pins = Pins {
-                    environments: envs.iter().map(|e| e.name.clone()).collect(),
-                    require_sealed_with: c.require_sealed_with,
-                    ..Pins::default()
-                };
-                for env in envs {
-                    if let Some(p) = env_pins.get(&env.name) {
-                        pins.fingerprints.extend(p.fingerprints.iter().cloned());
-                        pins.key_sizes.extend(p.key_size);
-                    }
-                }
-                pins
-            })
-        });
+        let pins = config.as_ref().and_then(|c| pins_for(c, &env_pins, file));
         problems.extend(check::check_file(
             &sealed_file::display(file),
             &bytes,

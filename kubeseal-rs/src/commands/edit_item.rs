@@ -2,7 +2,7 @@
 //! text edit (comments, order, formatting and the other items' ciphertexts stay byte for
 //! byte), written atomically after the result has been read back and compared.
 
-use std::io::{BufRead as _, IsTerminal as _, Read as _};
+use std::io::{BufRead as _, IsTerminal as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -35,6 +35,7 @@ fn cert_source(args: CertArgs) -> (CertSource, SealArgs) {
         cert: args.cert.into_iter().collect(),
         controller_namespace: args.controller_namespace,
         controller_name: args.controller_name,
+        discover_all_namespaces: args.discover_all_namespaces,
         kubeconfig: args.kubeconfig,
         context: args.context,
         connection: args.connection,
@@ -75,14 +76,8 @@ fn read_value(from_file: Option<&Path>, key: &str) -> Result<Zeroizing<Vec<u8>>,
     if let Some(path) = from_file {
         return Ok(input::read_file(path)?);
     }
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        let mut buf = Zeroizing::new(Vec::new());
-        stdin
-            .lock()
-            .read_to_end(&mut buf)
-            .map_err(input::InputError::Stdin)?;
-        return Ok(buf);
+    if !std::io::stdin().is_terminal() {
+        return Ok(input::read_stdin_limited(input::MANIFEST_LIMIT)?);
     }
     prompt_hidden(key)
 }
@@ -134,10 +129,30 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     let (source, seal_args) = cert_source(cert);
     let cert = super::sealing_cert_from(&source, &seal_args)?;
     let object = file.objects[index].clone();
-    check_same_key(&file, &object, &cert)?;
-    let value = read_value(from_file.as_deref(), &key)?;
     let meta = &object.sealed.metadata;
     let scope = Scope::from_annotations(Some(&meta.annotations));
+    let text = edit::join(&file.chunks);
+    super::consistency::refuse_mismatch(
+        "set",
+        &super::consistency::EditTarget {
+            path: &file.path,
+            shown: &file.shown,
+            text: text.as_bytes(),
+            object: &object.describe(),
+            sealed: &object.sealed,
+            config: None,
+        },
+        &cert,
+        &super::consistency::SealedFor {
+            namespace: meta.namespace.clone(),
+            name: meta.name.clone(),
+            scope,
+            fingerprint: Some(cert.fingerprint().to_string()),
+        },
+    )?;
+    // Also covered above when the file records its certificate; kept for files that do not.
+    check_same_key(&file, &object, &cert)?;
+    let value = read_value(from_file.as_deref(), &key)?;
     let ciphertext = seal::encrypt_item(
         cert.public_key(),
         scope,

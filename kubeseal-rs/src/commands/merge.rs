@@ -39,8 +39,8 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
         Format::Yaml
     };
 
-    let bytes = input::read_input(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
-    let mut inputs = manifest::read_documents(&bytes)?;
+    let mut inputs =
+        input::read_input_documents(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
     if inputs.len() != 1 {
         return Err(CliError::Other(format!(
             "--merge-into expects exactly one input Secret, found {}",
@@ -67,6 +67,32 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
     opts.namespace_explicit = false;
 
     let cert = super::sealing_cert(plan)?;
+    let object = if target.metadata.namespace.is_empty() {
+        format!("SealedSecret {}", target.metadata.name)
+    } else {
+        format!(
+            "SealedSecret {}/{}",
+            target.metadata.namespace, target.metadata.name
+        )
+    };
+    super::consistency::refuse_mismatch(
+        "merge",
+        &super::consistency::EditTarget {
+            path: target_path,
+            shown: &target_display,
+            text: &target_bytes,
+            object: &object,
+            sealed: &target,
+            config: plan.args.config.as_deref(),
+        },
+        &cert,
+        &super::consistency::SealedFor {
+            namespace: target.metadata.namespace.clone(),
+            name: target.metadata.name.clone(),
+            scope,
+            fingerprint: Some(cert.fingerprint().to_string()),
+        },
+    )?;
     let update =
         seal::seal_secret(secret, cert.public_key(), &opts).map_err(|source| CliError::Seal {
             context: position.to_string(),

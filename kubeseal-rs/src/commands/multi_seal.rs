@@ -7,11 +7,10 @@
 //! `sealed-secrets-rs/sealed-with` annotation. Nothing is written unless everything sealed.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use sealed_secrets_core::cert::Certificate;
 use sealed_secrets_core::check::SEALED_WITH_ANNOTATION;
-use sealed_secrets_core::manifest;
 use sealed_secrets_core::seal;
 
 use crate::cli::Format;
@@ -46,8 +45,11 @@ fn target_cert(
                     sealed_file::display(&config.path)
                 )));
             };
-            let bytes = std::fs::read(path).map_err(|e| {
-                CliError::Other(format!("environment {name}: {}: {e}", path.display()))
+            let bytes = input::read_file_limited(path, input::CERT_LIMIT).map_err(|e| match e {
+                input::InputError::File { source, .. } => {
+                    CliError::Other(format!("environment {name}: {}: {source}", path.display()))
+                }
+                other => CliError::Input(other),
             })?;
             Ok(cert_source::parse_for_sealing(
                 &bytes,
@@ -57,13 +59,103 @@ fn target_cert(
     }
 }
 
+/// Why a placeholder value cannot be part of a path: it could name another directory (`/`,
+/// `\\`, `..`), a hidden file, or cut the path (NUL). Names come from input Secrets and
+/// environment names from the repository config, both possibly from an untrusted change.
+fn unsafe_value(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        Some("is empty")
+    } else if value.contains(['/', '\\']) {
+        Some("contains a path separator")
+    } else if value.contains('\0') {
+        Some("contains NUL")
+    } else if value.contains("..") {
+        Some("contains ..")
+    } else if value.starts_with('.') {
+        Some("starts with .")
+    } else {
+        None
+    }
+}
+
+/// The directory the pattern's fixed prefix (the text before its first placeholder) names:
+/// `sealed/{cluster}/x.yaml` → `sealed`; `{cluster}.yaml` → `.`.
+fn pattern_root(pattern: &str) -> PathBuf {
+    let prefix = &pattern[..pattern.find('{').unwrap_or(pattern.len())];
+    match prefix.rfind('/') {
+        Some(0) => PathBuf::from("/"),
+        Some(end) => PathBuf::from(&prefix[..end]),
+        None => PathBuf::from("."),
+    }
+}
+
+/// `path` with `.` and `..` resolved lexically (no file system access).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The output path for one document: `pattern` with its placeholders replaced. Refused when
+/// a value is unsafe in a path, when the result leaves the directory of the pattern's fixed
+/// prefix, or when a directory on the way there is a symbolic link (which could lead
+/// anywhere; the files under the output directory may come from an untrusted change).
+fn resolve_pattern(pattern: &str, values: &[(&str, &str)]) -> Result<PathBuf, String> {
+    let mut resolved = pattern.to_owned();
+    for (placeholder, value) in values {
+        let marker = format!("{{{placeholder}}}");
+        if !resolved.contains(&marker) {
+            continue;
+        }
+        if let Some(reason) = unsafe_value(value) {
+            return Err(format!(
+                "the value of {marker} {reason}, so it cannot be part of a file path"
+            ));
+        }
+        resolved = resolved.replace(&marker, value);
+    }
+    let path = PathBuf::from(&resolved);
+    let root = normalize(&pattern_root(pattern));
+    let normalized = normalize(&path);
+    let inside = normalized
+        .strip_prefix(&root)
+        .is_ok_and(|rest| !rest.as_os_str().is_empty());
+    if !inside {
+        return Err(format!("{} is outside {}", path.display(), root.display()));
+    }
+    let mut dir = root.clone();
+    let rest = normalized.strip_prefix(&root).unwrap_or(&normalized);
+    let mut parts: Vec<Component<'_>> = rest.components().collect();
+    parts.pop();
+    for part in parts {
+        dir.push(part);
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(format!(
+                "{} is a symbolic link; refusing to write through it",
+                dir.display()
+            ));
+        }
+    }
+    Ok(path)
+}
+
 /// Runs the multi-cluster seal.
 ///
 /// # Errors
 /// Bad input, an unusable certificate, or an output failure (then nothing was written).
 pub fn run(plan: &Plan, targets: &[Target], pattern: &str) -> Result<(), CliError> {
-    let bytes = input::read_input(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
-    let documents = manifest::read_documents(&bytes)?;
+    let documents =
+        input::read_input_documents(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
     if documents.is_empty() {
         return Err(CliError::Other(
             "no secrets found. Ensure the input is valid and UTF-8 encoded".to_owned(),
@@ -98,24 +190,20 @@ pub fn run(plan: &Plan, targets: &[Target], pattern: &str) -> Result<(), CliErro
                 cert.fingerprint().to_string(),
             );
             let meta = &sealed.metadata;
-            for part in [meta.name.as_str(), meta.namespace.as_str()] {
-                if part.contains(['/', '\\']) || part == ".." {
-                    return Err(CliError::Other(format!(
-                        "{position}: name or namespace cannot be used in a file path"
-                    )));
-                }
-            }
             let namespace = if meta.namespace.is_empty() {
                 "cluster-wide"
             } else {
                 meta.namespace.as_str()
             };
-            let path = PathBuf::from(
-                pattern
-                    .replace("{cluster}", cluster)
-                    .replace("{name}", &meta.name)
-                    .replace("{namespace}", namespace),
-            );
+            let path = resolve_pattern(
+                pattern,
+                &[
+                    ("cluster", cluster),
+                    ("name", &meta.name),
+                    ("namespace", namespace),
+                ],
+            )
+            .map_err(|reason| CliError::Other(format!("{position}: -w {pattern:?}: {reason}")))?;
             let yaml = path
                 .extension()
                 .and_then(|e| e.to_str())
@@ -144,4 +232,31 @@ pub fn run(plan: &Plan, targets: &[Target], pattern: &str) -> Result<(), CliErro
         println!("{}", sealed_file::display(path));
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // test code
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_stay_in_their_directory() {
+        let ok = resolve_pattern(
+            "out/{cluster}/{namespace}-{name}.yaml",
+            &[("cluster", "prod"), ("name", "db"), ("namespace", "apps")],
+        );
+        assert_eq!(ok.unwrap(), PathBuf::from("out/prod/apps-db.yaml"));
+        for bad in ["..", "../x", "a/b", "a\\b", ".hidden", "x\0y", "", "a..b"] {
+            let error = resolve_pattern("out/{cluster}.yaml", &[("cluster", bad)]).unwrap_err();
+            assert!(
+                error.starts_with("the value of {cluster} "),
+                "{bad:?}: {error}"
+            );
+        }
+        // The fixed parts are the user's own, but the result must still stay under the prefix.
+        let error = resolve_pattern("out/{cluster}/../../x.yaml", &[("cluster", "p")]).unwrap_err();
+        assert_eq!(error, "out/p/../../x.yaml is outside out");
+        assert_eq!(pattern_root("{cluster}.yaml"), PathBuf::from("."));
+        assert_eq!(pattern_root("/tmp/s/{name}"), PathBuf::from("/tmp/s"));
+    }
 }

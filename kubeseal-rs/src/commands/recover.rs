@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
+use sealed_secrets_core::key_secret;
 use sealed_secrets_core::keys::PrivateKey;
 use sealed_secrets_core::seal::{self, UnsealOptions};
-use sealed_secrets_core::{key_secret, manifest};
 
 use crate::error::CliError;
 use crate::mode::Plan;
@@ -38,8 +38,8 @@ pub fn load_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>, CliError> {
 /// Bad input, unusable keys, or no key opens the SealedSecret.
 pub fn run(plan: &Plan, key_paths: &[PathBuf]) -> Result<(), CliError> {
     let keys = load_keys(key_paths)?;
-    let bytes = input::read_input(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
-    let documents = manifest::read_documents(&bytes)?;
+    let documents =
+        input::read_input_documents(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
     let mut out = String::new();
     if documents.is_empty() {
         return Err(CliError::Other(

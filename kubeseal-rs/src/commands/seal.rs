@@ -1,7 +1,6 @@
 //! Default mode: seal every Secret of the input (SPEC §4.4–§4.6). Nothing is written until all
 //! documents sealed, so an error never leaves partial output.
 
-use sealed_secrets_core::manifest;
 use sealed_secrets_core::seal::{self, SealOptions};
 
 use crate::cluster::kubeconfig;
@@ -36,8 +35,7 @@ pub fn seal_options(plan: &Plan) -> SealOptions {
 /// # Errors
 /// Bad input, an unusable certificate, or an output failure.
 pub fn run(plan: &Plan) -> Result<(), CliError> {
-    let bytes = input::read_input(plan.args.secret_file.as_deref(), TTY_HINT)?;
-    let documents = manifest::read_documents(&bytes)?;
+    let documents = input::read_input_documents(plan.args.secret_file.as_deref(), TTY_HINT)?;
     if documents.is_empty() {
         return Err(CliError::Other(
             "no secrets found. Ensure the input is valid and UTF-8 encoded".to_owned(),

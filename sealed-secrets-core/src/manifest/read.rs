@@ -35,6 +35,7 @@ pub fn read_documents(input: &[u8]) -> Result<Vec<Document>, ManifestError> {
                 columns_before: 0,
                 documents_before: 0,
             },
+            yaml_load::alias_budget(text.len()),
         )?
     };
     let mut documents = Vec::with_capacity(raw.len());
@@ -68,7 +69,7 @@ fn read_json_stream(text: &str) -> Result<Vec<(usize, Value)>, ManifestError> {
                         .count(),
                     documents_before: values.len(),
                 };
-                return match yaml_load::load(rest, origin) {
+                return match yaml_load::load(rest, origin, yaml_load::alias_budget(text.len())) {
                     Ok(more) => {
                         values.extend(more);
                         Ok(values)

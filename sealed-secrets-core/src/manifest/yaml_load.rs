@@ -19,8 +19,20 @@ use super::resolve::{self, Resolved};
 /// Deepest nesting accepted; Kubernetes objects stay far below it, and it keeps recursive
 /// consumers of the values (serde, drop) off the end of the stack.
 const MAX_DEPTH: usize = 256;
-/// Most value nodes that aliases may copy in one stream (guards against alias bombs).
-const MAX_ALIAS_NODES: usize = 1_000_000;
+/// Aliases may add at most this many bytes per byte of input to a stream (alias bombs)…
+pub(super) const ALIAS_EXPANSION_FACTOR: usize = 8;
+/// …and never more than this many bytes in all. Sizes are counted as the copied values' JSON
+/// text, which is what the values become; a node count would let one alias of a 1 MB string
+/// cost as little as one of `x`.
+pub(super) const MAX_ALIAS_BYTES: usize = 16 * 1024 * 1024;
+
+/// The bytes aliases may add to a stream read from `input_len` bytes of text.
+#[must_use]
+pub(super) fn alias_budget(input_len: usize) -> usize {
+    input_len
+        .saturating_mul(ALIAS_EXPANSION_FACTOR)
+        .min(MAX_ALIAS_BYTES)
+}
 
 /// Where `text` sits in the whole input, so positions are reported against the input.
 #[derive(Clone, Copy)]
@@ -42,10 +54,15 @@ struct Problem {
 type Built<T> = Result<T, Problem>;
 
 /// Parses every YAML document of `text`. Returns `(document index, value)` for the documents
-/// that are not empty; empty ones still count in the numbering.
-pub(super) fn load(text: &str, origin: Origin) -> Result<Vec<(usize, Value)>, ManifestError> {
+/// that are not empty; empty ones still count in the numbering. Aliases may copy at most
+/// `alias_bytes` bytes (see [`alias_budget`]) over the whole stream.
+pub(super) fn load(
+    text: &str,
+    origin: Origin,
+    alias_bytes: usize,
+) -> Result<Vec<(usize, Value)>, ManifestError> {
     let mut documents = Vec::new();
-    let mut builder = Builder::default();
+    let mut builder = Builder::default_with_budget(alias_bytes);
     let mut index = origin.documents_before;
     let mut in_document = false;
     for event in Parser::new_from_str(text) {
@@ -161,14 +178,14 @@ impl Frame {
 struct Builder {
     stack: Vec<Frame>,
     root: Option<Value>,
-    /// Anchored values of the current document, with their node counts.
+    /// Anchored values of the current document, with their sizes in bytes (as JSON text).
     anchors: HashMap<usize, (Value, usize)>,
-    /// Nodes aliases may still copy.
-    alias_budget: Option<usize>,
+    /// Bytes aliases may still copy in this stream.
+    alias_budget: usize,
 }
 
 impl Builder {
-    fn default_with_budget(alias_budget: Option<usize>) -> Self {
+    fn default_with_budget(alias_budget: usize) -> Self {
         Self {
             alias_budget,
             ..Self::default()
@@ -209,25 +226,24 @@ impl Builder {
     fn remember(&mut self, anchor: usize, value: &Value) {
         if anchor != 0 {
             self.anchors
-                .insert(anchor, (value.clone(), count_nodes(value)));
+                .insert(anchor, (value.clone(), json_size(value)));
         }
     }
 
     fn alias(&mut self, anchor: usize, at: Marker) -> Built<()> {
-        let Some((value, nodes)) = self.anchors.get(&anchor) else {
+        let Some((value, size)) = self.anchors.get(&anchor) else {
             return Err(Problem {
                 at,
                 reason: "alias to an unknown anchor",
             });
         };
-        let budget = self.alias_budget.unwrap_or(MAX_ALIAS_NODES);
-        let Some(left) = budget.checked_sub(*nodes) else {
+        let Some(left) = self.alias_budget.checked_sub(*size) else {
             return Err(Problem {
                 at,
                 reason: "aliases expand to too much data",
             });
         };
-        self.alias_budget = Some(left);
+        self.alias_budget = left;
         let value = value.clone();
         if self.expects_key() {
             let key = key_from_value(&value).ok_or(Problem {
@@ -318,11 +334,29 @@ fn merge(map: &mut Map<String, Value>, value: Value) -> Option<()> {
     Some(())
 }
 
-fn count_nodes(value: &Value) -> usize {
-    1 + match value {
-        Value::Array(items) => items.iter().map(count_nodes).sum(),
-        Value::Object(map) => map.values().map(count_nodes).sum(),
-        _ => 0,
+/// The length of `value` as compact JSON text, near enough (strings are counted without
+/// escapes): the bytes an alias of it adds to the document.
+fn json_size(value: &Value) -> usize {
+    let separators = |n: usize| n.saturating_sub(1);
+    match value {
+        Value::Null => 4,
+        Value::Bool(flag) => {
+            if *flag {
+                4
+            } else {
+                5
+            }
+        }
+        Value::Number(number) => number.to_string().len(),
+        Value::String(text) => text.len().saturating_add(2),
+        Value::Array(items) => items
+            .iter()
+            .map(json_size)
+            .fold(2 + separators(items.len()), usize::saturating_add),
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| key.len().saturating_add(3).saturating_add(json_size(value)))
+            .fold(2 + separators(map.len()), usize::saturating_add),
     }
 }
 
@@ -461,6 +495,10 @@ mod tests {
         documents_before: 0,
     };
 
+    fn load(text: &str, origin: Origin) -> Result<Vec<(usize, Value)>, ManifestError> {
+        super::load(text, origin, alias_budget(text.len()))
+    }
+
     fn values(text: &str) -> Vec<(usize, Value)> {
         load(text, START).unwrap()
     }
@@ -548,6 +586,48 @@ mod tests {
         }
         let error = load(&doc, START).unwrap_err().to_string();
         assert!(error.contains("aliases expand to too much data"), "{error}");
+    }
+
+    #[test]
+    fn aliases_are_budgeted_in_bytes_not_nodes() {
+        // Few aliases of one big string: a handful of nodes, but 8x the input in bytes.
+        let big = "x".repeat(100_000);
+        let refs = ["*big"; 9].join(", ");
+        let doc = format!("a: &big {big}\nb: [{refs}]\n");
+        let error = load(&doc, START).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "document 1: invalid YAML at line 2 column 53: aliases expand to too much data"
+        );
+        // Seven copies fit in 8x the input.
+        let refs = ["*big"; 7].join(", ");
+        let doc = format!("a: &big {big}\nb: [{refs}]\n");
+        assert_eq!(values(&doc)[0].1["b"].as_array().unwrap().len(), 7);
+        // The budget is for the whole stream, not per document: 700 KB of copies in the first
+        // document leave less than the 280 KB the second one needs (with the stream's budget
+        // to itself, it would fit).
+        let small = "y".repeat(20_000);
+        let second = format!("c: &s {small}\nd: [{}]\n", ["*s"; 14].join(", "));
+        let stream = format!("{doc}---\n{second}");
+        assert!(super::load(&second, START, alias_budget(stream.len())).is_ok());
+        assert_eq!(
+            load(&stream, START).unwrap_err().to_string(),
+            "document 2: invalid YAML at line 5 column 57: aliases expand to too much data"
+        );
+        // The fixed ceiling.
+        assert_eq!(alias_budget(usize::MAX), MAX_ALIAS_BYTES);
+        assert_eq!(alias_budget(1000), 8000);
+    }
+
+    #[test]
+    fn json_sizes() {
+        for value in [
+            serde_json::json!({"a": [1, "xy", null, true, false, {}], "bcd": {"e": 1.5}}),
+            serde_json::json!([]),
+            serde_json::json!("plain"),
+        ] {
+            assert_eq!(json_size(&value), value.to_string().len(), "{value}");
+        }
     }
 
     #[test]
