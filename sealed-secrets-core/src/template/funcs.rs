@@ -7,6 +7,7 @@
 
 use zeroize::Zeroizing;
 
+use super::budget::{Budget, Exceeded, to_u64};
 use super::builtins;
 use super::gofmt::{Fault, Out};
 use super::sprig;
@@ -48,15 +49,20 @@ impl ArgType {
 pub(super) enum FuncError {
     /// Go's `error calling NAME: MESSAGE`. The message never contains a value.
     Call(String),
-    Steps,
-    Bytes,
+    Limit(Exceeded),
     Depth,
+}
+
+impl From<Exceeded> for FuncError {
+    fn from(exceeded: Exceeded) -> Self {
+        FuncError::Limit(exceeded)
+    }
 }
 
 impl From<Fault> for FuncError {
     fn from(fault: Fault) -> Self {
         match fault {
-            Fault::TooBig => FuncError::Bytes,
+            Fault::TooBig => FuncError::Limit(Exceeded::Bytes),
             Fault::TooDeep => FuncError::Depth,
         }
     }
@@ -81,32 +87,13 @@ pub(super) struct Func {
     pub(super) imp: Imp,
 }
 
-/// The render's work budget: steps, and the size of any one value.
-pub(super) struct Budget {
-    pub(super) steps: u64,
-    pub(super) max_steps: u64,
-    pub(super) max_bytes: usize,
-}
-
-impl Budget {
-    pub(super) fn charge(&mut self, n: u64) -> Result<(), FuncError> {
-        self.steps = self.steps.saturating_add(n);
-        if self.steps > self.max_steps {
-            return Err(FuncError::Steps);
-        }
-        Ok(())
-    }
-
-    /// Charges for producing `n` bytes (one step per 64), refusing values over the cap.
-    pub(super) fn charge_bytes(&mut self, n: usize) -> Result<(), FuncError> {
-        if n > self.max_bytes {
-            return Err(FuncError::Bytes);
-        }
-        self.charge(u64::try_from(n / 64).unwrap_or(u64::MAX))
-    }
-}
-
 /// What a function sees besides its arguments.
+///
+/// Functions charge before they work: [`Ctx::work`] for bytes they read, [`Ctx::steps`] for
+/// comparisons, [`Ctx::elements`] for list elements and dict entries they create, and
+/// [`Ctx::reserve`] for a string whose size they know in advance. A string built
+/// incrementally goes into [`Ctx::out`], whose cap is what the budget can still pay for, and
+/// is charged by [`Ctx::finish`].
 pub(super) struct Ctx<'a> {
     pub(super) heap: &'a mut Heap,
     pub(super) budget: &'a mut Budget,
@@ -115,29 +102,61 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// A capped buffer for building a string result.
+    /// A buffer for building a string result, capped at what the budget can pay for.
     pub(super) fn out(&self) -> Out {
-        Out::new(self.budget.max_bytes)
+        Out::new(self.budget.string_cap().0)
+    }
+
+    /// The largest string the budget can still pay for.
+    pub(super) fn cap(&self) -> usize {
+        self.budget.string_cap().0
     }
 
     /// Turns a finished buffer into a string value, charging for its size.
     pub(super) fn finish(&mut self, out: Out) -> FResult {
-        let buf = out.finish()?;
-        self.string(buf)
+        match out.finish() {
+            Ok(buf) => self.string(buf),
+            Err(Fault::TooBig) => Err(FuncError::Limit(self.budget.string_cap().1)),
+            Err(Fault::TooDeep) => Err(FuncError::Depth),
+        }
     }
 
+    /// A string value from a buffer that was not charged yet (it is, now).
     pub(super) fn string(&mut self, buf: Zeroizing<Vec<u8>>) -> FResult {
-        self.budget.charge_bytes(buf.len())?;
+        self.budget.string(buf.len())?;
         Ok(Value::Str(GoStr::from_buf(buf)))
     }
 
+    /// A string value copied from `bytes`, charged before the copy.
     pub(super) fn bytes(&mut self, bytes: &[u8]) -> FResult {
-        self.string(Zeroizing::new(bytes.to_vec()))
+        self.budget.string(bytes.len())?;
+        Ok(Value::Str(GoStr::from_slice(bytes)))
+    }
+
+    /// Charges for a string of `n` bytes about to be built (then wrap it with
+    /// [`Ctx::charged`]).
+    pub(super) fn reserve(&mut self, n: usize) -> Result<(), FuncError> {
+        Ok(self.budget.string(n)?)
+    }
+
+    /// A string value whose size was charged with [`Ctx::reserve`].
+    pub(super) fn charged(buf: Zeroizing<Vec<u8>>) -> Value {
+        Value::Str(GoStr::from_buf(buf))
+    }
+
+    /// Charges the work of reading `n` bytes (one step per 64).
+    pub(super) fn work(&mut self, n: usize) -> Result<(), FuncError> {
+        Ok(self.budget.work(n)?)
+    }
+
+    /// Charges `n` steps (comparisons, lookups).
+    pub(super) fn steps(&mut self, n: usize) -> Result<(), FuncError> {
+        Ok(self.budget.charge(to_u64(n))?)
     }
 
     /// Charges for creating `n` list elements or map entries.
     pub(super) fn elements(&mut self, n: usize) -> Result<(), FuncError> {
-        self.budget.charge(u64::try_from(n).unwrap_or(u64::MAX))
+        Ok(self.budget.elements(n)?)
     }
 }
 
