@@ -50,6 +50,10 @@ mod lexer;
 mod parser;
 mod sprig;
 mod sprig_data;
+mod sprig_json;
+mod sprig_num;
+mod sprig_path;
+mod sprig_regex;
 mod strconv;
 mod value;
 

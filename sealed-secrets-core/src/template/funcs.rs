@@ -12,6 +12,10 @@ use super::builtins;
 use super::gofmt::{Fault, Out};
 use super::sprig;
 use super::sprig_data;
+use super::sprig_json;
+use super::sprig_num;
+use super::sprig_path;
+use super::sprig_regex;
 use super::value::{GoStr, Heap, Value};
 
 /// A Go parameter type, as far as argument checking needs it.
@@ -473,55 +477,59 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "b32dec" => f(&[Str], None, sprig::b32dec),
         "fail" => f(&[Str], None, sprig::fail),
         // Sprig: defaults and JSON.
-        "default" => f(&[Any], Some(Any), sprig::default),
-        "empty" => f(&[Any], None, sprig::empty),
-        "coalesce" => f(&[], Some(Any), sprig::coalesce),
-        "all" => f(&[], Some(Any), sprig::all),
-        "any" => f(&[], Some(Any), sprig::any),
-        "ternary" => f(&[Any, Any, Bool], None, sprig::ternary),
-        "fromJson" => f(&[Str], None, sprig::from_json),
-        "mustFromJson" => f(&[Str], None, sprig::must_from_json),
-        "toJson" => f(&[Any], None, sprig::to_json),
-        "mustToJson" => f(&[Any], None, sprig::must_to_json),
-        "toPrettyJson" => f(&[Any], None, sprig::to_pretty_json),
-        "mustToPrettyJson" => f(&[Any], None, sprig::must_to_pretty_json),
-        "toRawJson" | "mustToRawJson" => f(&[Any], None, sprig::to_raw_json),
+        "default" => f(&[Any], Some(Any), sprig_json::default),
+        "empty" => f(&[Any], None, sprig_json::empty),
+        "coalesce" => f(&[], Some(Any), sprig_json::coalesce),
+        "all" => f(&[], Some(Any), sprig_json::all),
+        "any" => f(&[], Some(Any), sprig_json::any),
+        "ternary" => f(&[Any, Any, Bool], None, sprig_json::ternary),
+        "fromJson" => f(&[Str], None, sprig_json::from_json),
+        "mustFromJson" => f(&[Str], None, sprig_json::must_from_json),
+        "toJson" => f(&[Any], None, sprig_json::to_json),
+        "mustToJson" => f(&[Any], None, sprig_json::must_to_json),
+        "toPrettyJson" => f(&[Any], None, sprig_json::to_pretty_json),
+        "mustToPrettyJson" => f(&[Any], None, sprig_json::must_to_pretty_json),
+        "toRawJson" | "mustToRawJson" => f(&[Any], None, sprig_json::to_raw_json),
         // Sprig: regular expressions.
-        "regexMatch" => f(&[Str, Str], None, sprig::regex_match),
-        "mustRegexMatch" => f(&[Str, Str], None, sprig::must_regex_match),
-        "regexFindAll" | "mustRegexFindAll" => f(&[Str, Str, Int], None, sprig::regex_find_all),
-        "regexFind" | "mustRegexFind" => f(&[Str, Str], None, sprig::regex_find),
+        "regexMatch" => f(&[Str, Str], None, sprig_regex::regex_match),
+        "mustRegexMatch" => f(&[Str, Str], None, sprig_regex::must_regex_match),
+        "regexFindAll" | "mustRegexFindAll" => {
+            f(&[Str, Str, Int], None, sprig_regex::regex_find_all)
+        }
+        "regexFind" | "mustRegexFind" => f(&[Str, Str], None, sprig_regex::regex_find),
         "regexReplaceAll" | "mustRegexReplaceAll" => {
-            f(&[Str, Str, Str], None, sprig::regex_replace_all)
+            f(&[Str, Str, Str], None, sprig_regex::regex_replace_all)
         }
-        "regexReplaceAllLiteral" | "mustRegexReplaceAllLiteral" => {
-            f(&[Str, Str, Str], None, sprig::regex_replace_all_literal)
-        }
-        "regexSplit" | "mustRegexSplit" => f(&[Str, Str, Int], None, sprig::regex_split),
-        "regexQuoteMeta" => f(&[Str], None, sprig::regex_quote_meta),
+        "regexReplaceAllLiteral" | "mustRegexReplaceAllLiteral" => f(
+            &[Str, Str, Str],
+            None,
+            sprig_regex::regex_replace_all_literal,
+        ),
+        "regexSplit" | "mustRegexSplit" => f(&[Str, Str, Int], None, sprig_regex::regex_split),
+        "regexQuoteMeta" => f(&[Str], None, sprig_regex::regex_quote_meta),
         // Sprig: arithmetic.
-        "add" => f(&[], Some(Any), sprig::add),
-        "add1" => f(&[Any], None, sprig::add1),
-        "sub" => f(&[Any, Any], None, sprig::sub),
-        "mul" => f(&[Any], Some(Any), sprig::mul),
-        "div" => f(&[Any, Any], None, sprig::div),
-        "mod" => f(&[Any, Any], None, sprig::modulo),
-        "max" | "biggest" => f(&[Any], Some(Any), sprig::max),
-        "min" => f(&[Any], Some(Any), sprig::min),
-        "until" => f(&[Int], None, sprig::until),
-        "untilStep" => f(&[Int, Int, Int], None, sprig::until_step),
-        "seq" => f(&[], Some(Int), sprig::seq),
+        "add" => f(&[], Some(Any), sprig_num::add),
+        "add1" => f(&[Any], None, sprig_num::add1),
+        "sub" => f(&[Any, Any], None, sprig_num::sub),
+        "mul" => f(&[Any], Some(Any), sprig_num::mul),
+        "div" => f(&[Any, Any], None, sprig_num::div),
+        "mod" => f(&[Any, Any], None, sprig_num::modulo),
+        "max" | "biggest" => f(&[Any], Some(Any), sprig_num::max),
+        "min" => f(&[Any], Some(Any), sprig_num::min),
+        "until" => f(&[Int], None, sprig_num::until),
+        "untilStep" => f(&[Int, Int, Int], None, sprig_num::until_step),
+        "seq" => f(&[], Some(Int), sprig_num::seq),
         // Sprig: types and paths.
-        "typeOf" => f(&[Any], None, sprig::type_of),
-        "typeIs" => f(&[Str, Any], None, sprig::type_is),
-        "typeIsLike" => f(&[Str, Any], None, sprig::type_is_like),
-        "kindOf" => f(&[Any], None, sprig::kind_of),
-        "kindIs" => f(&[Str, Any], None, sprig::kind_is),
-        "base" | "osBase" => f(&[Str], None, sprig::path_base),
-        "dir" | "osDir" => f(&[Str], None, sprig::path_dir),
-        "clean" | "osClean" => f(&[Str], None, sprig::path_clean),
-        "ext" | "osExt" => f(&[Str], None, sprig::path_ext),
-        "isAbs" | "osIsAbs" => f(&[Str], None, sprig::path_is_abs),
+        "typeOf" => f(&[Any], None, sprig_path::type_of),
+        "typeIs" => f(&[Str, Any], None, sprig_path::type_is),
+        "typeIsLike" => f(&[Str, Any], None, sprig_path::type_is_like),
+        "kindOf" => f(&[Any], None, sprig_path::kind_of),
+        "kindIs" => f(&[Str, Any], None, sprig_path::kind_is),
+        "base" | "osBase" => f(&[Str], None, sprig_path::path_base),
+        "dir" | "osDir" => f(&[Str], None, sprig_path::path_dir),
+        "clean" | "osClean" => f(&[Str], None, sprig_path::path_clean),
+        "ext" | "osExt" => f(&[Str], None, sprig_path::path_ext),
+        "isAbs" | "osIsAbs" => f(&[Str], None, sprig_path::path_is_abs),
         // Sprig: lists and dicts.
         "list" | "tuple" => f(&[], Some(Any), sprig_data::list),
         "dict" => f(&[], Some(Any), sprig_data::dict),
