@@ -192,7 +192,8 @@ pub struct UnsealOptions {
     /// Accept the deprecated whole-Secret `spec.data` (the controller's default is true,
     /// kubeseal's false).
     pub accept_v1_data: bool,
-    /// Bounds for `spec.template.data` rendering.
+    /// Bounds for `spec.template.data` rendering: all the templates of one SealedSecret
+    /// share one [`template::Budget`] with these limits.
     pub template_limits: template::Limits,
 }
 
@@ -385,10 +386,15 @@ fn open_items(
             }),
         }
     }
-    // Templates see only the decrypted values, never another template's output.
+    // Templates see only the decrypted values, never another template's output. One budget
+    // for all of them: a SealedSecret's templates together are bounded, not each one.
     let mut rendered = BTreeMap::new();
+    let limits = &opts.template_limits;
+    let mut budget = template::Budget::new(limits);
     for (item, source) in &ss.spec.template.data {
-        match template::render(item, source, &data, &opts.template_limits) {
+        let result = template::Template::parse(item, source, limits)
+            .and_then(|parsed| parsed.execute(&data, &mut budget));
+        match result {
             Ok(out) => {
                 rendered.insert(item.clone(), out);
             }
