@@ -72,7 +72,8 @@ pub(super) fn list(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 }
 
 pub(super) fn dict(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    ctx.elements(args.len())?;
+    // An entry per pair, and one for the map itself (even an empty one takes heap room).
+    ctx.elements(args.len().div_ceil(2) + 1)?;
     let mut map = BTreeMap::new();
     let mut i = 0;
     while i < args.len() {
@@ -171,7 +172,7 @@ fn filtered(ctx: &mut Ctx<'_>, args: &[Value], keep_listed: bool) -> FResult {
     // Every entry is compared with every listed key.
     let len = ctx.heap.map_len(map_id(arg(args, 0)));
     ctx.steps(len.saturating_mul(listed.len().max(1)))?;
-    ctx.elements(len)?;
+    ctx.elements(len + 1)?;
     let map: BTreeMap<GoStr, Value> = dict_of(ctx.heap, arg(args, 0))
         .into_iter()
         .flatten()
