@@ -253,3 +253,23 @@ fn template_budget_unsupported_functions_are_static() {
     };
     assert!(Template::parse("t", "abc", &small).unwrap_err().is_static());
 }
+
+#[test]
+fn template_budget_string_functions_pay_for_what_they_read() {
+    for source in [
+        "{{ range until 1000 }}{{ $x := toJson $.big }}{{ end }}",
+        "{{ range until 1000 }}{{ $x := printf \"%s%s\" $.big \"x\" }}{{ end }}",
+        "{{ range until 1000 }}{{ $x := b64enc $.big }}{{ end }}",
+        "{{ range until 1000 }}{{ $x := contains \"b\" $.big }}{{ end }}",
+        "{{ range until 1000 }}{{ $x := sha256sum $.big }}{{ end }}",
+        "{{ range until 1000 }}{{ $x := eq $.big $.big }}{{ end }}",
+        "{{ range until 1000 }}{{ $x := trimAll \"xyz\" $.big }}{{ end }}",
+        "{{ sortAlpha (splitList \"\" $.big) }}",
+        // 300 distinct elements: 45,000 comparisons a call.
+        "{{ $l := until 300 }}{{ range until 1000 }}{{ $x := uniq $l }}{{ end }}",
+    ] {
+        let (error, steps) = hostile(source);
+        unit(&error);
+        assert!(steps > 0, "{source}");
+    }
+}
