@@ -9,9 +9,15 @@
 //! Differences that are deliberate:
 //! - errors never quote a value (Go sometimes does, e.g. `range can't iterate over <value>`):
 //!   they end up in events and status;
-//! - work, output size, source size and nesting are bounded ([`Limits`]);
-//! - Sprig functions that are random, time-dependent or that we have not implemented fail with
-//!   `function "X" is not supported by sealed-secrets-rs` when called.
+//! - work, memory, output size, source size and nesting are bounded ([`Limits`]), across all
+//!   the templates of one SealedSecret ([`Budget`]), and execution can have a deadline;
+//! - Sprig functions that are random, time-dependent or that we have not implemented are
+//!   rejected when the template is parsed (`function "X" is not supported by
+//!   sealed-secrets-rs`), even in a branch that would not run.
+//!
+//! [`Template::parse`] raises every error that depends only on the source (which is public);
+//! [`Template::execute`] raises the others, which may depend on the values
+//! ([`TemplateError::is_static`] tells them apart).
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -32,6 +38,7 @@
 //! ```
 
 mod ast;
+mod budget;
 mod builtins;
 mod codec;
 mod exec;
@@ -43,6 +50,10 @@ mod lexer;
 mod parser;
 mod sprig;
 mod sprig_data;
+mod sprig_json;
+mod sprig_num;
+mod sprig_path;
+mod sprig_regex;
 mod strconv;
 mod value;
 
@@ -51,20 +62,31 @@ use std::rc::Rc;
 
 use crate::secret_bytes::SecretBytes;
 
+pub use budget::Budget;
+use budget::Exceeded;
 use exec::{Exec, ExecError};
-use funcs::Budget;
 use value::{GoStr, Value};
 
-/// Bounds on rendering one template. Exceeding one is an error, never a partial output.
+/// Bounds on rendering the templates of one SealedSecret. Exceeding one is an error, never a
+/// partial output. The `max_source_bytes` and `max_output_bytes` bounds apply to each
+/// template; the others to everything executed on one [`Budget`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest output, and largest string any function may build.
+    /// Largest output of one template, and largest string any function may build.
     pub max_output_bytes: usize,
-    /// Work budget: one step per node, command, function call and loop iteration, plus one
-    /// per 64 bytes or per list element a function produces.
+    /// Work budget of one [`Budget`]: one step per node, command, pipeline, function call
+    /// and loop iteration, plus the work inside functions (per element created or compared,
+    /// per 64 bytes read or written).
     pub max_steps: u64,
     /// Largest template source accepted.
     pub max_source_bytes: usize,
+    /// Largest sum of the outputs of the templates executed on one [`Budget`].
+    pub max_total_output_bytes: u64,
+    /// Most templates executed on one [`Budget`].
+    pub max_templates: usize,
+    /// Bytes of intermediate values (strings, list elements, dict entries) one [`Budget`]
+    /// may create, summed and never credited back: an upper bound of what is live.
+    pub max_memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -73,6 +95,9 @@ impl Default for Limits {
             max_output_bytes: 1024 * 1024,
             max_steps: 1_000_000,
             max_source_bytes: 64 * 1024,
+            max_total_output_bytes: 1024 * 1024,
+            max_templates: 256,
+            max_memory_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -103,16 +128,26 @@ pub enum TemplateError {
     /// Execution failed outside any node (Go: `template: NAME: MESSAGE`).
     #[error("template: {name}: {message}")]
     Failed { name: String, message: String },
-    /// A Sprig function that upstream has but we do not implement.
+    /// A Sprig function that upstream has but we do not implement, called anywhere in the
+    /// source.
     #[error("template: {name}: function \"{function}\" is not supported by sealed-secrets-rs")]
     Unsupported { name: String, function: String },
-    /// The step or output budget ran out (`unit` is `steps` or `bytes`).
+    /// A bound of [`Limits`] ran out. `unit` is `steps` ([`Limits::max_steps`]), `bytes`
+    /// ([`Limits::max_output_bytes`]), `output bytes in total`
+    /// ([`Limits::max_total_output_bytes`]), `bytes of memory` ([`Limits::max_memory_bytes`])
+    /// or `templates` ([`Limits::max_templates`]).
     #[error("template: {name}: exceeds limit of {limit} {unit}")]
     Limit {
         name: String,
         limit: u64,
         unit: &'static str,
     },
+    /// The budget's deadline passed ([`Budget::with_deadline`]).
+    #[error("template: {name}: deadline exceeded")]
+    Deadline { name: String },
+    /// The budget's cancel flag was set ([`Budget::with_cancel`]).
+    #[error("template: {name}: cancelled")]
+    Cancelled { name: String },
     /// The source is larger than [`Limits::max_source_bytes`].
     #[error("template: {name}: source exceeds limit of {limit} bytes")]
     SourceTooLarge { name: String, limit: usize },
@@ -120,6 +155,21 @@ pub enum TemplateError {
     /// gets there), or execution nested deeper than the stack allows (recursive templates).
     #[error("template: {name}: exceeds maximum nesting depth of {limit}")]
     TooDeep { name: String, limit: usize },
+}
+
+impl TemplateError {
+    /// Whether the error depends only on the template source (too large, does not parse,
+    /// calls an unsupported function): [`Template::parse`] raises those. Errors raised during
+    /// execution may depend on the values and are not static, limits included.
+    #[must_use]
+    pub fn is_static(&self) -> bool {
+        matches!(
+            self,
+            TemplateError::Parse { .. }
+                | TemplateError::SourceTooLarge { .. }
+                | TemplateError::Unsupported { .. }
+        )
+    }
 }
 
 /// Line (1-based) and byte column (0-based) of `pos`, as Go's `ErrorContext` computes them.
@@ -133,8 +183,97 @@ fn location(source: &str, pos: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// A parsed template: the main one and the `define`d ones of one source.
+pub struct Template {
+    name: String,
+    source: String,
+    trees: parser::Trees,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Template")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Template {
+    /// Parses `source`, the template called `name` (the item key).
+    ///
+    /// # Errors
+    /// Every error that depends only on the source: [`TemplateError::SourceTooLarge`],
+    /// [`TemplateError::Parse`], and [`TemplateError::Unsupported`] for a call to an
+    /// unsupported function anywhere, even in a branch or a `define` that would not run.
+    pub fn parse(name: &str, source: &str, limits: &Limits) -> Result<Self, TemplateError> {
+        if source.len() > limits.max_source_bytes {
+            return Err(TemplateError::SourceTooLarge {
+                name: name.to_owned(),
+                limit: limits.max_source_bytes,
+            });
+        }
+        let trees = parser::parse(name, source).map_err(|e| TemplateError::Parse {
+            name: name.to_owned(),
+            line: e.line,
+            message: e.message,
+        })?;
+        if let Some(function) = ast::first_unsupported(&trees) {
+            return Err(TemplateError::Unsupported {
+                name: name.to_owned(),
+                function,
+            });
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            source: source.to_owned(),
+            trees,
+        })
+    }
+
+    /// The template's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Executes the template against `values` (the decrypted items), like upstream's
+    /// `text/template` + Sprig, charging everything to `budget`.
+    ///
+    /// # Errors
+    /// See [`TemplateError`]; never a static one. No error text contains any of `values`.
+    pub fn execute(
+        &self,
+        values: &BTreeMap<String, SecretBytes>,
+        budget: &mut Budget,
+    ) -> Result<SecretBytes, TemplateError> {
+        let limits = *budget.limits();
+        let fail = |e: ExecError| exec_error(e, &self.name, &self.source, &limits);
+        let (out_cap, out_limit) = budget
+            .start_template()
+            .map_err(|e| fail(ExecError::Limit(e)))?;
+        // The values are input, bounded by the size of the SealedSecret: they are not
+        // charged, so that many templates over the same values do not run out of memory.
+        let dot: BTreeMap<GoStr, GoStr> = values
+            .iter()
+            .map(|(k, v)| (GoStr::from(k.as_str()), GoStr::from_slice(v.expose())))
+            .collect();
+        let mut exec = Exec::new(&self.trees, budget, out_cap, out_limit);
+        exec.run(&self.name, Value::StrMap(Rc::new(dot)))
+            .and_then(|()| exec.out_fault())
+            .map_err(fail)?;
+        let out = std::mem::replace(&mut exec.out, gofmt::Out::new(0));
+        drop(exec);
+        let mut buf = out.finish().map_err(|f| fail(exec::fault_error(f)))?;
+        budget
+            .finish_template(buf.len())
+            .map_err(|e| fail(ExecError::Limit(e)))?;
+        Ok(SecretBytes::new(std::mem::take(&mut *buf)))
+    }
+}
+
 /// Renders the template `source`, called `name` (the item key), against `values` (the
-/// decrypted items), like upstream's `text/template` + Sprig.
+/// decrypted items), like upstream's `text/template` + Sprig: [`Template::parse`] then
+/// [`Template::execute`] with a fresh [`Budget`].
 ///
 /// # Errors
 /// See [`TemplateError`]. No error text contains any of `values`.
@@ -144,35 +283,7 @@ pub fn render(
     values: &BTreeMap<String, SecretBytes>,
     limits: &Limits,
 ) -> Result<SecretBytes, TemplateError> {
-    if source.len() > limits.max_source_bytes {
-        return Err(TemplateError::SourceTooLarge {
-            name: name.to_owned(),
-            limit: limits.max_source_bytes,
-        });
-    }
-    let trees = parser::parse(name, source).map_err(|e| TemplateError::Parse {
-        name: name.to_owned(),
-        line: e.line,
-        message: e.message,
-    })?;
-    let dot: BTreeMap<GoStr, GoStr> = values
-        .iter()
-        .map(|(k, v)| (GoStr::from(k.as_str()), GoStr::from_slice(v.expose())))
-        .collect();
-    let budget = Budget {
-        steps: 0,
-        max_steps: limits.max_steps,
-        max_bytes: limits.max_output_bytes,
-    };
-    let mut exec = Exec::new(&trees, budget, limits.max_output_bytes);
-    if let Err(e) = exec.run(name, Value::StrMap(Rc::new(dot))) {
-        return Err(exec_error(e, name, source, limits));
-    }
-    let out = std::mem::replace(&mut exec.out, gofmt::Out::new(0));
-    match out.finish() {
-        Ok(mut buf) => Ok(SecretBytes::new(std::mem::take(&mut *buf))),
-        Err(fault) => Err(exec_error(exec::fault_error(fault), name, source, limits)),
-    }
+    Template::parse(name, source, limits)?.execute(values, &mut Budget::new(limits))
 }
 
 fn exec_error(e: ExecError, name: &str, source: &str, limits: &Limits) -> TemplateError {
@@ -196,18 +307,23 @@ fn exec_error(e: ExecError, name: &str, source: &str, limits: &Limits) -> Templa
         }
         ExecError::Plain(message) => TemplateError::Failed { name, message },
         ExecError::Unsupported(function) => TemplateError::Unsupported { name, function },
-        ExecError::Steps => TemplateError::Limit {
-            name,
-            limit: limits.max_steps,
-            unit: "steps",
-        },
-        ExecError::Bytes => TemplateError::Limit {
-            name,
-            limit: u64::try_from(limits.max_output_bytes).unwrap_or(u64::MAX),
-            unit: "bytes",
-        },
+        ExecError::Limit(exceeded) => limit_error(exceeded, name, limits),
         ExecError::Depth(limit) => TemplateError::TooDeep { name, limit },
     }
+}
+
+fn limit_error(exceeded: Exceeded, name: String, limits: &Limits) -> TemplateError {
+    let size = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let (limit, unit) = match exceeded {
+        Exceeded::Steps => (limits.max_steps, "steps"),
+        Exceeded::Bytes => (size(limits.max_output_bytes), "bytes"),
+        Exceeded::TotalBytes => (limits.max_total_output_bytes, "output bytes in total"),
+        Exceeded::Memory => (limits.max_memory_bytes, "bytes of memory"),
+        Exceeded::Templates => (size(limits.max_templates), "templates"),
+        Exceeded::Deadline => return TemplateError::Deadline { name },
+        Exceeded::Cancelled => return TemplateError::Cancelled { name },
+    };
+    TemplateError::Limit { name, limit, unit }
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ fn small_limits() -> Limits {
         max_output_bytes: 64 * 1024,
         max_steps: 20_000,
         max_source_bytes: 64 * 1024,
+        max_total_output_bytes: 64 * 1024,
+        max_templates: 4,
+        max_memory_bytes: 1024 * 1024,
     }
 }
 

@@ -276,3 +276,64 @@ pub(super) fn is_empty_tree(list: &[Node]) -> bool {
         _ => false,
     })
 }
+
+/// The unsupported function called first (by source position) anywhere in `trees`, `define`s
+/// and branches that may never run included: calling one is an error that depends only on
+/// the source, so it is reported when parsing.
+pub(super) fn first_unsupported(trees: &super::parser::Trees) -> Option<String> {
+    let mut first = None;
+    for list in trees.values() {
+        unsupported_in_list(list, &mut first);
+    }
+    first.map(|(_, name): (usize, &str)| name.to_owned())
+}
+
+/// The earliest call found so far: position and function name.
+type First<'t> = Option<(usize, &'t str)>;
+
+fn is_unsupported(name: &str) -> bool {
+    super::funcs::lookup(name).is_some_and(|f| matches!(f.imp, super::funcs::Imp::Unsupported))
+}
+
+fn unsupported_in_list<'t>(list: &'t [Node], first: &mut First<'t>) {
+    for node in list {
+        match node {
+            Node::Action { pipe } => unsupported_in_pipe(pipe, first),
+            Node::If(branch) | Node::Range(branch) | Node::With(branch) => {
+                unsupported_in_pipe(&branch.pipe, first);
+                unsupported_in_list(&branch.list, first);
+                if let Some(else_list) = &branch.else_list {
+                    unsupported_in_list(else_list, first);
+                }
+            }
+            Node::Template {
+                pipe: Some(pipe), ..
+            } => unsupported_in_pipe(pipe, first),
+            Node::Text { .. }
+            | Node::Template { pipe: None, .. }
+            | Node::Break
+            | Node::Continue => {}
+        }
+    }
+}
+
+fn unsupported_in_pipe<'t>(pipe: &'t Pipe, first: &mut First<'t>) {
+    for cmd in &pipe.cmds {
+        for arg in &cmd.args {
+            unsupported_in_arg(arg, first);
+        }
+    }
+}
+
+fn unsupported_in_arg<'t>(arg: &'t Arg, first: &mut First<'t>) {
+    match arg {
+        Arg::Identifier { pos, name }
+            if is_unsupported(name) && first.is_none_or(|(p, _)| *pos < p) =>
+        {
+            *first = Some((*pos, name));
+        }
+        Arg::Chain { node, .. } => unsupported_in_arg(node, first),
+        Arg::Pipe(pipe) => unsupported_in_pipe(pipe, first),
+        _ => {}
+    }
+}

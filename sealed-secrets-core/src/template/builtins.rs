@@ -6,6 +6,7 @@
 
 use super::funcs::{Ctx, FResult, FuncError, arg, arg_str};
 use super::gofmt::{sprint, sprintf, sprintln};
+use super::sprig::work_of_strings;
 use super::strconv::is_print;
 use super::value::{GoStr, Value, decode_rune, go_len, is_true};
 
@@ -52,6 +53,9 @@ pub(super) fn index(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     if item.is_missing() {
         return call_error("index of untyped nil");
     }
+    // A lookup per index; map keys are read to be compared.
+    ctx.steps(args.len())?;
+    work_of_strings(ctx, args.get(1..).unwrap_or(&[]))?;
     for index in args.iter().skip(1) {
         item = match &item {
             Value::Nil => return call_error("index of nil pointer"),
@@ -108,30 +112,40 @@ pub(super) fn index(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     Ok(item)
 }
 
+// The printing functions write into a buffer capped at what the budget can pay for, and
+// walk their arguments only as far as that buffer takes them; a step per argument and the
+// format string's bytes are charged first.
+
 pub(super) fn print(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    ctx.steps(args.len())?;
     let mut out = ctx.out();
     sprint(&mut out, ctx.heap, &args);
     ctx.finish(out)
 }
 
 pub(super) fn println(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    ctx.steps(args.len())?;
     let mut out = ctx.out();
     sprintln(&mut out, ctx.heap, &args);
     ctx.finish(out)
 }
 
 pub(super) fn printf(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    let format = arg_str(&args, 0);
+    ctx.steps(args.len())?;
+    ctx.work(format.len())?;
     let mut out = ctx.out();
-    let format = arg_str(&args, 0).to_vec();
-    sprintf(&mut out, ctx.heap, &format, args.get(1..).unwrap_or(&[]));
+    sprintf(&mut out, ctx.heap, format, args.get(1..).unwrap_or(&[]));
     ctx.finish(out)
 }
 
 /// Go's `evalArgs` for `html`, `js` and `urlquery`: one string as is, anything else printed
 /// with `fmt.Sprint` (missing values as `<no value>`).
-fn eval_args(ctx: &mut Ctx<'_>, args: Vec<Value>) -> Result<Vec<u8>, FuncError> {
+fn eval_args(ctx: &mut Ctx<'_>, args: Vec<Value>) -> Result<GoStr, FuncError> {
+    ctx.steps(args.len())?;
     if let [Value::Str(s)] = args.as_slice() {
-        return Ok(s.bytes().to_vec());
+        ctx.work(s.len())?;
+        return Ok(s.clone());
     }
     let args: Vec<Value> = args
         .into_iter()
@@ -145,13 +159,18 @@ fn eval_args(ctx: &mut Ctx<'_>, args: Vec<Value>) -> Result<Vec<u8>, FuncError> 
         .collect();
     let mut out = ctx.out();
     sprint(&mut out, ctx.heap, &args);
-    Ok(out.finish()?.to_vec())
+    let Ok(text) = out.finish() else {
+        return Err(FuncError::Limit(ctx.budget.string_cap().1));
+    };
+    // The text is read once more to be escaped.
+    ctx.work(text.len())?;
+    Ok(GoStr::from_buf(text))
 }
 
 pub(super) fn html(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let text = zeroize::Zeroizing::new(eval_args(ctx, args)?);
+    let text = eval_args(ctx, args)?;
     let mut out = ctx.out();
-    for &b in text.iter() {
+    for &b in text.bytes() {
         match b {
             0 => out.push_str("\u{FFFD}"),
             b'"' => out.push_str("&#34;"),
@@ -166,7 +185,8 @@ pub(super) fn html(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 }
 
 pub(super) fn js(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let text = zeroize::Zeroizing::new(eval_args(ctx, args)?);
+    let text = eval_args(ctx, args)?;
+    let text = text.bytes();
     let mut out = ctx.out();
     let mut i = 0;
     while i < text.len() {
@@ -198,9 +218,9 @@ pub(super) fn js(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 }
 
 pub(super) fn urlquery(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let text = zeroize::Zeroizing::new(eval_args(ctx, args)?);
+    let text = eval_args(ctx, args)?;
     let mut out = ctx.out();
-    for &b in text.iter() {
+    for &b in text.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push_byte(b),
             b' ' => out.push_byte(b'+'),
@@ -273,7 +293,8 @@ fn eq_one(a: &Value, b: &Value) -> Result<bool, FuncError> {
     })
 }
 
-pub(super) fn eq(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn eq(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    work_of_strings(ctx, &args)?;
     let first = arg(&args, 0);
     if args.len() < 2 {
         return call_error("missing argument for comparison");
@@ -286,7 +307,8 @@ pub(super) fn eq(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     Ok(Value::Bool(false))
 }
 
-pub(super) fn ne(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn ne(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    work_of_strings(ctx, &args)?;
     Ok(Value::Bool(!eq_one(arg(&args, 0), arg(&args, 1))?))
 }
 
@@ -310,7 +332,8 @@ fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
     }
 }
 
-pub(super) fn lt(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn lt(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    work_of_strings(ctx, &args)?;
     Ok(Value::Bool(less(arg(&args, 0), arg(&args, 1))?))
 }
 
@@ -321,14 +344,17 @@ fn less_or_equal(a: &Value, b: &Value) -> Result<bool, FuncError> {
     eq_one(a, b)
 }
 
-pub(super) fn le(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn le(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    work_of_strings(ctx, &args)?;
     Ok(Value::Bool(less_or_equal(arg(&args, 0), arg(&args, 1))?))
 }
 
-pub(super) fn gt(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn gt(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    work_of_strings(ctx, &args)?;
     Ok(Value::Bool(!less_or_equal(arg(&args, 0), arg(&args, 1))?))
 }
 
-pub(super) fn ge(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn ge(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    work_of_strings(ctx, &args)?;
     Ok(Value::Bool(!less(arg(&args, 0), arg(&args, 1))?))
 }

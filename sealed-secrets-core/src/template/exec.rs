@@ -4,7 +4,10 @@
 //! are bounded.
 
 use super::ast::{Arg, Branch, Command, Node, Number, Pipe, Var};
-use super::funcs::{self, ArgType, Budget, Ctx, Func, FuncError, Imp};
+use std::rc::Rc;
+
+use super::budget::{Budget, ELEMENT_BYTES, Exceeded};
+use super::funcs::{self, ArgType, Ctx, Func, FuncError, Imp};
 use super::gofmt::{Fault, MAX_PRINT_DEPTH, Out, go_quote, print_value};
 use super::parser::Trees;
 use super::value::{Heap, Value, is_true};
@@ -29,8 +32,7 @@ pub(super) enum ExecError {
     /// Go's `template: NAME: MESSAGE` (no node).
     Plain(String),
     Unsupported(String),
-    Steps,
-    Bytes,
+    Limit(Exceeded),
     /// Nesting past the given limit (values, or execution).
     Depth(usize),
 }
@@ -59,7 +61,9 @@ enum At<'t> {
 pub(super) struct Exec<'t> {
     trees: &'t Trees,
     pub(super) heap: Heap,
-    pub(super) budget: Budget,
+    pub(super) budget: &'t mut Budget,
+    /// The bound that caps `out`: one template's output, or what is left of the total.
+    out_limit: Exceeded,
     vars: Vec<(String, Value)>,
     at: At<'t>,
     depth: usize,
@@ -86,11 +90,17 @@ fn context_of(at: At<'_>) -> Option<(usize, String)> {
 }
 
 impl<'t> Exec<'t> {
-    pub(super) fn new(trees: &'t Trees, budget: Budget, max_output: usize) -> Self {
+    pub(super) fn new(
+        trees: &'t Trees,
+        budget: &'t mut Budget,
+        max_output: usize,
+        out_limit: Exceeded,
+    ) -> Self {
         Self {
             trees,
             heap: Heap::default(),
             budget,
+            out_limit,
             vars: Vec::new(),
             at: At::None,
             depth: 0,
@@ -113,13 +123,19 @@ impl<'t> Exec<'t> {
     }
 
     fn step(&mut self) -> EResult<()> {
-        self.budget.charge(1).map_err(limit_error)
+        self.budget.charge(1).map_err(ExecError::Limit)
     }
 
     fn write(&mut self, bytes: &[u8]) -> EResult<()> {
         self.out.push(bytes);
+        self.out_fault()
+    }
+
+    /// The output buffer's fault, if any, as an error naming the bound that caps it.
+    pub(super) fn out_fault(&self) -> EResult<()> {
         match self.out.fault {
-            Some(fault) => Err(fault_error(fault)),
+            Some(Fault::TooBig) => Err(ExecError::Limit(self.out_limit)),
+            Some(Fault::TooDeep) => Err(ExecError::Depth(MAX_PRINT_DEPTH)),
             None => Ok(()),
         }
     }
@@ -156,10 +172,9 @@ impl<'t> Exec<'t> {
                 let value = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
                     print_value(&mut self.out, &self.heap, &value);
-                    if let Some(fault) = self.out.fault {
-                        return Err(fault_error(fault));
-                    }
+                    self.out_fault()?;
                 }
+                self.release(value);
             }
             Node::If(branch) => return self.walk_if_or_with(false, dot, branch),
             Node::With(branch) => return self.walk_if_or_with(true, dot, branch),
@@ -328,6 +343,9 @@ impl<'t> Exec<'t> {
                 !items.is_empty()
             }
             Value::Map(id) => {
+                // The entries are copied so that the body may change the map.
+                let len = self.heap.map_len(*id);
+                self.budget.elements(len).map_err(ExecError::Limit)?;
                 let entries = self.heap.entries(*id);
                 for (k, v) in &entries {
                     if self.range_iteration(branch, mark, Value::Str(k.clone()), v.clone())? {
@@ -357,7 +375,23 @@ impl<'t> Exec<'t> {
             self.walk_list(dot, else_list)?;
         }
         self.vars.truncate(outer);
+        self.release(value);
         Ok(Flow::Normal)
+    }
+
+    /// Credits back the element slots of a list nothing refers to any more, as it is
+    /// dropped: the list a `range` went over (`until 1000` in a loop) or an action printed.
+    /// Every list was charged at least [`ELEMENT_BYTES`] per element when it was made, and
+    /// only the slots are credited (not what they held), so the charge stays an upper bound
+    /// of live memory.
+    fn release(&mut self, value: Value) {
+        let len = match &value {
+            Value::List(Some(items)) if Rc::strong_count(items) == 1 => items.len(),
+            Value::StrList(items) if Rc::strong_count(items) == 1 => items.len(),
+            _ => return,
+        };
+        drop(value);
+        self.budget.refund(len.saturating_mul(ELEMENT_BYTES));
     }
 
     fn walk_template(&mut self, dot: &Value, name: &str, pipe: Option<&'t Pipe>) -> EResult<()> {
@@ -474,9 +508,15 @@ impl<'t> Exec<'t> {
             Arg::Dot { .. } => Ok(dot.clone()),
             Arg::Nil { .. } => Err(self.error("nil is not a command")),
             Arg::Number(n) => self.ideal_constant(first, n),
-            Arg::String { text, .. } => Ok(Value::str(text.clone())),
+            Arg::String { text, .. } => self.string_literal(text),
             _ => Err(self.error(format!("can't evaluate command {}", first.to_source()))),
         }
+    }
+
+    /// A string literal's value: a copy of its text, charged like any new string.
+    fn string_literal(&mut self, text: &[u8]) -> EResult<Value> {
+        self.budget.string(text.len()).map_err(ExecError::Limit)?;
+        Ok(Value::str(text.to_vec()))
     }
 
     /// Go's `idealConstant`: an untyped number becomes `float64` or `int`.
@@ -654,6 +694,7 @@ impl<'t> Exec<'t> {
                 "wrong number of args for {name}: want {fixed} got {num_in}"
             )));
         }
+        self.step()?;
         if let Imp::And | Imp::Or = func.imp {
             let want = matches!(func.imp, Imp::Or);
             let mut value = Value::NoValue;
@@ -704,7 +745,7 @@ impl<'t> Exec<'t> {
         };
         let mut ctx = Ctx {
             heap: &mut self.heap,
-            budget: &mut self.budget,
+            budget: &mut *self.budget,
             literal: &literal,
         };
         match imp(&mut ctx, argv) {
@@ -713,8 +754,7 @@ impl<'t> Exec<'t> {
                 self.at = call_at;
                 Err(self.error(format!("error calling {name}: {message}")))
             }
-            Err(FuncError::Steps) => Err(ExecError::Steps),
-            Err(FuncError::Bytes) => Err(ExecError::Bytes),
+            Err(FuncError::Limit(exceeded)) => Err(ExecError::Limit(exceeded)),
             Err(FuncError::Depth) => Err(ExecError::Depth(MAX_PRINT_DEPTH)),
         }
     }
@@ -791,7 +831,7 @@ impl<'t> Exec<'t> {
             Arg::String { text, .. } => {
                 return match typ {
                     ArgType::Str | ArgType::Any | ArgType::Reflect | ArgType::Untyped => {
-                        Ok(Value::str(text.clone()))
+                        self.string_literal(text)
                     }
                     _ => Err(self.literal_mismatch(typ, arg)),
                 };
@@ -814,17 +854,9 @@ impl<'t> Exec<'t> {
     }
 }
 
-pub(super) fn limit_error(e: FuncError) -> ExecError {
-    match e {
-        FuncError::Bytes => ExecError::Bytes,
-        FuncError::Depth => ExecError::Depth(MAX_PRINT_DEPTH),
-        _ => ExecError::Steps,
-    }
-}
-
 pub(super) fn fault_error(fault: Fault) -> ExecError {
     match fault {
-        Fault::TooBig => ExecError::Bytes,
+        Fault::TooBig => ExecError::Limit(Exceeded::Bytes),
         Fault::TooDeep => ExecError::Depth(MAX_PRINT_DEPTH),
     }
 }

@@ -7,10 +7,15 @@
 
 use zeroize::Zeroizing;
 
+use super::budget::{Budget, Exceeded, to_u64};
 use super::builtins;
 use super::gofmt::{Fault, Out};
 use super::sprig;
 use super::sprig_data;
+use super::sprig_json;
+use super::sprig_num;
+use super::sprig_path;
+use super::sprig_regex;
 use super::value::{GoStr, Heap, Value};
 
 /// A Go parameter type, as far as argument checking needs it.
@@ -48,15 +53,20 @@ impl ArgType {
 pub(super) enum FuncError {
     /// Go's `error calling NAME: MESSAGE`. The message never contains a value.
     Call(String),
-    Steps,
-    Bytes,
+    Limit(Exceeded),
     Depth,
+}
+
+impl From<Exceeded> for FuncError {
+    fn from(exceeded: Exceeded) -> Self {
+        FuncError::Limit(exceeded)
+    }
 }
 
 impl From<Fault> for FuncError {
     fn from(fault: Fault) -> Self {
         match fault {
-            Fault::TooBig => FuncError::Bytes,
+            Fault::TooBig => FuncError::Limit(Exceeded::Bytes),
             Fault::TooDeep => FuncError::Depth,
         }
     }
@@ -81,32 +91,13 @@ pub(super) struct Func {
     pub(super) imp: Imp,
 }
 
-/// The render's work budget: steps, and the size of any one value.
-pub(super) struct Budget {
-    pub(super) steps: u64,
-    pub(super) max_steps: u64,
-    pub(super) max_bytes: usize,
-}
-
-impl Budget {
-    pub(super) fn charge(&mut self, n: u64) -> Result<(), FuncError> {
-        self.steps = self.steps.saturating_add(n);
-        if self.steps > self.max_steps {
-            return Err(FuncError::Steps);
-        }
-        Ok(())
-    }
-
-    /// Charges for producing `n` bytes (one step per 64), refusing values over the cap.
-    pub(super) fn charge_bytes(&mut self, n: usize) -> Result<(), FuncError> {
-        if n > self.max_bytes {
-            return Err(FuncError::Bytes);
-        }
-        self.charge(u64::try_from(n / 64).unwrap_or(u64::MAX))
-    }
-}
-
 /// What a function sees besides its arguments.
+///
+/// Functions charge before they work: [`Ctx::work`] for bytes they read, [`Ctx::steps`] for
+/// comparisons, [`Ctx::elements`] for list elements and dict entries they create, and
+/// [`Ctx::reserve`] for a string whose size they know in advance. A string built
+/// incrementally goes into [`Ctx::out`], whose cap is what the budget can still pay for, and
+/// is charged by [`Ctx::finish`].
 pub(super) struct Ctx<'a> {
     pub(super) heap: &'a mut Heap,
     pub(super) budget: &'a mut Budget,
@@ -115,29 +106,61 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// A capped buffer for building a string result.
+    /// A buffer for building a string result, capped at what the budget can pay for.
     pub(super) fn out(&self) -> Out {
-        Out::new(self.budget.max_bytes)
+        Out::new(self.budget.string_cap().0)
+    }
+
+    /// The largest string the budget can still pay for.
+    pub(super) fn cap(&self) -> usize {
+        self.budget.string_cap().0
     }
 
     /// Turns a finished buffer into a string value, charging for its size.
     pub(super) fn finish(&mut self, out: Out) -> FResult {
-        let buf = out.finish()?;
-        self.string(buf)
+        match out.finish() {
+            Ok(buf) => self.string(buf),
+            Err(Fault::TooBig) => Err(FuncError::Limit(self.budget.string_cap().1)),
+            Err(Fault::TooDeep) => Err(FuncError::Depth),
+        }
     }
 
+    /// A string value from a buffer that was not charged yet (it is, now).
     pub(super) fn string(&mut self, buf: Zeroizing<Vec<u8>>) -> FResult {
-        self.budget.charge_bytes(buf.len())?;
+        self.budget.string(buf.len())?;
         Ok(Value::Str(GoStr::from_buf(buf)))
     }
 
+    /// A string value copied from `bytes`, charged before the copy.
     pub(super) fn bytes(&mut self, bytes: &[u8]) -> FResult {
-        self.string(Zeroizing::new(bytes.to_vec()))
+        self.budget.string(bytes.len())?;
+        Ok(Value::Str(GoStr::from_slice(bytes)))
+    }
+
+    /// Charges for a string of `n` bytes about to be built (then wrap it with
+    /// [`Ctx::charged`]).
+    pub(super) fn reserve(&mut self, n: usize) -> Result<(), FuncError> {
+        Ok(self.budget.string(n)?)
+    }
+
+    /// A string value whose size was charged with [`Ctx::reserve`].
+    pub(super) fn charged(buf: Zeroizing<Vec<u8>>) -> Value {
+        Value::Str(GoStr::from_buf(buf))
+    }
+
+    /// Charges the work of reading `n` bytes (one step per 64).
+    pub(super) fn work(&mut self, n: usize) -> Result<(), FuncError> {
+        Ok(self.budget.work(n)?)
+    }
+
+    /// Charges `n` steps (comparisons, lookups).
+    pub(super) fn steps(&mut self, n: usize) -> Result<(), FuncError> {
+        Ok(self.budget.charge(to_u64(n))?)
     }
 
     /// Charges for creating `n` list elements or map entries.
     pub(super) fn elements(&mut self, n: usize) -> Result<(), FuncError> {
-        self.budget.charge(u64::try_from(n).unwrap_or(u64::MAX))
+        Ok(self.budget.elements(n)?)
     }
 }
 
@@ -454,55 +477,59 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "b32dec" => f(&[Str], None, sprig::b32dec),
         "fail" => f(&[Str], None, sprig::fail),
         // Sprig: defaults and JSON.
-        "default" => f(&[Any], Some(Any), sprig::default),
-        "empty" => f(&[Any], None, sprig::empty),
-        "coalesce" => f(&[], Some(Any), sprig::coalesce),
-        "all" => f(&[], Some(Any), sprig::all),
-        "any" => f(&[], Some(Any), sprig::any),
-        "ternary" => f(&[Any, Any, Bool], None, sprig::ternary),
-        "fromJson" => f(&[Str], None, sprig::from_json),
-        "mustFromJson" => f(&[Str], None, sprig::must_from_json),
-        "toJson" => f(&[Any], None, sprig::to_json),
-        "mustToJson" => f(&[Any], None, sprig::must_to_json),
-        "toPrettyJson" => f(&[Any], None, sprig::to_pretty_json),
-        "mustToPrettyJson" => f(&[Any], None, sprig::must_to_pretty_json),
-        "toRawJson" | "mustToRawJson" => f(&[Any], None, sprig::to_raw_json),
+        "default" => f(&[Any], Some(Any), sprig_json::default),
+        "empty" => f(&[Any], None, sprig_json::empty),
+        "coalesce" => f(&[], Some(Any), sprig_json::coalesce),
+        "all" => f(&[], Some(Any), sprig_json::all),
+        "any" => f(&[], Some(Any), sprig_json::any),
+        "ternary" => f(&[Any, Any, Bool], None, sprig_json::ternary),
+        "fromJson" => f(&[Str], None, sprig_json::from_json),
+        "mustFromJson" => f(&[Str], None, sprig_json::must_from_json),
+        "toJson" => f(&[Any], None, sprig_json::to_json),
+        "mustToJson" => f(&[Any], None, sprig_json::must_to_json),
+        "toPrettyJson" => f(&[Any], None, sprig_json::to_pretty_json),
+        "mustToPrettyJson" => f(&[Any], None, sprig_json::must_to_pretty_json),
+        "toRawJson" | "mustToRawJson" => f(&[Any], None, sprig_json::to_raw_json),
         // Sprig: regular expressions.
-        "regexMatch" => f(&[Str, Str], None, sprig::regex_match),
-        "mustRegexMatch" => f(&[Str, Str], None, sprig::must_regex_match),
-        "regexFindAll" | "mustRegexFindAll" => f(&[Str, Str, Int], None, sprig::regex_find_all),
-        "regexFind" | "mustRegexFind" => f(&[Str, Str], None, sprig::regex_find),
+        "regexMatch" => f(&[Str, Str], None, sprig_regex::regex_match),
+        "mustRegexMatch" => f(&[Str, Str], None, sprig_regex::must_regex_match),
+        "regexFindAll" | "mustRegexFindAll" => {
+            f(&[Str, Str, Int], None, sprig_regex::regex_find_all)
+        }
+        "regexFind" | "mustRegexFind" => f(&[Str, Str], None, sprig_regex::regex_find),
         "regexReplaceAll" | "mustRegexReplaceAll" => {
-            f(&[Str, Str, Str], None, sprig::regex_replace_all)
+            f(&[Str, Str, Str], None, sprig_regex::regex_replace_all)
         }
-        "regexReplaceAllLiteral" | "mustRegexReplaceAllLiteral" => {
-            f(&[Str, Str, Str], None, sprig::regex_replace_all_literal)
-        }
-        "regexSplit" | "mustRegexSplit" => f(&[Str, Str, Int], None, sprig::regex_split),
-        "regexQuoteMeta" => f(&[Str], None, sprig::regex_quote_meta),
+        "regexReplaceAllLiteral" | "mustRegexReplaceAllLiteral" => f(
+            &[Str, Str, Str],
+            None,
+            sprig_regex::regex_replace_all_literal,
+        ),
+        "regexSplit" | "mustRegexSplit" => f(&[Str, Str, Int], None, sprig_regex::regex_split),
+        "regexQuoteMeta" => f(&[Str], None, sprig_regex::regex_quote_meta),
         // Sprig: arithmetic.
-        "add" => f(&[], Some(Any), sprig::add),
-        "add1" => f(&[Any], None, sprig::add1),
-        "sub" => f(&[Any, Any], None, sprig::sub),
-        "mul" => f(&[Any], Some(Any), sprig::mul),
-        "div" => f(&[Any, Any], None, sprig::div),
-        "mod" => f(&[Any, Any], None, sprig::modulo),
-        "max" | "biggest" => f(&[Any], Some(Any), sprig::max),
-        "min" => f(&[Any], Some(Any), sprig::min),
-        "until" => f(&[Int], None, sprig::until),
-        "untilStep" => f(&[Int, Int, Int], None, sprig::until_step),
-        "seq" => f(&[], Some(Int), sprig::seq),
+        "add" => f(&[], Some(Any), sprig_num::add),
+        "add1" => f(&[Any], None, sprig_num::add1),
+        "sub" => f(&[Any, Any], None, sprig_num::sub),
+        "mul" => f(&[Any], Some(Any), sprig_num::mul),
+        "div" => f(&[Any, Any], None, sprig_num::div),
+        "mod" => f(&[Any, Any], None, sprig_num::modulo),
+        "max" | "biggest" => f(&[Any], Some(Any), sprig_num::max),
+        "min" => f(&[Any], Some(Any), sprig_num::min),
+        "until" => f(&[Int], None, sprig_num::until),
+        "untilStep" => f(&[Int, Int, Int], None, sprig_num::until_step),
+        "seq" => f(&[], Some(Int), sprig_num::seq),
         // Sprig: types and paths.
-        "typeOf" => f(&[Any], None, sprig::type_of),
-        "typeIs" => f(&[Str, Any], None, sprig::type_is),
-        "typeIsLike" => f(&[Str, Any], None, sprig::type_is_like),
-        "kindOf" => f(&[Any], None, sprig::kind_of),
-        "kindIs" => f(&[Str, Any], None, sprig::kind_is),
-        "base" | "osBase" => f(&[Str], None, sprig::path_base),
-        "dir" | "osDir" => f(&[Str], None, sprig::path_dir),
-        "clean" | "osClean" => f(&[Str], None, sprig::path_clean),
-        "ext" | "osExt" => f(&[Str], None, sprig::path_ext),
-        "isAbs" | "osIsAbs" => f(&[Str], None, sprig::path_is_abs),
+        "typeOf" => f(&[Any], None, sprig_path::type_of),
+        "typeIs" => f(&[Str, Any], None, sprig_path::type_is),
+        "typeIsLike" => f(&[Str, Any], None, sprig_path::type_is_like),
+        "kindOf" => f(&[Any], None, sprig_path::kind_of),
+        "kindIs" => f(&[Str, Any], None, sprig_path::kind_is),
+        "base" | "osBase" => f(&[Str], None, sprig_path::path_base),
+        "dir" | "osDir" => f(&[Str], None, sprig_path::path_dir),
+        "clean" | "osClean" => f(&[Str], None, sprig_path::path_clean),
+        "ext" | "osExt" => f(&[Str], None, sprig_path::path_ext),
+        "isAbs" | "osIsAbs" => f(&[Str], None, sprig_path::path_is_abs),
         // Sprig: lists and dicts.
         "list" | "tuple" => f(&[], Some(Any), sprig_data::list),
         "dict" => f(&[], Some(Any), sprig_data::dict),

@@ -648,6 +648,9 @@ impl Printer<'_> {
             }
             self.out.push_byte(b'{');
             for i in 0..len {
+                if self.out.fault.is_some() {
+                    return;
+                }
                 if i > 0 {
                     self.out.push_str(", ");
                 }
@@ -657,6 +660,9 @@ impl Printer<'_> {
         } else {
             self.out.push_byte(b'[');
             for i in 0..len {
+                if self.out.fault.is_some() {
+                    return;
+                }
                 if i > 0 {
                     self.out.push_byte(b' ');
                 }
@@ -678,6 +684,10 @@ impl Printer<'_> {
             self.out.push_str("map[");
         }
         for i in 0..len {
+            // Nothing more is written once the buffer is full: stop walking.
+            if self.out.fault.is_some() {
+                return;
+            }
             if i > 0 {
                 if self.f.sharp_v {
                     self.out.push_str(", ");

@@ -257,15 +257,16 @@ struct Parser<'a> {
     heap: &'a mut Heap,
     /// A number out of `float64` range: Go stores nil and reports an error at the end.
     range_error: bool,
-    budget: &'a mut dyn FnMut(usize) -> bool,
+    budget: &'a mut dyn FnMut(usize, usize) -> bool,
 }
 
-/// Decodes `input`. `charge` is called with the size of each value created and returns
-/// false when the render's budget is exhausted (decoding then fails).
+/// Decodes `input`. `charge(strings, bytes)` is called for each value created: with
+/// `(0, 0)` for a number, list element or dict entry, with `(1, len)` for a string of `len`
+/// bytes. It returns false when the render's budget is exhausted (decoding then fails).
 pub(crate) fn decode(
     input: &[u8],
     heap: &mut Heap,
-    charge: &mut dyn FnMut(usize) -> bool,
+    charge: &mut dyn FnMut(usize, usize) -> bool,
 ) -> Decoded {
     let mut parser = Parser {
         input,
@@ -306,7 +307,7 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, depth: usize) -> Option<Value> {
-        if depth > MAX_PRINT_DEPTH || !(self.budget)(1) {
+        if depth > MAX_PRINT_DEPTH || !(self.budget)(0, 0) {
             return None;
         }
         match self.input.get(self.pos)? {
@@ -438,7 +439,7 @@ impl Parser<'_> {
             match b {
                 b'"' => {
                     self.pos += 1;
-                    if !(self.budget)(out.len() / 64) {
+                    if !(self.budget)(1, out.len()) {
                         return None;
                     }
                     return Some(GoStr::from_buf(out));
@@ -546,7 +547,7 @@ mod tests {
     #[test]
     fn decodes_like_unmarshal() {
         let mut heap = Heap::default();
-        let mut charge = |_| true;
+        let mut charge = |_, _| true;
         let d = decode(
             br#" {"b": [1, "x\u00e9\ud83d\ude00", null, true], "a": {}} "#,
             &mut heap,

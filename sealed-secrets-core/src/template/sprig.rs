@@ -1,45 +1,74 @@
-//! Sprig v3.3.0 functions on strings, encodings, JSON, regular expressions, numbers, types
-//! and paths. Each follows Sprig's Go code's observable behaviour, including its quirks
-//! (`b64dec` *returns* Go's error text, `nospace` works byte by byte, `keys` order aside).
+//! Sprig v3.3.0 functions on strings and encodings, and Go's `cast` as Sprig uses it (JSON,
+//! regular expressions, numbers, types and paths are in the `sprig_*` modules next to this).
+//! Each follows Sprig's Go code's observable behaviour, including its quirks (`b64dec`
+//! *returns* Go's error text, `nospace` works byte by byte, `keys` order aside).
 
 use memchr::memmem;
 use sha2::Digest;
 use zeroize::Zeroizing;
 
+use super::budget::ELEMENT_BYTES;
 use super::codec;
-use super::funcs::{Ctx, FResult, FuncError, arg, arg_bool, arg_int, arg_str};
-use super::gofmt::{Out, sprint_v};
-use super::goregex;
-use super::json::{self, EncodeError, Style};
+use super::funcs::{Ctx, FResult, FuncError, arg, arg_int, arg_str};
+use super::gofmt::{Fault, Out, sprint_v};
 use super::strconv::{parse_float, parse_int_base0, parse_int_base10, quote_into};
-use super::value::{GoStr, Value, decode_rune, is_empty, push_rune, rune_count, runes};
+use super::value::{GoStr, Value, decode_rune, push_rune, rune_count, runes};
 
-fn call_error<T>(message: impl Into<String>) -> Result<T, FuncError> {
+pub(super) fn call_error<T>(message: impl Into<String>) -> Result<T, FuncError> {
     Err(FuncError::Call(message.into()))
 }
 
-/// Sprig's `strval`: strings as they are, anything else as `fmt`'s `%v`.
-pub(super) fn strval(ctx: &Ctx<'_>, value: &Value) -> Result<Zeroizing<Vec<u8>>, FuncError> {
-    Ok(sprint_v(ctx.heap, value, ctx.budget.max_bytes)?)
+/// Sprig's `strval`: strings as they are (shared, not copied), anything else as `fmt`'s
+/// `%v`, printed within what the budget can pay for.
+pub(super) fn strval(ctx: &mut Ctx<'_>, value: &Value) -> Result<GoStr, FuncError> {
+    if let Value::Str(s) = value {
+        return Ok(s.clone());
+    }
+    let (cap, bound) = ctx.budget.string_cap();
+    let buf = sprint_v(ctx.heap, value, cap).map_err(|fault| match fault {
+        Fault::TooBig => FuncError::Limit(bound),
+        Fault::TooDeep => FuncError::Depth,
+    })?;
+    ctx.reserve(buf.len())?;
+    Ok(GoStr::from_buf(buf))
 }
 
 /// Sprig's `strslice`: a list as strings (nil elements dropped), nil as empty, anything else
 /// as a one-element list.
 pub(super) fn strslice(ctx: &mut Ctx<'_>, value: &Value) -> Result<Vec<GoStr>, FuncError> {
     match value {
-        Value::StrList(items) => Ok(items.as_ref().clone()),
+        Value::StrList(items) => {
+            ctx.elements(items.len())?;
+            Ok(items.as_ref().clone())
+        }
         Value::List(items) => {
             let items = items.as_deref().map(Vec::as_slice).unwrap_or(&[]);
             ctx.elements(items.len())?;
             let mut out = Vec::with_capacity(items.len());
             for item in items.iter().filter(|v| !v.is_missing()) {
-                out.push(GoStr::from_buf(strval(ctx, item)?));
+                out.push(strval(ctx, item)?);
             }
             Ok(out)
         }
         v if v.is_missing() => Ok(Vec::new()),
-        v => Ok(vec![GoStr::from_buf(strval(ctx, v)?)]),
+        v => {
+            ctx.elements(1)?;
+            Ok(vec![strval(ctx, v)?])
+        }
     }
+}
+
+/// Charges the work of reading every string among `args` (casts and comparisons parse or
+/// compare them).
+pub(super) fn work_of_strings(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<(), FuncError> {
+    let total = args
+        .iter()
+        .map(|v| match v {
+            Value::Str(s) => s.len(),
+            _ => 0,
+        })
+        .fold(0usize, usize::saturating_add);
+    ctx.work(total)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,6 +157,7 @@ fn is_go_space(c: char) -> bool {
 
 pub(super) fn trim(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let s = arg_str(&args, 0);
+    ctx.work(s.len())?;
     let start = runes(s)
         .find(|&(_, c, w)| !(is_go_space(c) && !(c == char::REPLACEMENT_CHARACTER && w == 1)))
         .map_or(s.len(), |(i, _, _)| i);
@@ -203,23 +233,28 @@ fn go_title(c: char) -> char {
     }
 }
 
-/// Go's `strings.Map`: every rune mapped (invalid bytes become U+FFFD).
-fn map_runes(s: &[u8], mut f: impl FnMut(char) -> char) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(s.len()));
+/// Go's `strings.Map`: every rune mapped (invalid bytes become U+FFFD). The output can be
+/// up to three times the input (an invalid byte becomes three), so it is built in a capped
+/// buffer after the input's work is charged.
+fn map_runes(ctx: &mut Ctx<'_>, s: &[u8], mut f: impl FnMut(char) -> char) -> FResult {
+    ctx.work(s.len())?;
+    let mut out = ctx.out();
+    let mut buf = [0u8; 4];
     for (_, c, _) in runes(s) {
-        push_rune(&mut out, f(c));
+        out.push(f(c).encode_utf8(&mut buf).as_bytes());
+        if out.fault.is_some() {
+            break;
+        }
     }
-    out
+    ctx.finish(out)
 }
 
 pub(super) fn upper(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let out = map_runes(arg_str(&args, 0), go_upper);
-    ctx.string(out)
+    map_runes(ctx, arg_str(&args, 0), go_upper)
 }
 
 pub(super) fn lower(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let out = map_runes(arg_str(&args, 0), go_lower);
-    ctx.string(out)
+    map_runes(ctx, arg_str(&args, 0), go_lower)
 }
 
 fn is_separator(c: char) -> bool {
@@ -234,12 +269,11 @@ fn is_separator(c: char) -> bool {
 
 pub(super) fn title(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let mut prev = ' ';
-    let out = map_runes(arg_str(&args, 0), |c| {
+    map_runes(ctx, arg_str(&args, 0), |c| {
         let mapped = if is_separator(prev) { go_title(c) } else { c };
         prev = c;
         mapped
-    });
-    ctx.string(out)
+    })
 }
 
 pub(super) fn substr(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
@@ -271,18 +305,20 @@ pub(super) fn repeat(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let Some(total) = s.len().checked_mul(count) else {
         return call_error("strings: Repeat output length overflow");
     };
-    ctx.budget.charge_bytes(total)?;
-    let mut out = Zeroizing::new(Vec::with_capacity(total));
-    for _ in 0..count {
-        out.extend_from_slice(s);
-    }
-    Ok(Value::Str(GoStr::from_buf(out)))
+    // One step per 64 repetitions even when they add nothing (`repeat 100000000 ""`), then
+    // the output; both before anything is allocated.
+    ctx.work(count)?;
+    ctx.reserve(total)?;
+    Ok(Ctx::charged(Zeroizing::new(s.repeat(count))))
 }
 
 /// Go's `strings.Trim(s, cutset)`.
 pub(super) fn trim_all(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let cutset = arg_str(&args, 0);
     let s = arg_str(&args, 1);
+    // Each rune of `s` looked at is compared with every rune of the cutset.
+    ctx.work(cutset.len())?;
+    ctx.work(s.len().saturating_mul(cutset.len().max(1)))?;
     let set: Vec<char> = runes(cutset).map(|(_, c, _)| c).collect();
     let in_set = |c: char| set.contains(&c);
     let start = runes(s)
@@ -302,40 +338,53 @@ pub(super) fn trim_all(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 
 pub(super) fn trim_suffix(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let (suffix, s) = (arg_str(&args, 0), arg_str(&args, 1));
+    ctx.work(suffix.len())?;
     ctx.bytes(s.strip_suffix(suffix).unwrap_or(s))
 }
 
 pub(super) fn trim_prefix(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let (prefix, s) = (arg_str(&args, 0), arg_str(&args, 1));
+    ctx.work(prefix.len())?;
     ctx.bytes(s.strip_prefix(prefix).unwrap_or(s))
 }
 
 /// goutils' `DeleteWhiteSpace`: byte by byte, each byte taken as a Latin-1 rune.
 pub(super) fn nospace(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let s = arg_str(&args, 0);
+    ctx.work(s.len())?;
     let keep = |b: u8| !is_go_space(char::from(b));
     if s.iter().all(|&b| keep(b)) {
         return ctx.bytes(s);
     }
-    let mut out = Zeroizing::new(Vec::with_capacity(s.len()));
+    // Bytes from 0x80 become two-byte runes.
+    let size = s
+        .iter()
+        .filter(|&&b| keep(b))
+        .map(|&b| if b < 0x80 { 1 } else { 2 })
+        .sum();
+    ctx.reserve(size)?;
+    let mut out = Zeroizing::new(Vec::with_capacity(size));
     for &b in s.iter().filter(|&&b| keep(b)) {
         push_rune(&mut out, char::from(b));
     }
-    ctx.string(out)
+    Ok(Ctx::charged(out))
 }
 
-pub(super) fn contains(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn contains(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let (needle, s) = (arg_str(&args, 0), arg_str(&args, 1));
+    ctx.work(s.len().saturating_add(needle.len()))?;
     Ok(Value::Bool(memmem::find(s, needle).is_some()))
 }
 
-pub(super) fn has_prefix(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn has_prefix(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    ctx.work(arg_str(&args, 0).len())?;
     Ok(Value::Bool(
         arg_str(&args, 1).starts_with(arg_str(&args, 0)),
     ))
 }
 
-pub(super) fn has_suffix(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn has_suffix(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    ctx.work(arg_str(&args, 0).len())?;
     Ok(Value::Bool(arg_str(&args, 1).ends_with(arg_str(&args, 0))))
 }
 
@@ -348,8 +397,14 @@ pub(super) fn quote(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
         }
         first = false;
         let text = strval(ctx, value)?;
+        // Quoting at least adds two bytes and at most makes four of one: refuse what cannot
+        // fit before building the quoted copy.
+        if text.len().saturating_add(2) > ctx.cap() {
+            return Err(FuncError::Limit(ctx.budget.string_cap().1));
+        }
+        ctx.work(text.len())?;
         let mut quoted = Zeroizing::new(Vec::with_capacity(text.len() + 2));
-        quote_into(&mut quoted, &text, b'"', false);
+        quote_into(&mut quoted, text.bytes(), b'"', false);
         out.push(&quoted);
     }
     ctx.finish(out)
@@ -364,7 +419,7 @@ pub(super) fn squote(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
         }
         first = false;
         out.push_byte(b'\'');
-        out.push(&strval(ctx, value)?);
+        out.push(strval(ctx, value)?.bytes());
         out.push_byte(b'\'');
     }
     ctx.finish(out)
@@ -376,7 +431,7 @@ pub(super) fn cat(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
         if i > 0 {
             out.push_byte(b' ');
         }
-        out.push(&strval(ctx, value)?);
+        out.push(strval(ctx, value)?.bytes());
     }
     ctx.finish(out)
 }
@@ -385,12 +440,13 @@ fn indent_bytes(ctx: &mut Ctx<'_>, spaces: i64, s: &[u8], newline: bool) -> FRes
     let Ok(spaces) = usize::try_from(spaces) else {
         return call_error("strings: negative Repeat count");
     };
+    ctx.work(s.len())?;
     let lines = s.iter().filter(|&&b| b == b'\n').count() + 1;
     let total = spaces
         .checked_mul(lines)
         .and_then(|n| n.checked_add(s.len() + usize::from(newline)));
-    ctx.budget.charge_bytes(total.unwrap_or(usize::MAX))?;
-    let mut out = ctx.out();
+    ctx.reserve(total.unwrap_or(usize::MAX))?;
+    let mut out = Out::new(total.unwrap_or(0));
     if newline {
         out.push_byte(b'\n');
     }
@@ -416,6 +472,7 @@ pub(super) fn nindent(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 /// Go's `strings.Replace(s, old, new, -1)`.
 pub(super) fn replace(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let (old, new, s) = (arg_str(&args, 0), arg_str(&args, 1), arg_str(&args, 2));
+    ctx.work(s.len().saturating_add(old.len()))?;
     if old == new {
         return ctx.bytes(s);
     }
@@ -454,35 +511,35 @@ pub(super) fn plural(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 
 pub(super) fn sha1sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let s = arg_str(&args, 0);
-    ctx.budget.charge_bytes(s.len())?;
+    ctx.work(s.len())?;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, s);
     ctx.bytes(&codec::hex_lower(digest.as_ref()))
 }
 
 pub(super) fn sha256sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let s = arg_str(&args, 0);
-    ctx.budget.charge_bytes(s.len())?;
+    ctx.work(s.len())?;
     ctx.bytes(&codec::hex_lower(&sha2::Sha256::digest(s)))
 }
 
 pub(super) fn sha512sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let s = arg_str(&args, 0);
-    ctx.budget.charge_bytes(s.len())?;
+    ctx.work(s.len())?;
     ctx.bytes(&codec::hex_lower(&sha2::Sha512::digest(s)))
 }
 
 pub(super) fn adler32sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let s = arg_str(&args, 0);
-    ctx.budget.charge_bytes(s.len())?;
+    ctx.work(s.len())?;
     ctx.bytes(codec::adler32(s).to_string().as_bytes())
 }
 
 pub(super) fn to_string(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let text = strval(ctx, arg(&args, 0))?;
-    ctx.string(text)
+    Ok(Value::Str(strval(ctx, arg(&args, 0))?))
 }
 
-pub(super) fn atoi(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn atoi(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    work_of_strings(ctx, &args)?;
     let n = std::str::from_utf8(arg_str(&args, 0))
         .ok()
         .and_then(|s| parse_int_base10(s).ok())
@@ -490,15 +547,18 @@ pub(super) fn atoi(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     Ok(Value::Int(n))
 }
 
-pub(super) fn to_int(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn to_int(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    work_of_strings(ctx, &args)?;
     Ok(Value::Int(cast_int64(arg(&args, 0))))
 }
 
-pub(super) fn to_int64(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn to_int64(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    work_of_strings(ctx, &args)?;
     Ok(Value::Int64(cast_int64(arg(&args, 0))))
 }
 
-pub(super) fn to_float64(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+pub(super) fn to_float64(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    work_of_strings(ctx, &args)?;
     Ok(Value::Float(cast_float64(arg(&args, 0))))
 }
 
@@ -508,20 +568,26 @@ fn split_n(ctx: &mut Ctx<'_>, s: &[u8], sep: &[u8], n: i64) -> Result<Vec<GoStr>
         return Ok(Vec::new());
     }
     let limit = usize::try_from(n).unwrap_or(usize::MAX);
+    ctx.work(s.len().saturating_add(sep.len()))?;
     let mut parts = Vec::new();
+    // Each part is charged (as an element and as a string) before it is copied.
+    let part = |ctx: &mut Ctx<'_>, bytes: &[u8]| -> Result<GoStr, FuncError> {
+        ctx.elements(1)?;
+        ctx.reserve(bytes.len())?;
+        Ok(GoStr::from_slice(bytes))
+    };
     if sep.is_empty() {
         let total = rune_count(s);
         let n = total.min(limit);
-        ctx.elements(n)?;
         let mut rest = s;
         while parts.len() + 1 < n {
             let (_, w) = decode_rune(rest).unwrap_or((char::REPLACEMENT_CHARACTER, 1));
             let w = w.min(rest.len());
-            parts.push(GoStr::from_slice(&rest[..w]));
+            parts.push(part(ctx, &rest[..w])?);
             rest = &rest[w..];
         }
         if n > 0 {
-            parts.push(GoStr::from_slice(rest));
+            parts.push(part(ctx, rest)?);
         }
         return Ok(parts);
     }
@@ -530,17 +596,18 @@ fn split_n(ctx: &mut Ctx<'_>, s: &[u8], sep: &[u8], n: i64) -> Result<Vec<GoStr>
         let Some(m) = memmem::find(rest, sep) else {
             break;
         };
-        ctx.elements(1)?;
-        parts.push(GoStr::from_slice(&rest[..m]));
+        parts.push(part(ctx, &rest[..m])?);
         rest = &rest[m + sep.len()..];
     }
-    parts.push(GoStr::from_slice(rest));
+    parts.push(part(ctx, rest)?);
     Ok(parts)
 }
 
 fn numbered(ctx: &mut Ctx<'_>, parts: Vec<GoStr>) -> FResult {
+    // A map entry and its key (`_N`) per part; the parts were charged when split.
+    ctx.elements(parts.len())?;
     ctx.budget
-        .charge_bytes(parts.iter().map(GoStr::len).sum())?;
+        .memory(parts.len().saturating_mul(ELEMENT_BYTES))?;
     let map = parts
         .into_iter()
         .enumerate()
@@ -561,8 +628,6 @@ pub(super) fn splitn(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 
 pub(super) fn split_list(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let parts = split_n(ctx, arg_str(&args, 1), arg_str(&args, 0), -1)?;
-    ctx.budget
-        .charge_bytes(parts.iter().map(GoStr::len).sum())?;
     Ok(Value::str_list(parts))
 }
 
@@ -589,33 +654,49 @@ pub(super) fn sort_alpha(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let mut items = if value.is_slice() {
         strslice(ctx, value)?
     } else {
-        vec![GoStr::from_buf(strval(ctx, value)?)]
+        vec![strval(ctx, value)?]
     };
-    ctx.elements(items.len())?;
+    // n·log n comparisons, each reading up to the shorter string.
+    let log = usize::try_from(items.len().max(1).ilog2() + 1).unwrap_or(usize::MAX);
+    let bytes = items
+        .iter()
+        .map(GoStr::len)
+        .fold(0usize, usize::saturating_add);
+    ctx.steps(items.len().saturating_mul(log))?;
+    ctx.work(bytes.saturating_mul(log))?;
     items.sort();
     Ok(Value::str_list(items))
 }
 
+/// Charges for an encoding or decoding of `s` whose output is at most `num / den` of its
+/// size, plus `extra` bytes.
+fn reserve_coded(ctx: &mut Ctx<'_>, s: &[u8], num: usize, den: usize) -> Result<(), FuncError> {
+    ctx.work(s.len())?;
+    ctx.reserve(s.len().div_ceil(den).saturating_mul(num))
+}
+
 pub(super) fn b64enc(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let out = codec::base64_encode(arg_str(&args, 0));
-    ctx.string(out)
+    reserve_coded(ctx, arg_str(&args, 0), 4, 3)?;
+    Ok(Ctx::charged(codec::base64_encode(arg_str(&args, 0))))
 }
 
 pub(super) fn b64dec(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    reserve_coded(ctx, arg_str(&args, 0), 3, 4)?;
     match codec::base64_decode(arg_str(&args, 0)) {
-        Ok(out) => ctx.string(out),
+        Ok(out) => Ok(Ctx::charged(out)),
         Err(offset) => ctx.bytes(format!("illegal base64 data at input byte {offset}").as_bytes()),
     }
 }
 
 pub(super) fn b32enc(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let out = codec::base32_encode(arg_str(&args, 0));
-    ctx.string(out)
+    reserve_coded(ctx, arg_str(&args, 0), 8, 5)?;
+    Ok(Ctx::charged(codec::base32_encode(arg_str(&args, 0))))
 }
 
 pub(super) fn b32dec(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    reserve_coded(ctx, arg_str(&args, 0), 5, 8)?;
     match codec::base32_decode(arg_str(&args, 0)) {
-        Ok(out) => ctx.string(out),
+        Ok(out) => Ok(Ctx::charged(out)),
         Err(offset) => ctx.bytes(format!("illegal base32 data at input byte {offset}").as_bytes()),
     }
 }
@@ -629,551 +710,9 @@ pub(super) fn fail(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     call_error("[message withheld: not a string literal]")
 }
 
-// ---------------------------------------------------------------------------------------------
-// Defaults and JSON.
-
-pub(super) fn default(ctx: &mut Ctx<'_>, mut args: Vec<Value>) -> FResult {
-    if args.len() < 2 || is_empty(&args[1], ctx.heap) {
-        return Ok(args.swap_remove(0));
-    }
-    Ok(args.swap_remove(1))
-}
-
-pub(super) fn empty(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    Ok(Value::Bool(is_empty(arg(&args, 0), ctx.heap)))
-}
-
-pub(super) fn coalesce(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    Ok(args
-        .into_iter()
-        .find(|v| !is_empty(v, ctx.heap))
-        .unwrap_or(Value::Nil))
-}
-
-pub(super) fn all(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    Ok(Value::Bool(args.iter().all(|v| !is_empty(v, ctx.heap))))
-}
-
-pub(super) fn any(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    Ok(Value::Bool(args.iter().any(|v| !is_empty(v, ctx.heap))))
-}
-
-pub(super) fn ternary(_ctx: &mut Ctx<'_>, mut args: Vec<Value>) -> FResult {
-    let pick = if arg_bool(&args, 2) { 0 } else { 1 };
-    if pick < args.len() {
-        return Ok(args.swap_remove(pick));
-    }
-    Ok(Value::Nil)
-}
-
-fn decode_json(ctx: &mut Ctx<'_>, input: &[u8]) -> json::Decoded {
-    let budget = &mut *ctx.budget;
-    let mut charge = |n: usize| budget.charge(u64::try_from(n).unwrap_or(u64::MAX)).is_ok();
-    json::decode(input, ctx.heap, &mut charge)
-}
-
-pub(super) fn from_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let decoded = decode_json(ctx, arg_str(&args, 0));
-    ctx.budget.charge(0)?;
-    Ok(decoded.value)
-}
-
-pub(super) fn must_from_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let decoded = decode_json(ctx, arg_str(&args, 0));
-    ctx.budget.charge(0)?;
-    if decoded.failed {
-        return call_error("input is not valid JSON");
-    }
-    Ok(decoded.value)
-}
-
-fn encode_json(
-    ctx: &mut Ctx<'_>,
-    value: &Value,
-    style: Style,
-) -> Result<Result<Out, String>, FuncError> {
-    let mut out = ctx.out();
-    match json::encode(value, ctx.heap, style, &mut out) {
-        Ok(()) => Ok(Ok(out)),
-        Err(EncodeError::Unsupported(message)) => Ok(Err(format!("json: {message}"))),
-        Err(EncodeError::Limit(fault)) => Err(fault.into()),
-    }
-}
-
-const COMPACT: Style = Style {
-    escape_html: true,
-    indent: false,
-};
-const PRETTY: Style = Style {
-    escape_html: true,
-    indent: true,
-};
-const RAW: Style = Style {
-    escape_html: false,
-    indent: false,
-};
-
-pub(super) fn to_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    match encode_json(ctx, arg(&args, 0), COMPACT)? {
-        Ok(out) => ctx.finish(out),
-        Err(_) => ctx.bytes(b""),
-    }
-}
-
-pub(super) fn must_to_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    match encode_json(ctx, arg(&args, 0), COMPACT)? {
-        Ok(out) => ctx.finish(out),
-        Err(message) => call_error(message),
-    }
-}
-
-pub(super) fn to_pretty_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    match encode_json(ctx, arg(&args, 0), PRETTY)? {
-        Ok(out) => ctx.finish(out),
-        Err(_) => ctx.bytes(b""),
-    }
-}
-
-pub(super) fn must_to_pretty_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    match encode_json(ctx, arg(&args, 0), PRETTY)? {
-        Ok(out) => ctx.finish(out),
-        Err(message) => call_error(message),
-    }
-}
-
-pub(super) fn to_raw_json(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    match encode_json(ctx, arg(&args, 0), RAW)? {
-        Ok(out) => ctx.finish(out),
-        Err(message) => call_error(message),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Regular expressions.
-
-fn regex(
-    ctx: &mut Ctx<'_>,
-    pattern: &[u8],
-    input: &[u8],
-) -> Result<regex::bytes::Regex, FuncError> {
-    ctx.budget
-        .charge_bytes(pattern.len().saturating_add(input.len()))?;
-    match goregex::compile(pattern) {
-        Some(re) => Ok(re),
-        None => call_error("regexp: invalid or unsupported pattern"),
-    }
-}
-
-pub(super) fn regex_match(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let (pattern, s) = (arg_str(&args, 0), arg_str(&args, 1));
-    ctx.budget
-        .charge_bytes(pattern.len().saturating_add(s.len()))?;
-    Ok(Value::Bool(
-        goregex::compile(pattern).is_some_and(|re| re.is_match(s)),
-    ))
-}
-
-pub(super) fn must_regex_match(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let (pattern, s) = (arg_str(&args, 0), arg_str(&args, 1));
-    let re = regex(ctx, pattern, s)?;
-    Ok(Value::Bool(re.is_match(s)))
-}
-
-/// Go's `FindAllIndex(s, n)`.
-fn find_all(
-    ctx: &mut Ctx<'_>,
-    re: &regex::bytes::Regex,
-    s: &[u8],
-    n: i64,
-) -> Result<Vec<(usize, usize)>, FuncError> {
-    let limit = usize::try_from(n).unwrap_or(usize::MAX);
-    let mut found = Vec::new();
-    for m in re.find_iter(s) {
-        if found.len() >= limit {
-            break;
-        }
-        ctx.elements(1)?;
-        found.push((m.start(), m.end()));
-    }
-    Ok(found)
-}
-
-pub(super) fn regex_find_all(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let (pattern, s) = (arg_str(&args, 0), arg_str(&args, 1));
-    let re = regex(ctx, pattern, s)?;
-    let matches = find_all(ctx, &re, s, arg_int(&args, 2))?;
-    if matches.is_empty() {
-        // Go returns a nil []string (JSON `null`); the nil list prints and encodes alike.
-        return Ok(Value::List(None));
-    }
-    Ok(Value::str_list(
-        matches
-            .into_iter()
-            .map(|(a, b)| GoStr::from_slice(&s[a..b]))
-            .collect(),
-    ))
-}
-
-pub(super) fn regex_find(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let (pattern, s) = (arg_str(&args, 0), arg_str(&args, 1));
-    let re = regex(ctx, pattern, s)?;
-    let found = re.find(s).map_or(&[][..], |m| m.as_bytes());
-    ctx.bytes(found)
-}
-
-fn replace_with(ctx: &mut Ctx<'_>, args: &[Value], literal: bool) -> FResult {
-    let (pattern, s, replacement) = (arg_str(args, 0), arg_str(args, 1), arg_str(args, 2));
-    let re = regex(ctx, pattern, s)?;
-    let mut out = ctx.out();
-    let mut last = 0;
-    let mut expanded = Zeroizing::new(Vec::new());
-    for caps in re.captures_iter(s) {
-        let Some(m) = caps.get(0) else { continue };
-        ctx.elements(1)?;
-        out.push(&s[last..m.start()]);
-        if literal {
-            out.push(replacement);
-        } else {
-            expanded.clear();
-            caps.expand(replacement, &mut expanded);
-            out.push(&expanded);
-        }
-        last = m.end();
-        if out.fault.is_some() {
-            break;
-        }
-    }
-    out.push(&s[last..]);
-    ctx.finish(out)
-}
-
-pub(super) fn regex_replace_all(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    replace_with(ctx, &args, false)
-}
-
-pub(super) fn regex_replace_all_literal(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    replace_with(ctx, &args, true)
-}
-
-/// Go's `Regexp.Split`.
-pub(super) fn regex_split(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let (pattern, s, n) = (arg_str(&args, 0), arg_str(&args, 1), arg_int(&args, 2));
-    let re = regex(ctx, pattern, s)?;
-    if n == 0 {
-        return Ok(Value::str_list(Vec::new()));
-    }
-    if !pattern.is_empty() && s.is_empty() {
-        return Ok(Value::str_list(vec![GoStr::new(Vec::new())]));
-    }
-    let matches = find_all(ctx, &re, s, n)?;
-    let limit = usize::try_from(n).ok();
-    let mut parts = Vec::new();
-    let (mut begin, mut end) = (0, 0);
-    for (start, stop) in matches {
-        if limit.is_some_and(|n| parts.len() + 1 == n) {
-            break;
-        }
-        end = start;
-        if stop != 0 {
-            parts.push(GoStr::from_slice(&s[begin..end]));
-        }
-        begin = stop;
-    }
-    if end != s.len() {
-        parts.push(GoStr::from_slice(&s[begin..]));
-    }
-    Ok(Value::str_list(parts))
-}
-
-pub(super) fn regex_quote_meta(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let out = Zeroizing::new(goregex::quote_meta(arg_str(&args, 0)));
-    ctx.string(out)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Arithmetic (Sprig's int64 helpers: anything is cast, overflow wraps as in Go).
-
-pub(super) fn add(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    Ok(Value::Int64(
-        args.iter()
-            .fold(0i64, |acc, v| acc.wrapping_add(cast_int64(v))),
-    ))
-}
-
-pub(super) fn add1(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    Ok(Value::Int64(cast_int64(arg(&args, 0)).wrapping_add(1)))
-}
-
-pub(super) fn sub(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    Ok(Value::Int64(
-        cast_int64(arg(&args, 0)).wrapping_sub(cast_int64(arg(&args, 1))),
-    ))
-}
-
-pub(super) fn mul(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let first = cast_int64(arg(&args, 0));
-    Ok(Value::Int64(
-        args.iter()
-            .skip(1)
-            .fold(first, |acc, v| acc.wrapping_mul(cast_int64(v))),
-    ))
-}
-
-pub(super) fn div(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let (a, b) = (cast_int64(arg(&args, 0)), cast_int64(arg(&args, 1)));
-    if b == 0 {
-        return call_error("runtime error: integer divide by zero");
-    }
-    Ok(Value::Int64(a.wrapping_div(b)))
-}
-
-pub(super) fn modulo(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let (a, b) = (cast_int64(arg(&args, 0)), cast_int64(arg(&args, 1)));
-    if b == 0 {
-        return call_error("runtime error: integer divide by zero");
-    }
-    Ok(Value::Int64(a.wrapping_rem(b)))
-}
-
-pub(super) fn max(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let first = cast_int64(arg(&args, 0));
-    Ok(Value::Int64(
-        args.iter().skip(1).map(cast_int64).fold(first, i64::max),
-    ))
-}
-
-pub(super) fn min(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let first = cast_int64(arg(&args, 0));
-    Ok(Value::Int64(
-        args.iter().skip(1).map(cast_int64).fold(first, i64::min),
-    ))
-}
-
-/// Sprig's `untilStep`, charging for every element before making it.
-fn until_step_values(
-    ctx: &mut Ctx<'_>,
-    start: i64,
-    stop: i64,
-    step: i64,
-) -> Result<Vec<i64>, FuncError> {
-    let count = if stop < start {
-        if step >= 0 {
-            0
-        } else {
-            (i128::from(start) - i128::from(stop) + i128::from(-step) - 1) / i128::from(-step)
-        }
-    } else if step <= 0 {
-        0
-    } else {
-        (i128::from(stop) - i128::from(start) + i128::from(step) - 1) / i128::from(step)
-    };
-    ctx.elements(usize::try_from(count).unwrap_or(usize::MAX))?;
-    let mut out = Vec::new();
-    let mut i = start;
-    for _ in 0..count {
-        out.push(i);
-        i = i.wrapping_add(step);
-    }
-    Ok(out)
-}
-
-pub(super) fn until(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let count = arg_int(&args, 0);
-    let step = if count < 0 { -1 } else { 1 };
-    let values = until_step_values(ctx, 0, count, step)?;
-    Ok(Value::list(values.into_iter().map(Value::Int).collect()))
-}
-
-pub(super) fn until_step(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let values = until_step_values(ctx, arg_int(&args, 0), arg_int(&args, 1), arg_int(&args, 2))?;
-    Ok(Value::list(values.into_iter().map(Value::Int).collect()))
-}
-
-pub(super) fn seq(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let p: Vec<i64> = args.iter().map(|v| v.as_int().unwrap_or(0)).collect();
-    let values = match p.as_slice() {
-        [end] => {
-            let inc = if *end < 1 { -1 } else { 1 };
-            until_step_values(ctx, 1, end.wrapping_add(inc), inc)?
-        }
-        [start, end] => {
-            let step = if end < start { -1 } else { 1 };
-            until_step_values(ctx, *start, end.wrapping_add(step), step)?
-        }
-        [start, step, end] => {
-            let mut inc = 1;
-            if end < start {
-                inc = -1;
-                if *step > 0 {
-                    return ctx.bytes(b"");
-                }
-            }
-            until_step_values(ctx, *start, end.wrapping_add(inc), *step)?
-        }
-        _ => Vec::new(),
-    };
-    let text: Vec<String> = values.iter().map(i64::to_string).collect();
-    ctx.bytes(text.join(" ").as_bytes())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Types.
-
-pub(super) fn type_of(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    ctx.bytes(arg(&args, 0).type_name().as_bytes())
-}
-
-pub(super) fn type_is(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    Ok(Value::Bool(
-        arg_str(&args, 0) == arg(&args, 1).type_name().as_bytes(),
-    ))
-}
-
-pub(super) fn type_is_like(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let target = arg_str(&args, 0);
-    let t = arg(&args, 1).type_name().as_bytes();
-    Ok(Value::Bool(
-        target == t || (t.first() == Some(&b'*') && &t[1..] == target),
-    ))
-}
-
-pub(super) fn kind_of(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    ctx.bytes(arg(&args, 0).kind_name().as_bytes())
-}
-
-pub(super) fn kind_is(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    Ok(Value::Bool(
-        arg_str(&args, 0) == arg(&args, 1).kind_name().as_bytes(),
-    ))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Paths (Go's `path` package; `filepath` on Linux behaves the same).
-
-/// Go's `path.Clean`.
-fn clean(path: &[u8]) -> Vec<u8> {
-    if path.is_empty() {
-        return b".".to_vec();
-    }
-    let rooted = path[0] == b'/';
-    let n = path.len();
-    let mut out: Vec<u8> = Vec::with_capacity(n);
-    let (mut r, mut dotdot) = (0, 0);
-    if rooted {
-        out.push(b'/');
-        r = 1;
-        dotdot = 1;
-    }
-    while r < n {
-        let at = |i: usize| path.get(i).copied();
-        // An empty element or a `.` element: skip it.
-        if path[r] == b'/' || (path[r] == b'.' && (r + 1 == n || at(r + 1) == Some(b'/'))) {
-            r += 1;
-        } else if path[r] == b'.'
-            && at(r + 1) == Some(b'.')
-            && (r + 2 == n || at(r + 2) == Some(b'/'))
-        {
-            r += 2;
-            if out.len() > dotdot {
-                let mut w = out.len() - 1;
-                while w > dotdot && out[w] != b'/' {
-                    w -= 1;
-                }
-                out.truncate(w);
-            } else if !rooted {
-                if !out.is_empty() {
-                    out.push(b'/');
-                }
-                out.extend_from_slice(b"..");
-                dotdot = out.len();
-            }
-        } else {
-            if (rooted && out.len() != 1) || (!rooted && !out.is_empty()) {
-                out.push(b'/');
-            }
-            while r < n && path[r] != b'/' {
-                out.push(path[r]);
-                r += 1;
-            }
-        }
-    }
-    if out.is_empty() {
-        return b".".to_vec();
-    }
-    out
-}
-
-pub(super) fn path_clean(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let out = clean(arg_str(&args, 0));
-    ctx.bytes(&out)
-}
-
-pub(super) fn path_base(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let mut path = arg_str(&args, 0);
-    if path.is_empty() {
-        return ctx.bytes(b".");
-    }
-    while path.last() == Some(&b'/') {
-        path = &path[..path.len() - 1];
-    }
-    if path.is_empty() {
-        return ctx.bytes(b"/");
-    }
-    if let Some(i) = path.iter().rposition(|&b| b == b'/') {
-        path = &path[i + 1..];
-    }
-    ctx.bytes(path)
-}
-
-pub(super) fn path_dir(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let path = arg_str(&args, 0);
-    let dir = match path.iter().rposition(|&b| b == b'/') {
-        Some(i) => &path[..=i],
-        None => &[][..],
-    };
-    let out = clean(dir);
-    ctx.bytes(&out)
-}
-
-pub(super) fn path_ext(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let path = arg_str(&args, 0);
-    for i in (0..path.len()).rev() {
-        match path[i] {
-            b'/' => break,
-            b'.' => return ctx.bytes(&path[i..]),
-            _ => {}
-        }
-    }
-    ctx.bytes(b"")
-}
-
-pub(super) fn path_is_abs(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    Ok(Value::Bool(arg_str(&args, 0).first() == Some(&b'/')))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clean_like_go() {
-        for (input, want) in [
-            ("", "."),
-            ("a/b/../c", "a/c"),
-            ("/../a", "/a"),
-            ("../../a", "../../a"),
-            ("a/../..", ".."),
-            ("//a//b/./", "/a/b"),
-            ("a/b/..", "a"),
-            ("/a/..", "/"),
-        ] {
-            assert_eq!(
-                String::from_utf8(clean(input.as_bytes())).unwrap(),
-                want,
-                "{input}"
-            );
-        }
-    }
 
     #[test]
     fn case_mapping_is_simple() {

@@ -2,10 +2,14 @@
 //!
 //! Dicts are shared and mutable, as in Go: `set` and `unset` change the dict they are given.
 //! Where Go iterates a map in random order (`keys`, `values`), we use key order.
+//!
+//! Every function charges before it works: the elements it will create, the elements it
+//! compares (deep comparisons charge per value visited), the keys it looks up.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use super::budget::{Budget, Exceeded};
 use super::funcs::{Ctx, FResult, FuncError, arg, arg_str};
 use super::sprig::{cast_int64, strval};
 use super::value::{GoStr, Heap, MapId, Value, is_empty};
@@ -16,12 +20,40 @@ fn call_error<T>(message: impl Into<String>) -> Result<T, FuncError> {
     Err(FuncError::Call(message.into()))
 }
 
-/// The elements of a slice value (as `interface{}` values), or Sprig's error for anything
-/// else: `what` names the operation ("Cannot find first on type string").
-fn items(value: &Value, what: &str) -> Result<Vec<Value>, FuncError> {
+/// The elements of a slice value, borrowed.
+#[derive(Clone, Copy)]
+enum Items<'a> {
+    Values(&'a [Value]),
+    Strs(&'a [GoStr]),
+}
+
+impl Items<'_> {
+    fn len(self) -> usize {
+        match self {
+            Items::Values(v) => v.len(),
+            Items::Strs(v) => v.len(),
+        }
+    }
+
+    /// Element `i` as an `interface{}` value (a cheap, shared clone).
+    fn get(self, i: usize) -> Option<Value> {
+        match self {
+            Items::Values(v) => v.get(i).cloned(),
+            Items::Strs(v) => v.get(i).cloned().map(Value::Str),
+        }
+    }
+
+    fn iter(self) -> impl Iterator<Item = Value> {
+        (0..self.len()).filter_map(move |i| self.get(i))
+    }
+}
+
+/// The elements of a slice value, or Sprig's error for anything else: `what` names the
+/// operation ("Cannot find first on type string").
+fn items<'a>(value: &'a Value, what: &str) -> Result<Items<'a>, FuncError> {
     match value {
-        Value::List(items) => Ok(items.as_deref().cloned().unwrap_or_default()),
-        Value::StrList(items) => Ok(items.iter().cloned().map(Value::Str).collect()),
+        Value::List(items) => Ok(Items::Values(items.as_deref().map_or(&[], Vec::as_slice))),
+        Value::StrList(items) => Ok(Items::Strs(items)),
         Value::NoValue | Value::Nil => call_error(NIL_DEREFERENCE),
         other => call_error(format!("{what} {}", other.kind_name())),
     }
@@ -40,11 +72,12 @@ pub(super) fn list(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 }
 
 pub(super) fn dict(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    ctx.elements(args.len())?;
+    // An entry per pair, and one for the map itself (even an empty one takes heap room).
+    ctx.elements(args.len().div_ceil(2) + 1)?;
     let mut map = BTreeMap::new();
     let mut i = 0;
     while i < args.len() {
-        let key = GoStr::from_buf(strval(ctx, arg(&args, i))?);
+        let key = strval(ctx, arg(&args, i))?;
         let value = args.get(i + 1).cloned().unwrap_or_else(|| Value::text(""));
         map.insert(key, value);
         i += 2;
@@ -53,6 +86,7 @@ pub(super) fn dict(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 }
 
 pub(super) fn get(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    ctx.work(arg_str(&args, 1).len())?;
     let found = ctx.heap.map_get(map_id(arg(&args, 0)), arg_str(&args, 1));
     Ok(found.unwrap_or_else(|| Value::text("")))
 }
@@ -62,6 +96,7 @@ pub(super) fn set(ctx: &mut Ctx<'_>, mut args: Vec<Value>) -> FResult {
         return call_error("assignment to entry in nil map");
     };
     ctx.elements(1)?;
+    ctx.reserve(arg_str(&args, 1).len())?;
     let key = GoStr::from_slice(arg_str(&args, 1));
     let value = if args.len() > 2 {
         args.swap_remove(2)
@@ -76,6 +111,7 @@ pub(super) fn set(ctx: &mut Ctx<'_>, mut args: Vec<Value>) -> FResult {
 
 pub(super) fn unset(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let id = map_id(arg(&args, 0));
+    ctx.work(arg_str(&args, 1).len())?;
     if let Some(map) = id.and_then(|id| ctx.heap.map_mut(id)) {
         map.remove(&GoStr::from_slice(arg_str(&args, 1)));
     }
@@ -83,28 +119,44 @@ pub(super) fn unset(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 }
 
 pub(super) fn has_key(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
+    ctx.work(arg_str(&args, 1).len())?;
     let found = ctx.heap.map_get(map_id(arg(&args, 0)), arg_str(&args, 1));
     Ok(Value::Bool(found.is_some()))
 }
 
 pub(super) fn pluck(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let key = arg_str(&args, 0);
+    let dicts = args.len().saturating_sub(1);
+    ctx.steps(dicts)?;
+    ctx.work(key.len().saturating_mul(dicts))?;
+    ctx.elements(dicts)?;
     let mut out = Vec::new();
     for dict in args.iter().skip(1) {
         if let Some(v) = ctx.heap.map_get(map_id(dict), key) {
             out.push(v);
         }
     }
-    ctx.elements(out.len())?;
     Ok(Value::list(out))
 }
 
+/// The dict behind a value, borrowed (`None` for nil).
+fn dict_of<'h>(heap: &'h Heap, value: &Value) -> Option<&'h BTreeMap<GoStr, Value>> {
+    map_id(value).and_then(|id| heap.map(id))
+}
+
 pub(super) fn keys(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let mut out = Vec::new();
+    let total = args
+        .iter()
+        .map(|dict| ctx.heap.map_len(map_id(dict)))
+        .fold(0usize, usize::saturating_add);
+    ctx.steps(args.len())?;
+    ctx.elements(total)?;
+    let mut out = Vec::with_capacity(total);
     for dict in &args {
-        out.extend(ctx.heap.entries(map_id(dict)).into_iter().map(|(k, _)| k));
+        if let Some(map) = dict_of(ctx.heap, dict) {
+            out.extend(map.keys().cloned());
+        }
     }
-    ctx.elements(out.len())?;
     Ok(Value::str_list(out))
 }
 
@@ -117,13 +169,16 @@ fn filtered(ctx: &mut Ctx<'_>, args: &[Value], keep_listed: bool) -> FResult {
             _ => &[][..],
         })
         .collect();
-    let map: BTreeMap<GoStr, Value> = ctx
-        .heap
-        .entries(map_id(arg(args, 0)))
+    // Every entry is compared with every listed key.
+    let len = ctx.heap.map_len(map_id(arg(args, 0)));
+    ctx.steps(len.saturating_mul(listed.len().max(1)))?;
+    ctx.elements(len + 1)?;
+    let map: BTreeMap<GoStr, Value> = dict_of(ctx.heap, arg(args, 0))
         .into_iter()
+        .flatten()
         .filter(|(k, _)| listed.contains(&k.bytes()) == keep_listed)
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    ctx.elements(map.len())?;
     Ok(ctx.heap.alloc(map))
 }
 
@@ -136,13 +191,11 @@ pub(super) fn omit(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 }
 
 pub(super) fn values(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let out: Vec<Value> = ctx
-        .heap
-        .entries(map_id(arg(&args, 0)))
+    ctx.elements(ctx.heap.map_len(map_id(arg(&args, 0))))?;
+    let out: Vec<Value> = dict_of(ctx.heap, arg(&args, 0))
         .into_iter()
-        .map(|(_, v)| v)
+        .flat_map(|m| m.values().cloned())
         .collect();
-    ctx.elements(out.len())?;
     Ok(Value::list(out))
 }
 
@@ -175,7 +228,8 @@ pub(super) fn dig(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
         }
     }
     for (i, key) in path.iter().enumerate() {
-        ctx.elements(1)?;
+        ctx.steps(1)?;
+        ctx.work(key.len())?;
         let Some(step) = ctx.heap.map_get(dict, key.bytes()) else {
             return Ok(default);
         };
@@ -190,62 +244,83 @@ pub(super) fn dig(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     Ok(default)
 }
 
+/// A new list of `extra` plus the elements of `list`, charged before it is made.
+fn copied(ctx: &mut Ctx<'_>, list: Items<'_>, extra: usize) -> Result<Vec<Value>, FuncError> {
+    let len = list.len().saturating_add(extra);
+    ctx.elements(len)?;
+    let mut out = Vec::with_capacity(len);
+    out.extend(list.iter());
+    Ok(out)
+}
+
 pub(super) fn push(ctx: &mut Ctx<'_>, mut args: Vec<Value>) -> FResult {
-    let mut out = items(arg(&args, 0), "Cannot push on type")?;
-    ctx.elements(out.len() + 1)?;
-    out.push(args.pop().unwrap_or(Value::Nil));
+    let last = args.pop().unwrap_or(Value::Nil);
+    let mut out = copied(ctx, items(arg(&args, 0), "Cannot push on type")?, 1)?;
+    out.push(last);
     Ok(Value::list(out))
 }
 
 pub(super) fn prepend(ctx: &mut Ctx<'_>, mut args: Vec<Value>) -> FResult {
+    let first = args.pop().unwrap_or(Value::Nil);
     let rest = items(arg(&args, 0), "Cannot prepend on type")?;
-    ctx.elements(rest.len() + 1)?;
-    let mut out = vec![args.pop().unwrap_or(Value::Nil)];
-    out.extend(rest);
+    ctx.elements(rest.len().saturating_add(1))?;
+    let mut out = Vec::with_capacity(rest.len() + 1);
+    out.push(first);
+    out.extend(rest.iter());
     Ok(Value::list(out))
 }
 
 pub(super) fn first(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let items = items(arg(&args, 0), "Cannot find first on type")?;
-    Ok(items.into_iter().next().unwrap_or(Value::Nil))
+    Ok(items.get(0).unwrap_or(Value::Nil))
 }
 
 pub(super) fn last(_ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let items = items(arg(&args, 0), "Cannot find last on type")?;
-    Ok(items.into_iter().next_back().unwrap_or(Value::Nil))
+    Ok(items
+        .len()
+        .checked_sub(1)
+        .and_then(|i| items.get(i))
+        .unwrap_or(Value::Nil))
 }
 
 pub(super) fn rest(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let items = items(arg(&args, 0), "Cannot find rest on type")?;
-    if items.is_empty() {
+    if items.len() == 0 {
         return Ok(Value::List(None));
     }
-    ctx.elements(items.len())?;
-    Ok(Value::list(items[1..].to_vec()))
+    ctx.elements(items.len() - 1)?;
+    Ok(Value::list(items.iter().skip(1).collect()))
 }
 
 pub(super) fn initial(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let items = items(arg(&args, 0), "Cannot find initial on type")?;
-    if items.is_empty() {
+    if items.len() == 0 {
         return Ok(Value::List(None));
     }
-    ctx.elements(items.len())?;
-    Ok(Value::list(items[..items.len() - 1].to_vec()))
+    ctx.elements(items.len() - 1)?;
+    Ok(Value::list(items.iter().take(items.len() - 1).collect()))
 }
 
 pub(super) fn reverse(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let mut items = items(arg(&args, 0), "Cannot find reverse on type")?;
-    ctx.elements(items.len())?;
-    items.reverse();
-    Ok(Value::list(items))
+    let mut out = copied(ctx, items(arg(&args, 0), "Cannot find reverse on type")?, 0)?;
+    out.reverse();
+    Ok(Value::list(out))
 }
 
 pub(super) fn uniq(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let items = items(arg(&args, 0), "Cannot find uniq on type")?;
+    ctx.elements(items.len())?;
     let mut out: Vec<Value> = Vec::new();
-    for item in items {
-        ctx.elements(out.len() + 1)?;
-        if !out.iter().any(|o| equal(ctx.heap, o, &item, 0)) {
+    for item in items.iter() {
+        let mut seen = false;
+        for o in &out {
+            if equal(ctx.heap, ctx.budget, o, &item, 0)? {
+                seen = true;
+                break;
+            }
+        }
+        if !seen {
             out.push(item);
         }
     }
@@ -255,21 +330,27 @@ pub(super) fn uniq(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 pub(super) fn compact(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let items = items(arg(&args, 0), "Cannot compact on type")?;
     ctx.elements(items.len())?;
-    let out = items
-        .into_iter()
-        .filter(|v| !is_empty(v, ctx.heap))
-        .collect();
+    let out = items.iter().filter(|v| !is_empty(v, ctx.heap)).collect();
     Ok(Value::list(out))
 }
 
 pub(super) fn without(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let items = items(arg(&args, 0), "Cannot find without on type")?;
     let omit = &args[1.min(args.len())..];
-    ctx.elements(items.len().saturating_mul(omit.len().max(1)))?;
-    let out = items
-        .into_iter()
-        .filter(|item| !omit.iter().any(|o| equal(ctx.heap, o, item, 0)))
-        .collect();
+    ctx.elements(items.len())?;
+    let mut out = Vec::new();
+    for item in items.iter() {
+        let mut omitted = false;
+        for o in omit {
+            if equal(ctx.heap, ctx.budget, o, &item, 0)? {
+                omitted = true;
+                break;
+            }
+        }
+        if !omitted {
+            out.push(item);
+        }
+    }
     Ok(Value::list(out))
 }
 
@@ -279,11 +360,13 @@ pub(super) fn has(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
         return Ok(Value::Bool(false));
     }
     let items = items(haystack, "Cannot find has on type")?;
-    ctx.elements(items.len())?;
     let needle = arg(&args, 0);
-    Ok(Value::Bool(
-        items.iter().any(|item| equal(ctx.heap, needle, item, 0)),
-    ))
+    for item in items.iter() {
+        if equal(ctx.heap, ctx.budget, needle, &item, 0)? {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
 }
 
 /// Sprig's `slice` (it replaces Go's builtin of the same name).
@@ -325,13 +408,16 @@ pub(super) fn concat(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     let mut out = Vec::new();
     for list in &args {
         match list {
-            Value::List(_) | Value::StrList(_) => out.extend(items(list, "")?),
+            Value::List(_) | Value::StrList(_) => {
+                let items = items(list, "")?;
+                ctx.elements(items.len())?;
+                out.extend(items.iter());
+            }
             Value::NoValue | Value::Nil => return call_error(NIL_DEREFERENCE),
             other => {
                 return call_error(format!("Cannot concat type {} as list", other.kind_name()));
             }
         }
-        ctx.elements(out.len())?;
     }
     if out.is_empty() {
         return Ok(Value::List(None));
@@ -342,47 +428,85 @@ pub(super) fn concat(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 pub(super) fn deep_equal(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     Ok(Value::Bool(equal(
         ctx.heap,
+        ctx.budget,
         arg(&args, 0),
         arg(&args, 1),
         0,
-    )))
+    )?))
 }
 
-/// Go's `reflect.DeepEqual` on template values.
-fn equal(heap: &Heap, a: &Value, b: &Value, depth: usize) -> bool {
+/// Go's `reflect.DeepEqual` on template values, charging a step per pair of values visited
+/// and the work of every string comparison before it is made.
+fn equal(
+    heap: &Heap,
+    budget: &mut Budget,
+    a: &Value,
+    b: &Value,
+    depth: usize,
+) -> Result<bool, Exceeded> {
     if depth > super::gofmt::MAX_PRINT_DEPTH {
-        return false;
+        return Ok(false);
     }
-    match (a, b) {
+    budget.charge(1)?;
+    Ok(match (a, b) {
         (Value::NoValue | Value::Nil, Value::NoValue | Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) => x.bytes() == y.bytes(),
+        (Value::Str(x), Value::Str(y)) => {
+            budget.work(x.len().min(y.len()))?;
+            x.bytes() == y.bytes()
+        }
         (Value::List(x), Value::List(y)) => match (x, y) {
             (None, None) => true,
             (Some(x), Some(y)) => {
-                x.len() == y.len()
-                    && x.iter()
-                        .zip(y.iter())
-                        .all(|(p, q)| equal(heap, p, q, depth + 1))
+                if x.len() != y.len() {
+                    return Ok(false);
+                }
+                for (p, q) in x.iter().zip(y.iter()) {
+                    if !equal(heap, budget, p, q, depth + 1)? {
+                        return Ok(false);
+                    }
+                }
+                true
             }
             _ => false,
         },
-        (Value::StrList(x), Value::StrList(y)) => x == y,
-        (Value::StrMap(x), Value::StrMap(y)) => x == y,
+        (Value::StrList(x), Value::StrList(y)) => {
+            let bytes = x.iter().map(GoStr::len).fold(0usize, usize::saturating_add);
+            budget.charge(u64::try_from(x.len()).unwrap_or(u64::MAX))?;
+            budget.work(bytes)?;
+            x == y
+        }
+        (Value::StrMap(x), Value::StrMap(y)) => {
+            let bytes = x
+                .iter()
+                .map(|(k, v)| k.len().saturating_add(v.len()))
+                .fold(0usize, usize::saturating_add);
+            budget.charge(u64::try_from(x.len()).unwrap_or(u64::MAX))?;
+            budget.work(bytes)?;
+            x == y
+        }
         (Value::Map(x), Value::Map(y)) => match (x, y) {
             (None, None) => true,
             (Some(p), Some(q)) if p == q => true,
-            (Some(_), Some(_)) => {
-                let (x, y) = (heap.entries(*x), heap.entries(*y));
-                x.len() == y.len()
-                    && x.iter()
-                        .zip(y.iter())
-                        .all(|((k1, v1), (k2, v2))| k1 == k2 && equal(heap, v1, v2, depth + 1))
+            (Some(p), Some(q)) => {
+                let (Some(x), Some(y)) = (heap.map(*p), heap.map(*q)) else {
+                    return Ok(false);
+                };
+                if x.len() != y.len() {
+                    return Ok(false);
+                }
+                for ((k1, v1), (k2, v2)) in x.iter().zip(y.iter()) {
+                    budget.work(k1.len().min(k2.len()))?;
+                    if k1 != k2 || !equal(heap, budget, v1, v2, depth + 1)? {
+                        return Ok(false);
+                    }
+                }
+                true
             }
             _ => false,
         },
         _ => false,
-    }
+    })
 }
