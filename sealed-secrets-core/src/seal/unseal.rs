@@ -573,8 +573,9 @@ fn is_json_object(value: &SecretBytes) -> bool {
     )
 }
 
-/// Every template's result, rendered under one budget of `room` output bytes; `Err` with the
-/// failures that the sources alone decide (size, syntax), if any.
+/// Every template's result, rendered under one [`template::Budget`] whose total output is at
+/// most `room` bytes; `Err` with the failures that the sources alone decide (size, syntax,
+/// unsupported functions, too many templates), if any.
 type Rendered = Vec<(String, Result<SecretBytes, template::TemplateError>)>;
 
 fn render_all(
@@ -584,45 +585,39 @@ fn render_all(
     room: usize,
     deadline: Option<std::time::Instant>,
 ) -> Result<Rendered, Vec<(String, template::TemplateError)>> {
-    use template::TemplateError;
+    let mut limits = *limits;
+    limits.max_total_output_bytes = limits
+        .max_total_output_bytes
+        .min(u64::try_from(room).unwrap_or(u64::MAX));
+    if templates.len() > limits.max_templates {
+        let (item, _) = templates.iter().nth(limits.max_templates).unzip();
+        let name = item.cloned().unwrap_or_default();
+        return Err(vec![(
+            name.clone(),
+            template::TemplateError::Limit {
+                name,
+                limit: u64::try_from(limits.max_templates).unwrap_or(u64::MAX),
+                unit: "templates",
+            },
+        )]);
+    }
+    let mut parsed = Vec::new();
     let mut static_errors = Vec::new();
-    let mut rendered = Vec::new();
-    let mut total = 0usize;
     for (item, source) in templates {
-        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            rendered.push((
-                item.clone(),
-                Err(TemplateError::Limit {
-                    name: item.clone(),
-                    limit: 0,
-                    unit: "seconds",
-                }),
-            ));
-            continue;
-        }
-        match template::render(item, source, data, limits) {
-            Err(e @ (TemplateError::Parse { .. } | TemplateError::SourceTooLarge { .. })) => {
-                static_errors.push((item.clone(), e));
-            }
-            Err(e) => rendered.push((item.clone(), Err(e))),
-            Ok(out) => {
-                let result = if total.saturating_add(out.len()) > room {
-                    Err(TemplateError::Limit {
-                        name: item.clone(),
-                        limit: u64::try_from(room).unwrap_or(u64::MAX),
-                        unit: "bytes",
-                    })
-                } else {
-                    total += out.len();
-                    Ok(out)
-                };
-                rendered.push((item.clone(), result));
-            }
+        match template::Template::parse(item, source, &limits) {
+            Ok(t) => parsed.push((item, t)),
+            Err(e) => static_errors.push((item.clone(), e)),
         }
     }
-    if static_errors.is_empty() {
-        Ok(rendered)
-    } else {
-        Err(static_errors)
+    if !static_errors.is_empty() {
+        return Err(static_errors);
     }
+    let mut budget = template::Budget::new(&limits);
+    if let Some(deadline) = deadline {
+        budget = budget.with_deadline(deadline);
+    }
+    Ok(parsed
+        .into_iter()
+        .map(|(item, t)| (item.clone(), t.execute(data, &mut budget)))
+        .collect())
 }
