@@ -34,6 +34,10 @@ use sealed_secrets_core::public_cert::{
 };
 use transport::{ApiClient, Response, SetupError, TransportError};
 
+/// How often a request the controller answered 429 is sent again, and how long apart.
+const RATE_LIMIT_RETRIES: u64 = 30;
+const RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
+
 /// Longest part of a server's answer quoted in an error.
 pub(crate) const MAX_QUOTED: usize = 200;
 
@@ -378,7 +382,22 @@ impl Controller {
             });
         }
         let path = format!("{}{endpoint}", target.proxy_base);
-        let response = self.client.request(method, &path, accept, body)?;
+        let mut response = self.client.request(method, &path, accept, body)?;
+        // The controller limits /v1/verify and /v1/rotate per client (2/s, burst 2 by
+        // default; upstream v0.40 limits both too): a file of many documents waits its turn.
+        for attempt in 0..RATE_LIMIT_RETRIES {
+            if response.status != 429 {
+                break;
+            }
+            if attempt == 0 {
+                eprintln!(
+                    "note: the controller is rate-limiting {endpoint}; waiting for it (at most {} s)",
+                    RATE_LIMIT_RETRIES * RATE_LIMIT_WAIT.as_secs()
+                );
+            }
+            std::thread::sleep(RATE_LIMIT_WAIT);
+            response = self.client.request(method, &path, accept, body)?;
+        }
         match response.status {
             // The API server's proxy could not reach a backend (no endpoints, dial failure).
             502..=504 => Err(ClusterError::Unreachable {
