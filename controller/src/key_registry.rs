@@ -615,4 +615,27 @@ mod tests {
         let empty = Secret::default();
         assert!(entry_from_secret(&empty, KeyOrderPriority::CertNotBefore).is_err());
     }
+
+    #[test]
+    fn a_certificate_of_another_key_is_refused() {
+        let key = PrivateKey::generate(2048).unwrap();
+        let other = PrivateKey::generate(2048).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let cert = Certificate::self_signed(&other, &CertParams::controller_default(now)).unwrap();
+        let mut core = sealed_secrets_core::key_secret::new_key_secret(
+            &key,
+            &cert,
+            "sealed-secrets-key",
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        core.metadata.name = "planted".into();
+        let secret = target_secret::to_k8s(&core);
+        let err = entry_from_secret(&secret, KeyOrderPriority::CertNotBefore).unwrap_err();
+        assert_eq!(
+            err,
+            "key Secret \"planted\": its certificate does not match its private key"
+        );
+    }
 }

@@ -54,7 +54,6 @@ pub struct LeaderElector {
     observed: Option<(Observed, Instant)>,
 }
 
-/// Why leadership ended.
 /// Why one Lease call failed.
 #[derive(Debug, thiserror::Error)]
 enum LeaseCallError {
@@ -64,6 +63,7 @@ enum LeaseCallError {
     TimedOut(Duration),
 }
 
+/// Why leadership ended.
 #[derive(Debug, thiserror::Error)]
 #[error("lost the leader lease {name}: not renewed within {deadline:?}")]
 pub struct LeadershipLost {
@@ -271,4 +271,42 @@ pub fn identity() -> String {
     let _ = aws_lc_rs::rand::fill(&mut suffix);
     let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     format!("{host}_{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::Client;
+
+    /// An API server that accepts connections and never answers.
+    async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        (format!("http://{addr}"), task)
+    }
+
+    #[tokio::test]
+    async fn a_renewal_that_hangs_ends_leadership_at_the_deadline() {
+        let (url, _server) = silent_server().await;
+        let config = kube::Config::new(url.parse().unwrap());
+        let client = Client::try_from(config).unwrap();
+        let timing = Timing {
+            lease_duration: Duration::from_secs(3),
+            renew_deadline: Duration::from_millis(600),
+            retry_period: Duration::from_millis(100),
+        };
+        let mut elector =
+            LeaderElector::new(Api::namespaced(client, "ns"), "lease", "me".into(), timing);
+        // Without a bound on each call this would wait for ever on the first renewal.
+        let lost = tokio::time::timeout(Duration::from_secs(60), elector.hold())
+            .await
+            .expect("hold() returns once the renew deadline has passed");
+        assert_eq!(lost.deadline, timing.renew_deadline);
+    }
 }
