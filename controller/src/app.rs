@@ -104,6 +104,10 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
 
     // 2. Client.
     let config = kube_client::load_config(settings.kubeconfig.as_deref()).await?;
+    // The Lease has a client of its own, unthrottled (two calls every retry period): behind the
+    // reconciles' client-side limit a renewal could wait past the renew deadline and a busy
+    // leader would lose its lease to its own traffic.
+    let lease_client = kube_client::build_client(config.clone(), -1.0, 0)?;
     let client =
         kube_client::build_client(config, settings.kubeclient_qps, settings.kubeclient_burst)?;
     let own_namespace = kube_client::own_namespace();
@@ -129,7 +133,7 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     tracing::info!(keys = loaded, "loaded sealing keys");
     let mut elector = settings.leader_elect.then(|| {
         LeaderElector::new(
-            Api::namespaced(client.clone(), &own_namespace),
+            Api::namespaced(lease_client.clone(), &own_namespace),
             &settings.leader_elect_lease,
             leader::identity(),
             Timing::default(),
