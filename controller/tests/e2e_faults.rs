@@ -1094,10 +1094,16 @@ async fn hostile_objects(
         ),
     )
     .await;
-    let huge_total: BTreeMap<String, String> = (0..300)
+    // 250 of them (the most one SealedSecret may have is 256): the shared budget stops them.
+    let huge_total: BTreeMap<String, String> = (0..250)
         .map(|i| (format!("t{i:03}"), r#"{{ repeat 1000000 "a" }}"#.to_owned()))
         .collect();
     create_json(sealed, with_templates("huge-total", huge_total)).await;
+    // 300: refused from the sources alone, before anything runs.
+    let too_many: BTreeMap<String, String> = (0..300)
+        .map(|i| (format!("t{i:03}"), r#"{{ repeat 1000000 "a" }}"#.to_owned()))
+        .collect();
+    create_json(sealed, with_templates("too-many-templates", too_many)).await;
 
     // What each ends with.
     let (_, c) = wait_synced(sealed, "huge-ok", "True").await;
@@ -1133,7 +1139,12 @@ async fn hostile_objects(
             failed.matches("exceeds").count()
         );
     }
-    let cases: [(&str, &str, Option<&str>); 8] = [
+    let cases: [(&str, &str, Option<&str>); 9] = [
+        (
+            "too-many-templates",
+            "exceeds limit of 256 templates",
+            None,
+        ),
         (
             "huge-too-big",
             "decrypted values exceed the 1048576-byte limit of a Secret",
