@@ -1,10 +1,10 @@
 //! Prometheus metrics with upstream's names, labels and help texts (SPEC §3.12), plus our own:
 //! RSA decryptions performed, unseals skipped thanks to a matching digest, and per key the
 //! number of SealedSecrets last opened with it ([`KeyDependents`]). What a scrape answers (content
-//! type, gzip, the scrape counters) is [`exposition`]; the process families are the `prometheus`
-//! crate's collector plus [`process`].
+//! type, gzip, the scrape counters) is [`exposition`]; the `process_*` families are [`process`].
 
 pub mod exposition;
+#[cfg(target_os = "linux")]
 pub mod process;
 
 use std::collections::HashMap;
@@ -250,15 +250,9 @@ impl Metrics {
         ))?;
         registry.register(Box::new(scrapes.clone()))?;
         registry.register(Box::new(scrapes_in_flight.clone()))?;
-        // Go's process collector families: the crate's collector gives cpu, fds, memory and
-        // start time (plus `process_threads`, which Go has as `go_threads`); ours the rest.
+        // Go's process collector families (see [`process`]).
         #[cfg(target_os = "linux")]
-        {
-            registry.register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
-            ))?;
-            registry.register(Box::new(process::ProcessExtras::new()?))?;
-        }
+        registry.register(Box::new(process::ProcessCollector::new()?))?;
         Ok(Self {
             registry,
             build_info,
