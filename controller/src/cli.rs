@@ -142,7 +142,9 @@ pub struct Cli {
     #[arg(long, env = "SEALED_SECRETS_LOG_LEVEL", default_value = "INFO")]
     pub log_level: String,
 
-    /// Log format: json, or text for anything else.
+    /// Log format: text (upstream's slog logfmt: time=… level=… msg=…), json (upstream's slog
+    /// JSON: time, level, msg and the fields at the top level), tracing or tracing-json
+    /// (tracing-subscriber's own formats, with span names); anything else means text, as upstream.
     #[arg(long, env = "SEALED_SECRETS_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
 
@@ -241,11 +243,17 @@ pub enum WatchScope {
     Namespaces(Vec<String>),
 }
 
-/// Log output format.
+/// Log output format (see [`crate::telemetry`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// slog's `TextHandler` logfmt, upstream's default.
     Text,
+    /// slog's `JSONHandler` objects.
     Json,
+    /// tracing-subscriber's full text format.
+    Tracing,
+    /// tracing-subscriber's JSON format (`fields`, `span`, `spans`).
+    TracingJson,
 }
 
 /// Checked settings, derived from [`Cli`] without IO.
@@ -407,10 +415,12 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
         "ERROR" => tracing::Level::ERROR,
         _ => tracing::Level::INFO,
     };
-    let log_format = if cli.log_format == "json" {
-        LogFormat::Json
-    } else {
-        LogFormat::Text
+    // Upstream compares with "json" exactly and takes anything else as text.
+    let log_format = match cli.log_format.as_str() {
+        "json" => LogFormat::Json,
+        "tracing" => LogFormat::Tracing,
+        "tracing-json" => LogFormat::TracingJson,
+        _ => LogFormat::Text,
     };
     let privatekey_labels =
         go_flags::parse_key_value_list("privatekey-labels", &cli.privatekey_labels)
@@ -692,5 +702,20 @@ mod tests {
             Err(CliError::RateLimit)
         ));
         assert!(parse(["c", "--key-ttl", "10d"]).is_err());
+    }
+
+    #[test]
+    fn log_formats() {
+        for (value, want) in [
+            ("text", LogFormat::Text),
+            ("json", LogFormat::Json),
+            ("tracing", LogFormat::Tracing),
+            ("tracing-json", LogFormat::TracingJson),
+            // Upstream: anything but "json" is text, "JSON" included.
+            ("JSON", LogFormat::Text),
+            ("logfmt", LogFormat::Text),
+        ] {
+            assert_eq!(run(&["--log-format", value]).log_format, want, "{value}");
+        }
     }
 }

@@ -1,14 +1,19 @@
 //! Prometheus metrics with upstream's names, labels and help texts (SPEC §3.12), plus our own:
 //! RSA decryptions performed, unseals skipped thanks to a matching digest, and per key the
-//! number of SealedSecrets last opened with it ([`KeyDependents`]).
+//! number of SealedSecrets last opened with it ([`KeyDependents`]). What a scrape answers (content
+//! type, gzip, the scrape counters) is [`exposition`]; the `process_*` families are [`process`].
+
+pub mod exposition;
+#[cfg(target_os = "linux")]
+pub mod process;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 const NAMESPACE: &str = "sealed_secrets_controller";
@@ -55,6 +60,20 @@ pub struct Metrics {
     pub unseal_skipped: IntCounter,
     /// `sealed_secrets_rs_key_dependents{fingerprint}`.
     pub key_dependents: KeyDependents,
+    /// promhttp's `promhttp_metric_handler_requests_total{code}`.
+    scrapes: IntCounterVec,
+    /// promhttp's `promhttp_metric_handler_requests_in_flight`.
+    scrapes_in_flight: IntGauge,
+}
+
+/// Counts a scrape in flight until dropped.
+#[derive(Debug)]
+pub struct InFlight(IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Name of the per-key dependents gauge (our own prefix: not an upstream metric).
@@ -213,10 +232,27 @@ impl Metrics {
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(rsa_decrypt_operations.clone()))?;
         registry.register(Box::new(unseal_skipped.clone()))?;
-        #[cfg(target_os = "linux")]
-        registry.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
+        // The families (and help texts) of client_golang's `InstrumentMetricHandler`, which
+        // upstream's `promhttp.Handler()` applies; the likely codes exist from the start.
+        let scrapes = IntCounterVec::new(
+            Opts::new(
+                "promhttp_metric_handler_requests_total",
+                "Total number of scrapes by HTTP status code.",
+            ),
+            &["code"],
+        )?;
+        for code in ["200", "500", "503"] {
+            let _ = scrapes.with_label_values(&[code]);
+        }
+        let scrapes_in_flight = IntGauge::with_opts(Opts::new(
+            "promhttp_metric_handler_requests_in_flight",
+            "Current number of scrapes being served.",
         ))?;
+        registry.register(Box::new(scrapes.clone()))?;
+        registry.register(Box::new(scrapes_in_flight.clone()))?;
+        // Go's process collector families (see [`process`]).
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(process::ProcessCollector::new()?))?;
         Ok(Self {
             registry,
             build_info,
@@ -229,7 +265,21 @@ impl Metrics {
             rsa_decrypt_operations,
             unseal_skipped,
             key_dependents,
+            scrapes,
+            scrapes_in_flight,
         })
+    }
+
+    /// A scrape starts: in flight until the returned guard drops.
+    #[must_use]
+    pub fn scrape_started(&self) -> InFlight {
+        self.scrapes_in_flight.inc();
+        InFlight(self.scrapes_in_flight.clone())
+    }
+
+    /// A scrape was answered with `code`.
+    pub fn scrape_answered(&self, code: u16) {
+        self.scrapes.with_label_values(&[&code.to_string()]).inc();
     }
 
     /// Counts one `unseal_errors_total{reason, namespace}`.

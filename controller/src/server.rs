@@ -276,18 +276,28 @@ pub fn router(state: Arc<ServerState>, request_timeout: Duration) -> Router {
         .with_state(state)
 }
 
-/// The metrics router (`/metrics` only).
+/// The metrics router (`/metrics` only), answering as upstream's `promhttp.Handler()`:
+/// content type and gzip negotiated from the request (see [`crate::metrics::exposition`]).
 pub fn metrics_router(metrics: Metrics, request_timeout: Duration) -> Router {
     Router::new()
         .route(
             "/metrics",
-            any(move || {
+            any(move |headers: axum::http::HeaderMap| {
                 let metrics = metrics.clone();
                 async move {
-                    let (content_type, body) = metrics.encode();
-                    let mut resp = (StatusCode::OK, body).into_response();
-                    if let Ok(v) = HeaderValue::from_str(&content_type) {
+                    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+                    let exposition = crate::metrics::exposition::expose(
+                        &metrics,
+                        header(header::ACCEPT),
+                        header(header::ACCEPT_ENCODING),
+                    );
+                    let mut resp = (StatusCode::OK, exposition.body).into_response();
+                    if let Ok(v) = HeaderValue::from_str(&exposition.content_type) {
                         resp.headers_mut().insert(header::CONTENT_TYPE, v);
+                    }
+                    if let Some(encoding) = exposition.content_encoding {
+                        resp.headers_mut()
+                            .insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
                     }
                     resp
                 }
@@ -551,6 +561,108 @@ mod tests {
         assert!(body.contains("sealed_secrets_controller_build_info"));
         let (code, _, _) = call(&metrics, "GET", "/", String::new()).await;
         assert_eq!(code, StatusCode::NOT_FOUND);
+    }
+
+    /// Scrapes `/metrics` with these request headers: status, headers, raw body.
+    async fn scrape(
+        router: &Router,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let mut request = HttpRequest::builder().method("GET").uri("/metrics");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let resp = router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, headers, bytes.to_vec())
+    }
+
+    #[tokio::test]
+    async fn metrics_gzip_round_trip() {
+        use std::io::Read as _;
+        let metrics = metrics_router(Metrics::new("t").unwrap(), Duration::from_secs(5));
+        let (code, headers, plain) = scrape(&metrics, &[]).await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(headers.get(header::CONTENT_ENCODING).is_none());
+        let (code, headers, zipped) =
+            scrape(&metrics, &[("Accept-Encoding", "gzip, deflate")]).await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(zipped.as_slice())
+            .read_to_string(&mut text)
+            .unwrap();
+        let plain = String::from_utf8(plain).unwrap();
+        // The same exposition, but for the scrape counters that moved in between.
+        let families = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| l.starts_with("# TYPE"))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(families(&text), families(&plain));
+        assert!(zipped.len() < text.len());
+        let (_, headers, _) = scrape(&metrics, &[("Accept-Encoding", "gzip;q=0")]).await;
+        assert!(headers.get(header::CONTENT_ENCODING).is_none());
+    }
+
+    #[tokio::test]
+    async fn metrics_content_type_is_promhttp_text() {
+        let metrics = metrics_router(Metrics::new("t").unwrap(), Duration::from_secs(5));
+        let (_, headers, _) = scrape(&metrics, &[]).await;
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "text/plain; version=0.0.4; charset=utf-8; escaping=underscores"
+        );
+        // What Prometheus 3 sends by default: text, with the escaping it asked for.
+        let accept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,\
+                      text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,\
+                      text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        let (_, headers, body) = scrape(&metrics, &[("Accept", accept)]).await;
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "text/plain; version=0.0.4; charset=utf-8; escaping=allow-utf-8"
+        );
+        assert!(String::from_utf8(body).unwrap().contains("# TYPE "));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn metrics_have_go_process_families() {
+        let metrics = metrics_router(Metrics::new("t").unwrap(), Duration::from_secs(5));
+        let (_, _, body) = scrape(&metrics, &[]).await;
+        let text = String::from_utf8(body).unwrap();
+        let mut families = vec![
+            "process_cpu_seconds_total counter",
+            "process_open_fds gauge",
+            "process_max_fds gauge",
+            "process_virtual_memory_bytes gauge",
+            "process_virtual_memory_max_bytes gauge",
+            "process_resident_memory_bytes gauge",
+            "process_start_time_seconds gauge",
+            "promhttp_metric_handler_requests_total counter",
+            "promhttp_metric_handler_requests_in_flight gauge",
+        ];
+        if std::path::Path::new("/proc/self/net/netstat").exists() {
+            families.push("process_network_receive_bytes_total counter");
+            families.push("process_network_transmit_bytes_total counter");
+        }
+        for family in families {
+            let type_line = format!("# TYPE {family}");
+            assert!(
+                text.lines().any(|l| l == type_line),
+                "no {type_line} in\n{text}"
+            );
+        }
+        assert!(!text.contains("\ngo_"), "{text}");
     }
 
     async fn call_from(

@@ -630,17 +630,27 @@ pub fn seal_with(bin: &Path, cert: &Path, scope: &str, manifest: &str) -> serde_
     serde_json::from_slice(&out).expect("sealed JSON")
 }
 
-/// Fails unless every line of `log` is a JSON object with a level and a message.
+/// Fails unless every line of `log` is a JSON object as upstream's slog `JSONHandler` writes
+/// it (`--log-format json`): `time`, `level` (DEBUG, INFO, WARN or ERROR) and `msg` at the top.
 pub fn assert_json_lines(log: &Path) -> usize {
     let text = std::fs::read_to_string(log).expect("json log");
     let mut n = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        assert!(v.get("level").is_some(), "no level: {line}");
         assert!(
-            v.pointer("/fields/message").is_some() || v.get("message").is_some(),
-            "no message: {line}"
+            v.get("time").is_some_and(serde_json::Value::is_string),
+            "no time: {line}"
+        );
+        assert!(
+            v.get("level")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|l| ["DEBUG", "INFO", "WARN", "ERROR"].contains(&l)),
+            "no slog level: {line}"
+        );
+        assert!(
+            v.get("msg").is_some_and(serde_json::Value::is_string),
+            "no msg: {line}"
         );
         n += 1;
     }
