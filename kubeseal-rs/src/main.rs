@@ -24,7 +24,9 @@ fn main() -> ExitCode {
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) if e.use_stderr() => {
-            eprintln!("{}", usage_error_line(&e));
+            // Usage errors whole, as clap renders them: the missing arguments, the usage line,
+            // "a similar argument exists" / "did you mean". Only failures are kept to one line.
+            let _ = e.print();
             return ExitCode::from(2);
         }
         Err(e) => {
@@ -47,18 +49,6 @@ fn main() -> ExitCode {
             ExitCode::from(err.exit_code())
         }
     }
-}
-
-/// Usage errors in one line: clap's first line, plus the accepted values when it lists them.
-fn usage_error_line(e: &clap::Error) -> String {
-    let rendered = e.render().to_string();
-    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
-    let mut line = lines.next().unwrap_or("error: invalid usage").to_owned();
-    if let Some(values) = lines.find(|l| l.starts_with("[possible values:")) {
-        line.push(' ');
-        line.push_str(values);
-    }
-    line
 }
 
 /// The modes that take their arguments by value.
