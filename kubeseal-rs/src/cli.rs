@@ -141,7 +141,7 @@ pub struct SealArgs {
 
     /// Sealing scope: strict (name and namespace), namespace-wide or cluster-wide.
     /// Given explicitly, it replaces the scope annotations of the input (also strict).
-    #[arg(long, env = "SEALED_SECRETS_SCOPE", value_parser = parse_scope)]
+    #[arg(long, env = "SEALED_SECRETS_SCOPE", value_parser = ScopeParser)]
     pub scope: Option<sealed_secrets_core::scope::Scope>,
 
     /// Re-encrypt the input SealedSecrets with the controller's newest key.
@@ -266,6 +266,34 @@ pub struct ConnectionArgs {
 fn parse_scope(s: &str) -> Result<sealed_secrets_core::scope::Scope, String> {
     s.parse()
         .map_err(|e: sealed_secrets_core::scope::UnknownScope| e.to_string())
+}
+
+/// `--scope`: parsed as upstream does (its error text, `""` is strict), with the scope names as
+/// possible values so that shell completions offer them.
+#[derive(Clone, Copy, Debug)]
+struct ScopeParser;
+
+impl clap::builder::TypedValueParser for ScopeParser {
+    type Value = sealed_secrets_core::scope::Scope;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        parse_scope.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            sealed_secrets_core::scope::Scope::ALL
+                .into_iter()
+                .map(|scope| clap::builder::PossibleValue::new(scope.as_str())),
+        ))
+    }
 }
 
 /// Output formats.

@@ -5,6 +5,7 @@ mod cert_source;
 mod cli;
 mod cluster;
 mod commands;
+mod completions;
 mod error;
 mod input;
 mod mode;
@@ -87,12 +88,7 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         Mode::Set(_) | Mode::Unset(_) | Mode::Reseal(_) => edit_mode(plan),
         Mode::Keygen(args) => commands::keygen::run(args),
         Mode::Keys(args) => commands::keys::run(args),
-        Mode::Completions(shell) => {
-            let mut cmd = Cli::command();
-            let mut out = Vec::new();
-            clap_complete::generate(*shell, &mut cmd, "kubeseal-rs", &mut out);
-            Ok(output::emit(None, &out, false)?)
-        }
+        Mode::Completions(shell) => Ok(output::emit(None, &completions::script(*shell), false)?),
         Mode::Man => {
             let mut out = Vec::new();
             clap_mangen::Man::new(Cli::command())
