@@ -330,6 +330,22 @@ pub enum Command {
     Reseal(ResealArgs),
     /// The controller's sealing keys in the cluster: list, backup, restore, prune.
     Keys(Box<keys::KeysArgs>),
+    /// Show a certificate: subject, validity, key size and the fingerprint that
+    /// .sealed-secrets.toml pins and --only-key take.
+    Cert(Box<CertInfoArgs>),
+}
+
+/// Options of `cert`.
+#[derive(Debug, Args)]
+pub struct CertInfoArgs {
+    /// The certificate: a file path, an http(s):// URL or a file:// URL.
+    #[arg(value_name = "FILE|URL", conflicts_with = "fetch")]
+    pub source: Option<String>,
+    /// Fetch the certificate from the controller in the cluster.
+    #[arg(long)]
+    pub fetch: bool,
+    #[command(flatten)]
+    pub cert: CertArgs,
 }
 
 /// Where `set` gets its certificate: `--cert`, else the controller (like sealing).

@@ -23,7 +23,7 @@ use crate::{input, output, sealed_file};
 pub const ENCRYPTED_DATA: [&str; 2] = ["spec", "encryptedData"];
 
 /// The certificate source and connection settings of `set`.
-fn cert_source(args: CertArgs) -> (CertSource, SealArgs) {
+pub(crate) fn cert_source(args: CertArgs) -> (CertSource, SealArgs) {
     let source = match &args.cert {
         Some(location) => CertSource::Location(location.clone()),
         None => CertSource::Controller {

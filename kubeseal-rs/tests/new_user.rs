@@ -1,0 +1,152 @@
+//! Issue 15, "the CLI as a new user meets it": the exact text users read for empty values, a
+//! Secret without a namespace on a machine without kubeconfig, `cert`, a certificate given as a
+//! private key, an unknown environment, `check`'s count and objects pasted without `---`.
+//! Each failure: its exit code, the whole stderr, nothing on stdout, no file written or changed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const VALUE: &str = "Sup3r-Secret-Plaintext";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs in `dir` with no kubeconfig (no `$KUBECONFIG`, `$HOME` without `.kube`, not in a pod).
+fn run(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseal-rs"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("SEALED_SECRETS_CERT")
+        .env("HOME", dir.join("home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let out = child.wait_with_output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    };
+    for leak in [VALUE, "BEGIN"] {
+        assert!(!run.stderr.contains(leak), "{args:?} leaked: {}", run.stderr);
+    }
+    run
+}
+
+/// A directory with a key pair (`key.yaml`, `cert.pem`) and a sealed file `sealed.yaml`.
+fn setup() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let out = run(
+        path,
+        &["keygen", "--key-size", "2048", "-w", "key.yaml", "--cert-out", "cert.pem"],
+        b"",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let fingerprint = out
+        .stdout
+        .strip_prefix("fingerprint: ")
+        .and_then(|s| s.strip_suffix('\n'))
+        .unwrap()
+        .to_owned();
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  namespace: prod\nstringData:\n  password: {VALUE}\n"
+    );
+    let out = run(
+        path,
+        &["--cert", "cert.pem", "-w", "sealed.yaml"],
+        secret.as_bytes(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    (dir, fingerprint)
+}
+
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut all: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// Runs a command that must fail with `code` and exactly `stderr`, changing no file.
+fn fails(dir: &Path, args: &[&str], stdin: &[u8], code: i32, stderr: &str) {
+    let before = files(dir);
+    let out = run(dir, args, stdin);
+    assert_eq!(out.code, code, "{args:?}: {}", out.stderr);
+    assert_eq!(out.stderr, stderr, "{args:?}");
+    assert_eq!(out.stdout, "", "{args:?}");
+    assert_eq!(files(dir), before, "{args:?} changed a file");
+}
+
+#[test]
+fn cert_shows_what_pins_use() {
+    let (dir, fingerprint) = setup();
+    let path = dir.path();
+    let out = run(path, &["cert", "cert.pem"], b"");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", out.stdout);
+    assert_eq!(lines[0], "subject:     (empty)");
+    assert!(lines[1].starts_with("not before:  20"), "{}", lines[1]);
+    assert!(lines[2].starts_with("not after:   20"), "{}", lines[2]);
+    assert_eq!(lines[3], "key size:    2048 bits");
+    assert_eq!(lines[4], format!("fingerprint: {fingerprint}"));
+    // The same form `--record-fingerprint` records (and `.sealed-secrets.toml` pins).
+    let out = run(
+        path,
+        &["--cert", "cert.pem", "--record-fingerprint", "-o", "yaml"],
+        b"apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: prod}\nstringData: {a: b}\n",
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("sealed-secrets-rs/sealed-with: {fingerprint}\n")),
+        "{}",
+        out.stdout
+    );
+    // keygen without -w: the key Secret on stdout, the fingerprint on stderr.
+    let out = run(path, &["keygen", "--key-size", "2048"], b"");
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("\nkind: Secret\n"));
+    assert!(
+        out.stderr.starts_with("fingerprint: SHA256:") && out.stderr.lines().count() == 1,
+        "{}",
+        out.stderr
+    );
+    // A file:// URL works like a path; nothing, or a path with --fetch, is a usage error.
+    let url = format!("file://{}", path.join("cert.pem").display());
+    let by_path = run(path, &["cert", "cert.pem"], b"").stdout;
+    assert_eq!(run(path, &["cert", &url], b"").stdout, by_path);
+    fails(
+        path,
+        &["cert"],
+        b"",
+        2,
+        "error: cert: give a certificate file or URL, or --fetch for the controller's\n",
+    );
+    fails(
+        path,
+        &["cert", "--fetch"],
+        b"",
+        1,
+        "error: cannot fetch certificate: no cluster to connect to: no kubeconfig found (--kubeconfig, KUBECONFIG or ~/.kube/config) and not running in a pod\n",
+    );
+}
+
