@@ -150,3 +150,63 @@ fn cert_shows_what_pins_use() {
     );
 }
 
+#[test]
+fn a_certificate_given_as_private_key_is_named() {
+    let (dir, _) = setup();
+    fails(
+        dir.path(),
+        &["--recovery-unseal", "--recovery-private-key", "cert.pem", "-f", "sealed.yaml"],
+        b"",
+        1,
+        "error: cert.pem: this is a certificate, not a private key; --recovery-private-key takes the controller's private keys (PEM keys, key Secret manifests or Lists of them, e.g. from kubeseal-rs keys backup)\n",
+    );
+}
+
+#[test]
+fn an_unknown_environment_lists_the_known_ones() {
+    let (dir, _) = setup();
+    let path = dir.path();
+    std::fs::write(
+        path.join(".sealed-secrets.toml"),
+        "[environments.prod]\ncert = \"cert.pem\"\n[environments.staging]\ncert = \"cert.pem\"\n",
+    )
+    .unwrap();
+    let config = path.join(".sealed-secrets.toml");
+    let config = std::fs::canonicalize(config).unwrap();
+    fails(
+        path,
+        &["-e", "prd", "-w", "out/{cluster}/{name}.yaml"],
+        b"apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: prod}\nstringData: {a: b}\n",
+        1,
+        &format!(
+            "error: {}: no environment \"prd\"; it defines prod, staging\n",
+            config.display()
+        ),
+    );
+    assert!(!path.join("out").exists());
+}
+
+#[test]
+fn check_counts_in_the_singular() {
+    let (dir, _) = setup();
+    let out = run(dir.path(), &["check", "sealed.yaml"], b"");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "checked 1 file: no problems\n");
+}
+
+#[test]
+fn objects_pasted_without_a_separator_are_reported() {
+    let (dir, _) = setup();
+    std::fs::write(
+        dir.path().join("two.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  namespace: prod\nstringData:\n  a: b\napiVersion: v1\nkind: Secret\nmetadata:\n  name: b\n  namespace: prod\nstringData:\n  a: c\n",
+    )
+    .unwrap();
+    fails(
+        dir.path(),
+        &["--cert", "cert.pem", "-f", "two.yaml", "-w", "out.yaml"],
+        b"",
+        1,
+        "error: two.yaml: document 1: invalid YAML at line 8 column 13: a second top-level apiVersion or kind: objects concatenated without a --- line between them?\n",
+    );
+}
