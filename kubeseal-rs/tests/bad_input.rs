@@ -259,8 +259,9 @@ fn bad_inputs_fail_cleanly() {
             stderr: "missing metadata.name in input Secret",
         },
         Case {
-            name: "missing namespace without kubeconfig",
-            args: w(cert_args()),
+            // Without -n and kubeconfig it is sealed for `default` (tests/new_user.rs).
+            name: "missing namespace with an empty -n",
+            args: w([cert_args(), s(&["-n", ""])].concat()),
             stdin: format!(
                 "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  a: {SECRET_VALUE}\n"
             ),

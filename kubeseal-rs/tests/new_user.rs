@@ -97,6 +97,44 @@ fn fails(dir: &Path, args: &[&str], stdin: &[u8], code: i32, stderr: &str) {
 }
 
 #[test]
+fn a_secret_without_namespace_is_sealed_for_default_without_kubeconfig() {
+    let (dir, _) = setup();
+    let path = dir.path();
+    // What `kubectl create secret generic app --from-literal=… --dry-run=client -o yaml` prints.
+    let secret = format!(
+        "apiVersion: v1\ndata:\n  password: {}\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: app\n",
+        "U3VwM3ItU2VjcmV0LVBsYWludGV4dA=="
+    );
+    let out = run(path, &["--cert", "cert.pem", "-o", "yaml"], secret.as_bytes());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "note: the input declares no namespace and there is no -n or kubeconfig: sealing for namespace \"default\", as kubectl does\n"
+    );
+    assert!(out.stdout.contains("  namespace: default\n"), "{}", out.stdout);
+    // With -n, or a namespace in the input: no note.
+    let out = run(path, &["--cert", "cert.pem", "-n", "prod"], secret.as_bytes());
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    // Cluster-wide needs no namespace: no note.
+    let out = run(
+        path,
+        &["--cert", "cert.pem", "--scope", "cluster-wide"],
+        secret.as_bytes(),
+    );
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    // With a kubeconfig, its context's namespace (here none: `default`), silently, as before.
+    std::fs::create_dir_all(path.join("home/.kube")).unwrap();
+    std::fs::write(
+        path.join("home/.kube/config"),
+        "apiVersion: v1\nkind: Config\ncontexts:\n- name: c\n  context: {cluster: x, namespace: team}\ncurrent-context: c\n",
+    )
+    .unwrap();
+    let out = run(path, &["--cert", "cert.pem", "-o", "yaml"], secret.as_bytes());
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    assert!(out.stdout.contains("  namespace: team\n"), "{}", out.stdout);
+}
+
+#[test]
 fn cert_shows_what_pins_use() {
     let (dir, fingerprint) = setup();
     let path = dir.path();
