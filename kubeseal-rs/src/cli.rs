@@ -405,6 +405,10 @@ pub struct SetArgs {
     /// Read the value from this file (exact bytes) instead of the prompt or stdin.
     #[arg(long, value_name = "PATH")]
     pub from_file: Option<PathBuf>,
+    /// Store an empty value (refused by default: an empty prompt, file or stdin is usually a
+    /// mistake).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Which SealedSecret of a multi-document file (by metadata.name).
     #[arg(long)]
     pub name: Option<String>,

@@ -97,6 +97,40 @@ fn fails(dir: &Path, args: &[&str], stdin: &[u8], code: i32, stderr: &str) {
 }
 
 #[test]
+fn set_refuses_an_empty_value() {
+    let (dir, _) = setup();
+    let path = dir.path();
+    std::fs::write(path.join("empty"), b"").unwrap();
+    fails(
+        path,
+        &["set", "sealed.yaml", "token", "--cert", "cert.pem"],
+        b"",
+        1,
+        "error: sealed.yaml: SealedSecret prod/app: refusing to set item \"token\" to an empty value (read from stdin); pass --allow-empty to store one\n",
+    );
+    fails(
+        path,
+        &["set", "sealed.yaml", "token", "--cert", "cert.pem", "--from-file", "empty"],
+        b"",
+        1,
+        "error: sealed.yaml: SealedSecret prod/app: refusing to set item \"token\" to an empty value (read from empty); pass --allow-empty to store one\n",
+    );
+    let out = run(
+        path,
+        &["set", "sealed.yaml", "token", "--cert", "cert.pem", "--allow-empty"],
+        b"",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "sealed.yaml: SealedSecret prod/app: set item \"token\"\n");
+    let opened = run(
+        path,
+        &["--recovery-unseal", "--recovery-private-key", "key.yaml", "-f", "sealed.yaml", "-o", "yaml"],
+        b"",
+    );
+    assert!(opened.stdout.contains("token: \"\""), "{}", opened.stdout);
+}
+
+#[test]
 fn a_secret_without_namespace_is_sealed_for_default_without_kubeconfig() {
     let (dir, _) = setup();
     let path = dir.path();

@@ -121,6 +121,7 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
         file: path,
         key,
         from_file,
+        allow_empty,
         name,
         cert,
     } = args;
@@ -153,6 +154,23 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     // Also covered above when the file records its certificate; kept for files that do not.
     check_same_key(&file, &object, &cert)?;
     let value = read_value(from_file.as_deref(), &key)?;
+    if value.is_empty() && !allow_empty {
+        let from = from_file.as_deref().map_or_else(
+            || {
+                if std::io::stdin().is_terminal() {
+                    "the prompt".to_owned()
+                } else {
+                    "stdin".to_owned()
+                }
+            },
+            |p| p.display().to_string(),
+        );
+        return Err(CliError::Other(format!(
+            "{}: {}: refusing to set item {key:?} to an empty value (read from {from}); pass --allow-empty to store one",
+            file.shown,
+            object.describe()
+        )));
+    }
     let ciphertext = seal::encrypt_item(
         cert.public_key(),
         scope,
