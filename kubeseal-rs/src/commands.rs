@@ -50,7 +50,10 @@ pub fn sealing_cert_from(source: &CertSource, args: &SealArgs) -> Result<Certifi
     Ok(cert_source::parse_for_sealing(&bytes, &origin)?)
 }
 
-pub(crate) fn cert_bytes_from(source: &CertSource, args: &SealArgs) -> Result<(Vec<u8>, String), CliError> {
+pub(crate) fn cert_bytes_from(
+    source: &CertSource,
+    args: &SealArgs,
+) -> Result<(Vec<u8>, String), CliError> {
     match source {
         CertSource::Location(location) => Ok((cert_source::fetch(location)?, location.clone())),
         CertSource::Controller { namespace, name } => {

@@ -39,7 +39,11 @@ fn run(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
         stderr: String::from_utf8(out.stderr).unwrap(),
     };
     for leak in [VALUE, "BEGIN"] {
-        assert!(!run.stderr.contains(leak), "{args:?} leaked: {}", run.stderr);
+        assert!(
+            !run.stderr.contains(leak),
+            "{args:?} leaked: {}",
+            run.stderr
+        );
     }
     run
 }
@@ -50,7 +54,15 @@ fn setup() -> (tempfile::TempDir, String) {
     let path = dir.path();
     let out = run(
         path,
-        &["keygen", "--key-size", "2048", "-w", "key.yaml", "--cert-out", "cert.pem"],
+        &[
+            "keygen",
+            "--key-size",
+            "2048",
+            "-w",
+            "key.yaml",
+            "--cert-out",
+            "cert.pem",
+        ],
         b"",
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -110,21 +122,47 @@ fn set_refuses_an_empty_value() {
     );
     fails(
         path,
-        &["set", "sealed.yaml", "token", "--cert", "cert.pem", "--from-file", "empty"],
+        &[
+            "set",
+            "sealed.yaml",
+            "token",
+            "--cert",
+            "cert.pem",
+            "--from-file",
+            "empty",
+        ],
         b"",
         1,
         "error: sealed.yaml: SealedSecret prod/app: refusing to set item \"token\" to an empty value (read from empty); pass --allow-empty to store one\n",
     );
     let out = run(
         path,
-        &["set", "sealed.yaml", "token", "--cert", "cert.pem", "--allow-empty"],
+        &[
+            "set",
+            "sealed.yaml",
+            "token",
+            "--cert",
+            "cert.pem",
+            "--allow-empty",
+        ],
         b"",
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.stderr, "sealed.yaml: SealedSecret prod/app: set item \"token\"\n");
+    assert_eq!(
+        out.stderr,
+        "sealed.yaml: SealedSecret prod/app: set item \"token\"\n"
+    );
     let opened = run(
         path,
-        &["--recovery-unseal", "--recovery-private-key", "key.yaml", "-f", "sealed.yaml", "-o", "yaml"],
+        &[
+            "--recovery-unseal",
+            "--recovery-private-key",
+            "key.yaml",
+            "-f",
+            "sealed.yaml",
+            "-o",
+            "yaml",
+        ],
         b"",
     );
     assert!(opened.stdout.contains("token: \"\""), "{}", opened.stdout);
@@ -139,15 +177,27 @@ fn a_secret_without_namespace_is_sealed_for_default_without_kubeconfig() {
         "apiVersion: v1\ndata:\n  password: {}\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: app\n",
         "U3VwM3ItU2VjcmV0LVBsYWludGV4dA=="
     );
-    let out = run(path, &["--cert", "cert.pem", "-o", "yaml"], secret.as_bytes());
+    let out = run(
+        path,
+        &["--cert", "cert.pem", "-o", "yaml"],
+        secret.as_bytes(),
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.stderr,
         "note: the input declares no namespace and there is no -n or kubeconfig: sealing for namespace \"default\", as kubectl does\n"
     );
-    assert!(out.stdout.contains("  namespace: default\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("  namespace: default\n"),
+        "{}",
+        out.stdout
+    );
     // With -n, or a namespace in the input: no note.
-    let out = run(path, &["--cert", "cert.pem", "-n", "prod"], secret.as_bytes());
+    let out = run(
+        path,
+        &["--cert", "cert.pem", "-n", "prod"],
+        secret.as_bytes(),
+    );
     assert_eq!((out.code, out.stderr.as_str()), (0, ""));
     // Cluster-wide needs no namespace: no note.
     let out = run(
@@ -163,7 +213,11 @@ fn a_secret_without_namespace_is_sealed_for_default_without_kubeconfig() {
         "apiVersion: v1\nkind: Config\ncontexts:\n- name: c\n  context: {cluster: x, namespace: team}\ncurrent-context: c\n",
     )
     .unwrap();
-    let out = run(path, &["--cert", "cert.pem", "-o", "yaml"], secret.as_bytes());
+    let out = run(
+        path,
+        &["--cert", "cert.pem", "-o", "yaml"],
+        secret.as_bytes(),
+    );
     assert_eq!((out.code, out.stderr.as_str()), (0, ""));
     assert!(out.stdout.contains("  namespace: team\n"), "{}", out.stdout);
 }
@@ -227,7 +281,13 @@ fn a_certificate_given_as_private_key_is_named() {
     let (dir, _) = setup();
     fails(
         dir.path(),
-        &["--recovery-unseal", "--recovery-private-key", "cert.pem", "-f", "sealed.yaml"],
+        &[
+            "--recovery-unseal",
+            "--recovery-private-key",
+            "cert.pem",
+            "-f",
+            "sealed.yaml",
+        ],
         b"",
         1,
         "error: cert.pem: this is a certificate, not a private key; --recovery-private-key takes the controller's private keys (PEM keys, key Secret manifests or Lists of them, e.g. from kubeseal-rs keys backup)\n",

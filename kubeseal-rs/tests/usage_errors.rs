@@ -122,8 +122,5 @@ For more information, try '--help'.
 #[test]
 fn checked_usage_errors_stay_one_line() {
     // Conflicts found after parsing (mode::resolve) are one line, exit 2.
-    usage_error(
-        &["--from-file", "x"],
-        "error: --from-file requires --raw\n",
-    );
+    usage_error(&["--from-file", "x"], "error: --from-file requires --raw\n");
 }

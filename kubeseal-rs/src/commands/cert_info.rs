@@ -63,7 +63,10 @@ mod tests {
             validity: time::Duration::days(1),
         };
         let cert = Certificate::self_signed(&key, &params).unwrap();
-        let text = describe(&cert, OffsetDateTime::from_unix_timestamp(1_600_000_000).unwrap());
+        let text = describe(
+            &cert,
+            OffsetDateTime::from_unix_timestamp(1_600_000_000).unwrap(),
+        );
         assert_eq!(
             text,
             format!(

@@ -530,9 +530,13 @@ mod tests {
 
     #[test]
     fn objects_concatenated_without_a_separator_are_refused() {
-        let two = "apiVersion: v1\nkind: Secret\nmetadata: {name: a}\napiVersion: v1\nkind: Secret\n";
+        let two =
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: a}\napiVersion: v1\nkind: Secret\n";
         let err = load(two, START).unwrap_err().to_string();
-        assert!(err.contains("line 4") && err.contains("without a --- line"), "{err}");
+        assert!(
+            err.contains("line 4") && err.contains("without a --- line"),
+            "{err}"
+        );
         // Other repeated keys, and apiVersion/kind below the top level, keep the last value.
         assert_eq!(values("a: 1\na: 2\n"), [(1, json!({"a": 2}))]);
         assert_eq!(
