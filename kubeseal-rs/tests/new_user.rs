@@ -342,3 +342,72 @@ fn objects_pasted_without_a_separator_are_reported() {
         "error: two.yaml: document 1: invalid YAML at line 8 column 13: a second top-level apiVersion or kind: objects concatenated without a --- line between them?\n",
     );
 }
+
+/// Runs `command` on a terminal (util-linux `script`), typing `input`; `None` without `script`.
+fn on_terminal(dir: &Path, command: &str, input: &[u8]) -> Option<(i32, String)> {
+    let mut child = Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .current_dir(dir)
+        .env("HOME", dir.join("home"))
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Some((
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).replace('\r', ""),
+    ))
+}
+
+#[test]
+fn the_prompt_asks_twice() {
+    let (dir, _) = setup();
+    let path = dir.path();
+    let bin = env!("CARGO_BIN_EXE_kubeseal-rs");
+    let before = std::fs::read(path.join("sealed.yaml")).unwrap();
+    let set = format!("{bin} set sealed.yaml token --cert cert.pem");
+    let Some((code, out)) = on_terminal(path, &set, b"first-try\nsecond-try\n") else {
+        eprintln!("no script(1): skipped");
+        return;
+    };
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.ends_with(
+            "value for token (input hidden): \nagain, to confirm: \nerror: the two values typed for \"token\" differ; nothing was written\n"
+        ),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(path.join("sealed.yaml")).unwrap(), before);
+    let (code, out) = on_terminal(path, &set, b"\n\n").unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.ends_with("error: sealed.yaml: SealedSecret prod/app: refusing to set item \"token\" to an empty value (read from the prompt); pass --allow-empty to store one\n"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(path.join("sealed.yaml")).unwrap(), before);
+    let (code, out) = on_terminal(path, &set, b"same-value\nsame-value\n").unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with("set item \"token\"\n"), "{out}");
+    let opened = run(
+        path,
+        &[
+            "--recovery-unseal",
+            "--recovery-private-key",
+            "key.yaml",
+            "-f",
+            "sealed.yaml",
+            "-o",
+            "yaml",
+        ],
+        b"",
+    );
+    assert!(
+        opened.stdout.contains("token: c2FtZS12YWx1ZQ==\n"), // base64 of same-value
+        "{}",
+        opened.stdout
+    );
+}

@@ -82,7 +82,8 @@ fn read_value(from_file: Option<&Path>, key: &str) -> Result<Zeroizing<Vec<u8>>,
     prompt_hidden(key)
 }
 
-/// Reads one line from the terminal with echo turned off by `stty` (no raw terminal calls).
+/// Reads the value twice from the terminal with echo turned off by `stty` (no raw terminal
+/// calls): a typing mistake nobody can see would otherwise be sealed.
 fn prompt_hidden(key: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let stty = |arg: &str| {
         Command::new("stty")
@@ -98,13 +99,29 @@ fn prompt_hidden(key: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
                 .to_owned(),
         ));
     }
-    eprint!("value for {key} (input hidden): ");
-    let mut line = Zeroizing::new(String::new());
-    let read = std::io::stdin().lock().read_line(&mut line);
+    let read_line = |prompt: &str| -> std::io::Result<Zeroizing<String>> {
+        eprint!("{prompt}");
+        let mut line = Zeroizing::new(String::new());
+        let read = std::io::stdin().lock().read_line(&mut line);
+        eprintln!();
+        read.map(|_| line)
+    };
+    let first = read_line(&format!("value for {key} (input hidden): "));
+    let second = match &first {
+        Ok(_) => read_line("again, to confirm: "),
+        Err(_) => Ok(Zeroizing::new(String::new())),
+    };
     stty("echo");
-    eprintln!();
-    read.map_err(input::InputError::Stdin)?;
-    let value = line.trim_end_matches(['\n', '\r']);
+    let (first, second) = (
+        first.map_err(input::InputError::Stdin)?,
+        second.map_err(input::InputError::Stdin)?,
+    );
+    let value = first.trim_end_matches(['\n', '\r']);
+    if value != second.trim_end_matches(['\n', '\r']) {
+        return Err(CliError::Other(format!(
+            "the two values typed for {key:?} differ; nothing was written"
+        )));
+    }
     Ok(Zeroizing::new(value.as_bytes().to_vec()))
 }
 
