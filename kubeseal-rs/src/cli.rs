@@ -141,7 +141,7 @@ pub struct SealArgs {
 
     /// Sealing scope: strict (name and namespace), namespace-wide or cluster-wide.
     /// Given explicitly, it replaces the scope annotations of the input (also strict).
-    #[arg(long, env = "SEALED_SECRETS_SCOPE", value_parser = parse_scope)]
+    #[arg(long, env = "SEALED_SECRETS_SCOPE", value_parser = ScopeParser)]
     pub scope: Option<sealed_secrets_core::scope::Scope>,
 
     /// Re-encrypt the input SealedSecrets with the controller's newest key.
@@ -268,6 +268,34 @@ fn parse_scope(s: &str) -> Result<sealed_secrets_core::scope::Scope, String> {
         .map_err(|e: sealed_secrets_core::scope::UnknownScope| e.to_string())
 }
 
+/// `--scope`: parsed as upstream does (its error text, `""` is strict), with the scope names as
+/// possible values so that shell completions offer them.
+#[derive(Clone, Copy, Debug)]
+struct ScopeParser;
+
+impl clap::builder::TypedValueParser for ScopeParser {
+    type Value = sealed_secrets_core::scope::Scope;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        parse_scope.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            sealed_secrets_core::scope::Scope::ALL
+                .into_iter()
+                .map(|scope| clap::builder::PossibleValue::new(scope.as_str())),
+        ))
+    }
+}
+
 /// Output formats.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -302,6 +330,22 @@ pub enum Command {
     Reseal(ResealArgs),
     /// The controller's sealing keys in the cluster: list, backup, restore, prune.
     Keys(Box<keys::KeysArgs>),
+    /// Show a certificate: subject, validity, key size and the fingerprint that
+    /// .sealed-secrets.toml pins and --only-key take.
+    Cert(Box<CertInfoArgs>),
+}
+
+/// Options of `cert`.
+#[derive(Debug, Args)]
+pub struct CertInfoArgs {
+    /// The certificate: a file path, an http(s):// URL or a file:// URL.
+    #[arg(value_name = "FILE|URL", conflicts_with = "fetch")]
+    pub source: Option<String>,
+    /// Fetch the certificate from the controller in the cluster.
+    #[arg(long)]
+    pub fetch: bool,
+    #[command(flatten)]
+    pub cert: CertArgs,
 }
 
 /// Where `set` gets its certificate: `--cert`, else the controller (like sealing).
@@ -361,6 +405,10 @@ pub struct SetArgs {
     /// Read the value from this file (exact bytes) instead of the prompt or stdin.
     #[arg(long, value_name = "PATH")]
     pub from_file: Option<PathBuf>,
+    /// Store an empty value (refused by default: an empty prompt, file or stdin is usually a
+    /// mistake).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Which SealedSecret of a multi-document file (by metadata.name).
     #[arg(long)]
     pub name: Option<String>,

@@ -1,5 +1,6 @@
 //! Stage 3: running a checked mode. One module per mode.
 
+pub mod cert_info;
 pub mod check;
 pub mod consistency;
 pub mod edit_item;
@@ -49,7 +50,10 @@ pub fn sealing_cert_from(source: &CertSource, args: &SealArgs) -> Result<Certifi
     Ok(cert_source::parse_for_sealing(&bytes, &origin)?)
 }
 
-fn cert_bytes_from(source: &CertSource, args: &SealArgs) -> Result<(Vec<u8>, String), CliError> {
+pub(crate) fn cert_bytes_from(
+    source: &CertSource,
+    args: &SealArgs,
+) -> Result<(Vec<u8>, String), CliError> {
     match source {
         CertSource::Location(location) => Ok((cert_source::fetch(location)?, location.clone())),
         CertSource::Controller { namespace, name } => {

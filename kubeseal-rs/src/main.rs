@@ -5,6 +5,7 @@ mod cert_source;
 mod cli;
 mod cluster;
 mod commands;
+mod completions;
 mod error;
 mod input;
 mod mode;
@@ -24,7 +25,9 @@ fn main() -> ExitCode {
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) if e.use_stderr() => {
-            eprintln!("{}", usage_error_line(&e));
+            // Usage errors whole, as clap renders them: the missing arguments, the usage line,
+            // "a similar argument exists" / "did you mean". Only failures are kept to one line.
+            let _ = e.print();
             return ExitCode::from(2);
         }
         Err(e) => {
@@ -49,24 +52,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Usage errors in one line: clap's first line, plus the accepted values when it lists them.
-fn usage_error_line(e: &clap::Error) -> String {
-    let rendered = e.render().to_string();
-    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
-    let mut line = lines.next().unwrap_or("error: invalid usage").to_owned();
-    if let Some(values) = lines.find(|l| l.starts_with("[possible values:")) {
-        line.push(' ');
-        line.push_str(values);
-    }
-    line
-}
-
 /// The modes that take their arguments by value.
 fn edit_mode(plan: mode::Plan) -> Result<(), CliError> {
     match plan.mode {
         Mode::Set(args) => commands::edit_item::run_set(*args),
         Mode::Unset(args) => commands::edit_item::run_unset(&args),
         Mode::Reseal(args) => commands::reseal::run(&args),
+        Mode::CertInfo(args) => commands::cert_info::run(*args),
         _ => Ok(()),
     }
 }
@@ -97,12 +89,8 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         Mode::Set(_) | Mode::Unset(_) | Mode::Reseal(_) => edit_mode(plan),
         Mode::Keygen(args) => commands::keygen::run(args),
         Mode::Keys(args) => commands::keys::run(args),
-        Mode::Completions(shell) => {
-            let mut cmd = Cli::command();
-            let mut out = Vec::new();
-            clap_complete::generate(*shell, &mut cmd, "kubeseal-rs", &mut out);
-            Ok(output::emit(None, &out, false)?)
-        }
+        Mode::CertInfo(_) => edit_mode(plan),
+        Mode::Completions(shell) => Ok(output::emit(None, &completions::script(*shell), false)?),
         Mode::Man => {
             let mut out = Vec::new();
             clap_mangen::Man::new(Cli::command())

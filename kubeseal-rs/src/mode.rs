@@ -43,6 +43,8 @@ pub enum Mode {
     },
     Keygen(KeygenArgs),
     Completions(clap_complete::Shell),
+    /// `cert`: show a certificate.
+    CertInfo(Box<crate::cli::CertInfoArgs>),
     Man,
     Check(CheckArgs),
     Set(Box<SetArgs>),
@@ -104,6 +106,19 @@ pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
         Some(Command::Unset(c)) => Mode::Unset(c),
         Some(Command::Reseal(c)) => Mode::Reseal(c),
         Some(Command::Keys(k)) => keys_mode(k)?,
+        Some(Command::Cert(mut c)) => {
+            if c.fetch {
+                c.cert.cert = None;
+            } else if let Some(source) = c.source.take() {
+                c.cert.cert = Some(source);
+            } else if c.cert.cert.is_none() {
+                return Err(UsageError(
+                    "cert: give a certificate file or URL, or --fetch for the controller's"
+                        .to_owned(),
+                ));
+            }
+            Mode::CertInfo(c)
+        }
         None => seal_mode(&args)?,
     };
     let cert = match args.cert.last() {

@@ -192,7 +192,15 @@ impl RepoConfig {
         self.environments
             .iter()
             .find(|e| e.name == name)
-            .ok_or_else(|| config_error(&self.path, format!("no environment {name:?}")))
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.environments.iter().map(|e| e.name.as_str()).collect();
+                let known = if known.is_empty() {
+                    "it defines none".to_owned()
+                } else {
+                    format!("it defines {}", known.join(", "))
+                };
+                config_error(&self.path, format!("no environment {name:?}; {known}"))
+            })
     }
 
     /// The environments whose `paths` match `file`.

@@ -425,7 +425,7 @@ fn check_reports_every_problem_with_file_object_and_reason() {
     let err = repo.fails(&["check", "--config", "cfg/old.toml", "dev"]);
     assert_eq!(
         err,
-        "cfg/old.toml: environment old: certificate ../certs/old.pem expired on 2020-01-02T00:00:00Z\nerror: 1 problem found in 1 files checked\n"
+        "cfg/old.toml: environment old: certificate ../certs/old.pem expired on 2020-01-02T00:00:00Z\nerror: 1 problem found in 1 file checked\n"
     );
 }
 

@@ -208,7 +208,7 @@ fn alias_expansion_is_budgeted_in_bytes() {
     assert_eq!(
         stderr(&result),
         format!(
-            "bomb.yaml: document 1: invalid YAML at line 10 column {column}: aliases expand to too much data\nerror: 1 problem found in 1 files checked\n"
+            "bomb.yaml: document 1: invalid YAML at line 10 column {column}: aliases expand to too much data\nerror: 1 problem found in 1 file checked\n"
         )
     );
 }
@@ -683,7 +683,7 @@ fn check_fails_on_a_broken_document_after_a_secret() {
         lines[0].starts_with("x.yaml: document 2: invalid YAML at line "),
         "{text}"
     );
-    assert_eq!(lines[1], "error: 1 problem found in 1 files checked");
+    assert_eq!(lines[1], "error: 1 problem found in 1 file checked");
     assert!(!text.contains("hardening-test-value"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("no problems"));
     assert_eq!(snapshot(&file), before);

@@ -252,6 +252,15 @@ impl Certificate {
         }
     }
 
+    /// The subject, RFC 4514 style (`CN=…`); empty for the controller's empty DN.
+    #[must_use]
+    pub fn subject(&self) -> String {
+        // `der` parsed in `from_der`, so this cannot fail; an empty subject if it ever did.
+        X509Certificate::from_der(&self.der)
+            .map(|(_, cert)| cert.subject().to_string())
+            .unwrap_or_default()
+    }
+
     /// The public key's SSH-style fingerprint.
     #[must_use]
     pub fn fingerprint(&self) -> Fingerprint {

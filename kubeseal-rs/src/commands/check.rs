@@ -112,16 +112,20 @@ pub fn run(args: &CheckArgs) -> Result<(), CliError> {
         ));
     }
     if problems.is_empty() {
-        println!("checked {} files: no problems", files.len());
+        println!("checked {}: no problems", count(files.len(), "file"));
         return Ok(());
     }
     for problem in &problems {
         eprintln!("{problem}");
     }
     Err(CliError::Other(format!(
-        "{} problem{} found in {} files checked",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" },
-        files.len()
+        "{} found in {} checked",
+        count(problems.len(), "problem"),
+        count(files.len(), "file")
     )))
+}
+
+/// `1 file`, `2 files`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

@@ -23,7 +23,7 @@ use crate::{input, output, sealed_file};
 pub const ENCRYPTED_DATA: [&str; 2] = ["spec", "encryptedData"];
 
 /// The certificate source and connection settings of `set`.
-fn cert_source(args: CertArgs) -> (CertSource, SealArgs) {
+pub(crate) fn cert_source(args: CertArgs) -> (CertSource, SealArgs) {
     let source = match &args.cert {
         Some(location) => CertSource::Location(location.clone()),
         None => CertSource::Controller {
@@ -82,7 +82,8 @@ fn read_value(from_file: Option<&Path>, key: &str) -> Result<Zeroizing<Vec<u8>>,
     prompt_hidden(key)
 }
 
-/// Reads one line from the terminal with echo turned off by `stty` (no raw terminal calls).
+/// Reads the value twice from the terminal with echo turned off by `stty` (no raw terminal
+/// calls): a typing mistake nobody can see would otherwise be sealed.
 fn prompt_hidden(key: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let stty = |arg: &str| {
         Command::new("stty")
@@ -98,13 +99,29 @@ fn prompt_hidden(key: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
                 .to_owned(),
         ));
     }
-    eprint!("value for {key} (input hidden): ");
-    let mut line = Zeroizing::new(String::new());
-    let read = std::io::stdin().lock().read_line(&mut line);
+    let read_line = |prompt: &str| -> std::io::Result<Zeroizing<String>> {
+        eprint!("{prompt}");
+        let mut line = Zeroizing::new(String::new());
+        let read = std::io::stdin().lock().read_line(&mut line);
+        eprintln!();
+        read.map(|_| line)
+    };
+    let first = read_line(&format!("value for {key} (input hidden): "));
+    let second = match &first {
+        Ok(_) => read_line("again, to confirm: "),
+        Err(_) => Ok(Zeroizing::new(String::new())),
+    };
     stty("echo");
-    eprintln!();
-    read.map_err(input::InputError::Stdin)?;
-    let value = line.trim_end_matches(['\n', '\r']);
+    let (first, second) = (
+        first.map_err(input::InputError::Stdin)?,
+        second.map_err(input::InputError::Stdin)?,
+    );
+    let value = first.trim_end_matches(['\n', '\r']);
+    if value != second.trim_end_matches(['\n', '\r']) {
+        return Err(CliError::Other(format!(
+            "the two values typed for {key:?} differ; nothing was written"
+        )));
+    }
     Ok(Zeroizing::new(value.as_bytes().to_vec()))
 }
 
@@ -121,6 +138,7 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
         file: path,
         key,
         from_file,
+        allow_empty,
         name,
         cert,
     } = args;
@@ -153,6 +171,23 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     // Also covered above when the file records its certificate; kept for files that do not.
     check_same_key(&file, &object, &cert)?;
     let value = read_value(from_file.as_deref(), &key)?;
+    if value.is_empty() && !allow_empty {
+        let from = from_file.as_deref().map_or_else(
+            || {
+                if std::io::stdin().is_terminal() {
+                    "the prompt".to_owned()
+                } else {
+                    "stdin".to_owned()
+                }
+            },
+            |p| p.display().to_string(),
+        );
+        return Err(CliError::Other(format!(
+            "{}: {}: refusing to set item {key:?} to an empty value (read from {from}); pass --allow-empty to store one",
+            file.shown,
+            object.describe()
+        )));
+    }
     let ciphertext = seal::encrypt_item(
         cert.public_key(),
         scope,

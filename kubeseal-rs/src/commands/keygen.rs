@@ -89,11 +89,16 @@ pub fn run(args: &KeygenArgs) -> Result<(), CliError> {
     if let Some(path) = &args.cert_out {
         output::write_atomic(path, cert.to_pem().as_bytes(), false)?;
     }
-    Ok(output::emit(
-        args.output.as_deref(),
-        rendered.as_bytes(),
-        true,
-    )?)
+    output::emit(args.output.as_deref(), rendered.as_bytes(), true)?;
+    // The fingerprint to pin in .sealed-secrets.toml: on stdout when the key Secret went to a
+    // file, else on stderr so that stdout stays the manifest.
+    let line = format!("fingerprint: {}", cert.fingerprint());
+    if args.output.is_some() {
+        println!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -173,7 +173,8 @@ pub fn run(plan: &Plan, targets: &[Target], pattern: &str) -> Result<(), CliErro
         .iter()
         .map(|t| target_cert(plan, t, &mut config).map(|c| (t.cluster().to_owned(), c)))
         .collect::<Result<Vec<_>, _>>()?;
-    let opts = super::seal::seal_options(plan);
+    let mut opts = super::seal::seal_options(plan);
+    super::seal::assume_default_namespace(&mut opts, secrets.iter().map(|(_, s)| s));
 
     let mut outputs: BTreeMap<PathBuf, (String, String)> = BTreeMap::new();
     for (cluster, cert) in &certs {

@@ -19,11 +19,19 @@ pub fn load_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>, CliError> {
     let mut keys = Vec::new();
     for path in paths {
         let bytes = input::read_file(path)?;
-        let mut found =
-            key_secret::private_keys_from_file(&bytes).map_err(|source| CliError::KeyFile {
+        let mut found = key_secret::private_keys_from_file(&bytes).map_err(|source| {
+            // The public certificate is the file most often given by mistake: say so.
+            if sealed_secrets_core::cert::Certificate::from_pem(&bytes).is_ok() {
+                return CliError::Other(format!(
+                    "{}: this is a certificate, not a private key; --recovery-private-key takes the controller's private keys (PEM keys, key Secret manifests or Lists of them, e.g. from kubeseal-rs keys backup)",
+                    path.display()
+                ));
+            }
+            CliError::KeyFile {
                 path: path.display().to_string(),
                 source,
-            })?;
+            }
+        })?;
         keys.append(&mut found);
     }
     // The same key backed up twice is tried once.

@@ -1,7 +1,9 @@
 //! Default mode: seal every Secret of the input (SPEC §4.4–§4.6). Nothing is written until all
 //! documents sealed, so an error never leaves partial output.
 
+use sealed_secrets_core::scope::Scope;
 use sealed_secrets_core::seal::{self, SealOptions};
+use sealed_secrets_core::types::Secret;
 
 use crate::cluster::kubeconfig;
 use crate::error::CliError;
@@ -30,6 +32,31 @@ pub fn seal_options(plan: &Plan) -> SealOptions {
     }
 }
 
+/// Without `-n` and without a kubeconfig namespace, a Secret that declares no namespace is sealed
+/// for `default`, as kubectl would create it (`kubectl create secret … --dry-run=client` on a CI
+/// machine with no kubeconfig writes none). Says so once on stderr; with a kubeconfig the
+/// context's namespace (or its `default`) is used silently, as upstream does.
+pub fn assume_default_namespace<'a>(
+    opts: &mut SealOptions,
+    mut secrets: impl Iterator<Item = &'a Secret>,
+) {
+    if opts.default_namespace.is_some() {
+        return;
+    }
+    let lacks_namespace = |secret: &Secret| {
+        let scope = opts
+            .scope
+            .unwrap_or_else(|| Scope::from_annotations(Some(&secret.metadata.annotations)));
+        secret.metadata.namespace.is_empty() && scope != Scope::ClusterWide
+    };
+    if secrets.any(lacks_namespace) {
+        eprintln!(
+            "note: the input declares no namespace and there is no -n or kubeconfig: sealing for namespace \"default\", as kubectl does"
+        );
+        opts.default_namespace = Some("default".to_owned());
+    }
+}
+
 /// Runs the seal mode.
 ///
 /// # Errors
@@ -49,7 +76,8 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let cert = super::sealing_cert(plan)?;
-    let opts = seal_options(plan);
+    let mut opts = seal_options(plan);
+    assume_default_namespace(&mut opts, secrets.iter().map(|(_, s)| s));
     let mut out = String::new();
     for (position, secret) in secrets {
         let mut sealed = seal::seal_secret(secret, cert.public_key(), &opts).map_err(|source| {

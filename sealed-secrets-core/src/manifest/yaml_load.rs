@@ -294,12 +294,25 @@ impl Builder {
 
     /// Places a finished value in its parent (or as the document root).
     fn add(&mut self, value: Value, at: Marker) -> Built<()> {
+        let at_root = self.stack.len() == 1;
         match self.stack.last_mut() {
             None => self.root = Some(value),
             Some(Frame::Sequence { items, .. }) => items.push(value),
             Some(Frame::Mapping { map, key, .. }) => match key.take() {
                 Some(Key::Name(name)) => {
-                    // A repeated key keeps its last value, as go-yaml's map decoding does.
+                    // Two objects pasted together without `---` would silently become the last
+                    // one (go-yaml keeps a repeated key's last value): a second top-level
+                    // `apiVersion` or `kind` is refused instead.
+                    if at_root
+                        && (name == "apiVersion" || name == "kind")
+                        && map.contains_key(&name)
+                    {
+                        return Err(Problem {
+                            at,
+                            reason: "a second top-level apiVersion or kind: objects concatenated without a --- line between them?",
+                        });
+                    }
+                    // Any other repeated key keeps its last value, as go-yaml's map decoding does.
                     map.insert(name, value);
                 }
                 Some(Key::Merge) => merge(map, value).ok_or(Problem {
@@ -513,6 +526,23 @@ mod tests {
         );
         assert!(values("").is_empty());
         assert!(values("# nothing\n").is_empty());
+    }
+
+    #[test]
+    fn objects_concatenated_without_a_separator_are_refused() {
+        let two =
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: a}\napiVersion: v1\nkind: Secret\n";
+        let err = load(two, START).unwrap_err().to_string();
+        assert!(
+            err.contains("line 4") && err.contains("without a --- line"),
+            "{err}"
+        );
+        // Other repeated keys, and apiVersion/kind below the top level, keep the last value.
+        assert_eq!(values("a: 1\na: 2\n"), [(1, json!({"a": 2}))]);
+        assert_eq!(
+            values("m:\n  kind: a\n  kind: b\n"),
+            [(1, json!({"m": {"kind": "b"}}))]
+        );
     }
 
     #[test]
