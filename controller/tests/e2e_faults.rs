@@ -1140,11 +1140,7 @@ async fn hostile_objects(
         );
     }
     let cases: [(&str, &str, Option<&str>); 9] = [
-        (
-            "too-many-templates",
-            "exceeds limit of 256 templates",
-            None,
-        ),
+        ("too-many-templates", "exceeds limit of 256 templates", None),
         (
             "huge-too-big",
             "decrypted values exceed the 1048576-byte limit of a Secret",
