@@ -411,13 +411,24 @@ mod tests {
         path: &str,
         body: String,
     ) -> (StatusCode, axum::http::HeaderMap, String) {
+        send(router, method, path, body, "10.1.2.3").await
+    }
+
+    /// One request with `X-Forwarded-For: forwarded_for`: (status, headers, body).
+    async fn send(
+        router: &Router,
+        method: &str,
+        path: &str,
+        body: String,
+        forwarded_for: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
         let resp = router
             .clone()
             .oneshot(
                 HttpRequest::builder()
                     .method(method)
                     .uri(path)
-                    .header("X-Forwarded-For", "10.1.2.3")
+                    .header("X-Forwarded-For", forwarded_for)
                     .body(Body::from(body))
                     .unwrap(),
             )
@@ -671,23 +682,8 @@ mod tests {
         body: String,
         forwarded_for: &str,
     ) -> (StatusCode, String) {
-        let resp = router
-            .clone()
-            .oneshot(
-                HttpRequest::builder()
-                    .method("POST")
-                    .uri(path)
-                    .header("X-Forwarded-For", forwarded_for)
-                    .body(Body::from(body))
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        let (status, _, body) = send(router, "POST", path, body, forwarded_for).await;
+        (status, body)
     }
 
     #[tokio::test]

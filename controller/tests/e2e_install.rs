@@ -1332,21 +1332,7 @@ async fn kubeseal_users(env: &Env, objects: &[serde_json::Value], args: &[String
     let netns = Netns::up(NETNS, ADDR);
     let cluster_dir = env.cluster.dir.to_str().unwrap();
     let kubeconfig = env.dir.join("sa-netns.kubeconfig");
-    run_script(
-        "tests/cluster/netns-exec",
-        &[
-            NETNS,
-            "--",
-            repo_root()
-                .join("tests/cluster/sa-kubeconfig")
-                .to_str()
-                .unwrap(),
-            cluster_dir,
-            CHART_NS,
-            CHART_NAME,
-            kubeconfig.to_str().unwrap(),
-        ],
-    );
+    harness::sa_kubeconfig_in_netns(&env.cluster, NETNS, CHART_NS, CHART_NAME, &kubeconfig);
     let log = env.dir.join("ours-netns.log");
     let controller = Controller::start_in(Some((NETNS, ADDR)), &kubeconfig, CHART_NS, args, &log);
     // The chart's Service selects the Deployment's pods, which never run here (no kubelet): point

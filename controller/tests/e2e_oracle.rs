@@ -306,21 +306,7 @@ async fn the_controller_is_not_a_plaintext_oracle() {
     kubectl_apply(&cluster, &upstream_rbac(&ns, "controller"));
     let netns = Netns::up(NETNS, ADDR);
     let controller_kubeconfig = dir.join("controller.kubeconfig");
-    run_script(
-        "tests/cluster/netns-exec",
-        &[
-            NETNS,
-            "--",
-            repo_root()
-                .join("tests/cluster/sa-kubeconfig")
-                .to_str()
-                .expect("utf-8"),
-            cluster_dir,
-            &ns,
-            "controller",
-            controller_kubeconfig.to_str().expect("utf-8"),
-        ],
-    );
+    harness::sa_kubeconfig_in_netns(&cluster, NETNS, &ns, "controller", &controller_kubeconfig);
     let log = dir.join("controller.log");
     let out = std::fs::File::create(&log).expect("log");
     let mut controller = Command::new(repo_root().join("tests/cluster/netns-exec"))

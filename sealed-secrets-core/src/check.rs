@@ -216,7 +216,7 @@ fn check_sealed_secret(
         Some(fp) if pins.fingerprints.iter().any(|p| p == fp) => {}
         Some(fp) => problems.push(format!(
             "{object}: sealed with {}, which is not a certificate pinned for {environments}",
-            printable(fp)
+            printable_fingerprint(fp)
         )),
         None if pins.require_sealed_with => problems.push(format!(
             "{object}: no {SEALED_WITH_ANNOTATION} annotation, so the sealing certificate is unknown (reseal it with kubeseal-rs)"
@@ -225,8 +225,10 @@ fn check_sealed_secret(
     }
 }
 
-/// A fingerprint as found in a file: printed only when it looks like one.
-fn printable(fp: &str) -> &str {
+/// A fingerprint as found in a file: printed only when it looks like one (never arbitrary
+/// file text).
+#[must_use]
+pub fn printable_fingerprint(fp: &str) -> &str {
     let looks_like = fp.len() <= 80
         && fp.starts_with("SHA256:")
         && fp[7..]

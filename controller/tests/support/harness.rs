@@ -689,3 +689,29 @@ impl Drop for Netns {
             .status();
     }
 }
+
+/// Writes a kubeconfig for ServiceAccount `namespace/sa` that works from inside the network
+/// namespace `netns` (it points at the gateway address the namespace reaches).
+pub fn sa_kubeconfig_in_netns(
+    cluster: &Cluster,
+    netns: &str,
+    namespace: &str,
+    sa: &str,
+    out: &Path,
+) {
+    run_script(
+        "tests/cluster/netns-exec",
+        &[
+            netns,
+            "--",
+            repo_root()
+                .join("tests/cluster/sa-kubeconfig")
+                .to_str()
+                .expect("utf-8 path"),
+            cluster.dir.to_str().expect("utf-8 path"),
+            namespace,
+            sa,
+            out.to_str().expect("utf-8 path"),
+        ],
+    );
+}

@@ -60,19 +60,10 @@ impl SealedFor {
                 t.to_owned()
             }
         };
-        let fingerprint = outer.annotations.get(SEALED_WITH_ANNOTATION).map(|fp| {
-            // Printed only when it looks like a fingerprint (never arbitrary file text).
-            let looks_like = fp.len() <= 80
-                && fp.starts_with("SHA256:")
-                && fp[7..]
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='));
-            if looks_like {
-                fp.clone()
-            } else {
-                "an unrecognized fingerprint".to_owned()
-            }
-        });
+        let fingerprint = outer
+            .annotations
+            .get(SEALED_WITH_ANNOTATION)
+            .map(|fp| sealed_secrets_core::check::printable_fingerprint(fp).to_owned());
         Self {
             namespace: pick(&template.namespace, &outer.namespace),
             name: pick(&template.name, &outer.name),
