@@ -315,8 +315,13 @@ pub enum Command {
         /// Shell to generate completions for.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff), or with --dir write one page per command there.
+    Man {
+        /// Write `kubeseal-rs.1` and one `kubeseal-rs-COMMAND.1` per command into this
+        /// directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Check SealedSecret manifests offline for CI: parse, name/namespace/scope agree, items fit
     /// the pinned certificate's key, sealed with a pinned certificate, no plaintext Secrets.
     Check(CheckArgs),

@@ -8,6 +8,7 @@ mod commands;
 mod completions;
 mod error;
 mod input;
+mod man;
 mod mode;
 mod output;
 mod repo_config;
@@ -91,12 +92,6 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         Mode::Keys(args) => commands::keys::run(args),
         Mode::CertInfo(_) => edit_mode(plan),
         Mode::Completions(shell) => Ok(output::emit(None, &completions::script(*shell), false)?),
-        Mode::Man => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .map_err(|e| CliError::Other(format!("cannot render man page: {e}")))?;
-            Ok(output::emit(None, &out, false)?)
-        }
+        Mode::Man(dir) => man::run(dir.as_deref()),
     }
 }

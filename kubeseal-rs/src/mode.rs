@@ -45,7 +45,8 @@ pub enum Mode {
     Completions(clap_complete::Shell),
     /// `cert`: show a certificate.
     CertInfo(Box<crate::cli::CertInfoArgs>),
-    Man,
+    /// `man`, with the directory to write every page into (else the top page on stdout).
+    Man(Option<std::path::PathBuf>),
     Check(CheckArgs),
     Set(Box<SetArgs>),
     Unset(UnsetArgs),
@@ -97,7 +98,7 @@ pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
     let mode = match cli.command {
         Some(Command::Keygen(k)) => Mode::Keygen(k),
         Some(Command::Completions { shell }) => Mode::Completions(shell),
-        Some(Command::Man) => Mode::Man,
+        Some(Command::Man { dir }) => Mode::Man(dir),
         Some(Command::Check(c)) => Mode::Check(c),
         Some(Command::Set(c)) => {
             check_item_name(&c.key)?;

@@ -96,3 +96,71 @@ fn completions_and_man_page_cover_the_flags() {
         );
     }
 }
+
+#[test]
+fn man_dir_writes_one_page_per_command_with_its_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubeseal-rs"))
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for page in [
+        "kubeseal-rs.1",
+        "kubeseal-rs-check.1",
+        "kubeseal-rs-set.1",
+        "kubeseal-rs-unset.1",
+        "kubeseal-rs-reseal.1",
+        "kubeseal-rs-keygen.1",
+        "kubeseal-rs-cert.1",
+        "kubeseal-rs-keys-backup.1",
+        "kubeseal-rs-keys-restore.1",
+        "kubeseal-rs-keys-prune.1",
+    ] {
+        assert!(
+            names.iter().any(|n| n == page),
+            "{page} missing from {names:?}"
+        );
+    }
+    // Each subcommand page lists that subcommand's own flags and has examples.
+    let sub = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    for (page, args) in [
+        ("kubeseal-rs-reseal.1", ["reseal", "--help"]),
+        ("kubeseal-rs-keys-backup.1", ["keys", "backup"]),
+    ] {
+        let text = sub(page);
+        assert!(text.contains(".SH EXAMPLES"), "{page}");
+        let mut help_args: Vec<&str> = args.to_vec();
+        if help_args.last() != Some(&"--help") {
+            help_args.push("--help");
+        }
+        for flag in long_flags(&run(&help_args)) {
+            assert!(
+                text.contains(&flag.replace('-', "\\-")),
+                "{page} lacks {flag}"
+            );
+        }
+    }
+    // Not a directory: one line, exit 1, nothing written.
+    let file = dir.path().join("kubeseal-rs.1");
+    let out = Command::new(env!("CARGO_BIN_EXE_kubeseal-rs"))
+        .args(["man", "--dir"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: {}: not a directory\n", file.display())
+    );
+}
