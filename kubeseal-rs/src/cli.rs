@@ -319,6 +319,46 @@ pub struct KlogArgs {
     pub skip_log_headers: Option<bool>,
 }
 
+/// Upstream's list flags (`--from-file`, `--recovery-private-key`, `--as-group`) add the
+/// command line's values to their `SEALED_SECRETS_*` variable's (pflag appends after the
+/// variable's value was set), where clap lets the command line replace the variable: this puts
+/// the variable's values first again. Empty variables count as unset, as clap's (and upstream
+/// reads an empty list from them).
+pub fn keep_env_lists(cli: &mut Cli, matches: &clap::ArgMatches) {
+    fn from_env(matches: &clap::ArgMatches, id: &str, var: &str, split: bool) -> Vec<String> {
+        if matches.value_source(id) != Some(clap::parser::ValueSource::CommandLine) {
+            return Vec::new();
+        }
+        match std::env::var(var) {
+            Ok(value) if value.is_empty() => Vec::new(),
+            Ok(value) if split => value.split(',').map(str::to_owned).collect(),
+            Ok(value) => vec![value],
+            Err(_) => Vec::new(),
+        }
+    }
+    if cli.command.is_some() {
+        return;
+    }
+    let seal = &mut cli.seal;
+    let env = from_env(matches, "from_file", "SEALED_SECRETS_FROM_FILE", true);
+    seal.from_file.splice(0..0, env);
+    let env = from_env(
+        matches,
+        "recovery_private_key",
+        "SEALED_SECRETS_RECOVERY_PRIVATE_KEY",
+        true,
+    );
+    seal.recovery_private_key
+        .splice(0..0, env.into_iter().map(PathBuf::from));
+    let env = from_env(
+        matches,
+        "impersonate_group",
+        "SEALED_SECRETS_AS_GROUP",
+        false,
+    );
+    seal.connection.impersonate_group.splice(0..0, env);
+}
+
 /// A boolean as Go's `strconv.ParseBool` reads it, for `--flag=VALUE` and `SEALED_SECRETS_*`.
 ///
 /// # Errors

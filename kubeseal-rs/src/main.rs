@@ -40,6 +40,10 @@ fn main() -> ExitCode {
         .value_source("format")
         .is_some_and(|s| s != clap::parser::ValueSource::DefaultValue);
     let result = Cli::from_arg_matches(&matches)
+        .map(|mut cli| {
+            cli::keep_env_lists(&mut cli, &matches);
+            cli
+        })
         .map_err(|e| CliError::Other(e.to_string()))
         .and_then(|cli| Ok(mode::resolve(cli, format_explicit)?))
         .and_then(run);

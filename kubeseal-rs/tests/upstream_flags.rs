@@ -563,3 +563,81 @@ fn from_file_splits_on_commas() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(is_raw_ciphertext(&stdout(&out)));
 }
+
+/// pflag appends a list flag's command-line values to its variable's: so do we.
+#[test]
+fn list_variables_and_flags_add_up() {
+    let repo = Repo::new();
+    repo.sealed("sealed.json");
+    let out = repo.run(
+        &["keygen", "--key-size", "2048", "-w", "other.yaml"],
+        &[],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let unseal = [
+        "--recovery-unseal",
+        "--recovery-private-key",
+        "other.yaml",
+        "-f",
+        "sealed.json",
+    ];
+    let out = repo.run(
+        &unseal,
+        &[("SEALED_SECRETS_RECOVERY_PRIVATE_KEY", "key.yaml")],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("aGVsbG8="));
+    let out = repo.run(&unseal, &[], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "other.yaml alone does not open it"
+    );
+
+    let out = repo.run(
+        &[
+            "--raw",
+            "--cert",
+            "cert.pem",
+            "-n",
+            "ns",
+            "--name",
+            "s",
+            "--from-file",
+            "value.txt",
+        ],
+        &[("SEALED_SECRETS_FROM_FILE", "value.txt")],
+        b"",
+    );
+    assert_usage_error(
+        &out,
+        "must provide only one --from-file when encrypting a single item with --raw",
+    );
+
+    let (port, requests) = recording_server();
+    let server = format!("http://127.0.0.1:{port}");
+    let out = repo.run(
+        &[
+            "--fetch-cert",
+            "--server",
+            &server,
+            "--as",
+            "me",
+            "--as-group",
+            "flag,group",
+        ],
+        &[("SEALED_SECRETS_AS_GROUP", "env,group")],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "the server answers 404");
+    let request = requests.try_recv().unwrap().to_ascii_lowercase();
+    let env = request
+        .find("impersonate-group: env,group\r\n")
+        .expect(&request);
+    let flag = request
+        .find("impersonate-group: flag,group\r\n")
+        .expect(&request);
+    assert!(env < flag, "{request}");
+}
