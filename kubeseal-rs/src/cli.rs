@@ -319,6 +319,28 @@ pub struct KlogArgs {
     pub skip_log_headers: Option<bool>,
 }
 
+/// A `SEALED_SECRETS_*` variable set to the empty string counts as unset. Upstream sets its
+/// flag to `""`, which for its strings means unset (`--cert`, `--merge-into`, …), for its
+/// booleans false and for its lists empty; clap would parse `""` (`--raw=`, refused, or a
+/// `--merge-into` of `""`).
+#[must_use]
+pub fn empty_variables_unset(cmd: clap::Command) -> clap::Command {
+    let cmd = cmd.mut_args(|arg| {
+        let empty = arg
+            .get_env()
+            .and_then(std::env::var_os)
+            .is_some_and(|value| value.is_empty());
+        if empty { arg.env(None) } else { arg }
+    });
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    names.into_iter().fold(cmd, |cmd, name| {
+        cmd.mut_subcommand(name, empty_variables_unset)
+    })
+}
+
 /// Upstream's list flags (`--from-file`, `--recovery-private-key`, `--as-group`) add the
 /// command line's values to their `SEALED_SECRETS_*` variable's (pflag appends after the
 /// variable's value was set), where clap lets the command line replace the variable: this puts

@@ -22,7 +22,7 @@ use crate::error::CliError;
 use crate::mode::Mode;
 
 fn main() -> ExitCode {
-    let matches = match Cli::command().try_get_matches() {
+    let matches = match cli::empty_variables_unset(Cli::command()).try_get_matches() {
         Ok(m) => m,
         Err(e) if e.use_stderr() => {
             // Usage errors whole, as clap renders them: the missing arguments, the usage line,

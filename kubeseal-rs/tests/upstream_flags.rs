@@ -641,3 +641,38 @@ fn list_variables_and_flags_add_up() {
         .expect(&request);
     assert!(env < flag, "{request}");
 }
+
+/// An empty variable is unset, as upstream reads `""` for these flags.
+#[test]
+fn empty_variables_are_unset() {
+    let repo = Repo::new();
+    let args = ["--cert", "cert.pem"];
+    let plain = outcome(&repo.run(&args, &[], SECRET.as_bytes()));
+    assert_eq!(plain.0, Some(0), "{}", plain.2);
+    for var in [
+        "SEALED_SECRETS_RAW",
+        "SEALED_SECRETS_FETCH_CERT",
+        "SEALED_SECRETS_MERGE_INTO",
+        "SEALED_SECRETS_FROM_FILE",
+        "SEALED_SECRETS_RECOVERY_PRIVATE_KEY",
+        "SEALED_SECRETS_SEALED_SECRET_FILE",
+        "SEALED_SECRETS_SCOPE",
+    ] {
+        let out = repo.run(&args, &[(var, "")], SECRET.as_bytes());
+        assert_eq!(out.status.code(), Some(0), "{var}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{var}");
+        assert!(stdout(&out).contains("\"kind\": \"SealedSecret\""), "{var}");
+    }
+    // With an empty SEALED_SECRETS_CERT the certificate comes from the controller.
+    let out = repo.run(
+        &["--fetch-cert", "--server", "http://127.0.0.1:1"],
+        &[("SEALED_SECRETS_CERT", "")],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !stderr(&out).contains("cannot read certificate"),
+        "{}",
+        stderr(&out)
+    );
+}
