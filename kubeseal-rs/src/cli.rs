@@ -14,6 +14,10 @@ pub mod keys;
 #[derive(Debug, Parser)]
 #[command(name = "kubeseal-rs", version, about, long_about, max_term_width = 100)]
 #[command(args_conflicts_with_subcommands = true)]
+// As Go's flag parsing does, a flag given twice takes the last value (`--kubeconfig a
+// --kubeconfig b` is b); flags that collect several values (`--cert`, `--from-file`, …) keep
+// every one.
+#[command(args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -42,7 +46,16 @@ pub struct SealArgs {
 
     /// Record the sealing certificate's fingerprint in the SealedSecret's
     /// sealed-secrets-rs/sealed-with annotation (always on with several certificates).
-    #[arg(long)]
+    #[arg(
+        long,
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        hide_default_value = true,
+        default_missing_value = "true",
+        value_parser = GoBoolParser,
+        value_name = "BOOL"
+    )]
     pub record_fingerprint: bool,
 
     /// Namespace of the sealed-secrets controller (used when the certificate comes from the
@@ -66,7 +79,17 @@ pub struct SealArgs {
     /// certificate ConfigMap in every namespace, and trust what is found there (by default
     /// only --controller-namespace is searched, or other namespaces for a certificate whose
     /// fingerprint the repository config pins).
-    #[arg(long, env = "SEALED_SECRETS_DISCOVER_ALL_NAMESPACES")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_DISCOVER_ALL_NAMESPACES",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        hide_default_value = true,
+        default_missing_value = "true",
+        value_parser = GoBoolParser,
+        value_name = "BOOL"
+    )]
     pub discover_all_namespaces: bool,
 
     /// Output format for sealed secrets and recovered secrets.
@@ -99,31 +122,77 @@ pub struct SealArgs {
     pub secret_file: Option<PathBuf>,
 
     /// Print the certificate (from --cert or the controller) and exit.
-    #[arg(long)]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_FETCH_CERT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        hide_default_value = true,
+        default_missing_value = "true",
+        value_parser = GoBoolParser,
+        value_name = "BOOL"
+    )]
     pub fetch_cert: bool,
 
     /// Allow a Secret with neither data nor stringData.
-    #[arg(long)]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_ALLOW_EMPTY_DATA",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        hide_default_value = true,
+        default_missing_value = "true",
+        value_parser = GoBoolParser,
+        value_name = "BOOL"
+    )]
     pub allow_empty_data: bool,
 
     /// Check with the controller that the input SealedSecrets can be unsealed.
-    #[arg(long)]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_VALIDATE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        hide_default_value = true,
+        default_missing_value = "true",
+        value_parser = GoBoolParser,
+        value_name = "BOOL"
+    )]
     pub validate: bool,
 
     /// Seal the input Secret and merge its items into this existing SealedSecret file, in place.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "SEALED_SECRETS_MERGE_INTO", value_name = "FILE")]
     pub merge_into: Option<PathBuf>,
 
     /// Encrypt a single value (from --from-file or stdin) and print the base64 ciphertext.
-    #[arg(long)]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_RAW",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        hide_default_value = true,
+        default_missing_value = "true",
+        value_parser = GoBoolParser,
+        value_name = "BOOL"
+    )]
     pub raw: bool,
 
     /// Name of the Secret (with --raw; otherwise overrides the input's name).
     #[arg(long, env = "SEALED_SECRETS_NAME")]
     pub name: Option<String>,
 
-    /// With --raw: file holding the value to encrypt, as [key=]path (the key is ignored).
-    #[arg(long, value_name = "[KEY=]PATH")]
+    /// With --raw: file holding the value to encrypt, as [key=]path (the key is ignored;
+    /// comma-separated or repeated, as upstream, though --raw takes only one).
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_FROM_FILE",
+        value_delimiter = ',',
+        value_name = "[KEY=]PATH"
+    )]
     pub from_file: Vec<String>,
 
     /// Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the
@@ -145,20 +214,211 @@ pub struct SealArgs {
     pub scope: Option<sealed_secrets_core::scope::Scope>,
 
     /// Re-encrypt the input SealedSecrets with the controller's newest key.
-    #[arg(long, alias = "rotate")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_RE_ENCRYPT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        hide_default_value = true,
+        default_missing_value = "true",
+        value_parser = GoBoolParser,
+        value_name = "BOOL"
+    )]
     pub re_encrypt: bool,
 
+    /// Deprecated upstream spelling of --re-encrypt.
+    #[arg(
+        long,
+        hide = true,
+        env = "SEALED_SECRETS_ROTATE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        hide_default_value = true,
+        default_missing_value = "true",
+        value_parser = GoBoolParser,
+        value_name = "BOOL"
+    )]
+    pub rotate: bool,
+
     /// Decrypt the input SealedSecret offline with private keys (disaster recovery).
-    #[arg(long)]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_RECOVERY_UNSEAL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        hide_default_value = true,
+        default_missing_value = "true",
+        value_parser = GoBoolParser,
+        value_name = "BOOL"
+    )]
     pub recovery_unseal: bool,
 
     /// Private key files for --recovery-unseal: PEM keys, key Secret manifests or Lists of them
     /// (comma-separated or repeated).
-    #[arg(long, value_delimiter = ',', value_name = "FILE")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_RECOVERY_PRIVATE_KEY",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
     pub recovery_private_key: Vec<PathBuf>,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub klog: KlogArgs,
+}
+
+/// klog's flags, which upstream kubeseal registers (Go's `klog.InitFlags`): accepted so that
+/// scripts keep working, hidden from --help, and without effect (kubeseal-rs has no leveled
+/// logging). They are not read from `SEALED_SECRETS_*` variables, as upstream's are not.
+#[derive(Debug, Args, Default)]
+#[allow(dead_code)] // accepted, never read
+pub struct KlogArgs {
+    /// klog's verbosity level (an integer, as klog's).
+    #[arg(short = 'v', long = "v", hide = true, value_name = "LEVEL")]
+    pub v: Option<i32>,
+    #[arg(long = "vmodule", hide = true)]
+    pub vmodule: Option<String>,
+    #[arg(long = "log_dir", hide = true)]
+    pub log_dir: Option<String>,
+    #[arg(long = "log_file", hide = true)]
+    pub log_file: Option<String>,
+    #[arg(long = "log_file_max_size", hide = true)]
+    pub log_file_max_size: Option<u64>,
+    #[arg(long = "stderrthreshold", hide = true)]
+    pub stderrthreshold: Option<String>,
+    #[arg(long = "alsologtostderrthreshold", hide = true)]
+    pub alsologtostderrthreshold: Option<String>,
+    #[arg(long = "log_backtrace_at", hide = true)]
+    pub log_backtrace_at: Option<String>,
+    #[arg(long = "logtostderr", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = GoBoolParser)]
+    pub logtostderr: Option<bool>,
+    #[arg(long = "alsologtostderr", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = GoBoolParser)]
+    pub alsologtostderr: Option<bool>,
+    #[arg(long = "legacy_stderr_threshold_behavior", hide = true, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_parser = GoBoolParser)]
+    pub legacy_stderr_threshold_behavior: Option<bool>,
+    #[arg(long = "add_dir_header", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = GoBoolParser)]
+    pub add_dir_header: Option<bool>,
+    #[arg(long = "skip_headers", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = GoBoolParser)]
+    pub skip_headers: Option<bool>,
+    #[arg(long = "one_output", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = GoBoolParser)]
+    pub one_output: Option<bool>,
+    #[arg(long = "skip_log_headers", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = GoBoolParser)]
+    pub skip_log_headers: Option<bool>,
+}
+
+/// A `SEALED_SECRETS_*` variable set to the empty string counts as unset. Upstream sets its
+/// flag to `""`, which for its strings means unset (`--cert`, `--merge-into`, …), for its
+/// booleans false and for its lists empty; clap would parse `""` (`--raw=`, refused, or a
+/// `--merge-into` of `""`).
+#[must_use]
+pub fn empty_variables_unset(cmd: clap::Command) -> clap::Command {
+    let cmd = cmd.mut_args(|arg| {
+        let empty = arg
+            .get_env()
+            .and_then(std::env::var_os)
+            .is_some_and(|value| value.is_empty());
+        if empty { arg.env(None) } else { arg }
+    });
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    names.into_iter().fold(cmd, |cmd, name| {
+        cmd.mut_subcommand(name, empty_variables_unset)
+    })
+}
+
+/// Upstream's list flags (`--from-file`, `--recovery-private-key`, `--as-group`) add the
+/// command line's values to their `SEALED_SECRETS_*` variable's (pflag appends after the
+/// variable's value was set), where clap lets the command line replace the variable: this puts
+/// the variable's values first again. Empty variables count as unset, as clap's (and upstream
+/// reads an empty list from them).
+pub fn keep_env_lists(cli: &mut Cli, matches: &clap::ArgMatches) {
+    fn from_env(matches: &clap::ArgMatches, id: &str, var: &str, split: bool) -> Vec<String> {
+        if matches.value_source(id) != Some(clap::parser::ValueSource::CommandLine) {
+            return Vec::new();
+        }
+        match std::env::var(var) {
+            Ok(value) if value.is_empty() => Vec::new(),
+            Ok(value) if split => value.split(',').map(str::to_owned).collect(),
+            Ok(value) => vec![value],
+            Err(_) => Vec::new(),
+        }
+    }
+    if cli.command.is_some() {
+        return;
+    }
+    let seal = &mut cli.seal;
+    let env = from_env(matches, "from_file", "SEALED_SECRETS_FROM_FILE", true);
+    seal.from_file.splice(0..0, env);
+    let env = from_env(
+        matches,
+        "recovery_private_key",
+        "SEALED_SECRETS_RECOVERY_PRIVATE_KEY",
+        true,
+    );
+    seal.recovery_private_key
+        .splice(0..0, env.into_iter().map(PathBuf::from));
+    let env = from_env(
+        matches,
+        "impersonate_group",
+        "SEALED_SECRETS_AS_GROUP",
+        false,
+    );
+    seal.connection.impersonate_group.splice(0..0, env);
+}
+
+/// A boolean as Go's `strconv.ParseBool` reads it, for `--flag=VALUE` and `SEALED_SECRETS_*`.
+///
+/// # Errors
+/// Any other spelling (`yes`, `on`, `""`, …), as upstream refuses them.
+fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err("expected 1, t, T, TRUE, true, True, 0, f, F, FALSE, false or False".to_owned()),
+    }
+}
+
+/// A boolean flag's value, parsed by [`parse_go_bool`], offering `true` and `false` to shell
+/// completions and --help.
+#[derive(Clone, Copy, Debug)]
+struct GoBoolParser;
+
+impl clap::builder::TypedValueParser for GoBoolParser {
+    type Value = bool;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        parse_go_bool.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            ["true", "false"]
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 /// kubectl's connection flags (client-go overrides), used only when kubeseal-rs talks to the
@@ -189,8 +449,9 @@ pub struct ConnectionArgs {
         num_args = 0..=1,
         require_equals = true,
         default_value = "false",
+        hide_default_value = true,
         default_missing_value = "true",
-        value_parser = clap::builder::BoolishValueParser::new(),
+        value_parser = GoBoolParser,
         value_name = "BOOL"
     )]
     pub insecure_skip_tls_verify: bool,
@@ -232,7 +493,11 @@ pub struct ConnectionArgs {
     pub impersonate_uid: Option<String>,
 
     /// Group to impersonate for the operation (repeatable).
-    #[arg(long = "as-group", value_name = "GROUP")]
+    #[arg(
+        long = "as-group",
+        env = "SEALED_SECRETS_AS_GROUP",
+        value_name = "GROUP"
+    )]
     pub impersonate_group: Vec<String>,
 
     /// Proxy to use for requests to the API server (http:// or https://).
@@ -246,8 +511,9 @@ pub struct ConnectionArgs {
         num_args = 0..=1,
         require_equals = true,
         default_value = "false",
+        hide_default_value = true,
         default_missing_value = "true",
-        value_parser = clap::builder::BoolishValueParser::new(),
+        value_parser = GoBoolParser,
         value_name = "BOOL"
     )]
     pub disable_compression: bool,
@@ -376,7 +642,17 @@ pub struct CertArgs {
     pub controller_name: String,
     /// Search every namespace for the controller when its Service is not found (see the
     /// flag of the same name without a subcommand).
-    #[arg(long, env = "SEALED_SECRETS_DISCOVER_ALL_NAMESPACES")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_DISCOVER_ALL_NAMESPACES",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        hide_default_value = true,
+        default_missing_value = "true",
+        value_parser = GoBoolParser,
+        value_name = "BOOL"
+    )]
     pub discover_all_namespaces: bool,
     /// Path to the kubeconfig file.
     #[arg(long, env = "SEALED_SECRETS_KUBECONFIG", value_name = "FILE")]

@@ -23,7 +23,7 @@ use crate::error::CliError;
 use crate::mode::Mode;
 
 fn main() -> ExitCode {
-    let matches = match Cli::command().try_get_matches() {
+    let matches = match cli::empty_variables_unset(Cli::command()).try_get_matches() {
         Ok(m) => m,
         Err(e) if e.use_stderr() => {
             // Usage errors whole, as clap renders them: the missing arguments, the usage line,
@@ -41,6 +41,10 @@ fn main() -> ExitCode {
         .value_source("format")
         .is_some_and(|s| s != clap::parser::ValueSource::DefaultValue);
     let result = Cli::from_arg_matches(&matches)
+        .map(|mut cli| {
+            cli::keep_env_lists(&mut cli, &matches);
+            cli
+        })
         .map_err(|e| CliError::Other(e.to_string()))
         .and_then(|cli| Ok(mode::resolve(cli, format_explicit)?))
         .and_then(run);

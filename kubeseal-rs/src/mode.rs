@@ -94,7 +94,9 @@ pub struct Plan {
 /// # Errors
 /// Conflicting or incomplete flags.
 pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
-    let args = cli.seal;
+    let mut args = cli.seal;
+    // Upstream's deprecated --rotate (and SEALED_SECRETS_ROTATE) sets --re-encrypt.
+    args.re_encrypt |= args.rotate;
     let mode = match cli.command {
         Some(Command::Keygen(k)) => Mode::Keygen(k),
         Some(Command::Completions { shell }) => Mode::Completions(shell),
