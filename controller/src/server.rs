@@ -422,28 +422,32 @@ mod tests {
         body: String,
         forwarded_for: &str,
     ) -> (StatusCode, axum::http::HeaderMap, String) {
-        let resp = router
-            .clone()
-            .oneshot(
-                HttpRequest::builder()
-                    .method(method)
-                    .uri(path)
-                    .header("X-Forwarded-For", forwarded_for)
-                    .body(Body::from(body))
-                    .unwrap(),
-            )
-            .await
+        let request = HttpRequest::builder()
+            .method(method)
+            .uri(path)
+            .header("X-Forwarded-For", forwarded_for)
+            .body(Body::from(body))
             .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let (status, headers, bytes) = respond(router, request).await;
         (
             status,
             headers,
             String::from_utf8_lossy(&bytes).into_owned(),
         )
+    }
+
+    /// The router's answer to `request`: (status, headers, body).
+    async fn respond(
+        router: &Router,
+        request: axum::http::Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let resp = router.clone().oneshot(request).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, headers, bytes.to_vec())
     }
 
     #[tokio::test]
@@ -583,17 +587,7 @@ mod tests {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let resp = router
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, headers, bytes.to_vec())
+        respond(router, request.body(Body::empty()).unwrap()).await
     }
 
     #[tokio::test]

@@ -316,4 +316,38 @@ mod tests {
             [k[1].clone(), k[2].clone(), k[0].clone()]
         );
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_that_stops_waiting_does_not_free_the_permit_of_running_work() {
+        let metrics = Metrics::new("test").unwrap();
+        let unsealer = Unsealer::new(metrics, UnsealOptions::default());
+        let total = unsealer.permits.available_permits();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let pool = unsealer.clone();
+        let caller = tokio::spawn(async move {
+            pool.on_pool(move |_, _| {
+                let _ = started_tx.send(());
+                let _ = release_rx.recv();
+                Ok(())
+            })
+            .await
+        });
+        tokio::task::spawn_blocking(move || started_rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        // The caller gives up (an HTTP request past its timeout): the work still holds its CPU.
+        caller.abort();
+        let _ = caller.await;
+        assert_eq!(unsealer.permits.available_permits(), total - 1);
+        release_tx.send(()).unwrap();
+        for _ in 0..500 {
+            if unsealer.permits.available_permits() == total {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the permit was not returned when the work ended");
+    }
 }

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use sealed_secrets_core::seal::ItemError;
+use sealed_secrets_core::seal::{ItemError, JSON_VALUED_KEYS};
 
 /// The Secret annotation listing the values that could not be computed (JSON object: key →
 /// reason). Never on the SealedSecret.
@@ -29,12 +29,6 @@ const MAX_REASON_BYTES: usize = 512;
 /// The reason recorded for a value an immutable Secret kept.
 pub const IMMUTABLE_REASON: &str =
     "not updated: the Secret is immutable (delete it to have it written again)";
-
-/// Secret types whose API validation parses a value: `(type, key)`, which must hold JSON.
-const JSON_VALUED_KEYS: [(&str, &str); 2] = [
-    ("kubernetes.io/dockercfg", ".dockercfg"),
-    ("kubernetes.io/dockerconfigjson", ".dockerconfigjson"),
-];
 
 fn placeholder(secret_type: Option<&str>, key: &str) -> Vec<u8> {
     let json = JSON_VALUED_KEYS

@@ -688,3 +688,27 @@ fn check_fails_on_a_broken_document_after_a_secret() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("no problems"));
     assert_eq!(snapshot(&file), before);
 }
+
+/// A server that accepts and never answers: the fetch gives up on its own (the read timeout,
+/// 30 s) with a one-line error, and nothing is written.
+#[test]
+fn a_cert_url_that_never_answers_times_out() {
+    let repo = Repo::new();
+    let out = repo.write("out.json", "previous\n");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/cert.pem");
+    repo.fails(
+        &["--cert", &url, "-f", "secret.yaml", "-w", "out.json"],
+        b"",
+        1,
+        &format!("error: cannot fetch \"{url}\": timed out"),
+        &[&out],
+    );
+}

@@ -186,6 +186,6 @@ pub fn outer_metadata(name: &str, namespace: &str, scope: Scope) -> ObjectMeta {
 mod unseal;
 
 pub use unseal::{
-    ItemError, ItemErrorKind, MAX_SECRET_DATA_BYTES, UnsealError, UnsealOptions, Unsealed, Work,
-    controller_owner_reference, reseal, rsa_budget, unseal, unseal_with, verify,
+    ItemError, ItemErrorKind, JSON_VALUED_KEYS, MAX_SECRET_DATA_BYTES, UnsealError, UnsealOptions,
+    Unsealed, Work, controller_owner_reference, reseal, rsa_budget, unseal, unseal_with, verify,
 };

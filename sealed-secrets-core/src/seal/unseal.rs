@@ -27,8 +27,9 @@ use super::{SKIP_SET_OWNER_REFERENCES_ANNOTATION, encrypt_item};
 /// (`MaxSecretSize`); templates may only fill what the decrypted values leave.
 pub const MAX_SECRET_DATA_BYTES: usize = 1024 * 1024;
 
-/// Secret types whose API validation reads a value: the key, and that it must be a JSON object.
-const JSON_VALUED_TYPES: [(&str, &str); 2] = [
+/// Secret types whose API validation reads a value, as `(type, key)`: the key must hold a JSON
+/// object (the controller's placeholder for such a key is `{}`).
+pub const JSON_VALUED_KEYS: [(&str, &str); 2] = [
     ("kubernetes.io/dockercfg", ".dockercfg"),
     ("kubernetes.io/dockerconfigjson", ".dockerconfigjson"),
 ];
@@ -536,7 +537,7 @@ fn render(
         }
     }
     let template = &ss.spec.template;
-    for (secret_type, key) in JSON_VALUED_TYPES {
+    for (secret_type, key) in JSON_VALUED_KEYS {
         if template.type_ == secret_type
             && data.get(key).is_some_and(|value| !is_json_object(value))
         {
