@@ -13,15 +13,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::crypto;
-use crate::keys::{PrivateKey, PublicKey};
-use crate::scope::Scope;
+use crate::keys::PrivateKey;
 use crate::secret_bytes::SecretBytes;
 use crate::template;
 use crate::types::{
     OwnerReference, SEALED_SECRET_API_VERSION, SEALED_SECRET_KIND, SealedSecret, Secret, base64_std,
 };
 
-use super::{SKIP_SET_OWNER_REFERENCES_ANNOTATION, encrypt_item};
+use super::SKIP_SET_OWNER_REFERENCES_ANNOTATION;
 
 /// The Kubernetes API server refuses a Secret whose values add up to more than this
 /// (`MaxSecretSize`); templates may only fill what the decrypted values leave.
@@ -103,7 +102,7 @@ pub fn rsa_budget(items: usize, keys: usize) -> u64 {
 }
 
 impl Work<'_> {
-    fn expired(&self) -> bool {
+    pub(super) fn expired(&self) -> bool {
         self.deadline
             .is_some_and(|deadline| std::time::Instant::now() >= deadline)
     }
@@ -111,7 +110,7 @@ impl Work<'_> {
 
 /// Decrypts `blob` trying `order` (indexes into `keys`) front to back, counting each RSA
 /// operation against `budget`; the key that opened it moves to the front of `order`.
-fn open_blob(
+pub(super) fn open_blob(
     keys: &[&PrivateKey],
     order: &mut Vec<usize>,
     label: &[u8],
@@ -142,7 +141,7 @@ fn open_blob(
     Err(Opening::NoKey)
 }
 
-enum Opening {
+pub(super) enum Opening {
     NoKey,
     TooMuchWork,
 }
@@ -229,7 +228,7 @@ fn format_item_errors(items: &[ItemError]) -> String {
 }
 
 /// Go's `base64.StdEncoding` error text for an item.
-fn base64_error_text(text: &str) -> String {
+pub(super) fn base64_error_text(text: &str) -> String {
     let offset = match base64_std::decode(text) {
         Err(base64::DecodeError::InvalidByte(offset, _))
         | Err(base64::DecodeError::InvalidLastSymbol(offset, _)) => offset,
@@ -284,7 +283,7 @@ pub fn unseal_with(
     opts: &UnsealOptions,
     work: &mut Work<'_>,
 ) -> Result<Unsealed, UnsealError> {
-    let label = label_of(ss);
+    let label = ss.label();
     let (mut secret, key_index_by_item, value_failures) = if let Some(blob) = &ss.spec.data {
         let opened = open_v1(ss, keys, opts, &label, blob, work)?;
         let secret: Secret =
@@ -328,7 +327,7 @@ pub fn verify(
     opts: &UnsealOptions,
     work: &mut Work<'_>,
 ) -> Result<(), UnsealError> {
-    let label = label_of(ss);
+    let label = ss.label();
     if let Some(blob) = &ss.spec.data {
         open_v1(ss, keys, opts, &label, blob, work).map(drop)
     } else {
@@ -336,64 +335,8 @@ pub fn verify(
     }
 }
 
-/// Re-encrypts a SealedSecret for `new_key` (the `/v1/rotate` and `--re-encrypt` operation).
-///
-/// Only ciphertexts change: the template (metadata, type, immutable and the `data` templates,
-/// unrendered) is kept as it is, and a legacy `spec.data` blob is re-encrypted as a blob (not
-/// parsed), so that the answer never depends on a plaintext. Every item is decrypted once.
-///
-/// # Errors
-/// Decryption failed (see [`verify`]), or encryption failed (reported as that item's error).
-pub fn reseal(
-    ss: &SealedSecret,
-    keys: &[&PrivateKey],
-    new_key: &PublicKey,
-    opts: &UnsealOptions,
-    work: &mut Work<'_>,
-) -> Result<SealedSecret, UnsealError> {
-    let scope = Scope::from_annotations(Some(&ss.metadata.annotations));
-    let (namespace, name) = (&ss.metadata.namespace, &ss.metadata.name);
-    let label = scope.label(namespace, name);
-    let mut out = ss.clone();
-    out.status = None;
-    if let Some(blob) = &ss.spec.data {
-        let plaintext = open_v1(ss, keys, opts, &label, blob, work)?;
-        let sealed = crypto::hybrid_encrypt(new_key, &label, plaintext.expose())
-            .map_err(|_| UnsealError::V1NoKey)?;
-        out.spec.data = Some(sealed);
-    } else {
-        let opened = open_items(ss, keys, &label, work)?;
-        let mut encrypted = BTreeMap::new();
-        for (item, value) in &opened.data {
-            let sealed =
-                encrypt_item(new_key, scope, namespace, name, value.expose()).map_err(|_| {
-                    UnsealError::Items(vec![ItemError {
-                        item: item.clone(),
-                        kind: ItemErrorKind::NoKey,
-                    }])
-                })?;
-            encrypted.insert(item.clone(), sealed);
-        }
-        out.spec.encrypted_data = Some(encrypted);
-    }
-    // A recorded sealing certificate (see `check`) now names the new key.
-    if let Some(recorded) = out
-        .metadata
-        .annotations
-        .get_mut(crate::check::SEALED_WITH_ANNOTATION)
-    {
-        *recorded = new_key.fingerprint().to_string();
-    }
-    Ok(out)
-}
-
-fn label_of(ss: &SealedSecret) -> Vec<u8> {
-    Scope::from_annotations(Some(&ss.metadata.annotations))
-        .label(&ss.metadata.namespace, &ss.metadata.name)
-}
-
 /// Decrypts a legacy whole-Secret `spec.data` blob.
-fn open_v1(
+pub(super) fn open_v1(
     ss: &SealedSecret,
     keys: &[&PrivateKey],
     opts: &UnsealOptions,
