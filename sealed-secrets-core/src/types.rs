@@ -237,7 +237,9 @@ pub struct SecretTemplateSpec {
         skip_serializing_if = "BTreeMap::is_empty",
         deserialize_with = "null_as_default"
     )]
-    pub data: BTreeMap<String, String>,
+    /// Go `text/template` sources by Secret key. A `null` source omits that key (an
+    /// `encryptedData` item of the same name) from the Secret (upstream v0.40).
+    pub data: BTreeMap<String, Option<String>>,
 }
 
 /// `status` of a SealedSecret.

@@ -430,11 +430,19 @@ fn render(
     opts: &UnsealOptions,
     work: &mut Work<'_>,
 ) -> Result<(Secret, Vec<ItemError>), UnsealError> {
-    let templates = &ss.spec.template.data;
-    // Room the templates leave: the decrypted values they do not replace (lengths are public).
+    // As upstream v0.40: a `null` source omits that item from the Secret; a template named
+    // like an item never replaces it (decrypted values take precedence); the templates see
+    // the decrypted values and, for names no item has, the other sources as plain values.
+    let sources = &ss.spec.template.data;
+    let templates: BTreeMap<String, String> = sources
+        .iter()
+        .filter_map(|(item, source)| Some((item.clone(), source.clone()?)))
+        .collect();
+    let omitted = |item: &str| sources.get(item).is_some_and(Option::is_none);
+    // Room the templates leave: the decrypted values kept (lengths are public).
     let kept: usize = data
         .iter()
-        .filter(|(item, _)| !templates.contains_key(*item))
+        .filter(|(item, _)| !omitted(item))
         .map(|(_, value)| value.len())
         .sum();
     if kept > MAX_SECRET_DATA_BYTES {
@@ -450,8 +458,14 @@ fn render(
         }
         (None, deadline) => deadline,
     };
-    let rendered = render_all(templates, &data, &opts.template_limits, room, deadline).map_err(
-        |static_errors| {
+    let mut context: BTreeMap<String, SecretBytes> = data.clone();
+    for (item, source) in &templates {
+        if !context.contains_key(item) {
+            context.insert(item.clone(), SecretBytes::from(source.as_bytes().to_vec()));
+        }
+    }
+    let rendered = render_all(&templates, &context, &opts.template_limits, room, deadline)
+        .map_err(|static_errors| {
             UnsealError::Items(
                 static_errors
                     .into_iter()
@@ -461,14 +475,16 @@ fn render(
                     })
                     .collect(),
             )
-        },
-    )?;
+        })?;
+    drop(context);
     let mut failures = Vec::new();
-    // Templates see only the decrypted values, never another template's output.
+    // Templates see only the decrypted values and the sources, never another template's output.
     for (item, result) in rendered {
         match result {
             Ok(out) => {
-                data.insert(item, out);
+                if !data.contains_key(&item) {
+                    data.insert(item, out);
+                }
             }
             Err(e) => {
                 data.remove(&item);
@@ -479,6 +495,7 @@ fn render(
             }
         }
     }
+    data.retain(|item, _| !omitted(item));
     let template = &ss.spec.template;
     for (secret_type, key) in JSON_VALUED_KEYS {
         if template.type_ == secret_type
