@@ -460,9 +460,9 @@ fn render(
     };
     let mut context: BTreeMap<String, SecretBytes> = data.clone();
     for (item, source) in &templates {
-        if !context.contains_key(item) {
-            context.insert(item.clone(), SecretBytes::from(source.as_bytes().to_vec()));
-        }
+        context
+            .entry(item.clone())
+            .or_insert_with(|| SecretBytes::from(source.as_bytes().to_vec()));
     }
     let rendered = render_all(&templates, &context, &opts.template_limits, room, deadline)
         .map_err(|static_errors| {
@@ -482,9 +482,7 @@ fn render(
     for (item, result) in rendered {
         match result {
             Ok(out) => {
-                if !data.contains_key(&item) {
-                    data.insert(item, out);
-                }
+                data.entry(item).or_insert(out);
             }
             Err(e) => {
                 data.remove(&item);
