@@ -98,8 +98,8 @@ fn upstream_version() -> String {
         .arg("--version")
         .output()
         .expect("upstream controller --version");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let v = text
         .split_whitespace()
         .last()
@@ -118,7 +118,11 @@ fn upstream_chart(version: &str) -> PathBuf {
     let info: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("go mod download {module}: {e}"));
     let dir = PathBuf::from(info["Dir"].as_str().expect("Dir")).join("helm/sealed-secrets");
-    assert!(dir.join("Chart.yaml").is_file(), "no chart in {}", dir.display());
+    assert!(
+        dir.join("Chart.yaml").is_file(),
+        "no chart in {}",
+        dir.display()
+    );
     dir
 }
 
@@ -264,7 +268,14 @@ fn expose(cluster: &Cluster) {
     }
     run_script(
         "tests/cluster/expose-service",
-        &[cluster.dir.to_str().unwrap(), NS, NAME, ADDR, "8080", "http"],
+        &[
+            cluster.dir.to_str().unwrap(),
+            NS,
+            NAME,
+            ADDR,
+            "8080",
+            "http",
+        ],
     );
 }
 
@@ -332,7 +343,10 @@ fn clis_fetch_and_seal(
         let who = bin.file_name().unwrap().to_string_lossy().into_owned();
         let (ok, out, err) = kubeseal(&bin, user, &["--fetch-cert"], "");
         assert!(ok, "{who} --fetch-cert with no flags: {}", err.trim());
-        assert_eq!(out, cert, "{who} --fetch-cert: the controller's certificate");
+        assert_eq!(
+            out, cert,
+            "{who} --fetch-cert: the controller's certificate"
+        );
         let name = format!("{tag}-{who}");
         let value = plaintexts.value(&name);
         let (ok, out, err) = kubeseal(
@@ -342,7 +356,11 @@ fn clis_fetch_and_seal(
             &secret_yaml(APP_NS, &name, &[("token", &value)]),
         );
         assert!(ok, "{who} seals with no flags: {}", err.trim());
-        sealed.push((name, value, serde_json::from_str(&out).expect("sealed JSON")));
+        sealed.push((
+            name,
+            value,
+            serde_json::from_str(&out).expect("sealed JSON"),
+        ));
     }
     sealed
 }
@@ -364,21 +382,16 @@ async fn wait_unsealed(
             .and_then(|s| s.data)
             .and_then(|d| d.get("token").map(|v| v.0 == value.as_bytes()))
             .unwrap_or(false);
-        let synced = ss
-            .get_opt(name)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|o| {
-                let generation = o.metadata.generation;
-                o.status.is_some_and(|st| {
-                    Some(st.observed_generation) == generation
-                        && st
-                            .conditions
-                            .iter()
-                            .any(|c| c.type_ == "Synced" && c.status == "True")
-                })
-            });
+        let synced = ss.get_opt(name).await.ok().flatten().is_some_and(|o| {
+            let generation = o.metadata.generation;
+            o.status.is_some_and(|st| {
+                Some(st.observed_generation) == generation
+                    && st
+                        .conditions
+                        .iter()
+                        .any(|c| c.type_ == "Synced" && c.status == "True")
+            })
+        });
         if secret_ok && synced {
             return;
         }
@@ -405,7 +418,10 @@ async fn recreated(
     pod: &mut Pod,
 ) {
     let old = secrets.get(name).await.unwrap().metadata.uid;
-    secrets.delete(name, &DeleteParams::default()).await.unwrap();
+    secrets
+        .delete(name, &DeleteParams::default())
+        .await
+        .unwrap();
     let start = Instant::now();
     loop {
         if let Ok(Some(s)) = secrets.get_opt(name).await
@@ -484,9 +500,7 @@ async fn helm_upgrade_from_upstreams_chart_in_place_and_back() {
     // 1. Upstream's chart, upstream's controller.
     helm.run(
         &cluster,
-        &[
-            "install", RELEASE, their_chart, "-n", NS, "-f", values,
-        ],
+        &["install", RELEASE, their_chart, "-n", NS, "-f", values],
     );
     let deploy_1 = deployment(&cluster);
     let selector = deploy_1["spec"]["selector"].clone();
