@@ -5,9 +5,10 @@
 //! Skipped unless `SSRS_E2E=1` (root, the built harness, Helm from `tests/install/helm.sh`, the
 //! upstream peers from `tests/upstream/install.sh`). In order:
 //! 1. **upstream's chart**: `helm install sealed-secrets <upstream chart> -n kube-system -f
-//!    tests/install/values-upstream.yaml` (the chart of the pinned upstream release, from its Go
-//!    module source; a non-default values file: fullnameOverride, keyrenewperiod, resources,
-//!    extra labels and annotations). There is no kubelet: upstream's controller binary runs "in a
+//!    tests/install/values-upstream.yaml` (the chart of the upstream release under test, the
+//!    version of `SSRS_UPSTREAM_BIN`'s controller, from its Go module source: v0.40.0 by
+//!    default, and it passes with the v0.36.6 peers too; a non-default values file:
+//!    fullnameOverride, keyrenewperiod, resources, extra labels and annotations). There is no kubelet: upstream's controller binary runs "in a
 //!    pod" (`tests/cluster/in-cluster-env`, as the chart's ServiceAccount, with the flags of the
 //!    installed Deployment) in a network namespace that the chart's Service points at. It makes
 //!    its key; upstream `kubeseal` and `kubeseal-rs`, with no flags and as a user with no role
