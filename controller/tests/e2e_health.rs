@@ -138,7 +138,10 @@ async fn statuses_for_health_checks_match_the_fixtures() {
         (sealed(ours, NAMESPACE, "synced"), "True"),
         (sealed(ours, NAMESPACE, "generation-ahead"), "True"),
         (moved, "False"),
-        (sealed(stranger.public_key(), NAMESPACE, "unknown-key"), "False"),
+        (
+            sealed(stranger.public_key(), NAMESPACE, "unknown-key"),
+            "False",
+        ),
         (sealed(ours, NAMESPACE, "not-managed"), "False"),
     ] {
         let name = object["metadata"]["name"].as_str().unwrap().to_owned();
@@ -149,7 +152,8 @@ async fn statuses_for_health_checks_match_the_fixtures() {
 
     // With no controller running: a spec change it has not seen, and a new object.
     let extra = sealed(ours, NAMESPACE, "generation-ahead");
-    let patch = json!({"spec": {"encryptedData": {"other": extra["spec"]["encryptedData"]["value"]}}});
+    let patch =
+        json!({"spec": {"encryptedData": {"other": extra["spec"]["encryptedData"]["value"]}}});
     kubectl(
         &cluster,
         &[
