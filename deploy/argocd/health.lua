@@ -4,11 +4,22 @@
 -- (docs/gitops-health.md). Argo CD runs it with gopher-lua and without the string library,
 -- so this file uses only the base library and `..`.
 --
+--   being deleted                                                   -> Progressing
 --   no status, or status.observedGeneration < metadata.generation  -> Progressing
 --   Synced=True                                                     -> Healthy
 --   Synced=False                                                    -> Degraded (reason: message)
 --   no Synced condition                                             -> Progressing
 local hs = {}
+
+-- Being deleted: the Secret goes with it (owner reference); nothing to unseal any more.
+if obj.metadata.deletionTimestamp ~= nil then
+  hs.status = "Progressing"
+  hs.message = "Pending deletion"
+  if obj.metadata.finalizers ~= nil and #obj.metadata.finalizers > 0 then
+    hs.message = hs.message .. "; blocked by finalizers: " .. table.concat(obj.metadata.finalizers, ", ")
+  end
+  return hs
+end
 
 if obj.status == nil then
   hs.status = "Progressing"

@@ -247,10 +247,34 @@ func TestHandMadeObjects(t *testing.T) {
 			}
 		})
 	}
+	// Being deleted, with and without finalizers.
+	obj := base(`,"status":{"observedGeneration":3,"conditions":[{"type":"Synced","status":"True"}]}`)
+	meta := obj["metadata"].(map[string]any)
+	meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+	if got, message, err := argoHealth(script, obj); err != nil || got != "Progressing" || message != "Pending deletion" {
+		t.Errorf("deleted: got %s %q, %v", got, message, err)
+	}
+	meta["finalizers"] = []any{"example.com/a", "example.com/b"}
+	want := "Pending deletion; blocked by finalizers: example.com/a, example.com/b"
+	if got, message, err := argoHealth(script, obj); err != nil || got != "Progressing" || message != want {
+		t.Errorf("deleted with finalizers: got %s %q, %v", got, message, err)
+	}
 	// An object without metadata.generation (never the case on an API server) still works.
-	obj := base(`,"status":{"conditions":[{"type":"Synced","status":"True"}]}`)
+	obj = base(`,"status":{"conditions":[{"type":"Synced","status":"True"}]}`)
 	delete(obj["metadata"].(map[string]any), "generation")
 	if got, _, err := argoHealth(script, obj); err != nil || got != "Healthy" {
 		t.Errorf("without generation: got %s, %v", got, err)
+	}
+}
+
+// The VM offers what Argo CD's does and no more: a script calling the string library (which
+// Argo CD does not load for health checks) fails here as it would there.
+func TestNoStringLibrary(t *testing.T) {
+	_, _, err := argoHealth(`local hs = {}; hs.status = string.upper("healthy"); return hs`, map[string]any{})
+	if err == nil {
+		t.Fatal("string library available; Argo CD does not load it")
+	}
+	if _, _, err := argoHealth(`return {status = "Healthy", message = table.concat({"a", "b"}, ",")}`, map[string]any{}); err != nil {
+		t.Fatalf("table library: %v", err)
 	}
 }
