@@ -13,7 +13,9 @@
 //! (times and ciphertexts replaced by constants, server-set metadata dropped) and compared
 //! with `tests/health/fixtures/<name>.json`; `SSRS_RECORD_FIXTURES=1` rewrites those files
 //! instead. A second test runs `tests/health/run` on the fixtures: deploy/argocd/health.lua
-//! under gopher-lua as Argo CD runs it, and kstatus as Flux computes it.
+//! under gopher-lua as Argo CD runs it, and kstatus as Flux computes it. A third builds
+//! `tests/kustomize/app` with the real kustomize and `kubeseal-rs krm` for the controller's
+//! certificate, applies it, and checks the Secret the controller makes of it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -26,8 +28,10 @@ use std::time::Instant;
 
 use harness::{
     Cluster, apply_crd, client, create_sealed, enabled, ensure_namespace, kubectl, kubectl_apply,
-    remove_scratch_dir, repo_root, scratch_dir, start_ours, wait_cert, wait_synced,
+    remove_scratch_dir, repo_root, scratch_dir, start_ours, wait_cert, wait_secret_value,
+    wait_synced,
 };
+use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use sealed_secrets_controller::resource::SealedSecretObject;
 use sealed_secrets_core::cert::Certificate;
@@ -213,6 +217,88 @@ async fn statuses_for_health_checks_match_the_fixtures() {
     );
     remove_scratch_dir(&dir);
     eprintln!("health statuses recorded in {:?}", started.elapsed());
+}
+
+/// The pinned kustomize (`tests/kustomize/install.sh`: cached, else built).
+fn kustomize() -> PathBuf {
+    let out = Command::new(repo_root().join("tests/kustomize/install.sh"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run tests/kustomize/install.sh");
+    assert!(out.status.success(), "tests/kustomize/install.sh failed");
+    PathBuf::from(String::from_utf8(out.stdout).expect("utf-8").trim())
+}
+
+/// `kustomize build` with `kubeseal-rs krm` as generator (`tests/kustomize/app`, sealed with
+/// the controller's certificate), applied: the controller unseals it into the Secret the
+/// generator's files, env file and literals describe, and its status is the `synced` shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kustomize_generated_sealed_secret_unseals() {
+    if !enabled() {
+        eprintln!("skipped: set SSRS_E2E=1 (needs root and the tests/cluster harness)");
+        return;
+    }
+    let kustomize = kustomize();
+    let cluster = Cluster::start("controller-krm");
+    let client = client(&cluster).await;
+    apply_crd(&cluster);
+    ensure_namespace(&client, "demo").await;
+    let dir = scratch_dir("controller-krm");
+    let controller = start_ours(&cluster, "demo", &dir.join("controller.log"), &[]);
+    let pem = wait_cert(&controller).await;
+
+    let app = dir.join("app");
+    std::fs::create_dir_all(&app).expect("app dir");
+    for entry in std::fs::read_dir(repo_root().join("tests/kustomize/app")).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), app.join(entry.file_name())).expect("copy");
+    }
+    std::fs::write(app.join("cert.pem"), &pem).expect("cert");
+    let cli_dir = harness::kubeseal_rs()
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        cli_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(&kustomize)
+        .args(["build", "--enable-alpha-plugins", "--enable-exec", "."])
+        .current_dir(&app)
+        .env("PATH", path)
+        .output()
+        .expect("kustomize");
+    assert!(
+        out.status.success(),
+        "kustomize build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    kubectl_apply(&cluster, &String::from_utf8(out.stdout).expect("utf-8"));
+
+    let api = Api::<SealedSecretObject>::namespaced(client.clone(), "demo");
+    let (status, _) = wait_synced(&api, "app-credentials", "True").await;
+    assert_eq!(status.observed_generation, 1);
+    let secrets = Api::<Secret>::namespaced(client.clone(), "demo");
+    let secret = wait_secret_value(
+        &secrets,
+        "app-credentials",
+        "DB_PASSWORD",
+        "s3cr3t=with=equals",
+    )
+    .await;
+    let data = secret.data.expect("data");
+    let value = |key: &str| String::from_utf8(data[key].0.clone()).expect("utf-8");
+    assert_eq!(value("DB_USER"), "app");
+    assert_eq!(value("mode"), "production");
+    assert_eq!(value("tls.key"), "not a real key, a test value\n");
+    assert_eq!(
+        value("config.json"),
+        "{\"endpoint\": \"https://db.example\", \"pool\": 4}\n"
+    );
+    assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+    drop(controller);
+    remove_scratch_dir(&dir);
 }
 
 /// Argo CD's and Flux's view of the fixtures (`tests/health/run`: Go, modules through the
