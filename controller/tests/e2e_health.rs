@@ -13,7 +13,8 @@
 //! (times and ciphertexts replaced by constants, server-set metadata dropped) and compared
 //! with `tests/health/fixtures/<name>.json`; `SSRS_RECORD_FIXTURES=1` rewrites those files
 //! instead. A second test runs `tests/health/run` on the fixtures: deploy/argocd/health.lua
-//! under gopher-lua as Argo CD runs it, and kstatus as Flux computes it. A third builds
+//! under gopher-lua as Argo CD runs it, and kstatus as Flux computes it. Another records
+//! `upstream-synced` and `upstream-unknown-key` from upstream v0.36.6's controller. A last builds
 //! `tests/kustomize/app` with the real kustomize and `kubeseal-rs krm` for the controller's
 //! certificate, applies it, and checks the Secret the controller makes of it.
 
@@ -109,6 +110,39 @@ fn fixture_path(name: &str) -> PathBuf {
     repo_root().join(format!("tests/health/fixtures/{name}.json"))
 }
 
+/// Compares each SealedSecret `name` (reduced) with `tests/health/fixtures/<name>.json`, or
+/// with `SSRS_RECORD_FIXTURES=1` rewrites the fixtures.
+fn compare_with_fixtures(cluster: &Cluster, names: &[&str]) {
+    let record = std::env::var("SSRS_RECORD_FIXTURES").is_ok_and(|v| v == "1");
+    let mut differ = Vec::new();
+    for &name in names {
+        let text = kubectl(
+            cluster,
+            &["-n", NAMESPACE, "get", "sealedsecret", name, "-o", "json"],
+            "",
+        );
+        let object = reduce(serde_json::from_str(&text).expect("kubectl JSON"));
+        let mut pretty = serde_json::to_string_pretty(&object).expect("json");
+        pretty.push('\n');
+        let path = fixture_path(name);
+        if record {
+            std::fs::write(&path, &pretty).expect("write fixture");
+            eprintln!("recorded {}", path.display());
+        } else {
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            if want != pretty {
+                eprintln!("{name}: recorded now:\n{pretty}");
+                differ.push(name);
+            }
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "the controller's status no longer matches tests/health/fixtures for {differ:?} \
+         (check deploy/argocd/health.lua, then rerun with SSRS_RECORD_FIXTURES=1)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statuses_for_health_checks_match_the_fixtures() {
     if !enabled() {
@@ -180,43 +214,66 @@ async fn statuses_for_health_checks_match_the_fixtures() {
         &sealed(ours, NAMESPACE, "pending").to_string(),
     );
 
-    let record = std::env::var("SSRS_RECORD_FIXTURES").is_ok_and(|v| v == "1");
-    let mut differ = Vec::new();
-    for name in [
-        "synced",
-        "wrong-namespace",
-        "unknown-key",
-        "not-managed",
-        "generation-ahead",
-        "pending",
-    ] {
-        let text = kubectl(
-            &cluster,
-            &["-n", NAMESPACE, "get", "sealedsecret", name, "-o", "json"],
-            "",
-        );
-        let object = reduce(serde_json::from_str(&text).expect("kubectl JSON"));
-        let mut pretty = serde_json::to_string_pretty(&object).expect("json");
-        pretty.push('\n');
-        let path = fixture_path(name);
-        if record {
-            std::fs::write(&path, &pretty).expect("write fixture");
-            eprintln!("recorded {}", path.display());
-        } else {
-            let want = std::fs::read_to_string(&path).unwrap_or_default();
-            if want != pretty {
-                eprintln!("{name}: recorded now:\n{pretty}");
-                differ.push(name);
-            }
-        }
-    }
-    assert!(
-        differ.is_empty(),
-        "the controller's status no longer matches tests/health/fixtures for {differ:?} \
-         (check deploy/argocd/health.lua, then rerun with SSRS_RECORD_FIXTURES=1)"
+    compare_with_fixtures(
+        &cluster,
+        &[
+            "synced",
+            "wrong-namespace",
+            "unknown-key",
+            "not-managed",
+            "generation-ahead",
+            "pending",
+        ],
     );
     remove_scratch_dir(&dir);
     eprintln!("health statuses recorded in {:?}", started.elapsed());
+}
+
+/// Upstream v0.36.6's controller ("in a pod", all namespaces) writes the same shapes without
+/// a reason: `upstream-synced` and `upstream-unknown-key` in the fixtures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_statuses_match_the_fixtures() {
+    if !enabled() {
+        eprintln!("skipped: set SSRS_E2E=1 (needs root and the tests/cluster harness)");
+        return;
+    }
+    let cluster = Cluster::start("controller-health-upstream");
+    let client = client(&cluster).await;
+    apply_crd(&cluster);
+    ensure_namespace(&client, NAMESPACE).await;
+    kubectl_apply(
+        &cluster,
+        &harness::upstream_rbac(NAMESPACE, "sealed-secrets"),
+    );
+    let dir = scratch_dir("controller-health-upstream");
+    let upstream = harness::start_upstream(
+        &cluster,
+        NAMESPACE,
+        "sealed-secrets",
+        &dir.join("upstream.log"),
+        &[],
+    );
+    let pem = wait_cert(&upstream).await;
+    let cert = Certificate::from_pem(pem.as_bytes()).expect("certificate");
+    let stranger = PrivateKey::generate(2048).expect("another key");
+    let api = Api::<SealedSecretObject>::namespaced(client.clone(), NAMESPACE);
+    for (object, synced) in [
+        (
+            sealed(cert.public_key(), NAMESPACE, "upstream-synced"),
+            "True",
+        ),
+        (
+            sealed(stranger.public_key(), NAMESPACE, "upstream-unknown-key"),
+            "False",
+        ),
+    ] {
+        let name = object["metadata"]["name"].as_str().unwrap().to_owned();
+        kubectl(&cluster, &["create", "-f", "-"], &object.to_string());
+        wait_synced(&api, &name, synced).await;
+    }
+    compare_with_fixtures(&cluster, &["upstream-synced", "upstream-unknown-key"]);
+    drop(upstream);
+    remove_scratch_dir(&dir);
 }
 
 /// The pinned kustomize (`tests/kustomize/install.sh`: cached, else built).

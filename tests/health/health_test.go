@@ -152,6 +152,9 @@ var recorded = map[string]expected{
 		"Waiting for the controller to unseal generation 2", status.InProgressStatus},
 	"pending": {"Progressing",
 		"Waiting for the controller to unseal the SealedSecret (no status yet)", status.CurrentStatus},
+	// Recorded from upstream v0.36.6's controller: no reason, the message alone.
+	"upstream-synced":      {"Healthy", "Unsealed into its Secret", status.CurrentStatus},
+	"upstream-unknown-key": {"Degraded", "no key could decrypt secret (value)", status.CurrentStatus},
 }
 
 func TestRecordedFixtures(t *testing.T) {
