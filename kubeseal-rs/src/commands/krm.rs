@@ -31,8 +31,10 @@ pub const API_VERSION: &str = "kubeseal-rs.sealed-secrets.io/v1alpha1";
 /// The functionConfig's `kind`.
 pub const KIND: &str = "SealedSecretGenerator";
 
-/// The largest file or env file read: a Secret holds at most 1 MiB.
-const FILE_LIMIT: u64 = 1024 * 1024;
+/// The largest file or env file read, and the most all values may add up to: a Secret holds
+/// at most 1 MiB.
+const FILE_LIMIT_BYTES: usize = 1024 * 1024;
+const FILE_LIMIT: u64 = FILE_LIMIT_BYTES as u64;
 
 /// The fields a `SealedSecretGenerator` may have.
 const FIELDS: [&str; 12] = [
@@ -273,6 +275,14 @@ fn collect_data(
             return Err(config_error(format!("{origin}: no '=' (write KEY=value)")));
         };
         insert(key.to_owned(), value.as_bytes(), &origin)?;
+    }
+    // The controller refuses more (docs/controller.md); better said at build time.
+    let total: usize = data.values().map(|v| v.expose().len()).sum();
+    if total > FILE_LIMIT_BYTES {
+        return Err(config_error(format!(
+            "{}: the values exceed the {FILE_LIMIT_BYTES}-byte limit of a Secret",
+            generator.name
+        )));
     }
     Ok(data)
 }
@@ -552,6 +562,11 @@ mod tests {
         g.envs.clear();
         g.literals = vec!["tls.crt=again".into()];
         assert!(message(collect_data(&root, &g)).contains("defined twice"));
+        std::fs::write(root.join("big"), vec![b'x'; 700 * 1024]).unwrap();
+        g.literals.clear();
+        g.files = vec!["big".into(), "again=big".into()];
+        assert!(message(collect_data(&root, &g)).contains("exceed the 1048576-byte limit"));
+        g.files.clear();
         g.literals = vec!["bad key=secret-value".into()];
         let text = message(collect_data(&root, &g));
         assert!(text.contains("not a valid Secret key") && !text.contains("secret-value"));
