@@ -324,14 +324,32 @@ fn check_reports_every_problem_with_file_object_and_reason() {
     );
     repo.write("dev/db.json", &dev);
     repo.write("charts/values.yaml", "image: {{ .Values.image }}\n");
-    // The key Secrets under keys/ are plaintext: check names them.
-    // So is a template that is not YAML: every file under the paths must parse (a broken
-    // document could hide a plaintext Secret), so templates stay out of the checked paths.
+    // The key Secrets under keys/ are plaintext: check names them. A Go/Helm template is not
+    // a manifest: it is skipped with a note (after a scan for literal Secret data).
     let err = repo.fails(&["check"]);
     assert!(
-        err.starts_with("charts/values.yaml: document 1: invalid YAML at line 1 column 9: a mapping or sequence cannot be a map key\nkeys/a.yaml: Secret in document 1: plaintext Secret with data"),
+        err.starts_with("note: charts/values.yaml: a Go/Helm template, not a manifest: not checked (no literal Secret data in it)\nkeys/a.yaml: Secret in document 1: plaintext Secret with data"),
         "{err}"
     );
+    assert!(
+        err.contains(" checked (1 Go/Helm template skipped)"),
+        "{err}"
+    );
+    // A template that writes a literal value into a Secret is a problem, never skipped.
+    repo.write(
+        "charts/templates/leak.yaml",
+        "{{- if .Values.on }}\nkind: Secret\nmetadata: {name: {{ .Release.Name }}}\nstringData:\n  password: hunter2\n  token: {{ .Values.token | quote }}\n{{- end }}\n",
+    );
+    let err = repo.fails(&["check", "charts"]);
+    assert!(
+        err.contains("charts/templates/leak.yaml: document 1: Secret in a Go/Helm template has a literal value for \"password\""),
+        "{err}"
+    );
+    assert!(
+        !err.contains("hunter2") && !err.contains("\"token\""),
+        "{err}"
+    );
+    std::fs::remove_file(repo.path("charts/templates/leak.yaml")).unwrap();
     let out = repo.ours(&["check", "prod", "dev"]);
     assert_eq!(out, "checked 2 files: no problems\n");
 

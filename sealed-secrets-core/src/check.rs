@@ -37,23 +37,59 @@ pub struct Pins {
     pub require_sealed_with: bool,
 }
 
+mod templated;
+
+/// What `check` found in one file.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FileCheck {
+    /// One line each: `<file>: <object>: <reason>`.
+    pub problems: Vec<String>,
+    /// Set when the file was not checked as a manifest, saying why (a Go/Helm template).
+    pub skipped: Option<String>,
+}
+
 /// Checks one file's text; `display` names it in messages.
 ///
 /// A file that does not parse is a problem (naming the document and position), whatever it
 /// seems to hold: guessing from its text whether it "claims" to hold Secrets let a broken
-/// document after a plaintext Secret pass unseen. Templates (Helm) are not manifests; keep
-/// them out of the checked paths.
+/// document after a plaintext Secret pass unseen. The one exception is a Go/Helm template
+/// (`{{ … }}`), which cannot parse before it is rendered: it is skipped with a note, after a
+/// conservative scan of its text for literal Secret data ([`templated`]), which is a problem.
 #[must_use]
-pub fn check_file(display: &str, text: &[u8], pins: Option<&Pins>) -> Vec<String> {
+pub fn check_file_noting_skips(display: &str, text: &[u8], pins: Option<&Pins>) -> FileCheck {
     let documents = match manifest::read_documents(text) {
         Ok(documents) => documents,
-        Err(error) => return vec![format!("{display}: {error}")],
+        Err(error) => {
+            let text = String::from_utf8_lossy(text);
+            if templated::looks_templated(&text) {
+                let scan = templated::scan(display, &text);
+                return FileCheck {
+                    skipped: scan.problems.is_empty().then(|| {
+                        format!("{display}: a Go/Helm template, not a manifest: not checked (no literal Secret data in it)")
+                    }),
+                    problems: scan.problems,
+                };
+            }
+            return FileCheck {
+                problems: vec![format!("{display}: {error}")],
+                skipped: None,
+            };
+        }
     };
     let mut problems = Vec::new();
     for document in documents {
         check_document(display, document, pins, &mut problems);
     }
-    problems
+    FileCheck {
+        problems,
+        skipped: None,
+    }
+}
+
+/// [`check_file_noting_skips`] without the note: the problems only.
+#[must_use]
+pub fn check_file(display: &str, text: &[u8], pins: Option<&Pins>) -> Vec<String> {
+    check_file_noting_skips(display, text, pins).problems
 }
 
 fn str_at<'v>(value: &'v Value, path: &[&str]) -> &'v str {
@@ -322,11 +358,18 @@ mod tests {
     #[test]
     fn other_manifests_pass_and_broken_documents_fail() {
         assert!(check_file("x.yaml", b"replicas: 3\n", None).is_empty());
+        // A Go/Helm template is skipped with a note (its Secret data is scanned: templated.rs).
+        let templated = check_file_noting_skips("t.yaml", b"image: {{ .Values.x }}\n", None);
+        assert!(templated.problems.is_empty());
         assert_eq!(
-            check_file("values.yaml", b"image: {{ .Values.x }}\n", None),
-            [
-                "values.yaml: document 1: invalid YAML at line 1 column 9: a mapping or sequence cannot be a map key"
-            ]
+            templated.skipped.as_deref(),
+            Some(
+                "t.yaml: a Go/Helm template, not a manifest: not checked (no literal Secret data in it)"
+            )
+        );
+        assert_eq!(
+            check_file("values.yaml", b"image: [unclosed\n", None),
+            ["values.yaml: document 1: invalid YAML at line 1 column 8: unclosed bracket '['"]
         );
         // A broken document after a plaintext Secret, with nothing that looks like a claim.
         let text = "apiVersion: v1\nkind: 'Secret'\nmetadata:\n  name: s\nstringData:\n  a: hunter2\n---\nb: [unclosed\n";

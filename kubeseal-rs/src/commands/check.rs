@@ -102,24 +102,35 @@ pub fn run(args: &CheckArgs) -> Result<(), CliError> {
         args.paths.clone()
     };
     let files = sealed_file::walk(&paths)?;
+    let mut skipped = 0;
     for file in &files {
         let bytes = input::read_file(file)?;
         let pins = config.as_ref().and_then(|c| pins_for(c, &env_pins, file));
-        problems.extend(check::check_file(
-            &sealed_file::display(file),
-            &bytes,
-            pins.as_ref(),
-        ));
+        let checked =
+            check::check_file_noting_skips(&sealed_file::display(file), &bytes, pins.as_ref());
+        if let Some(note) = checked.skipped {
+            eprintln!("note: {note}");
+            skipped += 1;
+        }
+        problems.extend(checked.problems);
     }
+    let skipped = if skipped == 0 {
+        String::new()
+    } else {
+        format!(" ({} skipped)", count(skipped, "Go/Helm template"))
+    };
     if problems.is_empty() {
-        println!("checked {}: no problems", count(files.len(), "file"));
+        println!(
+            "checked {}{skipped}: no problems",
+            count(files.len(), "file")
+        );
         return Ok(());
     }
     for problem in &problems {
         eprintln!("{problem}");
     }
     Err(CliError::Other(format!(
-        "{} found in {} checked",
+        "{} found in {} checked{skipped}",
         count(problems.len(), "problem"),
         count(files.len(), "file")
     )))
