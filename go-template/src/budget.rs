@@ -52,17 +52,17 @@ pub(super) enum Exceeded {
 /// ```
 /// use std::collections::BTreeMap;
 /// use std::time::{Duration, Instant};
-/// use sealed_secrets_core::template::{Budget, Limits, Template};
+/// use go_template::{Budget, Limits, Template};
 ///
 /// let limits = Limits::default();
 /// let mut budget = Budget::new(&limits).with_deadline(Instant::now() + Duration::from_secs(5));
 /// let a = Template::parse("a", "{{ repeat 3 \"x\" }}", &limits)?;
 /// let b = Template::parse("b", "{{ until 3 }}", &limits)?;
-/// let values = BTreeMap::new();
+/// let values: BTreeMap<String, String> = BTreeMap::new();
 /// assert_eq!(a.execute(&values, &mut budget)?.expose(), b"xxx");
 /// assert_eq!(b.execute(&values, &mut budget)?.expose(), b"[0 1 2]");
 /// assert_eq!(budget.output_bytes_used(), 10);
-/// # Ok::<(), sealed_secrets_core::template::TemplateError>(())
+/// # Ok::<(), go_template::TemplateError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Budget {

@@ -574,7 +574,7 @@ mod docs_tests {
 
     /// The names in the `## Heading` section of docs/templates.md, written as `` `name` ``.
     fn documented(section: &str) -> Vec<String> {
-        let doc = include_str!("../../../docs/templates.md");
+        let doc = include_str!("../../docs/templates.md");
         let start = doc
             .find(&format!("\n## {section}\n"))
             .unwrap_or_else(|| panic!("docs/templates.md has no section {section:?}"));
