@@ -7,9 +7,10 @@ use super::ast::{Arg, Branch, Command, Node, Number, Pipe, Var};
 use std::rc::Rc;
 
 use super::budget::{Budget, ELEMENT_BYTES, Exceeded};
-use super::funcs::{self, ArgType, Ctx, Func, FuncError, Imp};
+use super::call::{ArgType, Ctx, Func, FuncError, Imp};
+use super::funcs;
 use super::gofmt::{Fault, MAX_PRINT_DEPTH, Out, go_quote, print_value};
-use super::parser::Trees;
+use super::ast::Trees;
 use super::value::{Heap, Value, is_true};
 
 /// Deepest `{{template}}` recursion (Go allows 100000; our stack is smaller).

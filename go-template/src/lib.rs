@@ -39,6 +39,7 @@
 mod ast;
 mod budget;
 mod builtins;
+mod call;
 mod codec;
 mod exec;
 mod funcs;
@@ -62,45 +63,10 @@ use std::rc::Rc;
 
 use zeroize::Zeroizing;
 
-pub use budget::Budget;
+pub use budget::{Budget, Limits};
 use budget::Exceeded;
 use exec::{Exec, ExecError};
 use value::{GoStr, Value};
-
-/// Bounds on rendering the templates of one SealedSecret. Exceeding one is an error, never a
-/// partial output. The `max_source_bytes` and `max_output_bytes` bounds apply to each
-/// template; the others to everything executed on one [`Budget`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest output of one template, and largest string any function may build.
-    pub max_output_bytes: usize,
-    /// Work budget of one [`Budget`]: one step per node, command, pipeline, function call
-    /// and loop iteration, plus the work inside functions (per element created or compared,
-    /// per 64 bytes read or written).
-    pub max_steps: u64,
-    /// Largest template source accepted.
-    pub max_source_bytes: usize,
-    /// Largest sum of the outputs of the templates executed on one [`Budget`].
-    pub max_total_output_bytes: u64,
-    /// Most templates executed on one [`Budget`].
-    pub max_templates: usize,
-    /// Bytes of intermediate values (strings, list elements, dict entries) one [`Budget`]
-    /// may create, summed and never credited back: an upper bound of what is live.
-    pub max_memory_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_output_bytes: 1024 * 1024,
-            max_steps: 1_000_000,
-            max_source_bytes: 64 * 1024,
-            max_total_output_bytes: 1024 * 1024,
-            max_templates: 256,
-            max_memory_bytes: 16 * 1024 * 1024,
-        }
-    }
-}
 
 /// Why a template could not be rendered. The text is one line, shaped like Go's; it names the
 /// template and a position in its source, never a value.
@@ -222,7 +188,7 @@ impl fmt::Debug for Output {
 pub struct Template {
     name: String,
     source: String,
-    trees: parser::Trees,
+    trees: ast::Trees,
 }
 
 impl fmt::Debug for Template {

@@ -5,9 +5,8 @@
 //! limits nesting (parentheses and control structures) to [`MAX_NESTING`], so that a hostile
 //! template cannot exhaust the stack.
 
-use std::collections::BTreeMap;
 
-use super::ast::{Arg, Branch, Command, Node, Number, Pipe, Var, is_empty_tree};
+use super::ast::{Arg, Branch, Command, Node, Number, Pipe, Trees, Var, is_empty_tree};
 use super::funcs;
 use super::gofmt::go_quote;
 use super::lexer::{Kind, Token, lex};
@@ -24,9 +23,6 @@ pub(super) struct ParseError {
     pub(super) line: usize,
     pub(super) message: String,
 }
-
-/// The templates defined by one source: the main one under `name`, plus `define`/`block`s.
-pub(super) type Trees = BTreeMap<String, Vec<Node>>;
 
 /// What `textOrAction` found: a node, or the end of a list.
 enum Item {

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::budget::ELEMENT_BYTES;
 use super::codec;
-use super::funcs::{Ctx, FResult, FuncError, arg, arg_int, arg_str};
+use super::call::{Ctx, FResult, FuncError, arg, arg_int, arg_str};
 use super::gofmt::{Fault, Out, sprint_v};
 use super::strconv::{parse_float, parse_int_base0, parse_int_base10, quote_into};
 use super::value::{GoStr, Value, decode_rune, push_rune, rune_count, runes};

@@ -1,7 +1,7 @@
 //! Sprig v3.3.0 defaults (`default`, `empty`, `coalesce`, `all`, `any`, `ternary`) and JSON
 //! (`fromJson`, `toJson`, `toPrettyJson`, `toRawJson` and their `must` forms).
 
-use super::funcs::{Ctx, FResult, FuncError, arg, arg_bool, arg_str};
+use super::call::{Ctx, FResult, FuncError, arg, arg_bool, arg_str};
 use super::gofmt::{Fault, Out};
 use super::json::{self, EncodeError, Style};
 use super::sprig::call_error;
