@@ -43,6 +43,7 @@ mod call;
 mod codec;
 mod exec;
 mod funcs;
+pub mod gocompat;
 mod gofmt;
 mod goregex;
 mod json;
