@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-
 /// Memory charged for a string besides its bytes: the `Rc` box, the `Vec` header and the
 /// allocator's rounding.
 pub(super) const STRING_OVERHEAD: usize = 64;

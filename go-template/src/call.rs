@@ -6,7 +6,7 @@
 use zeroize::Zeroizing;
 
 use super::budget::{Budget, Exceeded, to_u64};
-use super::gofmt::{Fault, Out};
+use super::out::{Fault, Out};
 use super::value::{GoStr, Heap, Value};
 
 /// A Go parameter type, as far as argument checking needs it.

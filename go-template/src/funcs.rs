@@ -8,11 +8,13 @@
 use super::builtins;
 use super::call::{ArgType, FnPtr, Func, Imp};
 use super::sprig;
+use super::sprig_codec;
 use super::sprig_data;
 use super::sprig_json;
 use super::sprig_num;
 use super::sprig_path;
 use super::sprig_regex;
+use super::sprig_split;
 
 /// Every name in Sprig v3.3.0's `GenericFuncMap`, minus the three upstream deletes.
 const SPRIG_NAMES: &[&str] = &[
@@ -285,25 +287,25 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "nindent" => f(&[Int, Str], None, sprig::nindent),
         "replace" => f(&[Str, Str, Str], None, sprig::replace),
         "plural" => f(&[Str, Str, Int], None, sprig::plural),
-        "sha1sum" => f(&[Str], None, sprig::sha1sum),
-        "sha256sum" => f(&[Str], None, sprig::sha256sum),
-        "sha512sum" => f(&[Str], None, sprig::sha512sum),
-        "adler32sum" => f(&[Str], None, sprig::adler32sum),
+        "sha1sum" => f(&[Str], None, sprig_codec::sha1sum),
+        "sha256sum" => f(&[Str], None, sprig_codec::sha256sum),
+        "sha512sum" => f(&[Str], None, sprig_codec::sha512sum),
+        "adler32sum" => f(&[Str], None, sprig_codec::adler32sum),
         "toString" => f(&[Any], None, sprig::to_string),
         "atoi" => f(&[Str], None, sprig::atoi),
         "int" => f(&[Any], None, sprig::to_int),
         "int64" => f(&[Any], None, sprig::to_int64),
         "float64" => f(&[Any], None, sprig::to_float64),
-        "split" => f(&[Str, Str], None, sprig::split),
-        "splitList" => f(&[Str, Str], None, sprig::split_list),
-        "splitn" => f(&[Str, Int, Str], None, sprig::splitn),
-        "toStrings" => f(&[Any], None, sprig::to_strings),
-        "join" => f(&[Str, Any], None, sprig::join),
-        "sortAlpha" => f(&[Any], None, sprig::sort_alpha),
-        "b64enc" => f(&[Str], None, sprig::b64enc),
-        "b64dec" => f(&[Str], None, sprig::b64dec),
-        "b32enc" => f(&[Str], None, sprig::b32enc),
-        "b32dec" => f(&[Str], None, sprig::b32dec),
+        "split" => f(&[Str, Str], None, sprig_split::split),
+        "splitList" => f(&[Str, Str], None, sprig_split::split_list),
+        "splitn" => f(&[Str, Int, Str], None, sprig_split::splitn),
+        "toStrings" => f(&[Any], None, sprig_split::to_strings),
+        "join" => f(&[Str, Any], None, sprig_split::join),
+        "sortAlpha" => f(&[Any], None, sprig_split::sort_alpha),
+        "b64enc" => f(&[Str], None, sprig_codec::b64enc),
+        "b64dec" => f(&[Str], None, sprig_codec::b64dec),
+        "b32enc" => f(&[Str], None, sprig_codec::b32enc),
+        "b32dec" => f(&[Str], None, sprig_codec::b32dec),
         "fail" => f(&[Str], None, sprig::fail),
         // Sprig: defaults and JSON.
         "default" => f(&[Any], Some(Any), sprig_json::default),

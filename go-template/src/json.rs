@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 use super::gocompat::{Bits, escape_json_string, format_float, format_json_float};
-use super::gofmt::{Fault, MAX_PRINT_DEPTH, Out};
+use super::gofmt::MAX_PRINT_DEPTH;
+use super::out::{Fault, Out};
 use super::value::{GoStr, Heap, Value, decode_rune, push_rune};
 
 /// Why encoding failed.
@@ -69,7 +70,8 @@ fn encode_value(
         Value::Int(n) | Value::Int64(n) => out.push_str(&n.to_string()),
         Value::Float(f) => {
             if !f.is_finite() {
-                let shown = String::from_utf8_lossy(&format_float(*f, b'g', None, Bits::B64)).into_owned();
+                let shown =
+                    String::from_utf8_lossy(&format_float(*f, b'g', None, Bits::B64)).into_owned();
                 return Err(EncodeError::Unsupported(format!(
                     "unsupported value: {shown}"
                 )));

@@ -48,13 +48,16 @@ mod gofmt;
 mod goregex;
 mod json;
 mod lexer;
+mod out;
 mod parser;
 mod sprig;
+mod sprig_codec;
 mod sprig_data;
 mod sprig_json;
 mod sprig_num;
 mod sprig_path;
 mod sprig_regex;
+mod sprig_split;
 mod strconv;
 mod value;
 
@@ -64,8 +67,8 @@ use std::rc::Rc;
 
 use zeroize::Zeroizing;
 
-pub use budget::{Budget, Limits};
 use budget::Exceeded;
+pub use budget::{Budget, Limits};
 use exec::{Exec, ExecError};
 use value::{GoStr, Value};
 
@@ -267,7 +270,7 @@ impl Template {
         exec.run(&self.name, Value::StrMap(Rc::new(dot)))
             .and_then(|()| exec.out_fault())
             .map_err(fail)?;
-        let out = std::mem::replace(&mut exec.out, gofmt::Out::new(0));
+        let out = std::mem::replace(&mut exec.out, out::Out::new(0));
         drop(exec);
         let mut buf = out.finish().map_err(|f| fail(exec::fault_error(f)))?;
         budget

@@ -2,8 +2,8 @@
 //! (`fromJson`, `toJson`, `toPrettyJson`, `toRawJson` and their `must` forms).
 
 use super::call::{Ctx, FResult, FuncError, arg, arg_bool, arg_str};
-use super::gofmt::{Fault, Out};
 use super::json::{self, EncodeError, Style};
+use super::out::{Fault, Out};
 use super::sprig::call_error;
 use super::value::{Value, is_empty};
 

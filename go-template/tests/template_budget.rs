@@ -16,10 +16,7 @@ use go_template::{Budget, Limits, Template, TemplateError, render};
 fn values() -> BTreeMap<String, Vec<u8>> {
     let mut values = BTreeMap::new();
     values.insert("password".to_owned(), b"hunter2".to_vec());
-    values.insert(
-        "big".to_owned(),
-        vec![b'a'; 900 * 1024],
-    );
+    values.insert("big".to_owned(), vec![b'a'; 900 * 1024]);
     values
 }
 

@@ -16,10 +16,7 @@ fn values_of(case: &Value) -> BTreeMap<String, Vec<u8>> {
     let mut values = BTreeMap::new();
     if let Some(map) = case["values"].as_object() {
         for (k, v) in map {
-            values.insert(
-                k.clone(),
-                v.as_str().unwrap().as_bytes().to_vec(),
-            );
+            values.insert(k.clone(), v.as_str().unwrap().as_bytes().to_vec());
         }
     }
     if let Some(map) = case["values_b64"].as_object() {

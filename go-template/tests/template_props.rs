@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use proptest::prelude::*;
 use go_template::{Limits, render};
+use proptest::prelude::*;
 
 fn small_limits() -> Limits {
     Limits {
@@ -21,14 +21,8 @@ fn small_limits() -> Limits {
 fn values() -> BTreeMap<String, Vec<u8>> {
     let mut values = BTreeMap::new();
     values.insert("a".to_owned(), b"hunter2".to_vec());
-    values.insert(
-        "b".to_owned(),
-        [0xff, 0, b'{', b'}'].to_vec(),
-    );
-    values.insert(
-        "j".to_owned(),
-        br#"{"x":[1,"y",null]}"#.to_vec(),
-    );
+    values.insert("b".to_owned(), [0xff, 0, b'{', b'}'].to_vec());
+    values.insert("j".to_owned(), br#"{"x":[1,"y",null]}"#.to_vec());
     values
 }
 

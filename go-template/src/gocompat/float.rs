@@ -1,7 +1,6 @@
 //! Go's `strconv.FormatFloat`, exactly: the float text of `fmt` (`%e %f %g`), of
 //! `encoding/json` (see [`super::json`]) and of go-yaml (the manifests).
 
-
 /// Decimal digits of `|v|` without trailing zeros, and the decimal point position:
 /// `|v| = 0.d₁d₂… × 10^dp`. `significant`: `None` for the shortest round-trip digits.
 /// `single`: the digits of `v` narrowed to `float32`.
@@ -187,6 +186,9 @@ mod tests {
     #[test]
     fn float32_digits() {
         assert_eq!(format_float(0.1, b'g', None, Bits::B32), b"0.1");
-        assert_eq!(format_float(f64::from(0.1f32), b'g', None, Bits::B64), b"0.10000000149011612");
+        assert_eq!(
+            format_float(f64::from(0.1f32), b'g', None, Bits::B64),
+            b"0.10000000149011612"
+        );
     }
 }

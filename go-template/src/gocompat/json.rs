@@ -94,7 +94,10 @@ mod tests {
         assert_eq!(escaped(b"a<b>&\"\\/", true), r#"a\u003cb\u003e\u0026\"\\/"#);
         assert_eq!(escaped(b"a<b>&", false), "a<b>&");
         assert_eq!(escaped(b"\x01\x08\x0c\n\r\t", true), r"\u0001\b\f\n\r\t");
-        assert_eq!(escaped("\u{2028}\u{2029}é".as_bytes(), true), "\\u2028\\u2029é");
+        assert_eq!(
+            escaped("\u{2028}\u{2029}é".as_bytes(), true),
+            "\\u2028\\u2029é"
+        );
         assert_eq!(escaped(b"\xff\xe2\x82", true), r"\ufffd\ufffd\ufffd");
     }
 

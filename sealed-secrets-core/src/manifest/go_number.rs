@@ -28,6 +28,23 @@ pub(crate) fn format_json(value: f64) -> String {
     ascii(format_json_float(value))
 }
 
+/// A scalar as `sigs.k8s.io/yaml` spells it where a string is wanted (a map key, a string
+/// field): strings as they are, integers in decimal, floats as float32 `%g`, booleans as
+/// `true`/`false`. `None` for null and collections, which have no such spelling.
+pub(crate) fn scalar_text(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Number(number) => Some(match (number.as_i64(), number.as_u64()) {
+            (Some(int), _) => int.to_string(),
+            (None, Some(uint)) => uint.to_string(),
+            (None, None) => format_g(number.as_f64().unwrap_or_default(), true),
+        }),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
 /// Number text is ASCII digits, signs, `.` and `e`.
 fn ascii(text: Vec<u8>) -> String {
     String::from_utf8(text).unwrap_or_default()

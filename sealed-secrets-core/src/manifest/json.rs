@@ -4,8 +4,8 @@
 
 use std::io;
 
-use serde::Serialize;
 use go_template::gocompat::escape_json_string;
+use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter};
 
 use super::{ManifestError, go_number};
