@@ -1,4 +1,5 @@
-//! Go `text/template` + Sprig subset for `spec.template.data` (SPEC §1.12).
+//! Go `text/template` + Sprig subset for `spec.template.data` (SPEC §1.12), and the
+//! Go-compatible text it shares with the manifests ([`gocompat`]).
 //!
 //! Upstream renders each `spec.template.data` entry as a Go `text/template` source with the
 //! Sprig v3.3.0 `GenericFuncMap` (minus `env`, `expandenv` and `getHostByName`), executed
