@@ -12,7 +12,7 @@
 //! - [`crypto`]: the hybrid RSA-OAEP + AES-256-GCM blob format.
 //! - [`types`]: SealedSecret, Secret and ObjectMeta, serialized in upstream's field order.
 //! - [`manifest`]: reading JSON/YAML document streams, writing upstream-identical JSON and YAML.
-//! - [`template`]: the Go `text/template` + Sprig subset used by `spec.template.data`.
+//! - [`template`]: `spec.template.data`, rendered by the `go-template` crate on [`SecretBytes`](secret_bytes::SecretBytes).
 //! - [`seal`]: sealing a Secret into a SealedSecret and unsealing it back.
 //! - [`key_secret`]: the `kubernetes.io/tls` key Secrets the controller stores its keys in.
 //! - [`edit`]: format-preserving text edits of one mapping entry in a manifest file.

@@ -4,6 +4,7 @@
 
 use std::io;
 
+use go_template::gocompat::escape_json_string;
 use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter};
 
@@ -106,24 +107,16 @@ impl GoFormatter {
     }
 }
 
-/// Writes a run of characters that `serde_json` left unescaped, escaping the ones Go's
-/// `json.Marshal` escapes on top: `<`, `>`, `&` (HTML safety) and U+2028, U+2029.
-fn write_go_fragment<W: ?Sized + io::Write>(writer: &mut W, fragment: &str) -> io::Result<()> {
-    let mut start = 0;
-    for (index, c) in fragment.char_indices() {
-        let escape = match c {
-            '<' => "\\u003c",
-            '>' => "\\u003e",
-            '&' => "\\u0026",
-            '\u{2028}' => "\\u2028",
-            '\u{2029}' => "\\u2029",
-            _ => continue,
-        };
-        writer.write_all(&fragment.as_bytes()[start..index])?;
-        writer.write_all(escape.as_bytes())?;
-        start = index + c.len_utf8();
-    }
-    writer.write_all(&fragment.as_bytes()[start..])
+/// Writes `text` escaped as Go's `json.Marshal` escapes string contents
+/// ([`escape_json_string`] with HTML escaping).
+fn write_go_escaped<W: ?Sized + io::Write>(writer: &mut W, text: &[u8]) -> io::Result<()> {
+    let mut result = Ok(());
+    escape_json_string(text, true, |piece| {
+        if result.is_ok() {
+            result = writer.write_all(piece);
+        }
+    });
+    result
 }
 
 impl Formatter for GoFormatter {
@@ -143,7 +136,7 @@ impl Formatter for GoFormatter {
         writer: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        write_go_fragment(writer, fragment)
+        write_go_escaped(writer, fragment.as_bytes())
     }
 
     fn write_char_escape<W: ?Sized + io::Write>(
@@ -151,30 +144,19 @@ impl Formatter for GoFormatter {
         writer: &mut W,
         char_escape: CharEscape,
     ) -> io::Result<()> {
-        let short: &[u8] = match char_escape {
-            CharEscape::Quote => b"\\\"",
-            CharEscape::ReverseSolidus => b"\\\\",
-            // Go never escapes `/`; serde_json does not ask for it either.
-            CharEscape::Solidus => b"/",
-            CharEscape::Backspace => b"\\b",
-            CharEscape::FormFeed => b"\\f",
-            CharEscape::LineFeed => b"\\n",
-            CharEscape::CarriageReturn => b"\\r",
-            CharEscape::Tab => b"\\t",
-            CharEscape::AsciiControl(byte) => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let escaped = [
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(byte >> 4)],
-                    HEX[usize::from(byte & 0xF)],
-                ];
-                return writer.write_all(&escaped);
-            }
+        // serde_json splits out the characters it escapes; Go escapes them the same way.
+        let byte = match char_escape {
+            CharEscape::Quote => b'"',
+            CharEscape::ReverseSolidus => b'\\',
+            CharEscape::Solidus => b'/',
+            CharEscape::Backspace => 0x08,
+            CharEscape::FormFeed => 0x0C,
+            CharEscape::LineFeed => b'\n',
+            CharEscape::CarriageReturn => b'\r',
+            CharEscape::Tab => b'\t',
+            CharEscape::AsciiControl(byte) => byte,
         };
-        writer.write_all(short)
+        write_go_escaped(writer, &[byte])
     }
 
     fn begin_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {

@@ -269,16 +269,10 @@ fn normalize_element(value: &mut Value, shape: &Shape) -> Result<(), Mismatch> {
 /// `sigs.k8s.io/yaml`'s conversion for string targets: booleans and numbers become their text
 /// (floats as float32 `%g`, as it does), `null` the empty string.
 fn to_go_string(value: &mut Value) -> Result<(), Mismatch> {
-    let text = match value {
+    let text = match &*value {
         Value::String(_) => return Ok(()),
         Value::Null => String::new(),
-        Value::Bool(flag) => flag.to_string(),
-        Value::Number(number) => match (number.as_i64(), number.as_u64()) {
-            (Some(int), _) => int.to_string(),
-            (None, Some(uint)) => uint.to_string(),
-            (None, None) => go_number::format_g(number.as_f64().unwrap_or_default(), true),
-        },
-        Value::Array(_) | Value::Object(_) => return Err(Mismatch::new("a string")),
+        other => go_number::scalar_text(other).ok_or_else(|| Mismatch::new("a string"))?,
     };
     *value = Value::String(text);
     Ok(())

@@ -15,8 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::Limits;
-
 /// Memory charged for a string besides its bytes: the `Rc` box, the `Vec` header and the
 /// allocator's rounding.
 pub(super) const STRING_OVERHEAD: usize = 64;
@@ -31,6 +29,41 @@ pub(super) const BYTES_PER_STEP: usize = 64;
 
 /// The clock and the cancel flag are looked at once per this many steps.
 const CHECK_EVERY: u64 = 1024;
+
+/// Bounds on rendering the templates of one SealedSecret. Exceeding one is an error, never a
+/// partial output. The `max_source_bytes` and `max_output_bytes` bounds apply to each
+/// template; the others to everything executed on one [`Budget`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest output of one template, and largest string any function may build.
+    pub max_output_bytes: usize,
+    /// Work budget of one [`Budget`]: one step per node, command, pipeline, function call
+    /// and loop iteration, plus the work inside functions (per element created or compared,
+    /// per 64 bytes read or written).
+    pub max_steps: u64,
+    /// Largest template source accepted.
+    pub max_source_bytes: usize,
+    /// Largest sum of the outputs of the templates executed on one [`Budget`].
+    pub max_total_output_bytes: u64,
+    /// Most templates executed on one [`Budget`].
+    pub max_templates: usize,
+    /// Bytes of intermediate values (strings, list elements, dict entries) one [`Budget`]
+    /// may create, summed and never credited back: an upper bound of what is live.
+    pub max_memory_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_output_bytes: 1024 * 1024,
+            max_steps: 1_000_000,
+            max_source_bytes: 64 * 1024,
+            max_total_output_bytes: 1024 * 1024,
+            max_templates: 256,
+            max_memory_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
 
 /// Which bound ran out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,17 +85,17 @@ pub(super) enum Exceeded {
 /// ```
 /// use std::collections::BTreeMap;
 /// use std::time::{Duration, Instant};
-/// use sealed_secrets_core::template::{Budget, Limits, Template};
+/// use go_template::{Budget, Limits, Template};
 ///
 /// let limits = Limits::default();
 /// let mut budget = Budget::new(&limits).with_deadline(Instant::now() + Duration::from_secs(5));
 /// let a = Template::parse("a", "{{ repeat 3 \"x\" }}", &limits)?;
 /// let b = Template::parse("b", "{{ until 3 }}", &limits)?;
-/// let values = BTreeMap::new();
+/// let values: BTreeMap<String, String> = BTreeMap::new();
 /// assert_eq!(a.execute(&values, &mut budget)?.expose(), b"xxx");
 /// assert_eq!(b.execute(&values, &mut budget)?.expose(), b"[0 1 2]");
 /// assert_eq!(budget.output_bytes_used(), 10);
-/// # Ok::<(), sealed_secrets_core::template::TemplateError>(())
+/// # Ok::<(), go_template::TemplateError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Budget {

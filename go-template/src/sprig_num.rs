@@ -1,7 +1,7 @@
 //! Sprig v3.3.0 arithmetic (int64 helpers: anything is cast, overflow wraps as in Go) and
 //! integer sequences (`until`, `untilStep`, `seq`), which charge per element before making any.
 
-use super::funcs::{Ctx, FResult, arg, arg_int};
+use super::call::{Ctx, FResult, arg, arg_int};
 use super::sprig::{call_error, cast_int64, work_of_strings};
 use super::value::Value;
 

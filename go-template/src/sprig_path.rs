@@ -1,7 +1,7 @@
 //! Sprig v3.3.0 type inspection (`typeOf`, `kindIs`, …) and paths (Go's `path` package;
 //! `filepath` on Linux behaves the same).
 
-use super::funcs::{Ctx, FResult, arg, arg_str};
+use super::call::{Ctx, FResult, arg, arg_str};
 use super::value::Value;
 
 // ---------------------------------------------------------------------------------------------

@@ -1,18 +1,16 @@
-//! Sprig v3.3.0 functions on strings and encodings, and Go's `cast` as Sprig uses it (JSON,
-//! regular expressions, numbers, types and paths are in the `sprig_*` modules next to this).
-//! Each follows Sprig's Go code's observable behaviour, including its quirks (`b64dec`
-//! *returns* Go's error text, `nospace` works byte by byte, `keys` order aside).
+//! Sprig v3.3.0 functions on strings, and Go's `cast` as Sprig uses it (string lists,
+//! hashes and encodings, JSON, regular expressions, numbers, types and paths are in the
+//! `sprig_*` modules next to this). Each follows Sprig's Go code's observable behaviour,
+//! including its quirks (`b64dec` *returns* Go's error text, `nospace` works byte by byte).
 
 use memchr::memmem;
-use sha2::Digest;
 use zeroize::Zeroizing;
 
-use super::budget::ELEMENT_BYTES;
-use super::codec;
-use super::funcs::{Ctx, FResult, FuncError, arg, arg_int, arg_str};
-use super::gofmt::{Fault, Out, sprint_v};
+use super::call::{Ctx, FResult, FuncError, arg, arg_int, arg_str};
+use super::gofmt::sprint_v;
+use super::out::{Fault, Out};
 use super::strconv::{parse_float, parse_int_base0, parse_int_base10, quote_into};
-use super::value::{GoStr, Value, decode_rune, push_rune, rune_count, runes};
+use super::value::{GoStr, Value, decode_rune, push_rune, runes};
 
 pub(super) fn call_error<T>(message: impl Into<String>) -> Result<T, FuncError> {
     Err(FuncError::Call(message.into()))
@@ -509,31 +507,6 @@ pub(super) fn plural(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     ctx.bytes(arg_str(&args, pick))
 }
 
-pub(super) fn sha1sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let s = arg_str(&args, 0);
-    ctx.work(s.len())?;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, s);
-    ctx.bytes(&codec::hex_lower(digest.as_ref()))
-}
-
-pub(super) fn sha256sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let s = arg_str(&args, 0);
-    ctx.work(s.len())?;
-    ctx.bytes(&codec::hex_lower(&sha2::Sha256::digest(s)))
-}
-
-pub(super) fn sha512sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let s = arg_str(&args, 0);
-    ctx.work(s.len())?;
-    ctx.bytes(&codec::hex_lower(&sha2::Sha512::digest(s)))
-}
-
-pub(super) fn adler32sum(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let s = arg_str(&args, 0);
-    ctx.work(s.len())?;
-    ctx.bytes(codec::adler32(s).to_string().as_bytes())
-}
-
 pub(super) fn to_string(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     Ok(Value::Str(strval(ctx, arg(&args, 0))?))
 }
@@ -560,145 +533,6 @@ pub(super) fn to_int64(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
 pub(super) fn to_float64(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
     work_of_strings(ctx, &args)?;
     Ok(Value::Float(cast_float64(arg(&args, 0))))
-}
-
-/// Go's `strings.SplitN` (`n < 0`: no limit).
-fn split_n(ctx: &mut Ctx<'_>, s: &[u8], sep: &[u8], n: i64) -> Result<Vec<GoStr>, FuncError> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let limit = usize::try_from(n).unwrap_or(usize::MAX);
-    ctx.work(s.len().saturating_add(sep.len()))?;
-    let mut parts = Vec::new();
-    // Each part is charged (as an element and as a string) before it is copied.
-    let part = |ctx: &mut Ctx<'_>, bytes: &[u8]| -> Result<GoStr, FuncError> {
-        ctx.elements(1)?;
-        ctx.reserve(bytes.len())?;
-        Ok(GoStr::from_slice(bytes))
-    };
-    if sep.is_empty() {
-        let total = rune_count(s);
-        let n = total.min(limit);
-        let mut rest = s;
-        while parts.len() + 1 < n {
-            let (_, w) = decode_rune(rest).unwrap_or((char::REPLACEMENT_CHARACTER, 1));
-            let w = w.min(rest.len());
-            parts.push(part(ctx, &rest[..w])?);
-            rest = &rest[w..];
-        }
-        if n > 0 {
-            parts.push(part(ctx, rest)?);
-        }
-        return Ok(parts);
-    }
-    let mut rest = s;
-    while parts.len() + 1 < limit {
-        let Some(m) = memmem::find(rest, sep) else {
-            break;
-        };
-        parts.push(part(ctx, &rest[..m])?);
-        rest = &rest[m + sep.len()..];
-    }
-    parts.push(part(ctx, rest)?);
-    Ok(parts)
-}
-
-fn numbered(ctx: &mut Ctx<'_>, parts: Vec<GoStr>) -> FResult {
-    // A map entry and its key (`_N`) per part; the parts were charged when split.
-    ctx.elements(parts.len())?;
-    ctx.budget
-        .memory(parts.len().saturating_mul(ELEMENT_BYTES))?;
-    let map = parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, part)| (GoStr::from(format!("_{i}").as_str()), part))
-        .collect();
-    Ok(Value::StrMap(std::rc::Rc::new(map)))
-}
-
-pub(super) fn split(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let parts = split_n(ctx, arg_str(&args, 1), arg_str(&args, 0), -1)?;
-    numbered(ctx, parts)
-}
-
-pub(super) fn splitn(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let parts = split_n(ctx, arg_str(&args, 2), arg_str(&args, 0), arg_int(&args, 1))?;
-    numbered(ctx, parts)
-}
-
-pub(super) fn split_list(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let parts = split_n(ctx, arg_str(&args, 1), arg_str(&args, 0), -1)?;
-    Ok(Value::str_list(parts))
-}
-
-pub(super) fn to_strings(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let items = strslice(ctx, arg(&args, 0))?;
-    Ok(Value::str_list(items))
-}
-
-pub(super) fn join(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let sep = arg_str(&args, 0).to_vec();
-    let items = strslice(ctx, arg(&args, 1))?;
-    let mut out = ctx.out();
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(&sep);
-        }
-        out.push(item.bytes());
-    }
-    ctx.finish(out)
-}
-
-pub(super) fn sort_alpha(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    let value = arg(&args, 0);
-    let mut items = if value.is_slice() {
-        strslice(ctx, value)?
-    } else {
-        vec![strval(ctx, value)?]
-    };
-    // n·log n comparisons, each reading up to the shorter string.
-    let log = usize::try_from(items.len().max(1).ilog2() + 1).unwrap_or(usize::MAX);
-    let bytes = items
-        .iter()
-        .map(GoStr::len)
-        .fold(0usize, usize::saturating_add);
-    ctx.steps(items.len().saturating_mul(log))?;
-    ctx.work(bytes.saturating_mul(log))?;
-    items.sort();
-    Ok(Value::str_list(items))
-}
-
-/// Charges for an encoding or decoding of `s` whose output is at most `num / den` of its
-/// size, plus `extra` bytes.
-fn reserve_coded(ctx: &mut Ctx<'_>, s: &[u8], num: usize, den: usize) -> Result<(), FuncError> {
-    ctx.work(s.len())?;
-    ctx.reserve(s.len().div_ceil(den).saturating_mul(num))
-}
-
-pub(super) fn b64enc(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    reserve_coded(ctx, arg_str(&args, 0), 4, 3)?;
-    Ok(Ctx::charged(codec::base64_encode(arg_str(&args, 0))))
-}
-
-pub(super) fn b64dec(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    reserve_coded(ctx, arg_str(&args, 0), 3, 4)?;
-    match codec::base64_decode(arg_str(&args, 0)) {
-        Ok(out) => Ok(Ctx::charged(out)),
-        Err(offset) => ctx.bytes(format!("illegal base64 data at input byte {offset}").as_bytes()),
-    }
-}
-
-pub(super) fn b32enc(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    reserve_coded(ctx, arg_str(&args, 0), 8, 5)?;
-    Ok(Ctx::charged(codec::base32_encode(arg_str(&args, 0))))
-}
-
-pub(super) fn b32dec(ctx: &mut Ctx<'_>, args: Vec<Value>) -> FResult {
-    reserve_coded(ctx, arg_str(&args, 0), 5, 8)?;
-    match codec::base32_decode(arg_str(&args, 0)) {
-        Ok(out) => Ok(Ctx::charged(out)),
-        Err(offset) => ctx.bytes(format!("illegal base32 data at input byte {offset}").as_bytes()),
-    }
 }
 
 /// `fail`: the message is shown only when it is written literally in the template, since a

@@ -4,9 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use go_template::{Limits, render};
 use proptest::prelude::*;
-use sealed_secrets_core::secret_bytes::SecretBytes;
-use sealed_secrets_core::template::{Limits, render};
 
 fn small_limits() -> Limits {
     Limits {
@@ -19,17 +18,11 @@ fn small_limits() -> Limits {
     }
 }
 
-fn values() -> BTreeMap<String, SecretBytes> {
+fn values() -> BTreeMap<String, Vec<u8>> {
     let mut values = BTreeMap::new();
-    values.insert("a".to_owned(), SecretBytes::from_slice(b"hunter2"));
-    values.insert(
-        "b".to_owned(),
-        SecretBytes::from_slice(&[0xff, 0, b'{', b'}']),
-    );
-    values.insert(
-        "j".to_owned(),
-        SecretBytes::from_slice(br#"{"x":[1,"y",null]}"#),
-    );
+    values.insert("a".to_owned(), b"hunter2".to_vec());
+    values.insert("b".to_owned(), [0xff, 0, b'{', b'}'].to_vec());
+    values.insert("j".to_owned(), br#"{"x":[1,"y",null]}"#.to_vec());
     values
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::budget::{Budget, Exceeded};
-use super::funcs::{Ctx, FResult, FuncError, arg, arg_str};
+use super::call::{Ctx, FResult, FuncError, arg, arg_str};
 use super::sprig::{cast_int64, strval};
 use super::value::{GoStr, Heap, MapId, Value, is_empty};
 

@@ -5,7 +5,12 @@
 //! (`executing "t" at <.foo.bar>: …`). That text comes from the template source, never from
 //! a value.
 
+use std::collections::BTreeMap;
+
 use super::gofmt::go_quote;
+
+/// The templates defined by one source: the main one under its name, plus `define`/`block`s.
+pub(super) type Trees = BTreeMap<String, Vec<Node>>;
 
 pub(super) enum Node {
     Text {
@@ -280,7 +285,7 @@ pub(super) fn is_empty_tree(list: &[Node]) -> bool {
 /// The unsupported function called first (by source position) anywhere in `trees`, `define`s
 /// and branches that may never run included: calling one is an error that depends only on
 /// the source, so it is reported when parsing.
-pub(super) fn first_unsupported(trees: &super::parser::Trees) -> Option<String> {
+pub(super) fn first_unsupported(trees: &Trees) -> Option<String> {
     let mut first = None;
     for list in trees.values() {
         unsupported_in_list(list, &mut first);
@@ -292,7 +297,7 @@ pub(super) fn first_unsupported(trees: &super::parser::Trees) -> Option<String> 
 type First<'t> = Option<(usize, &'t str)>;
 
 fn is_unsupported(name: &str) -> bool {
-    super::funcs::lookup(name).is_some_and(|f| matches!(f.imp, super::funcs::Imp::Unsupported))
+    super::funcs::lookup(name).is_some_and(|f| matches!(f.imp, super::call::Imp::Unsupported))
 }
 
 fn unsupported_in_list<'t>(list: &'t [Node], first: &mut First<'t>) {

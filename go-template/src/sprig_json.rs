@@ -1,9 +1,9 @@
 //! Sprig v3.3.0 defaults (`default`, `empty`, `coalesce`, `all`, `any`, `ternary`) and JSON
 //! (`fromJson`, `toJson`, `toPrettyJson`, `toRawJson` and their `must` forms).
 
-use super::funcs::{Ctx, FResult, FuncError, arg, arg_bool, arg_str};
-use super::gofmt::{Fault, Out};
+use super::call::{Ctx, FResult, FuncError, arg, arg_bool, arg_str};
 use super::json::{self, EncodeError, Style};
+use super::out::{Fault, Out};
 use super::sprig::call_error;
 use super::value::{Value, is_empty};
 

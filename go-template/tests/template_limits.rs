@@ -6,21 +6,17 @@
 
 use std::collections::BTreeMap;
 
-use sealed_secrets_core::secret_bytes::SecretBytes;
-use sealed_secrets_core::template::{Limits, TemplateError, render};
+use go_template::{Limits, TemplateError, render};
 
 const SECRET: &str = "hunter2-S3cr3t";
 
-fn values() -> BTreeMap<String, SecretBytes> {
+fn values() -> BTreeMap<String, Vec<u8>> {
     let mut values = BTreeMap::new();
-    values.insert(
-        "password".to_owned(),
-        SecretBytes::from_slice(SECRET.as_bytes()),
-    );
-    values.insert("n".to_owned(), SecretBytes::from_slice(b"12"));
+    values.insert("password".to_owned(), SECRET.as_bytes().to_vec());
+    values.insert("n".to_owned(), b"12".to_vec());
     values.insert(
         "json".to_owned(),
-        SecretBytes::from_slice(br#"{"pw": "hunter2-S3cr3t", bad"#),
+        br#"{"pw": "hunter2-S3cr3t", bad"#.to_vec(),
     );
     values
 }
@@ -223,10 +219,7 @@ fn template_unsupported_functions_fail_when_parsed() {
 #[test]
 fn template_output_is_bytes_not_text() {
     let mut values = BTreeMap::new();
-    values.insert(
-        "bin".to_owned(),
-        SecretBytes::from_slice(&[0, 0xff, 0xfe, b'a']),
-    );
+    values.insert("bin".to_owned(), [0, 0xff, 0xfe, b'a'].to_vec());
     let out = render("t", "<{{ .bin }}>", &values, &Limits::default()).unwrap();
     assert_eq!(out.expose(), &[b'<', 0, 0xff, 0xfe, b'a', b'>']);
     assert_eq!(format!("{out:?}"), "[redacted]");

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use super::gofmt::{Fault, MAX_PRINT_DEPTH, Out, format_float};
+use super::gocompat::{Bits, escape_json_string, format_float, format_json_float};
+use super::gofmt::MAX_PRINT_DEPTH;
+use super::out::{Fault, Out};
 use super::value::{GoStr, Heap, Value, decode_rune, push_rune};
 
 /// Why encoding failed.
@@ -18,8 +20,6 @@ pub(crate) enum EncodeError {
     /// The output cap or the nesting limit.
     Limit(Fault),
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// How to lay out the document.
 #[derive(Clone, Copy)]
@@ -70,12 +70,13 @@ fn encode_value(
         Value::Int(n) | Value::Int64(n) => out.push_str(&n.to_string()),
         Value::Float(f) => {
             if !f.is_finite() {
-                let shown = String::from_utf8_lossy(&format_float(*f, b'g', None)).into_owned();
+                let shown =
+                    String::from_utf8_lossy(&format_float(*f, b'g', None, Bits::B64)).into_owned();
                 return Err(EncodeError::Unsupported(format!(
                     "unsupported value: {shown}"
                 )));
             }
-            out.push(&json_float(*f));
+            out.push(&format_json_float(*f));
         }
         Value::Str(s) => encode_string(s.bytes(), style.escape_html, out),
         Value::List(Some(items)) => {
@@ -166,78 +167,10 @@ fn encode_object(
     Ok(())
 }
 
-/// Go's float encoding: `'f'` format unless the magnitude is below 1e-6 or from 1e21 on,
-/// then `'e'` with a one-digit negative exponent written without padding (`1e-7`).
-fn json_float(f: f64) -> Vec<u8> {
-    let abs = f.abs();
-    let exponent = abs != 0.0 && !(1e-6..1e21).contains(&abs);
-    let mut text = format_float(f, if exponent { b'e' } else { b'f' }, None);
-    if exponent {
-        let n = text.len();
-        if n >= 4 && text[n - 4] == b'e' && text[n - 3] == b'-' && text[n - 2] == b'0' {
-            text[n - 2] = text[n - 1];
-            text.truncate(n - 1);
-        }
-    }
-    text
-}
-
-/// Go's `appendString`.
+/// Go's `appendString`: `bytes` as a JSON string, quotes included.
 pub(crate) fn encode_string(bytes: &[u8], escape_html: bool, out: &mut Out) {
     out.push_byte(b'"');
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b < 0x80 {
-            let html = matches!(b, b'<' | b'>' | b'&');
-            if b >= 0x20 && b != b'"' && b != b'\\' && !(escape_html && html) {
-                i += 1;
-                continue;
-            }
-            out.push(&bytes[start..i]);
-            match b {
-                b'\\' | b'"' => out.push(&[b'\\', b]),
-                0x08 => out.push_str("\\b"),
-                0x0C => out.push_str("\\f"),
-                b'\n' => out.push_str("\\n"),
-                b'\r' => out.push_str("\\r"),
-                b'\t' => out.push_str("\\t"),
-                _ => out.push(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 0xF)],
-                ]),
-            }
-            i += 1;
-            start = i;
-            continue;
-        }
-        let (c, size) = decode_rune(&bytes[i..]).unwrap_or((char::REPLACEMENT_CHARACTER, 1));
-        if c == char::REPLACEMENT_CHARACTER && size == 1 {
-            out.push(&bytes[start..i]);
-            out.push_str("\\ufffd");
-            i += size;
-            start = i;
-            continue;
-        }
-        if c == '\u{2028}' || c == '\u{2029}' {
-            out.push(&bytes[start..i]);
-            out.push_str(if c == '\u{2028}' {
-                "\\u2028"
-            } else {
-                "\\u2029"
-            });
-            i += size;
-            start = i;
-            continue;
-        }
-        i += size;
-    }
-    out.push(&bytes[start..]);
+    escape_json_string(bytes, escape_html, |piece| out.push(piece));
     out.push_byte(b'"');
 }
 

@@ -11,16 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use sealed_secrets_core::secret_bytes::SecretBytes;
-use sealed_secrets_core::template::{Budget, Limits, Template, TemplateError, render};
+use go_template::{Budget, Limits, Template, TemplateError, render};
 
-fn values() -> BTreeMap<String, SecretBytes> {
+fn values() -> BTreeMap<String, Vec<u8>> {
     let mut values = BTreeMap::new();
-    values.insert("password".to_owned(), SecretBytes::from_slice(b"hunter2"));
-    values.insert(
-        "big".to_owned(),
-        SecretBytes::from_slice(&vec![b'a'; 900 * 1024]),
-    );
+    values.insert("password".to_owned(), b"hunter2".to_vec());
+    values.insert("big".to_owned(), vec![b'a'; 900 * 1024]);
     values
 }
 

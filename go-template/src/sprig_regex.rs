@@ -3,7 +3,7 @@
 
 use zeroize::Zeroizing;
 
-use super::funcs::{Ctx, FResult, FuncError, arg_int, arg_str};
+use super::call::{Ctx, FResult, FuncError, arg_int, arg_str};
 use super::goregex;
 use super::sprig::call_error;
 use super::value::{GoStr, Value};

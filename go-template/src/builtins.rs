@@ -4,7 +4,7 @@
 //! Error texts are Go's, minus the values Go sometimes quotes (an index, a compared value):
 //! those may come from a secret.
 
-use super::funcs::{Ctx, FResult, FuncError, arg, arg_str};
+use super::call::{Ctx, FResult, FuncError, arg, arg_str};
 use super::gofmt::{sprint, sprintf, sprintln};
 use super::sprig::work_of_strings;
 use super::strconv::is_print;
