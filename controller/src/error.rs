@@ -176,6 +176,45 @@ mod tests {
     }
 
     #[test]
+    fn texts_are_the_sources_and_the_sources_are_kept() {
+        use std::error::Error as _;
+        let api = || {
+            kube::Error::Api(Box::new(
+                kube::core::Status::failure("the server says no", "Forbidden").with_code(403),
+            ))
+        };
+        for e in [
+            ReconcileError::SecretApi { source: api() },
+            ReconcileError::Unavailable { source: api() },
+            ReconcileError::Immutable { source: api() },
+        ] {
+            assert_eq!(e.to_string(), "the server says no");
+            assert!(e.source().is_some());
+            assert_eq!(e.condition_reason(), "");
+        }
+        let e = ReconcileError::Unavailable {
+            source: kube::Error::Service("client error (Connect)".into()),
+        };
+        assert_eq!(e.to_string(), "ServiceError: client error (Connect)");
+        let e = ReconcileError::Unseal {
+            source: UnsealError::V1NoKey,
+            reason: "WrongKey",
+        };
+        assert_eq!(
+            (e.to_string().as_str(), e.condition_reason()),
+            ("no key could decrypt secret", "WrongKey")
+        );
+        assert!(e.source().is_some());
+        let e = ReconcileError::Internal {
+            source: UnsealTaskError::Task("panicked".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "internal error: the unseal task failed: panicked"
+        );
+    }
+
+    #[test]
     fn transient_errors() {
         let status = |code| {
             kube::Error::Api(Box::new(
