@@ -5,29 +5,54 @@
 //! `failed update: Resource "<name>" already exists and is not managed by SealedSecret` for the
 //! ownership gate. No variant ever carries plaintext or key material.
 
+use sealed_secrets_core::seal::UnsealError;
+
+use crate::target_secret::unmanaged_message;
+use crate::unseal::UnsealTaskError;
+
 /// Why a reconcile failed.
+///
+/// Each variant keeps the error it comes from as its [`source`](std::error::Error::source);
+/// `Display` renders the text that reaches the status, the logs and (for most) the event, which
+/// is pinned by tests: see `docs/security.md` before changing one.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     /// No registered key opened the SealedSecret, or a template failed; with the condition
     /// reason a diagnosis found (empty, as upstream, when there is none).
-    #[error("{0}")]
-    Unseal(String, &'static str),
+    #[error("{source}")]
+    Unseal {
+        #[source]
+        source: UnsealError,
+        reason: &'static str,
+    },
     /// A Secret read, create or update failed; the text is the API server's message.
-    #[error("{0}")]
-    SecretApi(String),
+    #[error("{}", api_error_text(.source))]
+    SecretApi {
+        #[source]
+        source: kube::Error,
+    },
     /// A Secret read, create or update failed because the API server could not be reached or
     /// was overloaded (see [`is_transient`]); the text is the client's or server's message.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The Secret is immutable and its data would change.
-    #[error("{0}")]
-    Immutable(String),
-    /// The Secret exists and the controller may not write over it.
-    #[error("failed update: {0}")]
-    Unmanaged(String),
+    #[error("{}", api_error_text(.source))]
+    Unavailable {
+        #[source]
+        source: kube::Error,
+    },
+    /// The Secret is immutable and its data would change; the text is the API server's message.
+    #[error("{}", api_error_text(.source))]
+    Immutable {
+        #[source]
+        source: kube::Error,
+    },
+    /// The Secret `name` exists and the controller may not write over it.
+    #[error("failed update: {}", unmanaged_message(.name))]
+    Unmanaged { name: String },
     /// A blocking task failed (a bug, never a user error).
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {source}")]
+    Internal {
+        #[source]
+        source: UnsealTaskError,
+    },
 }
 
 impl ReconcileError {
@@ -35,7 +60,7 @@ impl ReconcileError {
     #[must_use]
     pub fn condition_reason(&self) -> &'static str {
         match self {
-            ReconcileError::Unseal(_, reason) => reason,
+            ReconcileError::Unseal { reason, .. } => reason,
             _ => "",
         }
     }
@@ -60,11 +85,13 @@ impl ReconcileError {
     #[must_use]
     pub fn retry_policy(&self) -> RetryPolicy {
         match self {
-            ReconcileError::Immutable(_) | ReconcileError::Unseal(..) => RetryPolicy::AwaitChange,
-            ReconcileError::Unavailable(_) => RetryPolicy::UntilAvailable,
-            ReconcileError::SecretApi(_)
-            | ReconcileError::Unmanaged(_)
-            | ReconcileError::Internal(_) => RetryPolicy::Backoff,
+            ReconcileError::Immutable { .. } | ReconcileError::Unseal { .. } => {
+                RetryPolicy::AwaitChange
+            }
+            ReconcileError::Unavailable { .. } => RetryPolicy::UntilAvailable,
+            ReconcileError::SecretApi { .. }
+            | ReconcileError::Unmanaged { .. }
+            | ReconcileError::Internal { .. } => RetryPolicy::Backoff,
         }
     }
 }
@@ -111,20 +138,25 @@ mod tests {
 
     #[test]
     fn texts_and_policies() {
-        let e = ReconcileError::Unmanaged(
-            "Resource \"s\" already exists and is not managed by SealedSecret".into(),
-        );
+        let e = ReconcileError::Unmanaged { name: "s".into() };
         assert_eq!(
             e.to_string(),
             "failed update: Resource \"s\" already exists and is not managed by SealedSecret"
         );
         assert_eq!(e.retry_policy(), RetryPolicy::Backoff);
         assert_eq!(
-            ReconcileError::Unseal("no key could decrypt secret (foo)".into(), "").retry_policy(),
+            ReconcileError::Unseal {
+                source: UnsealError::V1NoKey,
+                reason: "",
+            }
+            .retry_policy(),
             RetryPolicy::AwaitChange
         );
         assert_eq!(
-            ReconcileError::Immutable("x".into()).retry_policy(),
+            ReconcileError::Immutable {
+                source: kube::Error::Service("x".into())
+            }
+            .retry_policy(),
             RetryPolicy::AwaitChange
         );
         let api = kube::Error::Api(Box::new(
@@ -135,8 +167,50 @@ mod tests {
         assert!(!is_not_found(&api));
         assert!(!is_transient(&api));
         assert_eq!(
-            ReconcileError::Unavailable("client error (Connect)".into()).retry_policy(),
+            ReconcileError::Unavailable {
+                source: kube::Error::Service("client error (Connect)".into())
+            }
+            .retry_policy(),
             RetryPolicy::UntilAvailable
+        );
+    }
+
+    #[test]
+    fn texts_are_the_sources_and_the_sources_are_kept() {
+        use std::error::Error as _;
+        let api = || {
+            kube::Error::Api(Box::new(
+                kube::core::Status::failure("the server says no", "Forbidden").with_code(403),
+            ))
+        };
+        for e in [
+            ReconcileError::SecretApi { source: api() },
+            ReconcileError::Unavailable { source: api() },
+            ReconcileError::Immutable { source: api() },
+        ] {
+            assert_eq!(e.to_string(), "the server says no");
+            assert!(e.source().is_some());
+            assert_eq!(e.condition_reason(), "");
+        }
+        let e = ReconcileError::Unavailable {
+            source: kube::Error::Service("client error (Connect)".into()),
+        };
+        assert_eq!(e.to_string(), "ServiceError: client error (Connect)");
+        let e = ReconcileError::Unseal {
+            source: UnsealError::V1NoKey,
+            reason: "WrongKey",
+        };
+        assert_eq!(
+            (e.to_string().as_str(), e.condition_reason()),
+            ("no key could decrypt secret", "WrongKey")
+        );
+        assert!(e.source().is_some());
+        let e = ReconcileError::Internal {
+            source: UnsealTaskError::Task("panicked".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "internal error: the unseal task failed: panicked"
         );
     }
 

@@ -4,12 +4,14 @@
 //! Module map:
 //! - [`cli`]: upstream's flags and `SEALED_SECRETS_*` variables, checked into [`cli::Settings`].
 //! - [`app`]: startup and shutdown.
-//! - [`controller`]: the reconciler, its error policy and the watches.
+//! - [`controller`]: the reconciler and its error policy; its cluster operations
+//!   ([`controller::Cluster`]) and the watches in submodules. [`error`]: why a reconcile failed.
 //! - [`target_secret`]: ownership gate and merge rules for the produced Secret.
 //! - [`value_errors`]: values that could not be computed, recorded only on the Secret.
 //! - [`status`]: the `Synced` condition.
 //! - [`digest`]: keyed digests that let unchanged objects skip decryption.
-//! - [`key_registry`]: sealing keys: discovery, generation, renewal.
+//! - [`key_registry`]: sealing keys held for unsealing; its key manager: discovery,
+//!   generation, renewal.
 //! - [`cert_configmap`]: the active certificate published in a ConfigMap (addition).
 //! - [`key_guard`]: no silent replacement of lost keys at start-up (addition).
 //! - [`unseal`]: RSA work off the async runtime.

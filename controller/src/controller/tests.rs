@@ -1,0 +1,872 @@
+//! Unit tests of the reconciler against a scripted in-memory [`Cluster`].
+
+use super::watch::slim_secret;
+use super::*;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::digest::DIGEST_ANNOTATION;
+use crate::key_registry::KeyEntry;
+use k8s_openapi::ByteString;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use sealed_secrets_core::cert::{CertParams, Certificate};
+use sealed_secrets_core::keys::PrivateKey;
+use sealed_secrets_core::seal::{
+    MANAGED_ANNOTATION, PATCH_ANNOTATION, SKIP_SET_OWNER_REFERENCES_ANNOTATION, SealOptions,
+    UnsealOptions, seal_secret,
+};
+use sealed_secrets_core::secret_bytes::SecretBytes;
+use sealed_secrets_core::types::{ObjectMeta as CoreMeta, Secret as CoreSecret};
+
+type Key = (String, String);
+
+/// A scripted in-memory cluster.
+#[derive(Default)]
+struct Fake {
+    secrets: Mutex<BTreeMap<Key, Secret>>,
+    cache: Mutex<BTreeMap<Key, Secret>>,
+    sealed: Mutex<BTreeMap<Key, SealedSecretObject>>,
+    statuses: Mutex<Vec<SealedSecretObject>>,
+    events: Mutex<Vec<(EventType, &'static str, String)>>,
+    deleted: Mutex<Vec<Key>>,
+    gets: AtomicUsize,
+    writes: AtomicUsize,
+    /// Error (code, message) for the next Secret update.
+    fail_update: Mutex<Option<(u16, String)>>,
+    /// Conflict on the next status write.
+    status_conflicts: AtomicUsize,
+}
+
+fn api_error(code: u16, message: &str) -> kube::Error {
+    kube::Error::Api(Box::new(
+        kube::core::Status::failure(message, "Failure").with_code(code),
+    ))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap()
+}
+
+impl Cluster for Fake {
+    fn cached_secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        lock(&self.cache)
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
+            .map(Arc::new)
+    }
+    async fn get_secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, kube::Error> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        Ok(lock(&self.secrets)
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned())
+    }
+    async fn create_secret(&self, namespace: &str, secret: &Secret) -> Result<(), kube::Error> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        let mut stored = secret.clone();
+        stored.type_.get_or_insert_with(|| "Opaque".to_owned());
+        lock(&self.secrets).insert((namespace.to_owned(), name), stored);
+        Ok(())
+    }
+    async fn replace_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        secret: &Secret,
+    ) -> Result<(), kube::Error> {
+        if let Some((code, message)) = lock(&self.fail_update).take() {
+            return Err(api_error(code, &message));
+        }
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        lock(&self.secrets).insert((namespace.to_owned(), name.to_owned()), secret.clone());
+        Ok(())
+    }
+    async fn delete_secret(&self, namespace: &str, name: &str) -> Result<(), kube::Error> {
+        lock(&self.deleted).push((namespace.to_owned(), name.to_owned()));
+        match lock(&self.secrets).remove(&(namespace.to_owned(), name.to_owned())) {
+            Some(_) => Ok(()),
+            None => Err(api_error(404, "not found")),
+        }
+    }
+    async fn get_sealed_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<SealedSecretObject>, kube::Error> {
+        Ok(lock(&self.sealed)
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned())
+    }
+    async fn replace_status(
+        &self,
+        _ns: &str,
+        _name: &str,
+        object: &SealedSecretObject,
+    ) -> Result<(), kube::Error> {
+        if self
+            .status_conflicts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(api_error(409, "the object has been modified"));
+        }
+        lock(&self.statuses).push(object.clone());
+        Ok(())
+    }
+    async fn publish(
+        &self,
+        _ss: &SealedSecretObject,
+        type_: EventType,
+        reason: &'static str,
+        message: String,
+    ) {
+        lock(&self.events).push((type_, reason, message));
+    }
+}
+
+struct Harness {
+    ctx: Arc<Context<Fake>>,
+    keys: Arc<KeyRegistry>,
+}
+
+fn key_entry() -> KeyEntry {
+    let key = PrivateKey::generate(2048).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let cert = Certificate::self_signed(&key, &CertParams::controller_default(now)).unwrap();
+    KeyEntry::new(key, cert, now, "key".into())
+}
+
+fn harness_with(config: ReconcileConfig) -> Harness {
+    let keys = Arc::new(KeyRegistry::new());
+    keys.register(key_entry());
+    let metrics = Metrics::new("test").unwrap();
+    let unsealer = Unsealer::new(
+        metrics.clone(),
+        UnsealOptions {
+            accept_v1_data: config.accept_v1_data,
+            ..UnsealOptions::default()
+        },
+    );
+    let ctx = Arc::new(Context::new(
+        Fake::default(),
+        Arc::clone(&keys),
+        metrics,
+        unsealer,
+        config,
+    ));
+    Harness { ctx, keys }
+}
+
+fn config() -> ReconcileConfig {
+    ReconcileConfig {
+        accept_v1_data: true,
+        update_status: true,
+        old_gc_behavior: false,
+        skip_unchanged: true,
+        max_unseal_retries: 5,
+    }
+}
+
+fn harness() -> Harness {
+    harness_with(config())
+}
+
+/// A SealedSecret `ns/s` sealing `items` for `public`, with template annotations.
+fn sealed(
+    h: &Harness,
+    items: &[(&str, &str)],
+    template_annotations: &[(&str, &str)],
+) -> SealedSecretObject {
+    let public = h.keys.snapshot().latest().unwrap().key.public_key().clone();
+    sealed_for(&public, items, template_annotations)
+}
+
+fn sealed_for(
+    public: &sealed_secrets_core::keys::PublicKey,
+    items: &[(&str, &str)],
+    template_annotations: &[(&str, &str)],
+) -> SealedSecretObject {
+    let secret = CoreSecret {
+        metadata: CoreMeta {
+            name: "s".into(),
+            namespace: "ns".into(),
+            labels: [("mylabel".to_owned(), "myvalue".to_owned())].into(),
+            annotations: template_annotations
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..CoreMeta::default()
+        },
+        data: items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), SecretBytes::from_slice(v.as_bytes())))
+            .collect(),
+        ..CoreSecret::default()
+    };
+    let ss = seal_secret(secret, public, &SealOptions::default()).unwrap();
+    let mut json = serde_json::to_value(&ss).unwrap();
+    json["metadata"]["uid"] = "uid-1".into();
+    json["metadata"]["generation"] = 1.into();
+    json["metadata"]["resourceVersion"] = "10".into();
+    serde_json::from_value(json).unwrap()
+}
+
+fn stored(h: &Harness) -> Option<Secret> {
+    lock(&h.ctx.cluster.secrets)
+        .get(&("ns".to_owned(), "s".to_owned()))
+        .cloned()
+}
+
+fn put(h: &Harness, secret: Secret) {
+    lock(&h.ctx.cluster.secrets).insert(("ns".to_owned(), "s".to_owned()), secret);
+}
+
+/// Gives `secret` the controller owner reference of the SealedSecret `s` (uid-1).
+fn owned_by_s(secret: &mut Secret) {
+    secret.metadata.owner_references = Some(vec![
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "bitnami.com/v1alpha1".into(),
+            kind: "SealedSecret".into(),
+            name: "s".into(),
+            uid: "uid-1".into(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        },
+    ]);
+}
+
+fn existing(data: &[(&str, &str)], annotations: &[(&str, &str)]) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some("s".into()),
+            namespace: Some("ns".into()),
+            annotations: Some(
+                annotations
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+            .filter(|m| !m.is_empty()),
+            resource_version: Some("5".into()),
+            ..ObjectMeta::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        ),
+        type_: Some("Opaque".into()),
+        ..Secret::default()
+    }
+}
+
+fn events(h: &Harness) -> Vec<(EventType, &'static str, String)> {
+    std::mem::take(&mut *lock(&h.ctx.cluster.events))
+}
+
+fn last_status(h: &Harness) -> Option<sealed_secrets_core::types::SealedSecretStatus> {
+    lock(&h.ctx.cluster.statuses)
+        .last()
+        .and_then(|o| o.status.clone())
+}
+
+/// Applies the last written status to `obj` as the API server would.
+fn with_last_status(h: &Harness, mut obj: SealedSecretObject) -> SealedSecretObject {
+    obj.status = last_status(h);
+    obj
+}
+
+fn data(secret: &Secret) -> BTreeMap<String, String> {
+    secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), String::from_utf8(v.0.clone()).unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn creates_owned_secret_then_skips_unchanged() {
+    let h = harness();
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    let action = reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(action, Action::await_change());
+    let secret = stored(&h).unwrap();
+    assert_eq!(data(&secret)["foo"], "bar");
+    assert_eq!(
+        secret.metadata.labels.as_ref().unwrap()["mylabel"],
+        "myvalue"
+    );
+    let owner = &secret.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (
+            owner.kind.as_str(),
+            owner.uid.as_str(),
+            owner.controller,
+            owner.block_owner_deletion
+        ),
+        ("SealedSecret", "uid-1", Some(true), None)
+    );
+    assert!(
+        secret
+            .metadata
+            .annotations
+            .as_ref()
+            .unwrap()
+            .contains_key(DIGEST_ANNOTATION)
+    );
+    assert_eq!(
+        events(&h),
+        vec![(
+            EventType::Normal,
+            "Unsealed",
+            "SealedSecret unsealed successfully".to_owned()
+        )]
+    );
+    let status = last_status(&h).unwrap();
+    assert_eq!(status.observed_generation, 1);
+    assert_eq!(status.conditions[0].status, "True");
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
+    assert_eq!(h.ctx.metrics.unseal_requests.get(), 1);
+    assert_eq!(h.ctx.metrics.condition_value("ns", "s"), Some(1.0));
+
+    // Again, as after a restart: no RSA, no write, no event, no status write.
+    let writes = h.ctx.cluster.writes.load(Ordering::SeqCst);
+    let statuses = lock(&h.ctx.cluster.statuses).len();
+    let obj = with_last_status(&h, obj);
+    reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
+    assert_eq!(h.ctx.metrics.unseal_skipped.get(), 1);
+    assert_eq!(h.ctx.cluster.writes.load(Ordering::SeqCst), writes);
+    assert_eq!(lock(&h.ctx.cluster.statuses).len(), statuses);
+    assert!(events(&h).is_empty());
+
+    // With the Secret in the watch cache (slimmed as the watch does), not even a GET.
+    let gets = h.ctx.cluster.gets.load(Ordering::SeqCst);
+    let mut cached = stored(&h).unwrap();
+    slim_secret(&mut cached);
+    assert!(
+        cached.data.is_some(),
+        "our Secret keeps its data in the cache"
+    );
+    lock(&h.ctx.cluster.cache).insert(("ns".into(), "s".into()), cached);
+    reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+    assert_eq!(h.ctx.cluster.gets.load(Ordering::SeqCst), gets);
+    assert_eq!(h.ctx.metrics.unseal_skipped.get(), 2);
+}
+
+#[tokio::test]
+async fn edited_secret_is_restored() {
+    let h = harness();
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    let mut secret = stored(&h).unwrap();
+    secret.data = Some([("foo".to_owned(), ByteString(b"tampered".to_vec()))].into());
+    put(&h, secret);
+    events(&h);
+    reconcile(Arc::new(with_last_status(&h, obj)), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(data(&stored(&h).unwrap())["foo"], "bar");
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 2);
+    assert_eq!(events(&h).len(), 1);
+}
+
+#[tokio::test]
+async fn unmanaged_secret_is_refused_and_retried_with_backoff() {
+    let h = harness();
+    put(&h, existing(&[("x", "y")], &[]));
+    let obj = Arc::new(sealed(&h, &[("foo", "bar")], &[]));
+    let err = reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed update: Resource \"s\" already exists and is not managed by SealedSecret"
+    );
+    assert_eq!(
+        events(&h),
+        vec![(
+            EventType::Warning,
+            "ErrUpdateFailed",
+            "Resource \"s\" already exists and is not managed by SealedSecret".to_owned()
+        )]
+    );
+    assert_eq!(
+        h.ctx
+            .metrics
+            .unseal_error_count(ErrorReason::Unmanaged, "ns"),
+        1
+    );
+    let status = last_status(&h).unwrap();
+    assert_eq!(status.conditions[0].status, "False");
+    assert_eq!(status.conditions[0].message, err.to_string());
+    assert_eq!(h.ctx.metrics.condition_value("ns", "s"), Some(-1.0));
+    assert_eq!(data(&stored(&h).unwrap())["x"], "y");
+    // Back-off 5 ms, 10 ms, … then give up after --max-unseal-retries.
+    for attempt in 1..=5 {
+        let action = error_policy(Arc::clone(&obj), &err, Arc::clone(&h.ctx));
+        assert_eq!(action, Action::requeue(retry_delay(attempt)));
+    }
+    assert_eq!(retry_delay(1), Duration::from_millis(5));
+    assert_eq!(retry_delay(2), Duration::from_millis(10));
+    assert_eq!(
+        error_policy(Arc::clone(&obj), &err, Arc::clone(&h.ctx)),
+        Action::await_change()
+    );
+    assert_eq!(retry_delay(40), Duration::from_secs(1000));
+}
+
+#[tokio::test]
+async fn managed_secret_is_adopted_with_wholesale_replace() {
+    let h = harness_with(ReconcileConfig {
+        skip_unchanged: false,
+        ..config()
+    });
+    put(
+        &h,
+        existing(&[("old", "1")], &[(MANAGED_ANNOTATION, "true")]),
+    );
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+    let secret = stored(&h).unwrap();
+    assert_eq!(data(&secret), [("foo".to_owned(), "bar".to_owned())].into());
+    // Upstream's integration test: annotations are nil afterwards (no digest here).
+    assert_eq!(secret.metadata.annotations, None);
+    assert_eq!(secret.metadata.owner_references.unwrap()[0].name, "s");
+    assert_eq!(events(&h)[0].1, "Unsealed");
+}
+
+#[tokio::test]
+async fn patch_secret_is_merged_without_ownership() {
+    let h = harness();
+    put(
+        &h,
+        existing(
+            &[("keep", "1"), ("foo", "old")],
+            &[(PATCH_ANNOTATION, "true")],
+        ),
+    );
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    let secret = stored(&h).unwrap();
+    assert_eq!(data(&secret)["keep"], "1");
+    assert_eq!(data(&secret)["foo"], "bar");
+    assert_eq!(secret.metadata.owner_references, None);
+    assert_eq!(
+        secret.metadata.annotations.as_ref().unwrap()[PATCH_ANNOTATION],
+        "true"
+    );
+    // And it is stable: nothing decrypted the second time.
+    reconcile(Arc::new(with_last_status(&h, obj)), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(h.ctx.metrics.unseal_skipped.get(), 1);
+}
+
+#[tokio::test]
+async fn wrong_key_fails_without_retry() {
+    let h = harness();
+    let other = key_entry();
+    let obj = Arc::new(sealed_for(other.key.public_key(), &[("foo", "bar")], &[]));
+    let err = reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "no key could decrypt secret (foo)");
+    assert_eq!(
+        events(&h),
+        vec![(
+            EventType::Warning,
+            "ErrUnsealFailed",
+            "Failed to unseal: no key could decrypt secret (foo); diagnosis: foo: sealed for \
+             a key this controller does not have, or corrupted"
+                .to_owned()
+        )]
+    );
+    assert!(stored(&h).is_none());
+    assert_eq!(
+        h.ctx.metrics.unseal_error_count(ErrorReason::Unseal, "ns"),
+        1
+    );
+    assert_eq!(
+        last_status(&h).unwrap().conditions[0].message,
+        err.to_string()
+    );
+    assert_eq!(
+        error_policy(Arc::clone(&obj), &err, Arc::clone(&h.ctx)),
+        Action::await_change()
+    );
+    // A key added at runtime (--watch-for-secrets) lets it through on the next pass.
+    h.keys.register(other);
+    reconcile(obj, Arc::clone(&h.ctx)).await.unwrap();
+    assert_eq!(data(&stored(&h).unwrap())["foo"], "bar");
+}
+
+#[tokio::test]
+async fn unavailable_api_server_is_retried_until_it_answers() {
+    let h = harness();
+    let mut secret = existing(&[("foo", "old")], &[]);
+    owned_by_s(&mut secret);
+    put(&h, secret);
+    let obj = Arc::new(sealed(&h, &[("foo", "bar")], &[]));
+    *lock(&h.ctx.cluster.fail_update) = Some((503, "etcdserver: leader changed".to_owned()));
+    let err = reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ReconcileError::Unavailable { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "etcdserver: leader changed");
+    // Past --max-unseal-retries (5) it keeps going, a minute apart at most.
+    for attempt in 1..=40 {
+        let action = error_policy(Arc::clone(&obj), &err, Arc::clone(&h.ctx));
+        assert_eq!(
+            action,
+            Action::requeue(retry_delay(attempt).min(UNAVAILABLE_MAX_DELAY))
+        );
+    }
+    assert_eq!(
+        error_policy(Arc::clone(&obj), &err, Arc::clone(&h.ctx)),
+        Action::requeue(UNAVAILABLE_MAX_DELAY)
+    );
+    // The API server answers again: the write lands and the back-off is forgotten.
+    reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(data(&stored(&h).unwrap())["foo"], "bar");
+    assert!(h.ctx.retries().is_empty());
+}
+
+#[tokio::test]
+async fn immutable_update_is_reported_and_not_retried() {
+    let h = harness();
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    let mut secret = existing(&[("foo", "old")], &[]);
+    owned_by_s(&mut secret);
+    secret.immutable = Some(true);
+    put(&h, secret);
+    let raw =
+        "Secret \"s\" is invalid: data: Forbidden: field is immutable when `immutable` is set";
+    *lock(&h.ctx.cluster.fail_update) = Some((422, raw.to_owned()));
+    let obj = Arc::new(obj);
+    let err = reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), raw);
+    let ev = events(&h);
+    assert_eq!(ev[0].1, "ErrUpdateFailed");
+    assert!(
+        ev[0]
+            .2
+            .starts_with("Error updating ns/s: the target Secret is immutable."),
+        "{}",
+        ev[0].2
+    );
+    assert_eq!(last_status(&h).unwrap().conditions[0].message, raw);
+    assert_eq!(
+        h.ctx.metrics.unseal_error_count(ErrorReason::Update, "ns"),
+        1
+    );
+    assert_eq!(
+        error_policy(obj, &err, Arc::clone(&h.ctx)),
+        Action::await_change()
+    );
+}
+
+#[tokio::test]
+async fn skip_set_owner_references_creates_unowned_secret() {
+    let h = harness();
+    let obj = sealed(
+        &h,
+        &[("foo", "bar")],
+        &[(SKIP_SET_OWNER_REFERENCES_ANNOTATION, "true")],
+    );
+    reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+    let secret = stored(&h).unwrap();
+    assert_eq!(secret.metadata.owner_references, None);
+    assert_eq!(last_status(&h).unwrap().conditions[0].status, "True");
+}
+
+#[tokio::test]
+async fn without_skip_unchanged_every_pass_decrypts_but_writes_once() {
+    let h = harness_with(ReconcileConfig {
+        skip_unchanged: false,
+        ..config()
+    });
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert!(stored(&h).unwrap().metadata.annotations.is_none());
+    events(&h);
+    reconcile(Arc::new(with_last_status(&h, obj)), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 2);
+    assert_eq!(h.ctx.cluster.writes.load(Ordering::SeqCst), 1);
+    // A pass that unsealed emits `Unsealed` whether or not the Secret needed a write (that
+    // can depend on a plaintext), as upstream does on every pass.
+    let ev = events(&h);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].1, "Unsealed");
+}
+
+#[tokio::test]
+async fn update_status_false_writes_no_status() {
+    let h = harness_with(ReconcileConfig {
+        update_status: false,
+        ..config()
+    });
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+    assert!(lock(&h.ctx.cluster.statuses).is_empty());
+    assert!(stored(&h).is_some());
+}
+
+#[tokio::test]
+async fn status_conflict_is_retried_on_a_fresh_object() {
+    let h = harness();
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    lock(&h.ctx.cluster.sealed).insert(("ns".into(), "s".into()), obj.clone());
+    h.ctx.cluster.status_conflicts.store(1, Ordering::SeqCst);
+    reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+    assert_eq!(last_status(&h).unwrap().conditions[0].status, "True");
+    assert_eq!(
+        h.ctx.metrics.unseal_error_count(ErrorReason::Status, "ns"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn deletion_forgets_metrics_and_old_gc_deletes() {
+    let h = harness_with(ReconcileConfig {
+        old_gc_behavior: true,
+        ..config()
+    });
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert!(h.ctx.metrics.condition_value("ns", "s").is_some());
+    handle_deleted(&obj, &h.ctx).await;
+    assert!(h.ctx.metrics.condition_value("ns", "s").is_none());
+    assert!(stored(&h).is_none());
+    assert_eq!(h.ctx.metrics.unseal_requests.get(), 2);
+    // Already gone: NotFound is fine.
+    handle_deleted(&obj, &h.ctx).await;
+    assert_eq!(lock(&h.ctx.cluster.deleted).len(), 2);
+
+    let h = harness();
+    put(&h, existing(&[("a", "b")], &[]));
+    handle_deleted(&obj, &h.ctx).await;
+    assert!(
+        stored(&h).is_some(),
+        "without --old-gc-behavior the GC does it"
+    );
+}
+
+#[tokio::test]
+async fn recorded_key_is_tried_first_and_dependents_are_counted() {
+    let h = harness();
+    let oldest = h.keys.snapshot().latest().unwrap().fingerprint.to_string();
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    // Two newer keys: the unseal order is now newest, middle, oldest.
+    let later = |hours| {
+        let key = PrivateKey::generate(2048).unwrap();
+        let at = OffsetDateTime::now_utc() + time::Duration::hours(hours);
+        let cert = Certificate::self_signed(&key, &CertParams::controller_default(at)).unwrap();
+        KeyEntry::new(key, cert, at, "newer".into())
+    };
+    h.keys.register(later(1));
+    h.keys.register(later(2));
+    reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    // No record yet: every key was tried, the oldest last.
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 3);
+    let secret = stored(&h).unwrap();
+    assert_eq!(digest::recorded_keys(&secret), vec![oldest.clone()]);
+    assert_eq!(h.ctx.metrics.key_dependents.get(&oldest), 1);
+    let newest = h.keys.snapshot().latest().unwrap().fingerprint.to_string();
+    assert_eq!(h.ctx.metrics.key_dependents.get(&newest), 0);
+
+    // A spec change: a full unseal, with the recorded key first.
+    let mut changed = with_last_status(&h, obj.clone());
+    changed
+        .spec
+        .template
+        .metadata
+        .labels
+        .insert("tier".into(), "2".into());
+    changed.metadata.generation = Some(2);
+    reconcile(Arc::new(changed.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 4);
+    assert_eq!(
+        stored(&h).unwrap().metadata.labels.unwrap()["tier"],
+        "2".to_owned()
+    );
+    assert_eq!(h.ctx.metrics.key_dependents.get(&oldest), 1);
+
+    // Deleted: nothing depends on the key any more.
+    handle_deleted(&changed, &h.ctx).await;
+    assert_eq!(h.ctx.metrics.key_dependents.get(&oldest), 0);
+}
+
+#[tokio::test]
+async fn removed_key_makes_digest_invalid() {
+    let h = harness();
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    // A fresh registry without the key that opened it (an operator removed it).
+    let keys = Arc::new(KeyRegistry::new());
+    keys.register(key_entry());
+    let metrics = Metrics::new("t").unwrap();
+    let fake = Fake::default();
+    *lock(&fake.secrets) = lock(&h.ctx.cluster.secrets).clone();
+    let ctx = Arc::new(Context::new(
+        fake,
+        keys,
+        metrics.clone(),
+        Unsealer::new(metrics, UnsealOptions::default()),
+        config(),
+    ));
+    let err = reconcile(Arc::new(obj), ctx).await.unwrap_err();
+    assert!(matches!(err, ReconcileError::Unseal { .. }));
+}
+
+fn with_templates(mut obj: SealedSecretObject, templates: &[(&str, &str)]) -> SealedSecretObject {
+    obj.spec.template.data = templates
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned())))
+        .collect();
+    obj
+}
+
+/// A condition as (type, status, reason, message), and the events as text.
+type Readable = (Vec<(String, String, String, String)>, Vec<String>);
+
+/// What someone who may read the SealedSecret but not the Secret sees of one reconcile.
+fn readable(h: &Harness) -> Readable {
+    let status = last_status(h).unwrap();
+    let conditions = status
+        .conditions
+        .iter()
+        .map(|c| {
+            (
+                c.type_.clone(),
+                c.status.clone(),
+                c.reason.clone(),
+                c.message.clone(),
+            )
+        })
+        .collect();
+    let events = events(h)
+        .into_iter()
+        .map(|(t, r, m)| format!("{t:?} {r} {m}"))
+        .collect();
+    (conditions, events)
+}
+
+#[tokio::test]
+async fn a_template_failure_looks_like_a_success_and_is_recorded_on_the_secret() {
+    let probe = r#"{{ if hasPrefix "GUESS" .foo }}{{ fail .foo }}{{ end }}ok"#;
+    let mut seen = Vec::new();
+    for guess in ["b", "x"] {
+        let h = harness();
+        let obj = with_templates(
+            sealed(&h, &[("foo", "bar")], &[]),
+            &[("x", &probe.replace("GUESS", guess))],
+        );
+        reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+        seen.push(readable(&h));
+        let secret = stored(&h).unwrap();
+        let note = secret
+            .metadata
+            .annotations
+            .clone()
+            .unwrap_or_default()
+            .remove(VALUE_ERRORS_ANNOTATION);
+        if guess == "b" {
+            let note = note.expect("the failure is recorded on the Secret");
+            assert!(note.contains("\"x\""), "{note}");
+            assert!(!note.contains("bar"), "{note}");
+            // A first write: the failed key is there, empty.
+            assert_eq!(data(&secret)["x"], "");
+        } else {
+            assert_eq!(note, None);
+            assert_eq!(data(&secret)["x"], "ok");
+        }
+        assert_eq!(
+            h.ctx.metrics.unseal_error_count(ErrorReason::Unseal, "ns"),
+            0
+        );
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0].0[0].1, "True");
+}
+
+#[tokio::test]
+async fn a_failed_value_keeps_what_the_secret_had() {
+    let h = harness();
+    let obj = with_templates(sealed(&h, &[("foo", "bar")], &[]), &[("x", "{{ .foo }}")]);
+    reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(data(&stored(&h).unwrap())["x"], "bar");
+    let mut broken = with_templates(obj, &[("x", r#"{{ fail "now" }}"#)]);
+    broken.metadata.generation = Some(2);
+    reconcile(Arc::new(broken), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    let secret = stored(&h).unwrap();
+    assert_eq!(data(&secret)["x"], "bar");
+    assert!(secret.metadata.annotations.unwrap()[VALUE_ERRORS_ANNOTATION].contains("fail"));
+}
+
+#[tokio::test]
+async fn an_immutable_secret_keeps_its_data_whether_or_not_it_differs() {
+    let mut seen = Vec::new();
+    for value in ["bar", "new"] {
+        let h = harness();
+        let obj = sealed(&h, &[("foo", value)], &[]);
+        let mut secret = existing(&[("foo", "bar")], &[]);
+        owned_by_s(&mut secret);
+        secret.immutable = Some(true);
+        put(&h, secret);
+        reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+        seen.push(readable(&h));
+        let stored = stored(&h).unwrap();
+        assert_eq!(data(&stored)["foo"], "bar");
+        let note = stored
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .remove(VALUE_ERRORS_ANNOTATION);
+        assert_eq!(note.is_some(), value == "new");
+    }
+    assert_eq!(seen[0], seen[1]);
+}
+
+#[tokio::test]
+async fn a_template_cannot_make_a_patched_secret_ours() {
+    let h = harness();
+    put(
+        &h,
+        existing(&[("keep", "1")], &[(PATCH_ANNOTATION, "true")]),
+    );
+    let obj = sealed(&h, &[("foo", "bar")], &[(MANAGED_ANNOTATION, "true")]);
+    reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+    let secret = stored(&h).unwrap();
+    assert_eq!(data(&secret)["foo"], "bar");
+    assert_eq!(secret.metadata.owner_references, None);
+}

@@ -1,0 +1,346 @@
+//! The watch wiring of one namespace-controller: the SealedSecret and Secret watches and
+//! their slimmed caches, what triggers a reconcile, cache-sync tracking and the readiness
+//! reported on `/healthz`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::Api;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt as _, watcher};
+
+use super::{Context, KubeCluster, ReconcileConfig, error_policy, handle_deleted, reconcile};
+use crate::digest;
+use crate::events::Recorder;
+use crate::key_registry::KeyRegistry;
+use crate::metrics::Metrics;
+use crate::resource::SealedSecretObject;
+use crate::target_secret;
+use crate::unseal::Unsealer;
+
+/// Set once every watch cache of every namespace-controller has synced (`/healthz`).
+#[derive(Debug, Default)]
+pub struct Readiness {
+    pending: std::sync::atomic::AtomicUsize,
+    started: std::sync::atomic::AtomicBool,
+}
+
+impl Readiness {
+    /// Registers one more cache to wait for.
+    pub fn add(&self) {
+        self.pending
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.started
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// One cache synced.
+    pub fn done(&self) {
+        self.pending
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether every registered cache synced.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.started.load(std::sync::atomic::Ordering::SeqCst)
+            && self.pending.load(std::sync::atomic::Ordering::SeqCst) == 0
+    }
+}
+
+/// The two watch caches of one namespace-controller.
+#[derive(Debug, Clone, Copy)]
+enum CacheKind {
+    SealedSecrets,
+    Secrets,
+}
+
+/// Tracks the first full listing of each cache of one namespace-controller, and counts the
+/// listings after it (relists).
+#[derive(Debug)]
+struct CacheSync {
+    readiness: Arc<Readiness>,
+    sealed_secrets: std::sync::atomic::AtomicBool,
+    secrets: std::sync::atomic::AtomicBool,
+    reported: std::sync::atomic::AtomicBool,
+    relists: tokio::sync::watch::Sender<u64>,
+}
+
+impl CacheSync {
+    fn new(readiness: Arc<Readiness>, watch_secrets: bool) -> Self {
+        Self {
+            readiness,
+            sealed_secrets: std::sync::atomic::AtomicBool::new(false),
+            secrets: std::sync::atomic::AtomicBool::new(!watch_secrets),
+            reported: std::sync::atomic::AtomicBool::new(false),
+            relists: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    fn mark(&self, kind: CacheKind) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let relisted = match kind {
+            CacheKind::SealedSecrets => self.sealed_secrets.swap(true, SeqCst),
+            CacheKind::Secrets => self.secrets.swap(true, SeqCst),
+        };
+        if relisted {
+            tracing::info!(cache = ?kind, "relisted; reconciling every SealedSecret again");
+            self.relists.send_modify(|n| *n += 1);
+        }
+        if self.sealed_secrets.load(SeqCst)
+            && self.secrets.load(SeqCst)
+            && !self.reported.swap(true, SeqCst)
+        {
+            self.readiness.done();
+            tracing::info!("caches synced");
+        }
+    }
+}
+
+/// What a namespace-controller watches.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// `None` for all namespaces.
+    pub namespace: Option<String>,
+    pub label_selector: Option<String>,
+    /// Watch Secrets (cache + recreation on delete); false with `--skip-recreate`.
+    pub watch_secrets: bool,
+    pub concurrency: u16,
+}
+
+fn scoped<K>(client: Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    }
+}
+
+/// The parts shared by every namespace-controller.
+pub struct Shared {
+    pub client: Client,
+    pub keys: Arc<KeyRegistry>,
+    pub metrics: Metrics,
+    pub unsealer: Unsealer,
+    pub recorder: Arc<Recorder>,
+    pub config: ReconcileConfig,
+    pub readiness: Arc<Readiness>,
+}
+
+/// Hash of what should trigger a reconcile: generation (spec), labels and annotations (scope
+/// annotations change the unsealed result; the instance label is a metric label). Status-only
+/// updates are ignored, as upstream; metadata changes are not (SPEC §7.11).
+fn reconcile_trigger_hash(obj: &SealedSecretObject) -> Option<u64> {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    obj.metadata.generation.hash(&mut h);
+    obj.metadata.labels.hash(&mut h);
+    obj.metadata.annotations.hash(&mut h);
+    Some(h.finish())
+}
+
+/// What the Secret watch cache keeps of a Secret: its metadata without `managedFields`, and its
+/// data only when it carries our digest (the only use of cached data is the digest check; any
+/// other Secret is read from the API server when it matters). Unrelated Secrets in a watched
+/// namespace (Helm releases, tokens, TLS) then cost a few hundred bytes each, not their size.
+pub(super) fn slim_secret(secret: &mut Secret) {
+    secret.metadata.managed_fields = None;
+    let ours = secret
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(digest::DIGEST_ANNOTATION));
+    if !ours {
+        secret.data = None;
+        secret.string_data = None;
+    }
+}
+
+/// What the SealedSecret watch cache keeps: everything but `managedFields` and `kubectl
+/// apply`'s copy of the whole object. Status writes go to the status subresource, where the API
+/// server takes the metadata from the stored object, so neither is written back.
+fn slim_sealed_secret(obj: &mut SealedSecretObject) {
+    obj.metadata.managed_fields = None;
+    if let Some(annotations) = obj.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
+}
+
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Runs one namespace-controller until `shutdown` resolves.
+pub async fn run(
+    shared: &Shared,
+    options: WatchOptions,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let ns = options.namespace.as_deref();
+    // Readiness: set when both watches of this controller have listed everything once. (Store::
+    // wait_until_ready is not used: with several waiters only the last one is woken.)
+    shared.readiness.add();
+    let sync = Arc::new(CacheSync::new(
+        Arc::clone(&shared.readiness),
+        options.watch_secrets,
+    ));
+    let ss_sync = Arc::clone(&sync);
+    let mut wc = watcher::Config::default();
+    if let Some(selector) = &options.label_selector {
+        wc = wc.labels(selector);
+    }
+
+    let (secret_store, secret_stream) = if options.watch_secrets {
+        let (reader, writer) = reflector::store::<Secret>();
+        let stream = watcher(scoped::<Secret>(shared.client.clone(), ns), wc.clone())
+            .default_backoff()
+            .modify(slim_secret)
+            .reflect(writer)
+            .inspect_ok({
+                let sync = Arc::clone(&sync);
+                move |event| {
+                    if matches!(event, watcher::Event::InitDone) {
+                        sync.mark(CacheKind::Secrets);
+                    }
+                }
+            })
+            .try_filter_map(|event| {
+                std::future::ready(Ok(match event {
+                    watcher::Event::Delete(secret) => Some(secret),
+                    _ => None,
+                }))
+            });
+        (Some(reader), Some(stream))
+    } else {
+        (None, None)
+    };
+
+    let cluster = KubeCluster::new(
+        shared.client.clone(),
+        secret_store.clone(),
+        Arc::clone(&shared.recorder),
+    );
+    let ctx = Arc::new(Context::new(
+        cluster,
+        Arc::clone(&shared.keys),
+        shared.metrics.clone(),
+        shared.unsealer.clone(),
+        shared.config.clone(),
+    ));
+
+    let (reader, writer) = reflector::store::<SealedSecretObject>();
+    let deletions_ctx = Arc::clone(&ctx);
+    let ss_stream = watcher(scoped::<SealedSecretObject>(shared.client.clone(), ns), wc)
+        .default_backoff()
+        .modify(slim_sealed_secret)
+        .reflect(writer)
+        .inspect_ok(move |event| match event {
+            watcher::Event::Delete(obj) => {
+                let ctx = Arc::clone(&deletions_ctx);
+                let obj = obj.clone();
+                tokio::spawn(async move { handle_deleted(&obj, &ctx).await });
+            }
+            watcher::Event::InitDone => ss_sync.mark(CacheKind::SealedSecrets),
+            _ => {}
+        })
+        .applied_objects()
+        .predicate_filter(reconcile_trigger_hash, Default::default());
+
+    // A key registered at runtime may open SealedSecrets that failed: look at all of them again
+    // (unchanged ones cost a digest check only).
+    let key_changes = futures::stream::unfold(shared.keys.subscribe(), |mut rx| async move {
+        rx.changed().await.ok()?;
+        Some(((), rx))
+    });
+    // A relist (after 410 Gone, e.g. an API server restart) replays unchanged objects, which
+    // the predicate filter drops, and reports no deletion that happened while the watch was
+    // down: an object whose write or status update failed during the outage, or whose Secret
+    // was deleted meanwhile, would wait for its next change. So every relist looks at all of
+    // them again, as an informer's resync would (current ones cost a digest check).
+    let relists = futures::stream::unfold(sync.relists.subscribe(), |mut rx| async move {
+        rx.changed().await.ok()?;
+        Some(((), rx))
+    });
+
+    let mut controller = Controller::for_stream(ss_stream, reader)
+        .with_config(ControllerConfig::default().concurrency(options.concurrency))
+        .reconcile_all_on(futures::stream::select(key_changes, relists))
+        .graceful_shutdown_on(shutdown);
+    if let Some(stream) = secret_stream {
+        controller = controller.watches_stream(stream, |secret: Secret| {
+            target_secret::recreate_target(&secret.metadata)
+                .map(|(ns, name)| ObjectRef::<SealedSecretObject>::new(&name).within(&ns))
+        });
+    }
+    let scope = ns.unwrap_or("<all>").to_owned();
+    tracing::info!(namespace = %scope, "starting controller");
+    controller
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| {
+            match result {
+                Ok((object, _)) => tracing::trace!(object = %object, "reconciled"),
+                Err(kube::runtime::controller::Error::ReconcilerFailed(_, object)) => {
+                    tracing::debug!(object = %object, "reconcile failed");
+                }
+                Err(e) => tracing::debug!(error = %e, "controller event"),
+            }
+            std::future::ready(())
+        })
+        .await;
+    tracing::info!(namespace = %scope, "controller stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    #[test]
+    fn watch_caches_keep_only_what_is_used() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+        let meta = |annotations: &[(&str, &str)]| ObjectMeta {
+            name: Some("s".into()),
+            namespace: Some("ns".into()),
+            annotations: Some(
+                annotations
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            managed_fields: Some(vec![ManagedFieldsEntry::default()]),
+            ..ObjectMeta::default()
+        };
+        let data = Some([("k".to_owned(), ByteString(vec![7; 4096]))].into());
+        // A Secret that is not ours (a Helm release, a token): metadata only.
+        let mut other = Secret {
+            metadata: meta(&[("a", "b")]),
+            data: data.clone(),
+            string_data: Some([("s".to_owned(), "t".to_owned())].into()),
+            ..Secret::default()
+        };
+        slim_secret(&mut other);
+        assert_eq!((other.data, other.string_data), (None, None));
+        assert_eq!(other.metadata.managed_fields, None);
+        assert_eq!(other.metadata.annotations.unwrap()["a"], "b");
+        // A SealedSecret loses managedFields and kubectl's last-applied copy, nothing else.
+        let mut ss: SealedSecretObject = serde_json::from_value(serde_json::json!({
+            "spec": {"encryptedData": {"k": "AgB="}, "template": {"metadata": {"labels": {"l": "m"}}}}
+        }))
+        .unwrap();
+        ss.metadata = meta(&[(LAST_APPLIED_ANNOTATION, "{}"), ("x", "y")]);
+        let spec = serde_json::to_value(&ss.spec).unwrap();
+        slim_sealed_secret(&mut ss);
+        assert_eq!(ss.metadata.managed_fields, None);
+        assert_eq!(
+            ss.metadata.annotations.unwrap().keys().collect::<Vec<_>>(),
+            ["x"]
+        );
+        assert_eq!(serde_json::to_value(&ss.spec).unwrap(), spec);
+    }
+}

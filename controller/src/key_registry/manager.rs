@@ -1,0 +1,326 @@
+//! Key discovery at startup, generation, renewal on a schedule and on SIGUSR1, and live
+//! registration with `--watch-for-secrets`, against the API server: the writer side of
+//! [`KeyRegistry`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ListParams, PostParams};
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use sealed_secrets_core::cert::{CertParams, Certificate};
+use sealed_secrets_core::key_secret::{self, ACTIVE, SEALED_SECRETS_KEY_LABEL};
+use sealed_secrets_core::keys::PrivateKey;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use super::{KeyEntry, KeyRegistry};
+use crate::cli::KeyOrderPriority;
+use crate::error::{api_error_text, is_not_found};
+use crate::target_secret;
+
+/// Why a key operation failed. Never carries key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyManagerError {
+    #[error("cannot list key Secrets in namespace {namespace:?}: {message}")]
+    List { namespace: String, message: String },
+    #[error("cannot generate a {bits}-bit key: {message}")]
+    Generate { bits: usize, message: String },
+    #[error("cannot write the new key Secret in namespace {namespace:?}: {message}")]
+    Write { namespace: String, message: String },
+}
+
+/// Settings for key generation.
+#[derive(Debug, Clone)]
+pub struct KeyParams {
+    pub namespace: String,
+    pub prefix: String,
+    pub bits: usize,
+    pub ttl: Duration,
+    pub common_name: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub priority: KeyOrderPriority,
+}
+
+fn secret_creation_time(secret: &Secret) -> Option<OffsetDateTime> {
+    let ts = secret.metadata.creation_timestamp.as_ref()?;
+    OffsetDateTime::from_unix_timestamp(ts.0.as_second()).ok()
+}
+
+/// Reads a key Secret into an entry, ordering it by `priority`.
+///
+/// # Errors
+/// The Secret does not hold a usable RSA key and certificate; the text names the Secret only.
+pub fn entry_from_secret(secret: &Secret, priority: KeyOrderPriority) -> Result<KeyEntry, String> {
+    let name = secret.metadata.name.clone().unwrap_or_default();
+    let material =
+        key_secret::key_from_secret(&target_secret::to_core(secret)).map_err(|e| e.to_string())?;
+    let order_time = match priority {
+        KeyOrderPriority::CertNotBefore => material.cert.not_before(),
+        KeyOrderPriority::SecretCreationTimestamp => {
+            secret_creation_time(secret).unwrap_or_else(|| material.cert.not_before())
+        }
+    };
+    // Serving a certificate this controller cannot decrypt for would make every new seal
+    // unreadable (or readable by whoever holds the certificate's real key): refused.
+    if material.cert.public_key().fingerprint() != material.key.fingerprint() {
+        return Err(format!(
+            "key Secret {name:?}: its certificate does not match its private key"
+        ));
+    }
+    Ok(KeyEntry::new(material.key, material.cert, order_time, name))
+}
+
+/// Key discovery, generation and renewal against the API.
+pub struct KeyManager {
+    client: Client,
+    params: KeyParams,
+    registry: Arc<KeyRegistry>,
+}
+
+impl KeyManager {
+    #[must_use]
+    pub fn new(client: Client, params: KeyParams, registry: Arc<KeyRegistry>) -> Self {
+        Self {
+            client,
+            params,
+            registry,
+        }
+    }
+
+    fn api(&self) -> Api<Secret> {
+        Api::namespaced(self.client.clone(), &self.params.namespace)
+    }
+
+    /// Loads every active key Secret plus the legacy one named `--key-prefix` (SPEC §3.4).
+    /// Malformed ones are logged and skipped. Returns how many keys were registered.
+    ///
+    /// # Errors
+    /// The list call failed.
+    pub async fn load(&self) -> Result<usize, KeyManagerError> {
+        let api = self.api();
+        let selector = format!("{SEALED_SECRETS_KEY_LABEL}={ACTIVE}");
+        let list = api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| KeyManagerError::List {
+                namespace: self.params.namespace.clone(),
+                message: api_error_text(&e),
+            })?;
+        let mut secrets = list.items;
+        match api.get(&self.params.prefix).await {
+            Ok(legacy) => secrets.push(legacy),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => tracing::warn!(
+                secret = %self.params.prefix,
+                error = %api_error_text(&e),
+                "cannot read the legacy key Secret"
+            ),
+        }
+        secrets.sort_by_key(|s| secret_creation_time(s).map(OffsetDateTime::unix_timestamp));
+        let mut registered = 0;
+        for secret in &secrets {
+            let name = secret.metadata.name.clone().unwrap_or_default();
+            match entry_from_secret(secret, self.params.priority) {
+                Ok(entry) => {
+                    let fp = entry.fingerprint.to_string();
+                    if self.registry.register(entry) {
+                        registered += 1;
+                        tracing::info!(secret = %name, fingerprint = %fp, "registered key");
+                    }
+                }
+                Err(message) => tracing::error!(
+                    secret = %name,
+                    error = %message,
+                    "skipping key Secret that cannot be read"
+                ),
+            }
+        }
+        Ok(registered)
+    }
+
+    /// Generates a key, writes its Secret (`generateName: <prefix>`) and registers it with
+    /// ordering time now.
+    ///
+    /// # Errors
+    /// Generation or the create call failed.
+    pub async fn generate(&self) -> Result<Arc<KeyEntry>, KeyManagerError> {
+        let bits = self.params.bits;
+        let common_name = self.params.common_name.clone();
+        let validity = time::Duration::try_from(self.params.ttl).unwrap_or(time::Duration::MAX);
+        let now = OffsetDateTime::now_utc();
+        let generated = tokio::task::spawn_blocking(move || {
+            let key = PrivateKey::generate(bits).map_err(|e| e.to_string())?;
+            let cert = Certificate::self_signed(
+                &key,
+                &CertParams {
+                    common_name,
+                    not_before: now,
+                    validity,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            Ok::<_, String>((key, cert))
+        })
+        .await
+        .map_err(|e| KeyManagerError::Generate {
+            bits,
+            message: e.to_string(),
+        })?
+        .map_err(|message| KeyManagerError::Generate { bits, message })?;
+        let (key, cert) = generated;
+        let core_secret = key_secret::new_key_secret(
+            &key,
+            &cert,
+            &self.params.prefix,
+            &self.params.labels,
+            &self.params.annotations,
+        )
+        .map_err(|e| KeyManagerError::Generate {
+            bits,
+            message: e.to_string(),
+        })?;
+        let mut secret = target_secret::to_k8s(&core_secret);
+        secret.metadata.namespace = Some(self.params.namespace.clone());
+        let created = self
+            .api()
+            .create(&PostParams::default(), &secret)
+            .await
+            .map_err(|e| KeyManagerError::Write {
+                namespace: self.params.namespace.clone(),
+                message: api_error_text(&e),
+            })?;
+        let name = created.metadata.name.unwrap_or_default();
+        tracing::info!(secret = %name, namespace = %self.params.namespace, "new key written");
+        tracing::info!(certificate = %cert.to_pem(), "Certificate generated");
+        let entry = KeyEntry::new(key, cert, OffsetDateTime::now_utc(), name);
+        let fp = entry.fingerprint.clone();
+        self.registry.register(entry);
+        self.registry
+            .snapshot()
+            .by_fingerprint(fp.as_str())
+            .cloned()
+            .ok_or_else(|| KeyManagerError::Generate {
+                bits,
+                message: "the new key was not registered".to_owned(),
+            })
+    }
+
+    /// Startup (SPEC §3.5): generates a key when there is none, or when the newest is older
+    /// than `cutoff`.
+    ///
+    /// # Errors
+    /// Generation failed.
+    pub async fn ensure_initial_key(
+        &self,
+        cutoff: Option<OffsetDateTime>,
+    ) -> Result<(), KeyManagerError> {
+        let snapshot = self.registry.snapshot();
+        let needs_key = match snapshot.latest() {
+            None => {
+                tracing::info!("no sealing key found, generating one");
+                true
+            }
+            Some(latest) => match cutoff {
+                Some(cutoff) if latest.order_time < cutoff => {
+                    tracing::info!("newest key is older than --key-cutoff-time, generating one");
+                    true
+                }
+                _ => false,
+            },
+        };
+        if needs_key {
+            self.generate().await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the renewal schedule and manual triggers until the process ends (SPEC §3.5). With a
+    /// zero `period` only triggers generate keys. A trigger does not move the schedule.
+    pub async fn run_renewal(self: Arc<Self>, period: Duration, mut trigger: mpsc::Receiver<()>) {
+        let first_delay = if period.is_zero() {
+            None
+        } else {
+            let age = self
+                .registry
+                .snapshot()
+                .latest()
+                .map(|l| OffsetDateTime::now_utc() - l.order_time)
+                .and_then(|d| Duration::try_from(d).ok())
+                .unwrap_or_default();
+            Some(period.saturating_sub(age))
+        };
+        let mut deadline = first_delay.map(|d| tokio::time::Instant::now() + d);
+        if let Some(d) = first_delay {
+            tracing::info!(in_seconds = d.as_secs(), "next key renewal scheduled");
+        }
+        loop {
+            let scheduled = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = scheduled => {
+                    deadline = deadline.map(|at| at + period);
+                    self.generate_logged("scheduled renewal").await;
+                }
+                msg = trigger.recv() => {
+                    if msg.is_none() {
+                        return;
+                    }
+                    self.generate_logged("manual trigger").await;
+                }
+            }
+        }
+    }
+
+    async fn generate_logged(&self, why: &str) {
+        match self.generate().await {
+            Ok(entry) => {
+                tracing::info!(reason = why, secret = %entry.secret_name, "generated a new sealing key");
+            }
+            Err(e) => {
+                tracing::error!(reason = why, error = %e, "cannot generate a new sealing key")
+            }
+        }
+    }
+
+    /// `--watch-for-secrets`: registers key Secrets as they are added (update and delete
+    /// events are ignored, as upstream).
+    pub async fn watch_keys(self: Arc<Self>) {
+        let selector = format!("{SEALED_SECRETS_KEY_LABEL}={ACTIVE}");
+        let stream = watcher(self.api(), watcher::Config::default().labels(&selector));
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(watcher::Event::Apply(secret) | watcher::Event::InitApply(secret)) => {
+                    let name = secret.metadata.name.clone().unwrap_or_default();
+                    match entry_from_secret(&secret, self.params.priority) {
+                        Ok(entry) => {
+                            let fp = entry.fingerprint.to_string();
+                            if self.registry.register(entry) {
+                                tracing::info!(secret = %name, fingerprint = %fp, "registered key from watch");
+                            }
+                        }
+                        Err(message) => tracing::error!(
+                            secret = %name,
+                            error = %message,
+                            "skipping key Secret that cannot be read"
+                        ),
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "key Secret watch failed, retrying");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        }
+    }
+}
