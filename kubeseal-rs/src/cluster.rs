@@ -17,22 +17,22 @@
 //! This is the only module that talks to a cluster; offline modes never reach it, so they
 //! need neither a kubeconfig nor the network.
 
-pub mod connection;
+pub mod client;
 pub mod discovery;
-pub mod exec;
 pub mod kube_api;
 pub mod kubeconfig;
-pub mod transport;
+pub mod timeout;
 
 use std::time::Duration;
 
 use crate::cli::{ConnectionArgs, SealArgs};
 use discovery::{Attempt, Choice, ServiceRef};
-use kubeconfig::{KubeconfigError, Overrides, SecretString};
+use client::{ApiClient, ConnectError, Response, SetupError, TransportError};
+use kubeconfig::{KubeconfigError, Overrides};
+use secrecy::SecretString;
 use sealed_secrets_core::public_cert::{
     DEFAULT_CONFIGMAP_NAME, SERVICE_SELECTOR, configmap_selector,
 };
-use transport::{ApiClient, Response, SetupError, TransportError};
 
 /// How often a request the controller answered 429 is sent again, and how long apart.
 const RATE_LIMIT_RETRIES: u64 = 30;
@@ -91,6 +91,15 @@ pub enum ClusterError {
     },
 }
 
+impl From<ConnectError> for ClusterError {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Config(e) => ClusterError::Config(e),
+            ConnectError::Setup(e) => ClusterError::Setup(e),
+        }
+    }
+}
+
 /// The answer of `/v1/verify`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -114,9 +123,9 @@ pub fn overrides(context: Option<&str>, c: &ConnectionArgs) -> Overrides {
         proxy_url: c.proxy_url.clone(),
         client_certificate: c.client_certificate.clone(),
         client_key: c.client_key.clone(),
-        token: c.token.clone().map(SecretString::new),
+        token: c.token.clone().map(SecretString::from),
         username: c.username.clone(),
-        password: c.password.clone().map(SecretString::new),
+        password: c.password.clone().map(SecretString::from),
         impersonate: c.impersonate.clone(),
         impersonate_uid: c.impersonate_uid.clone(),
         impersonate_groups: c.impersonate_group.clone(),
@@ -219,12 +228,12 @@ impl Controller {
     /// # Errors
     /// The kubeconfig is missing or unusable, or the exec plugin failed.
     pub fn connect(args: &SealArgs) -> Result<Self, ClusterError> {
-        let connection = connection::connection(
+        let client = ApiClient::connect(
             args.kubeconfig.as_deref(),
             &overrides(args.context.as_deref(), &args.connection),
         )?;
         Ok(Self {
-            client: ApiClient::new(connection)?,
+            client,
             namespace: args.controller_namespace.clone(),
             name: args.controller_name.clone(),
             target: None,
@@ -647,7 +656,7 @@ fn proxy_base(namespace: &str, name: &str, port_name: &str) -> String {
 /// `message` of a Kubernetes `Status` body or else the first line of the body, shortened.
 pub(crate) fn answer_text(response: &Response) -> String {
     let status = response.status;
-    let reason = ureq::http::StatusCode::from_u16(status)
+    let reason = http::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
@@ -687,7 +696,7 @@ pub struct RequestTimeout(pub Option<Duration>);
 /// # Errors
 /// Not an integer number of seconds nor a duration with a unit.
 pub fn parse_request_timeout(text: &str) -> Result<RequestTimeout, String> {
-    kubeconfig::parse_timeout(text).map(RequestTimeout)
+    timeout::parse_timeout(text).map(RequestTimeout)
 }
 
 #[cfg(test)]
@@ -790,6 +799,7 @@ mod tests {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod cli_tests {
     use clap::Parser as _;
+    use secrecy::ExposeSecret as _;
 
     use super::*;
     use crate::cli::Cli;
@@ -825,7 +835,7 @@ mod cli_tests {
         assert_eq!(o.user.as_deref(), Some("u"));
         assert_eq!(o.server.as_deref(), Some("https://api.example:6443"));
         assert!(o.insecure_skip_tls_verify);
-        assert_eq!(o.token.unwrap().expose(), "t0ken");
+        assert_eq!(o.token.unwrap().expose_secret(), "t0ken");
         assert_eq!(o.impersonate.as_deref(), Some("admin"));
         assert_eq!(o.impersonate_groups, ["a", "b"]);
         assert_eq!(o.request_timeout, Some(Duration::from_secs(120)));
