@@ -25,11 +25,9 @@ pub mod timeout;
 
 use std::time::Duration;
 
-use crate::cli::{ConnectionArgs, SealArgs};
-use discovery::{Attempt, Choice, ServiceRef};
 use client::{ApiClient, ConnectError, Response, SetupError, TransportError};
+use discovery::{Attempt, Choice, ServiceRef};
 use kubeconfig::{KubeconfigError, Overrides};
-use secrecy::SecretString;
 use sealed_secrets_core::public_cert::{
     DEFAULT_CONFIGMAP_NAME, SERVICE_SELECTOR, configmap_selector,
 };
@@ -109,28 +107,19 @@ pub enum Verdict {
     Invalid,
 }
 
-/// The override flags of kubectl, taken from the command line.
-#[must_use]
-pub fn overrides(context: Option<&str>, c: &ConnectionArgs) -> Overrides {
-    Overrides {
-        context: context.map(str::to_owned),
-        cluster: c.cluster.clone(),
-        user: c.user.clone(),
-        server: c.server.clone(),
-        certificate_authority: c.certificate_authority.clone(),
-        insecure_skip_tls_verify: c.insecure_skip_tls_verify,
-        tls_server_name: c.tls_server_name.clone(),
-        proxy_url: c.proxy_url.clone(),
-        client_certificate: c.client_certificate.clone(),
-        client_key: c.client_key.clone(),
-        token: c.token.clone().map(SecretString::from),
-        username: c.username.clone(),
-        password: c.password.clone().map(SecretString::from),
-        impersonate: c.impersonate.clone(),
-        impersonate_uid: c.impersonate_uid.clone(),
-        impersonate_groups: c.impersonate_group.clone(),
-        request_timeout: c.request_timeout.0,
-    }
+/// How to reach the controller: the kubeconfig and kubectl's override flags, and which
+/// controller. Resolved from the command line in `mode.rs`; nothing here is read or sent
+/// before [`Controller::connect`].
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<std::path::PathBuf>,
+    pub overrides: Overrides,
+    pub controller_namespace: String,
+    pub controller_name: String,
+    pub discover_all_namespaces: bool,
+    /// `--config`, the repository config whose pins widen discovery.
+    pub config: Option<std::path::PathBuf>,
 }
 
 /// The Service the controller is reached through, once found.
@@ -227,11 +216,8 @@ impl Controller {
     ///
     /// # Errors
     /// The kubeconfig is missing or unusable, or the exec plugin failed.
-    pub fn connect(args: &SealArgs) -> Result<Self, ClusterError> {
-        let client = ApiClient::connect(
-            args.kubeconfig.as_deref(),
-            &overrides(args.context.as_deref(), &args.connection),
-        )?;
+    pub fn connect(args: &Access) -> Result<Self, ClusterError> {
+        let client = ApiClient::connect(args.kubeconfig.as_deref(), &args.overrides)?;
         Ok(Self {
             client,
             namespace: args.controller_namespace.clone(),
@@ -792,66 +778,5 @@ mod tests {
             body: "x".repeat(1000).into_bytes(),
         };
         assert!(answer_text(&long).chars().count() < 220);
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
-mod cli_tests {
-    use clap::Parser as _;
-    use secrecy::ExposeSecret as _;
-
-    use super::*;
-    use crate::cli::Cli;
-
-    #[test]
-    fn kubectl_flags_become_overrides() {
-        let cli = Cli::try_parse_from([
-            "kubeseal-rs",
-            "--context",
-            "prod",
-            "--cluster",
-            "c",
-            "--user",
-            "u",
-            "-s",
-            "https://api.example:6443",
-            "--insecure-skip-tls-verify=true",
-            "--token",
-            "t0ken",
-            "--as",
-            "admin",
-            "--as-group",
-            "a",
-            "--as-group",
-            "b",
-            "--request-timeout",
-            "2m",
-        ])
-        .unwrap();
-        let o = overrides(cli.seal.context.as_deref(), &cli.seal.connection);
-        assert_eq!(o.context.as_deref(), Some("prod"));
-        assert_eq!(o.cluster.as_deref(), Some("c"));
-        assert_eq!(o.user.as_deref(), Some("u"));
-        assert_eq!(o.server.as_deref(), Some("https://api.example:6443"));
-        assert!(o.insecure_skip_tls_verify);
-        assert_eq!(o.token.unwrap().expose_secret(), "t0ken");
-        assert_eq!(o.impersonate.as_deref(), Some("admin"));
-        assert_eq!(o.impersonate_groups, ["a", "b"]);
-        assert_eq!(o.request_timeout, Some(Duration::from_secs(120)));
-
-        let cli = Cli::try_parse_from(["kubeseal-rs", "--insecure-skip-tls-verify"]).unwrap();
-        assert!(
-            overrides(cli.seal.context.as_deref(), &cli.seal.connection).insecure_skip_tls_verify
-        );
-        let cli = Cli::try_parse_from(["kubeseal-rs", "--insecure-skip-tls-verify=false"]).unwrap();
-        assert!(
-            !overrides(cli.seal.context.as_deref(), &cli.seal.connection).insecure_skip_tls_verify
-        );
-        assert_eq!(
-            overrides(cli.seal.context.as_deref(), &cli.seal.connection).request_timeout,
-            None
-        );
-        assert!(Cli::try_parse_from(["kubeseal-rs", "--request-timeout", "soon"]).is_err());
     }
 }

@@ -19,7 +19,6 @@ use sealed_secrets_core::cert::Certificate;
 use sealed_secrets_core::manifest;
 use sealed_secrets_core::types::SealedSecret;
 
-use crate::cli::SealArgs;
 use crate::error::CliError;
 use crate::mode::{CertSource, Plan};
 use crate::{cert_source, cluster, input};
@@ -38,29 +37,32 @@ pub fn sealing_cert(plan: &Plan) -> Result<Certificate, CliError> {
 /// # Errors
 /// The certificate cannot be fetched.
 pub fn cert_bytes(plan: &Plan) -> Result<(Vec<u8>, String), CliError> {
-    cert_bytes_from(&plan.cert, &plan.args)
+    cert_bytes_from(&plan.cert)
 }
 
 /// The certificate to seal with, from `source` (the connection settings in `args`).
 ///
 /// # Errors
 /// The certificate cannot be fetched or parsed, or is expired.
-pub fn sealing_cert_from(source: &CertSource, args: &SealArgs) -> Result<Certificate, CliError> {
-    let (bytes, origin) = cert_bytes_from(source, args)?;
+pub fn sealing_cert_from(source: &CertSource) -> Result<Certificate, CliError> {
+    let (bytes, origin) = cert_bytes_from(source)?;
     Ok(cert_source::parse_for_sealing(&bytes, &origin)?)
 }
 
-pub(crate) fn cert_bytes_from(
-    source: &CertSource,
-    args: &SealArgs,
-) -> Result<(Vec<u8>, String), CliError> {
+pub(crate) fn cert_bytes_from(source: &CertSource) -> Result<(Vec<u8>, String), CliError> {
     match source {
         CertSource::Location(location) => Ok((cert_source::fetch(location)?, location.clone())),
-        CertSource::Controller { namespace, name } => {
-            let fetch = || cluster::Controller::connect(args)?.cert_pem();
+        CertSource::Controller(access) => {
+            let fetch = || cluster::Controller::connect(access)?.cert_pem();
             let bytes =
                 fetch().map_err(|source| CliError::cluster("cannot fetch certificate", source))?;
-            Ok((bytes, format!("from controller {namespace}/{name}")))
+            Ok((
+                bytes,
+                format!(
+                    "from controller {}/{}",
+                    access.controller_namespace, access.controller_name
+                ),
+            ))
         }
     }
 }

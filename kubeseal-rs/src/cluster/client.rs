@@ -79,7 +79,8 @@ impl ApiClient {
         overrides: &Overrides,
     ) -> Result<Self, ConnectError> {
         let loaded = super::kubeconfig::load(explicit, false)?;
-        let resolved = super::kubeconfig::resolve(&loaded, overrides, &InClusterEnv::from_process())?;
+        let resolved =
+            super::kubeconfig::resolve(&loaded, overrides, &InClusterEnv::from_process())?;
         Ok(Self::new(resolved)?)
     }
 
@@ -205,11 +206,12 @@ fn config_problem(e: &kube::config::KubeconfigError) -> String {
 
 /// An error and its causes, `a: b: c`, skipping causes already in the text.
 fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    // kube's exec-plugin failure shows the plugin's whole output, which may hold a token.
-    if let Some(kube::Error::Auth(kube::client::AuthError::AuthExecRun { cmd, out })) =
+    // kube's exec-plugin failure shows the plugin's whole command line and output, which may
+    // hold a token.
+    if let Some(kube::Error::Auth(kube::client::AuthError::AuthExecRun { out, .. })) =
         e.downcast_ref::<kube::Error>()
     {
-        return format!("exec credential plugin {cmd} failed with {}", out.status);
+        return format!("the exec credential plugin failed with {}", out.status);
     }
     source_chain(e)
 }
@@ -238,7 +240,7 @@ pub fn redact_userinfo(text: &str) -> String {
         let (head, tail) = rest.split_at(at + 3);
         out.push_str(head);
         let authority_end = tail
-            .find(|c: char| c == '/' || c == '"' || c == '\'' || c == ' ' || c == '?' || c == '#')
+            .find(['/', '"', '\'', ' ', '?', '#'])
             .unwrap_or(tail.len());
         let authority = &tail[..authority_end];
         match authority.rfind('@') {

@@ -131,9 +131,9 @@ impl Loaded {
     }
 
     fn is_empty(&self) -> bool {
-        self.files.iter().all(|(_, k)| {
-            k.clusters.is_empty() && k.contexts.is_empty() && k.auth_infos.is_empty()
-        })
+        self.files
+            .iter()
+            .all(|(_, k)| k.clusters.is_empty() && k.contexts.is_empty() && k.auth_infos.is_empty())
     }
 
     /// The namespace of the selected context, if it sets one.
@@ -402,9 +402,10 @@ pub fn resolve(
     if let Some(proxy) = &overrides.proxy_url {
         cluster.proxy_url = Some(proxy.clone());
     }
-    let server = normalize_server(&set(&cluster.server).ok_or_else(|| {
-        invalid(format!("no server found for cluster {cluster_name:?}"))
-    })?);
+    let server = normalize_server(
+        &set(&cluster.server)
+            .ok_or_else(|| invalid(format!("no server found for cluster {cluster_name:?}")))?,
+    );
     cluster.server = Some(server.clone());
     cluster.tls_server_name = set(&cluster.tls_server_name);
     cluster.proxy_url = set(&cluster.proxy_url);
@@ -498,7 +499,11 @@ pub fn resolve(
 /// client-go's checks of a user entry, and what it sends: one way of authenticating (an exec
 /// plugin only when nothing else identifies the user), impersonation only with a user name.
 fn check_user(user: &mut AuthInfo, user_name: &str) -> Result<(), String> {
-    let nonempty = |s: &Option<SecretString>| s.as_ref().filter(|t| !t.expose_secret().is_empty()).cloned();
+    let nonempty = |s: &Option<SecretString>| {
+        s.as_ref()
+            .filter(|t| !t.expose_secret().is_empty())
+            .cloned()
+    };
     user.token = nonempty(&user.token);
     user.password = nonempty(&user.password);
     user.client_key_data = nonempty(&user.client_key_data);

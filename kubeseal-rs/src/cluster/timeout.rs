@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-
 /// Parses `--request-timeout` as client-go does: a bare integer is seconds, otherwise a Go
 /// duration (`500ms`, `30s`, `2m`, `1h30m`); `0` means no timeout.
 ///

@@ -13,36 +13,13 @@ use sealed_secrets_core::seal;
 use sealed_secrets_core::types::{SealedSecret, base64_std};
 use zeroize::Zeroizing;
 
-use crate::cli::{CertArgs, SealArgs, SetArgs, UnsetArgs};
+use crate::cli::{SetArgs, UnsetArgs};
 use crate::error::CliError;
-use crate::mode::CertSource;
 use crate::sealed_file::{Object, SealedFile};
 use crate::{input, output, sealed_file};
 
 /// `spec.encryptedData`.
 pub const ENCRYPTED_DATA: [&str; 2] = ["spec", "encryptedData"];
-
-/// The certificate source and connection settings of `set`.
-pub(crate) fn cert_source(args: CertArgs) -> (CertSource, SealArgs) {
-    let source = match &args.cert {
-        Some(location) => CertSource::Location(location.clone()),
-        None => CertSource::Controller {
-            namespace: args.controller_namespace.clone(),
-            name: args.controller_name.clone(),
-        },
-    };
-    let seal_args = SealArgs {
-        cert: args.cert.into_iter().collect(),
-        controller_namespace: args.controller_namespace,
-        controller_name: args.controller_name,
-        discover_all_namespaces: args.discover_all_namespaces,
-        kubeconfig: args.kubeconfig,
-        context: args.context,
-        connection: args.connection,
-        ..SealArgs::default()
-    };
-    (source, seal_args)
-}
 
 /// Refuses to add an item sealed for another key than the object's other items.
 fn check_same_key(file: &SealedFile, object: &Object, cert: &Certificate) -> Result<(), CliError> {
@@ -144,8 +121,8 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     } = args;
     let mut file = sealed_file::open(&path)?;
     let index = file.select(name.as_deref())?;
-    let (source, seal_args) = cert_source(cert);
-    let cert = super::sealing_cert_from(&source, &seal_args)?;
+    let source = crate::mode::cert_args_source(&cert);
+    let cert = super::sealing_cert_from(&source)?;
     let object = file.objects[index].clone();
     let meta = &object.sealed.metadata;
     let scope = Scope::from_annotations(Some(&meta.annotations));

@@ -55,7 +55,7 @@ fn api_error(e: &cluster::kube_api::ApiError) -> CliError {
 }
 
 fn connect(c: &KeysCluster) -> Result<KubeApi, CliError> {
-    let overrides = cluster::overrides(c.context.as_deref(), &c.connection);
+    let overrides = crate::mode::overrides(c.context.as_deref(), &c.connection);
     KubeApi::connect(c.kubeconfig.as_deref(), &overrides).map_err(|e| api_error(&e))
 }
 

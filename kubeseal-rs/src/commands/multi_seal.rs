@@ -26,7 +26,7 @@ fn target_cert(
 ) -> Result<Certificate, CliError> {
     match target {
         Target::Cert { location, .. } => {
-            super::sealing_cert_from(&CertSource::Location(location.clone()), &plan.args)
+            super::sealing_cert_from(&CertSource::Location(location.clone()))
         }
         Target::Environment(name) => {
             if config.is_none() {

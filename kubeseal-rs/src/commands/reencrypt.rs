@@ -22,7 +22,7 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
     let sealed_secrets = super::read_sealed_secrets(plan)?;
     let cluster_err = |source: ClusterError| CliError::cluster("cannot re-encrypt secret", source);
     let (target, format) = destination(plan);
-    let mut controller = Controller::connect(&plan.args).map_err(cluster_err)?;
+    let mut controller = Controller::connect(&plan.cluster).map_err(cluster_err)?;
     let mut out = String::new();
     for sealed in &sealed_secrets {
         let body = manifest::to_json_compact(sealed)?;

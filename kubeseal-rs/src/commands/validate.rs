@@ -15,7 +15,7 @@ use crate::mode::Plan;
 pub fn run(plan: &Plan) -> Result<(), CliError> {
     let sealed_secrets = super::read_sealed_secrets(plan)?;
     let cluster_err = |source| CliError::cluster("cannot validate sealed secret", source);
-    let mut controller = Controller::connect(&plan.args).map_err(cluster_err)?;
+    let mut controller = Controller::connect(&plan.cluster).map_err(cluster_err)?;
     for sealed in &sealed_secrets {
         let body = manifest::to_json_compact(sealed)?;
         match controller.verify(body.as_bytes()).map_err(cluster_err)? {
