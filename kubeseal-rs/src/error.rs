@@ -35,6 +35,8 @@ pub enum CliError {
         #[source]
         source: key_secret::KeySecretError,
     },
+    #[error(transparent)]
+    Keys(#[from] crate::commands::keys::KeysError),
     #[error("{0}")]
     Other(String),
     /// Talking to the controller failed; `context` is upstream's prefix for the operation
