@@ -36,6 +36,8 @@ pub enum CliError {
         source: key_secret::KeySecretError,
     },
     #[error(transparent)]
+    SealedFile(#[from] crate::sealed_file::SealedFileError),
+    #[error(transparent)]
     Keys(#[from] crate::commands::keys::KeysError),
     #[error("{0}")]
     Other(String),
