@@ -38,6 +38,12 @@ pub enum CliError {
     #[error(transparent)]
     SealedFile(#[from] crate::sealed_file::SealedFileError),
     #[error(transparent)]
+    Set(#[from] crate::commands::edit_item::SetError),
+    #[error(transparent)]
+    Keygen(#[from] crate::commands::keygen::KeygenError),
+    #[error(transparent)]
+    MultiSeal(#[from] crate::commands::multi_seal::MultiSealError),
+    #[error(transparent)]
     Keys(#[from] crate::commands::keys::KeysError),
     #[error("{0}")]
     Other(String),
