@@ -67,6 +67,58 @@ pub(crate) fn cert_bytes_from(source: &CertSource) -> Result<(Vec<u8>, String), 
     }
 }
 
+/// The failures of the commands that have no enum of their own; every message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("no secrets found. Ensure the input is valid and UTF-8 encoded")]
+    NoSecrets,
+    #[error("no sealed secrets found in the input")]
+    NoSealedSecrets,
+    #[error("cannot encrypt the value: {0}")]
+    EncryptValue(String),
+    #[error("unable to decrypt sealed secret: {0}")]
+    CannotDecrypt(String),
+    #[error("cannot re-encrypt secret: unable to rotate secret {0}")]
+    RotateRefused(String),
+    #[error(
+        "cannot re-encrypt secret {name}: the controller's answer is not a SealedSecret ({error})"
+    )]
+    RotateAnswer { name: String, error: String },
+    #[error(
+        "{0}: this is a certificate, not a private key; --recovery-private-key takes the controller's private keys (PEM keys, key Secret manifests or Lists of them, e.g. from kubeseal-rs keys backup)"
+    )]
+    CertificateNotKey(String),
+    /// The `--merge-into` target does not parse: `FILE: reason`.
+    #[error("{file}: {error}")]
+    MergeTarget { file: String, error: String },
+    #[error("{file}: expected exactly one SealedSecret, found {count} documents")]
+    MergeTargetCount { file: String, count: usize },
+    #[error("--merge-into expects exactly one input Secret, found {0}")]
+    MergeInputs(usize),
+    /// `check`: `N problems found in M files checked`.
+    #[error("{problems} found in {files} checked")]
+    CheckProblems { problems: String, files: String },
+    #[error(
+        "{file}: {object}: refusing to {command}: the file is sealed for {existing}; {command} would seal for {would}{because}; nothing was written"
+    )]
+    Inconsistent {
+        file: String,
+        object: String,
+        command: String,
+        existing: String,
+        would: String,
+        because: String,
+    },
+    #[error("{count} problem{}; nothing was written", if *count == 1 { "" } else { "s" })]
+    ResealProblems { count: usize },
+    #[error("{at}: cannot encrypt item {item:?}: {error}")]
+    ResealEncrypt {
+        at: String,
+        item: String,
+        error: String,
+    },
+}
+
 /// The SealedSecrets of the input (stdin or `--secret-file`), all decoded before anything is
 /// sent to the controller.
 ///
@@ -75,9 +127,7 @@ pub(crate) fn cert_bytes_from(source: &CertSource) -> Result<(Vec<u8>, String), 
 pub fn read_sealed_secrets(plan: &Plan) -> Result<Vec<SealedSecret>, CliError> {
     let documents = input::read_input_documents(plan.args.secret_file.as_deref(), seal::TTY_HINT)?;
     if documents.is_empty() {
-        return Err(CliError::Other(
-            "no sealed secrets found in the input".to_owned(),
-        ));
+        return Err(CommandError::NoSealedSecrets.into());
     }
     Ok(documents
         .into_iter()

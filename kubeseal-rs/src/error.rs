@@ -44,6 +44,8 @@ pub enum CliError {
     #[error(transparent)]
     MultiSeal(#[from] crate::commands::multi_seal::MultiSealError),
     #[error(transparent)]
+    Command(Box<crate::commands::CommandError>),
+    #[error(transparent)]
     Keys(#[from] crate::commands::keys::KeysError),
     #[error("{0}")]
     Other(String),
@@ -55,6 +57,12 @@ pub enum CliError {
         #[source]
         source: Box<cluster::ClusterError>,
     },
+}
+
+impl From<crate::commands::CommandError> for CliError {
+    fn from(e: crate::commands::CommandError) -> Self {
+        CliError::Command(Box::new(e))
+    }
 }
 
 impl CliError {

@@ -89,11 +89,10 @@ pub fn run(args: &ResealArgs) -> Result<(), CliError> {
         for problem in &problems {
             eprintln!("{problem}");
         }
-        return Err(CliError::Other(format!(
-            "{} problem{}; nothing was written",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
-        )));
+        return Err(crate::commands::CommandError::ResealProblems {
+            count: problems.len(),
+        }
+        .into());
     }
     tally.files_changed = writes.len();
     if !args.dry_run {
@@ -266,7 +265,11 @@ fn reseal_file(
                 &meta.name,
                 opened.plaintext.expose(),
             )
-            .map_err(|e| CliError::Other(format!("{prefix}: cannot encrypt item {item:?}: {e}")))?;
+            .map_err(|e| crate::commands::CommandError::ResealEncrypt {
+                at: prefix.to_string(),
+                item: item.clone(),
+                error: e.to_string(),
+            })?;
             new_items.insert(item.clone(), sealed);
             tally.resealed += 1;
             object_changed = true;

@@ -21,10 +21,10 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
         match controller.verify(body.as_bytes()).map_err(cluster_err)? {
             Verdict::Valid => {}
             Verdict::Invalid => {
-                return Err(CliError::Other(format!(
-                    "unable to decrypt sealed secret: {}",
-                    sealed.metadata.name
-                )));
+                return Err(crate::commands::CommandError::CannotDecrypt(
+                    sealed.metadata.name.clone(),
+                )
+                .into());
             }
         }
     }
