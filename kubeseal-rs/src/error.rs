@@ -47,8 +47,13 @@ pub enum CliError {
     Command(Box<crate::commands::CommandError>),
     #[error(transparent)]
     Keys(#[from] crate::commands::keys::KeysError),
+    /// clap could not turn the matched arguments into the typed command line.
     #[error("{0}")]
-    Other(String),
+    Arguments(String),
+    #[error(transparent)]
+    RepoConfig(#[from] crate::repo_config::RepoConfigError),
+    #[error(transparent)]
+    Man(#[from] crate::man::ManError),
     /// Talking to the controller failed; `context` is upstream's prefix for the operation
     /// (`cannot fetch certificate`, `cannot validate sealed secret`, …).
     #[error("{context}: {source}")]

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             cli::keep_env_lists(&mut cli, &matches);
             cli
         })
-        .map_err(|e| CliError::Other(e.to_string()))
+        .map_err(|e| CliError::Arguments(e.to_string()))
         .and_then(|cli| Ok(mode::resolve(cli, format_explicit)?))
         .and_then(run);
     match result {
