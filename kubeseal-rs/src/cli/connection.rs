@@ -160,4 +160,3 @@ pub struct ConnectionArgs {
     )]
     pub request_timeout: crate::cluster::RequestTimeout,
 }
-

@@ -72,4 +72,3 @@ impl clap::builder::TypedValueParser for ScopeParser {
         ))
     }
 }
-
