@@ -6,6 +6,7 @@ pub mod consistency;
 pub mod edit_item;
 pub mod keygen;
 pub mod keys;
+pub mod krm;
 pub mod merge;
 pub mod multi_seal;
 pub mod raw;
@@ -111,12 +112,8 @@ pub enum CommandError {
     },
     #[error("{count} problem{}; nothing was written", if *count == 1 { "" } else { "s" })]
     ResealProblems { count: usize },
-    #[error("{at}: cannot encrypt item {item:?}: {error}")]
-    ResealEncrypt {
-        at: String,
-        item: String,
-        error: String,
-    },
+    #[error("{at}: cannot encrypt item {item:?} for the new certificate")]
+    ResealEncrypt { at: String, item: String },
 }
 
 /// The SealedSecrets of the input (stdin or `--secret-file`), all decoded before anything is

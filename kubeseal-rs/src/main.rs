@@ -93,5 +93,6 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         Mode::CertInfo(args) => commands::cert_info::run(*args),
         Mode::Completions(shell) => Ok(output::emit(None, &completions::script(shell), false)?),
         Mode::Man(ref dir) => man::run(dir.as_deref()),
+        Mode::Krm => commands::krm::run(),
     }
 }
