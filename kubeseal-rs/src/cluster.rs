@@ -17,22 +17,25 @@
 //! This is the only module that talks to a cluster; offline modes never reach it, so they
 //! need neither a kubeconfig nor the network.
 
-pub mod connection;
+pub mod client;
 pub mod discovery;
-pub mod exec;
 pub mod kube_api;
 pub mod kubeconfig;
-pub mod transport;
+mod paths;
+mod reach;
+pub mod timeout;
 
 use std::time::Duration;
 
-use crate::cli::{ConnectionArgs, SealArgs};
+use client::{ApiClient, ConnectError, Response, SetupError, TransportError};
 use discovery::{Attempt, Choice, ServiceRef};
-use kubeconfig::{KubeconfigError, Overrides, SecretString};
+use kubeconfig::{KubeconfigError, Overrides};
+pub(crate) use paths::answer_text;
+use paths::{proxy_base, segment, service_path};
+use reach::{Reach, admit_cert, pinned_fingerprints};
 use sealed_secrets_core::public_cert::{
     DEFAULT_CONFIGMAP_NAME, SERVICE_SELECTOR, configmap_selector,
 };
-use transport::{ApiClient, Response, SetupError, TransportError};
 
 /// How often a request the controller answered 429 is sent again, and how long apart.
 const RATE_LIMIT_RETRIES: u64 = 30;
@@ -91,6 +94,15 @@ pub enum ClusterError {
     },
 }
 
+impl From<ConnectError> for ClusterError {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Config(e) => ClusterError::Config(e),
+            ConnectError::Setup(e) => ClusterError::Setup(e),
+        }
+    }
+}
+
 /// The answer of `/v1/verify`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -100,28 +112,19 @@ pub enum Verdict {
     Invalid,
 }
 
-/// The override flags of kubectl, taken from the command line.
-#[must_use]
-pub fn overrides(context: Option<&str>, c: &ConnectionArgs) -> Overrides {
-    Overrides {
-        context: context.map(str::to_owned),
-        cluster: c.cluster.clone(),
-        user: c.user.clone(),
-        server: c.server.clone(),
-        certificate_authority: c.certificate_authority.clone(),
-        insecure_skip_tls_verify: c.insecure_skip_tls_verify,
-        tls_server_name: c.tls_server_name.clone(),
-        proxy_url: c.proxy_url.clone(),
-        client_certificate: c.client_certificate.clone(),
-        client_key: c.client_key.clone(),
-        token: c.token.clone().map(SecretString::new),
-        username: c.username.clone(),
-        password: c.password.clone().map(SecretString::new),
-        impersonate: c.impersonate.clone(),
-        impersonate_uid: c.impersonate_uid.clone(),
-        impersonate_groups: c.impersonate_group.clone(),
-        request_timeout: c.request_timeout.0,
-    }
+/// How to reach the controller: the kubeconfig and kubectl's override flags, and which
+/// controller. Resolved from the command line in `mode.rs`; nothing here is read or sent
+/// before [`Controller::connect`].
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<std::path::PathBuf>,
+    pub overrides: Overrides,
+    pub controller_namespace: String,
+    pub controller_name: String,
+    pub discover_all_namespaces: bool,
+    /// `--config`, the repository config whose pins widen discovery.
+    pub config: Option<std::path::PathBuf>,
 }
 
 /// The Service the controller is reached through, once found.
@@ -130,64 +133,6 @@ struct Target {
     namespace: String,
     name: String,
     proxy_base: String,
-}
-
-/// Where discovery may look beyond `--controller-namespace`.
-#[derive(Clone, Debug, Default)]
-struct Reach {
-    /// `--discover-all-namespaces`: any namespace, trusted.
-    all_namespaces: bool,
-    /// Fingerprints pinned in the repository config: other namespaces are searched, and what
-    /// is found there is used only when its certificate is one of these.
-    pins: Vec<String>,
-}
-
-impl Reach {
-    fn beyond(&self) -> bool {
-        self.all_namespaces || !self.pins.is_empty()
-    }
-}
-
-/// Every fingerprint the repository config pins (any environment, and its certificate file).
-/// A missing or unusable config pins nothing, which only narrows discovery.
-fn pinned_fingerprints(config: Option<&std::path::Path>) -> Vec<String> {
-    let Ok(Some(config)) = crate::repo_config::load(config) else {
-        return Vec::new();
-    };
-    let mut pins = Vec::new();
-    for env in &config.environments {
-        pins.extend(env.fingerprints.iter().cloned());
-        if let Ok(Some(cert)) = env.load_cert() {
-            pins.push(cert.fingerprint().to_string());
-        }
-    }
-    pins
-}
-
-/// Refuses a certificate found in `found_namespace` outside `namespace` unless `reach` trusts
-/// every namespace or pins its fingerprint. `from` names where it was found.
-fn admit_cert(
-    reach: &Reach,
-    namespace: &str,
-    found_namespace: &str,
-    from: &str,
-    pem: &[u8],
-) -> Result<(), ClusterError> {
-    if found_namespace == namespace || reach.all_namespaces {
-        return Ok(());
-    }
-    let fingerprint = sealed_secrets_core::cert::Certificate::from_pem(pem).map_or_else(
-        |_| "(not a certificate)".to_owned(),
-        |c| c.fingerprint().to_string(),
-    );
-    if reach.pins.contains(&fingerprint) {
-        return Ok(());
-    }
-    Err(ClusterError::NotPinned {
-        from: from.to_owned(),
-        namespace: namespace.to_owned(),
-        fingerprint,
-    })
 }
 
 impl Target {
@@ -218,13 +163,10 @@ impl Controller {
     ///
     /// # Errors
     /// The kubeconfig is missing or unusable, or the exec plugin failed.
-    pub fn connect(args: &SealArgs) -> Result<Self, ClusterError> {
-        let connection = connection::connection(
-            args.kubeconfig.as_deref(),
-            &overrides(args.context.as_deref(), &args.connection),
-        )?;
+    pub fn connect(args: &Access) -> Result<Self, ClusterError> {
+        let client = ApiClient::connect(args.kubeconfig.as_deref(), &args.overrides)?;
         Ok(Self {
-            client: ApiClient::new(connection)?,
+            client,
             namespace: args.controller_namespace.clone(),
             name: args.controller_name.clone(),
             target: None,
@@ -610,74 +552,6 @@ impl Controller {
     }
 }
 
-/// Percent-encodes one path segment (RFC 3986 `pchar`s stay as they are).
-fn segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        let keep = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&byte);
-        if keep {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// `/api/v1/namespaces/<ns>/services/<name>`.
-fn service_path(namespace: &str, name: &str) -> String {
-    format!(
-        "/api/v1/namespaces/{}/services/{}",
-        segment(namespace),
-        segment(name)
-    )
-}
-
-/// The proxy prefix, with the Service named as `net.JoinSchemeNamePort("http", name, port)`
-/// does: `http:<name>:<port>`, keeping the trailing colon when the port is unnamed.
-fn proxy_base(namespace: &str, name: &str, port_name: &str) -> String {
-    format!(
-        "/api/v1/namespaces/{}/services/{}/proxy",
-        segment(namespace),
-        segment(&format!("http:{name}:{port_name}"))
-    )
-}
-
-/// `503 Service Unavailable: no endpoints available for service "x"`: the status, then the
-/// `message` of a Kubernetes `Status` body or else the first line of the body, shortened.
-pub(crate) fn answer_text(response: &Response) -> String {
-    let status = response.status;
-    let reason = ureq::http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
-    let head = format!("{status} {reason}").trim_end().to_owned();
-    let message = serde_json::from_slice::<serde_json::Value>(&response.body)
-        .ok()
-        .and_then(|v| {
-            v.get("message")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| {
-            String::from_utf8_lossy(&response.body)
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .unwrap_or_default()
-                .to_owned()
-        });
-    let message = message.lines().next().unwrap_or_default().trim();
-    if message.is_empty() {
-        return head;
-    }
-    let mut quoted: String = message.chars().take(MAX_QUOTED).collect();
-    if quoted.len() < message.len() {
-        quoted.push('…');
-    }
-    format!("{head}: {quoted}")
-}
-
 /// `--request-timeout`: `0` (the default) is no timeout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RequestTimeout(pub Option<Duration>);
@@ -687,161 +561,5 @@ pub struct RequestTimeout(pub Option<Duration>);
 /// # Errors
 /// Not an integer number of seconds nor a duration with a unit.
 pub fn parse_request_timeout(text: &str) -> Result<RequestTimeout, String> {
-    kubeconfig::parse_timeout(text).map(RequestTimeout)
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
-mod tests {
-    use super::*;
-
-    #[test]
-    fn certificates_from_other_namespaces_need_a_pin_or_the_flag() {
-        let pem = include_bytes!("../../sealed-secrets-core/tests/data/rsa4096-cert.pem");
-        let fingerprint = sealed_secrets_core::cert::Certificate::from_pem(pem)
-            .unwrap()
-            .fingerprint()
-            .to_string();
-        let strict = Reach::default();
-        assert!(!strict.beyond());
-        assert!(admit_cert(&strict, "kube-system", "kube-system", "configmap x", pem).is_ok());
-        let refused = admit_cert(&strict, "kube-system", "tenant", "configmap tenant/c", pem)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            refused,
-            format!(
-                "the certificate found in configmap tenant/c is outside --controller-namespace kube-system and its fingerprint {fingerprint} is not pinned in the repository config; name the controller with --controller-namespace, or pass --discover-all-namespaces to trust it"
-            )
-        );
-        let pinned = Reach {
-            all_namespaces: false,
-            pins: vec![fingerprint.clone()],
-        };
-        assert!(pinned.beyond());
-        assert!(admit_cert(&pinned, "kube-system", "tenant", "configmap tenant/c", pem).is_ok());
-        let other_pin = Reach {
-            all_namespaces: false,
-            pins: vec!["SHA256:other".to_owned()],
-        };
-        assert!(admit_cert(&other_pin, "kube-system", "tenant", "service tenant/s", pem).is_err());
-        let all = Reach {
-            all_namespaces: true,
-            pins: Vec::new(),
-        };
-        assert!(admit_cert(&all, "kube-system", "tenant", "service tenant/s", pem).is_ok());
-    }
-
-    #[test]
-    fn proxy_paths_match_upstream() {
-        assert_eq!(
-            service_path("kube-system", "sealed-secrets-controller"),
-            "/api/v1/namespaces/kube-system/services/sealed-secrets-controller"
-        );
-        // controller.yaml has an unnamed port: the trailing colon stays.
-        assert_eq!(
-            proxy_base("kube-system", "sealed-secrets-controller", ""),
-            "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:/proxy"
-        );
-        // The Helm chart names it "http".
-        assert_eq!(
-            proxy_base("sealed", "ss", "http"),
-            "/api/v1/namespaces/sealed/services/http:ss:http/proxy"
-        );
-        // Nothing a user types can leave its segment.
-        assert_eq!(
-            service_path("a/b", "c?d#e f%"),
-            "/api/v1/namespaces/a%2Fb/services/c%3Fd%23e%20f%25"
-        );
-    }
-
-    #[test]
-    fn answers_quote_the_status_message_or_first_line() {
-        let status = Response {
-            status: 503,
-            body: br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"no endpoints available for service \"x\"","reason":"ServiceUnavailable","code":503}"#.to_vec(),
-        };
-        assert_eq!(
-            answer_text(&status),
-            "503 Service Unavailable: no endpoints available for service \"x\""
-        );
-        let plain = Response {
-            status: 500,
-            body: b"\ncannot get certificate\nmore\n".to_vec(),
-        };
-        assert_eq!(
-            answer_text(&plain),
-            "500 Internal Server Error: cannot get certificate"
-        );
-        let empty = Response {
-            status: 409,
-            body: Vec::new(),
-        };
-        assert_eq!(answer_text(&empty), "409 Conflict");
-        let long = Response {
-            status: 404,
-            body: "x".repeat(1000).into_bytes(),
-        };
-        assert!(answer_text(&long).chars().count() < 220);
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
-mod cli_tests {
-    use clap::Parser as _;
-
-    use super::*;
-    use crate::cli::Cli;
-
-    #[test]
-    fn kubectl_flags_become_overrides() {
-        let cli = Cli::try_parse_from([
-            "kubeseal-rs",
-            "--context",
-            "prod",
-            "--cluster",
-            "c",
-            "--user",
-            "u",
-            "-s",
-            "https://api.example:6443",
-            "--insecure-skip-tls-verify=true",
-            "--token",
-            "t0ken",
-            "--as",
-            "admin",
-            "--as-group",
-            "a",
-            "--as-group",
-            "b",
-            "--request-timeout",
-            "2m",
-        ])
-        .unwrap();
-        let o = overrides(cli.seal.context.as_deref(), &cli.seal.connection);
-        assert_eq!(o.context.as_deref(), Some("prod"));
-        assert_eq!(o.cluster.as_deref(), Some("c"));
-        assert_eq!(o.user.as_deref(), Some("u"));
-        assert_eq!(o.server.as_deref(), Some("https://api.example:6443"));
-        assert!(o.insecure_skip_tls_verify);
-        assert_eq!(o.token.unwrap().expose(), "t0ken");
-        assert_eq!(o.impersonate.as_deref(), Some("admin"));
-        assert_eq!(o.impersonate_groups, ["a", "b"]);
-        assert_eq!(o.request_timeout, Some(Duration::from_secs(120)));
-
-        let cli = Cli::try_parse_from(["kubeseal-rs", "--insecure-skip-tls-verify"]).unwrap();
-        assert!(
-            overrides(cli.seal.context.as_deref(), &cli.seal.connection).insecure_skip_tls_verify
-        );
-        let cli = Cli::try_parse_from(["kubeseal-rs", "--insecure-skip-tls-verify=false"]).unwrap();
-        assert!(
-            !overrides(cli.seal.context.as_deref(), &cli.seal.connection).insecure_skip_tls_verify
-        );
-        assert_eq!(
-            overrides(cli.seal.context.as_deref(), &cli.seal.connection).request_timeout,
-            None
-        );
-        assert!(Cli::try_parse_from(["kubeseal-rs", "--request-timeout", "soon"]).is_err());
-    }
+    timeout::parse_timeout(text).map(RequestTimeout)
 }

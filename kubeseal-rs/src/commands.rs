@@ -20,7 +20,6 @@ use sealed_secrets_core::cert::Certificate;
 use sealed_secrets_core::manifest;
 use sealed_secrets_core::types::SealedSecret;
 
-use crate::cli::SealArgs;
 use crate::error::CliError;
 use crate::mode::{CertSource, Plan};
 use crate::{cert_source, cluster, input};
@@ -39,31 +38,82 @@ pub fn sealing_cert(plan: &Plan) -> Result<Certificate, CliError> {
 /// # Errors
 /// The certificate cannot be fetched.
 pub fn cert_bytes(plan: &Plan) -> Result<(Vec<u8>, String), CliError> {
-    cert_bytes_from(&plan.cert, &plan.args)
+    cert_bytes_from(&plan.cert)
 }
 
 /// The certificate to seal with, from `source` (the connection settings in `args`).
 ///
 /// # Errors
 /// The certificate cannot be fetched or parsed, or is expired.
-pub fn sealing_cert_from(source: &CertSource, args: &SealArgs) -> Result<Certificate, CliError> {
-    let (bytes, origin) = cert_bytes_from(source, args)?;
+pub fn sealing_cert_from(source: &CertSource) -> Result<Certificate, CliError> {
+    let (bytes, origin) = cert_bytes_from(source)?;
     Ok(cert_source::parse_for_sealing(&bytes, &origin)?)
 }
 
-pub(crate) fn cert_bytes_from(
-    source: &CertSource,
-    args: &SealArgs,
-) -> Result<(Vec<u8>, String), CliError> {
+pub(crate) fn cert_bytes_from(source: &CertSource) -> Result<(Vec<u8>, String), CliError> {
     match source {
         CertSource::Location(location) => Ok((cert_source::fetch(location)?, location.clone())),
-        CertSource::Controller { namespace, name } => {
-            let fetch = || cluster::Controller::connect(args)?.cert_pem();
+        CertSource::Controller(access) => {
+            let fetch = || cluster::Controller::connect(access)?.cert_pem();
             let bytes =
                 fetch().map_err(|source| CliError::cluster("cannot fetch certificate", source))?;
-            Ok((bytes, format!("from controller {namespace}/{name}")))
+            Ok((
+                bytes,
+                format!(
+                    "from controller {}/{}",
+                    access.controller_namespace, access.controller_name
+                ),
+            ))
         }
     }
+}
+
+/// The failures of the commands that have no enum of their own; every message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("no secrets found. Ensure the input is valid and UTF-8 encoded")]
+    NoSecrets,
+    #[error("no sealed secrets found in the input")]
+    NoSealedSecrets,
+    #[error("cannot encrypt the value: {0}")]
+    EncryptValue(String),
+    #[error("unable to decrypt sealed secret: {0}")]
+    CannotDecrypt(String),
+    #[error("cannot re-encrypt secret: unable to rotate secret {0}")]
+    RotateRefused(String),
+    #[error(
+        "cannot re-encrypt secret {name}: the controller's answer is not a SealedSecret ({error})"
+    )]
+    RotateAnswer { name: String, error: String },
+    #[error(
+        "{0}: this is a certificate, not a private key; --recovery-private-key takes the controller's private keys (PEM keys, key Secret manifests or Lists of them, e.g. from kubeseal-rs keys backup)"
+    )]
+    CertificateNotKey(String),
+    /// The `--merge-into` target does not parse: `FILE: reason`.
+    #[error("{file}: {error}")]
+    MergeTarget { file: String, error: String },
+    #[error("{file}: expected exactly one SealedSecret, found {count} documents")]
+    MergeTargetCount { file: String, count: usize },
+    #[error("--merge-into expects exactly one input Secret, found {0}")]
+    MergeInputs(usize),
+    /// `check`: `N problems found in M files checked`.
+    #[error("{problems} found in {files} checked")]
+    CheckProblems { problems: String, files: String },
+    #[error(
+        "{file}: {object}: refusing to {command}: the file is sealed for {existing}; {command} would seal for {would}{because}; nothing was written"
+    )]
+    Inconsistent {
+        file: String,
+        object: String,
+        command: String,
+        existing: String,
+        would: String,
+        because: String,
+    },
+    #[error("{count} problem{}; nothing was written", if *count == 1 { "" } else { "s" })]
+    ResealProblems { count: usize },
+    #[error("{at}: cannot encrypt item {item:?} for the new certificate")]
+    ResealEncrypt { at: String, item: String },
 }
 
 /// The SealedSecrets of the input (stdin or `--secret-file`), all decoded before anything is
@@ -74,9 +124,7 @@ pub(crate) fn cert_bytes_from(
 pub fn read_sealed_secrets(plan: &Plan) -> Result<Vec<SealedSecret>, CliError> {
     let documents = input::read_input_documents(plan.args.secret_file.as_deref(), seal::TTY_HINT)?;
     if documents.is_empty() {
-        return Err(CliError::Other(
-            "no sealed secrets found in the input".to_owned(),
-        ));
+        return Err(CommandError::NoSealedSecrets.into());
     }
     Ok(documents
         .into_iter()

@@ -87,18 +87,6 @@ pub fn read_file_limited(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>, 
     })
 }
 
-/// [`read_file_limited`] for callers with their own `std::io::Error` context: a file larger than
-/// `limit` fails with the error text `larger than N bytes`.
-///
-/// # Errors
-/// The file cannot be read or is larger than `limit`.
-pub fn read_file_io(path: &Path, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    let file = std::fs::File::open(path)?;
-    read_capped(file, limit).map_err(|e| {
-        e.unwrap_or_else(|()| std::io::Error::other(format!("larger than {limit} bytes")))
-    })
-}
-
 /// Reads stdin, at most `limit` bytes.
 ///
 /// # Errors

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             cli::keep_env_lists(&mut cli, &matches);
             cli
         })
-        .map_err(|e| CliError::Other(e.to_string()))
+        .map_err(|e| CliError::Arguments(e.to_string()))
         .and_then(|cli| Ok(mode::resolve(cli, format_explicit)?))
         .and_then(run);
     match result {
@@ -57,28 +57,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// The modes that take their arguments by value.
-fn edit_mode(plan: mode::Plan) -> Result<(), CliError> {
-    match plan.mode {
-        Mode::Set(args) => commands::edit_item::run_set(*args),
-        Mode::Unset(args) => commands::edit_item::run_unset(&args),
-        Mode::Reseal(args) => commands::reseal::run(&args),
-        Mode::CertInfo(args) => commands::cert_info::run(*args),
-        _ => Ok(()),
-    }
-}
-
 fn run(plan: mode::Plan) -> Result<(), CliError> {
     if !plan.args.recovery_private_key.is_empty()
         && !matches!(plan.mode, Mode::RecoveryUnseal { .. })
     {
         eprintln!("warning: --recovery-private-key is ignored without --recovery-unseal");
     }
-    match &plan.mode {
+    // One arm per mode: the subcommands that own their arguments take them by value, the
+    // others borrow the plan.
+    match plan.mode {
         Mode::Seal => commands::seal::run(&plan),
-        Mode::Raw { from_file } => commands::raw::run(&plan, from_file.as_deref()),
-        Mode::MergeInto(target) => commands::merge::run(&plan, target),
-        Mode::RecoveryUnseal { keys } => commands::recover::run(&plan, keys),
+        Mode::Raw { ref from_file } => commands::raw::run(&plan, from_file.as_deref()),
+        Mode::MergeInto(ref target) => commands::merge::run(&plan, target),
+        Mode::RecoveryUnseal { ref keys } => commands::recover::run(&plan, keys),
         Mode::FetchCert => {
             let (bytes, _) = commands::cert_bytes(&plan)?;
             Ok(output::emit(
@@ -89,14 +80,19 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         }
         Mode::Validate => commands::validate::run(&plan),
         Mode::ReEncrypt => commands::reencrypt::run(&plan),
-        Mode::SealMulti { targets, pattern } => commands::multi_seal::run(&plan, targets, pattern),
-        Mode::Check(args) => commands::check::run(args),
-        Mode::Set(_) | Mode::Unset(_) | Mode::Reseal(_) => edit_mode(plan),
-        Mode::Keygen(args) => commands::keygen::run(args),
-        Mode::Keys(args) => commands::keys::run(args),
-        Mode::CertInfo(_) => edit_mode(plan),
-        Mode::Completions(shell) => Ok(output::emit(None, &completions::script(*shell), false)?),
-        Mode::Man(dir) => man::run(dir.as_deref()),
+        Mode::SealMulti {
+            ref targets,
+            ref pattern,
+        } => commands::multi_seal::run(&plan, targets, pattern),
+        Mode::Check(ref args) => commands::check::run(args),
+        Mode::Set(args) => commands::edit_item::run_set(*args),
+        Mode::Unset(ref args) => commands::edit_item::run_unset(args),
+        Mode::Reseal(ref args) => commands::reseal::run(args),
+        Mode::Keygen(ref args) => commands::keygen::run(args),
+        Mode::Keys(ref args) => commands::keys::run(args),
+        Mode::CertInfo(args) => commands::cert_info::run(*args),
+        Mode::Completions(shell) => Ok(output::emit(None, &completions::script(shell), false)?),
+        Mode::Man(ref dir) => man::run(dir.as_deref()),
         Mode::Krm => commands::krm::run(),
     }
 }

@@ -11,6 +11,17 @@ use crate::cli::Cli;
 use crate::error::CliError;
 use crate::output;
 
+/// Why the man pages cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ManError {
+    #[error("no man page to print")]
+    NoPage,
+    #[error("{0}: not a directory")]
+    NotADirectory(String),
+    #[error("cannot render man page {name}: {error}")]
+    Render { name: String, error: String },
+}
+
 /// Examples per page, as `(page, text)`: each line of the text is one command.
 const EXAMPLES: &[(&str, &str)] = &[
     (
@@ -75,18 +86,12 @@ pub fn run(dir: Option<&Path>) -> Result<(), CliError> {
     let pages = pages()?;
     match dir {
         None => {
-            let (_, top) = pages
-                .into_iter()
-                .next()
-                .ok_or_else(|| CliError::Other("no man page to print".to_owned()))?;
+            let (_, top) = pages.into_iter().next().ok_or(ManError::NoPage)?;
             Ok(output::emit(None, &top, false)?)
         }
         Some(dir) => {
             if !dir.is_dir() {
-                return Err(CliError::Other(format!(
-                    "{}: not a directory",
-                    dir.display()
-                )));
+                return Err(ManError::NotADirectory(dir.display().to_string()).into());
             }
             for (name, page) in &pages {
                 output::write_atomic(&dir.join(format!("{name}.1")), page, false)?;
@@ -117,7 +122,10 @@ fn walk(
     let mut roff = Vec::new();
     clap_mangen::Man::new(page)
         .render(&mut roff)
-        .map_err(|e| CliError::Other(format!("cannot render man page {name}: {e}")))?;
+        .map_err(|e| ManError::Render {
+            name: name.to_string(),
+            error: e.to_string(),
+        })?;
     if let Some((_, examples)) = EXAMPLES.iter().find(|(page, _)| *page == name) {
         roff.extend_from_slice(b".SH EXAMPLES\n");
         for line in examples.lines() {

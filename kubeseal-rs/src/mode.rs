@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use crate::cli::keys::{KeysAction, KeysArgs};
 use crate::cli::{
-    CheckArgs, Cli, Command, Format, KeygenArgs, ResealArgs, SealArgs, SetArgs, UnsetArgs,
+    CertArgs, CheckArgs, Cli, Command, ConnectionArgs, Format, KeygenArgs, ResealArgs, SealArgs,
+    SetArgs, UnsetArgs,
 };
+use crate::cluster::{self, kubeconfig::Overrides};
 
 /// A usage error: the flags do not make sense together.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +21,7 @@ pub enum CertSource {
     /// `--cert`: a path, `file://` or `http(s)://` URL.
     Location(String),
     /// The controller, through the API server's service proxy.
-    Controller { namespace: String, name: String },
+    Controller(Box<cluster::Access>),
 }
 
 /// What to do.
@@ -85,6 +87,8 @@ pub struct Plan {
     pub mode: Mode,
     pub args: SealArgs,
     pub cert: CertSource,
+    /// How to reach the controller (online modes; nothing is read before they connect).
+    pub cluster: cluster::Access,
     /// Output format after applying the `-w` extension rule.
     pub format: Format,
     /// Whether `--format` was given (or set from the environment) rather than defaulted.
@@ -127,12 +131,10 @@ pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
         }
         None => seal_mode(&args)?,
     };
+    let cluster = access(&args);
     let cert = match args.cert.last() {
         Some(location) => CertSource::Location(location.clone()),
-        None => CertSource::Controller {
-            namespace: args.controller_namespace.clone(),
-            name: args.controller_name.clone(),
-        },
+        None => CertSource::Controller(Box::new(cluster.clone())),
     };
     let by_extension = args
         .sealed_secret_file
@@ -148,10 +150,64 @@ pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
     Ok(Plan {
         mode,
         cert,
+        cluster,
         format,
         format_explicit: format_explicit || by_extension,
         args,
     })
+}
+
+/// kubectl's override flags, taken from the command line.
+#[must_use]
+pub fn overrides(context: Option<&str>, c: &ConnectionArgs) -> Overrides {
+    Overrides {
+        context: context.map(str::to_owned),
+        cluster: c.cluster.clone(),
+        user: c.user.clone(),
+        server: c.server.clone(),
+        certificate_authority: c.certificate_authority.clone(),
+        insecure_skip_tls_verify: c.insecure_skip_tls_verify,
+        tls_server_name: c.tls_server_name.clone(),
+        proxy_url: c.proxy_url.clone(),
+        client_certificate: c.client_certificate.clone(),
+        client_key: c.client_key.clone(),
+        token: c.token.clone().map(secrecy::SecretString::from),
+        username: c.username.clone(),
+        password: c.password.clone().map(secrecy::SecretString::from),
+        impersonate: c.impersonate.clone(),
+        impersonate_uid: c.impersonate_uid.clone(),
+        impersonate_groups: c.impersonate_group.clone(),
+        request_timeout: c.request_timeout.0,
+    }
+}
+
+/// How to reach the controller, from the flags of sealing.
+#[must_use]
+pub fn access(args: &SealArgs) -> cluster::Access {
+    cluster::Access {
+        kubeconfig: args.kubeconfig.clone(),
+        overrides: overrides(args.context.as_deref(), &args.connection),
+        controller_namespace: args.controller_namespace.clone(),
+        controller_name: args.controller_name.clone(),
+        discover_all_namespaces: args.discover_all_namespaces,
+        config: args.config.clone(),
+    }
+}
+
+/// Where a subcommand (`set`, `cert`) gets its certificate: `--cert`, else the controller.
+#[must_use]
+pub fn cert_args_source(args: &CertArgs) -> CertSource {
+    match &args.cert {
+        Some(location) => CertSource::Location(location.clone()),
+        None => CertSource::Controller(Box::new(cluster::Access {
+            kubeconfig: args.kubeconfig.clone(),
+            overrides: overrides(args.context.as_deref(), &args.connection),
+            controller_namespace: args.controller_namespace.clone(),
+            controller_name: args.controller_name.clone(),
+            discover_all_namespaces: args.discover_all_namespaces,
+            config: None,
+        })),
+    }
 }
 
 fn seal_mode(args: &SealArgs) -> Result<Mode, UsageError> {
@@ -326,5 +382,67 @@ mod tests {
         assert_eq!(cluster_name("https://x/y/staging.crt?a=b"), "staging");
         assert!(check_item_name("tls.crt").is_ok());
         assert!(check_item_name("a/b").is_err());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+mod cli_tests {
+    use std::time::Duration;
+
+    use clap::Parser as _;
+    use secrecy::ExposeSecret as _;
+
+    use super::*;
+
+    #[test]
+    fn kubectl_flags_become_overrides() {
+        let cli = Cli::try_parse_from([
+            "kubeseal-rs",
+            "--context",
+            "prod",
+            "--cluster",
+            "c",
+            "--user",
+            "u",
+            "-s",
+            "https://api.example:6443",
+            "--insecure-skip-tls-verify=true",
+            "--token",
+            "t0ken",
+            "--as",
+            "admin",
+            "--as-group",
+            "a",
+            "--as-group",
+            "b",
+            "--request-timeout",
+            "2m",
+        ])
+        .unwrap();
+        let o = overrides(cli.seal.context.as_deref(), &cli.seal.connection);
+        assert_eq!(o.context.as_deref(), Some("prod"));
+        assert_eq!(o.cluster.as_deref(), Some("c"));
+        assert_eq!(o.user.as_deref(), Some("u"));
+        assert_eq!(o.server.as_deref(), Some("https://api.example:6443"));
+        assert!(o.insecure_skip_tls_verify);
+        assert_eq!(o.token.unwrap().expose_secret(), "t0ken");
+        assert_eq!(o.impersonate.as_deref(), Some("admin"));
+        assert_eq!(o.impersonate_groups, ["a", "b"]);
+        assert_eq!(o.request_timeout, Some(Duration::from_secs(120)));
+
+        let cli = Cli::try_parse_from(["kubeseal-rs", "--insecure-skip-tls-verify"]).unwrap();
+        assert!(
+            overrides(cli.seal.context.as_deref(), &cli.seal.connection).insecure_skip_tls_verify
+        );
+        let cli = Cli::try_parse_from(["kubeseal-rs", "--insecure-skip-tls-verify=false"]).unwrap();
+        assert!(
+            !overrides(cli.seal.context.as_deref(), &cli.seal.connection).insecure_skip_tls_verify
+        );
+        assert_eq!(
+            overrides(cli.seal.context.as_deref(), &cli.seal.connection).request_timeout,
+            None
+        );
+        assert!(Cli::try_parse_from(["kubeseal-rs", "--request-timeout", "soon"]).is_err());
     }
 }

@@ -46,8 +46,34 @@ pub struct RepoConfig {
     pub require_sealed_with: bool,
 }
 
+/// A repository config that cannot be used; every message names the file or environment.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoConfigError {
+    /// `FILE: reason`.
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("cannot read the current directory: {0}")]
+    CurrentDir(String),
+    #[error("environment {name}: cannot read certificate {shown}: {error}")]
+    CertUnreadable {
+        name: String,
+        shown: String,
+        error: String,
+    },
+    #[error("environment {name}: certificate {shown}: {error}")]
+    CertInvalid {
+        name: String,
+        shown: String,
+        error: String,
+    },
+}
+
 fn config_error(path: &Path, reason: impl std::fmt::Display) -> CliError {
-    CliError::Other(format!("{}: {reason}", path.display()))
+    RepoConfigError::Invalid {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+    .into()
 }
 
 /// Finds the config: `explicit`, else the nearest `.sealed-secrets.toml` from the current
@@ -59,8 +85,8 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<RepoConfig>, CliError> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
         None => {
-            let cwd = std::env::current_dir()
-                .map_err(|e| CliError::Other(format!("cannot read the current directory: {e}")))?;
+            let cwd =
+                std::env::current_dir().map_err(|e| RepoConfigError::CurrentDir(e.to_string()))?;
             match cwd
                 .ancestors()
                 .map(|dir| dir.join(FILE_NAME))
@@ -227,17 +253,21 @@ impl Environment {
         };
         let shown = self.cert_text.as_deref().unwrap_or_default();
         let bytes = input::read_file_limited(path, input::CERT_LIMIT).map_err(|e| match e {
-            input::InputError::File { source, .. } => CliError::Other(format!(
-                "environment {}: cannot read certificate {shown}: {source}",
-                self.name
-            )),
+            input::InputError::File { source, .. } => {
+                CliError::from(RepoConfigError::CertUnreadable {
+                    name: self.name.clone(),
+                    shown: shown.to_owned(),
+                    error: source.to_string(),
+                })
+            }
             other => CliError::Input(other),
         })?;
         Certificate::from_pem(&bytes).map(Some).map_err(|e| {
-            CliError::Other(format!(
-                "environment {}: certificate {shown}: {e}",
-                self.name
-            ))
+            CliError::from(RepoConfigError::CertInvalid {
+                name: self.name.clone(),
+                shown: shown.to_owned(),
+                error: e.to_string(),
+            })
         })
     }
 }

@@ -12,6 +12,35 @@ use sealed_secrets_core::types::SealedSecret;
 use crate::error::CliError;
 use crate::input;
 
+/// Why a manifest file cannot be read or edited; every message starts with the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SealedFileError {
+    /// A path or directory that cannot be read.
+    #[error("{path}: {error}")]
+    Io { path: String, error: String },
+    /// A document that does not parse or is not a SealedSecret.
+    #[error("{file}: {error}")]
+    Document { file: String, error: String },
+    #[error("{0}: SealedSecrets inside a List cannot be edited in place")]
+    InList(String),
+    #[error("{0}: not UTF-8 text")]
+    NotUtf8(String),
+    #[error("{0}: no SealedSecret in the file")]
+    NoSealedSecret(String),
+    #[error("{file}: no SealedSecret named {name:?}")]
+    NoneNamed { file: String, name: String },
+    #[error("{file}: {count} SealedSecrets in the file; choose one with --name")]
+    Several { file: String, count: usize },
+    #[error("{file}: {object}: {error}")]
+    Edit {
+        file: String,
+        object: String,
+        error: String,
+    },
+    #[error("{0}: the edited file did not read back as intended; it was left unchanged")]
+    ReadBack(String),
+}
+
 /// The path as shown in messages (without a leading `./`).
 #[must_use]
 pub fn display(path: &Path) -> String {
@@ -30,8 +59,10 @@ pub fn display(path: &Path) -> String {
 pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut out = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| CliError::Other(format!("{}: {e}", display(path))))?;
+        let meta = std::fs::metadata(path).map_err(|e| SealedFileError::Io {
+            path: display(path),
+            error: e.to_string(),
+        })?;
         if meta.is_dir() {
             walk_dir(path, &mut out)?;
         } else {
@@ -42,7 +73,10 @@ pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
 }
 
 fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
-    let err = |e: std::io::Error| CliError::Other(format!("{}: {e}", display(dir)));
+    let err = |e: std::io::Error| SealedFileError::Io {
+        path: display(dir),
+        error: e.to_string(),
+    };
     let mut entries = std::fs::read_dir(dir)
         .map_err(err)?
         .collect::<Result<Vec<_>, _>>()
@@ -120,7 +154,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Option<SealedFile>, CliError> {
         let documents = match manifest::read_documents(chunk.text.as_bytes()) {
             Ok(documents) => documents,
             Err(_) if !chunk.text.contains("SealedSecret") => continue,
-            Err(e) => return Err(CliError::Other(format!("{shown}: {e}"))),
+            Err(e) => {
+                return Err(SealedFileError::Document {
+                    file: shown,
+                    error: e.to_string(),
+                }
+                .into());
+            }
         };
         let count = documents.len();
         for document in documents {
@@ -128,13 +168,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Option<SealedFile>, CliError> {
                 continue;
             }
             if count > 1 || document.position().item.is_some() {
-                return Err(CliError::Other(format!(
-                    "{shown}: SealedSecrets inside a List cannot be edited in place"
-                )));
+                return Err(SealedFileError::InList(shown).into());
             }
             let sealed = document
                 .into_sealed_secret()
-                .map_err(|e| CliError::Other(format!("{shown}: {e}")))?;
+                .map_err(|e| SealedFileError::Document {
+                    file: shown.clone(),
+                    error: e.to_string(),
+                })?;
             objects.push(Object {
                 chunk: index,
                 sealed,
@@ -158,10 +199,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Option<SealedFile>, CliError> {
 /// Unreadable, not UTF-8, or no SealedSecret in it.
 pub fn open(path: &Path) -> Result<SealedFile, CliError> {
     let bytes = input::read_file(path)?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| CliError::Other(format!("{}: not UTF-8 text", display(path))))?;
-    parse(path, text)?
-        .ok_or_else(|| CliError::Other(format!("{}: no SealedSecret in the file", display(path))))
+    let text = std::str::from_utf8(&bytes).map_err(|_| SealedFileError::NotUtf8(display(path)))?;
+    parse(path, text)?.ok_or_else(|| SealedFileError::NoSealedSecret(display(path)).into())
 }
 
 impl SealedFile {
@@ -175,15 +214,16 @@ impl SealedFile {
             .collect();
         match (matching.as_slice(), name) {
             ([one], _) => Ok(*one),
-            ([], Some(n)) => Err(CliError::Other(format!(
-                "{}: no SealedSecret named {n:?}",
-                self.shown
-            ))),
-            (_, _) => Err(CliError::Other(format!(
-                "{}: {} SealedSecrets in the file; choose one with --name",
-                self.shown,
-                matching.len()
-            ))),
+            ([], Some(n)) => Err(SealedFileError::NoneNamed {
+                file: self.shown.clone(),
+                name: n.to_string(),
+            }
+            .into()),
+            (_, _) => Err(SealedFileError::Several {
+                file: self.shown.clone(),
+                count: matching.len(),
+            }
+            .into()),
         }
     }
 
@@ -198,8 +238,11 @@ impl SealedFile {
     ) -> Result<(), CliError> {
         let object = &self.objects[index];
         let chunk = &mut self.chunks[object.chunk];
-        let text = change(chunk)
-            .map_err(|e| CliError::Other(format!("{}: {}: {e}", self.shown, object.describe())))?;
+        let text = change(chunk).map_err(|e| SealedFileError::Edit {
+            file: self.shown.clone(),
+            object: object.describe(),
+            error: e.to_string(),
+        })?;
         chunk.text = text;
         Ok(())
     }
@@ -211,12 +254,7 @@ impl SealedFile {
     /// The edited text does not read back as intended (nothing is written then).
     pub fn render_checked(&self, expected: &[SealedSecret]) -> Result<String, CliError> {
         let text = edit::join(&self.chunks);
-        let mismatch = || {
-            CliError::Other(format!(
-                "{}: the edited file did not read back as intended; it was left unchanged",
-                self.shown
-            ))
-        };
+        let mismatch = || CliError::from(SealedFileError::ReadBack(self.shown.clone()));
         let reread = parse(&self.path, &text)
             .map_err(|_| mismatch())?
             .ok_or_else(mismatch)?;

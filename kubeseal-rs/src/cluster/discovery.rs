@@ -10,7 +10,7 @@
 
 use sealed_secrets_core::public_cert::{DATA_KEY, LABEL};
 
-use super::transport::Response;
+use super::client::Response;
 
 /// One thing tried, and what came of it (`what: outcome` in the error line).
 #[derive(Clone, Debug, PartialEq, Eq)]

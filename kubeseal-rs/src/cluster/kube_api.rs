@@ -9,9 +9,8 @@ use serde::de::DeserializeOwned;
 use sealed_secrets_core::key_secret::SEALED_SECRETS_KEY_LABEL;
 use sealed_secrets_core::types::{ObjectMeta, SealedSecret, Secret};
 
-use super::connection;
-use super::kubeconfig::{KubeconfigError, Overrides};
-use super::transport::{ApiClient, Response, SetupError, TransportError};
+use super::client::{ApiClient, ConnectError, Response, TransportError};
+use super::kubeconfig::Overrides;
 
 /// Objects per page of a list call.
 const PAGE: usize = 500;
@@ -20,9 +19,7 @@ const PAGE: usize = 500;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(transparent)]
-    Config(#[from] KubeconfigError),
-    #[error(transparent)]
-    Setup(#[from] SetupError),
+    Connect(#[from] ConnectError),
     #[error(transparent)]
     Transport(#[from] TransportError),
     #[error("{what}: {answer}")]
@@ -85,9 +82,8 @@ impl KubeApi {
         kubeconfig: Option<&std::path::Path>,
         overrides: &Overrides,
     ) -> Result<Self, ApiError> {
-        let connection = connection::connection(kubeconfig, overrides)?;
         Ok(Self {
-            client: ApiClient::new(connection)?,
+            client: ApiClient::connect(kubeconfig, overrides)?,
         })
     }
 

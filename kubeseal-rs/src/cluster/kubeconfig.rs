@@ -1,70 +1,34 @@
-//! Kubeconfig: the file format, finding the files and merging them the way client-go's
-//! loading rules do (`--kubeconfig`, else `$KUBECONFIG` as a path list, else `~/.kube/config`).
-//! `connection.rs` turns the merged view plus kubectl's override flags into a connection (or
-//! the in-cluster service account).
+//! Which API server to talk to, and as whom: kube's kubeconfig files and structures
+//! (`kube::config::Kubeconfig`), found the way client-go finds them (`--kubeconfig`, else
+//! `$KUBECONFIG` as a path list, else `~/.kube/config`), with kubectl's override flags applied
+//! to the selected cluster and user before kube builds its `Config` from them (`client.rs`).
 //!
 //! Rules kept from client-go (`tools/clientcmd`), because users' kubeconfigs depend on them:
 //! - `--kubeconfig` must exist; missing files in `$KUBECONFIG` are skipped;
 //! - clusters, contexts and users merge by name and the first file that names one wins; so does
-//!   the first non-empty `current-context`;
-//! - relative paths (`certificate-authority`, `client-certificate`, `client-key`, `tokenFile`,
-//!   and an `exec.command` containing a `/`) resolve against the directory of the file that
-//!   holds them;
+//!   the first `current-context` (kube's `Kubeconfig::merge`); relative paths resolve against
+//!   the file that holds them (kube's `Kubeconfig::read_from`);
 //! - `--certificate-authority` or `--insecure-skip-tls-verify` replaces the whole trust setting,
 //!   `--server` clears a `tls-server-name` unless one is given too, and a client certificate or
 //!   key flag replaces both the file and the inline data;
 //! - with no usable cluster in any file, the in-cluster configuration is used when the process
-//!   runs in a pod (`KUBERNETES_SERVICE_HOST`/`_PORT` and a token file).
+//!   runs in a pod (`KUBERNETES_SERVICE_HOST`/`_PORT` and a token file);
+//! - credentials only ever go over TLS: with an `http://` server none is sent.
 //!
 //! Nothing here prints a credential: errors name files, contexts, clusters and users only.
 
-use std::collections::BTreeMap;
-use std::fmt;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-use zeroize::{Zeroize as _, Zeroizing};
-
-use super::exec::ExecConfig;
+use kube::config::{
+    AuthInfo, Cluster, Context, ExecInteractiveMode, Kubeconfig, NamedAuthInfo, NamedCluster,
+    NamedContext,
+};
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// Where a pod finds its service-account credentials.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-/// A credential read from a kubeconfig: zeroized on drop, never shown by `Debug`.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// Wraps a credential.
-    #[must_use]
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    /// The credential itself; keep it out of messages.
-    #[must_use]
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Drop for SecretString {
-    fn drop(&mut self) {
-        self.0.zeroize();
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 /// Why no connection could be configured. Names files and entries, never values.
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +39,8 @@ pub enum KubeconfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("kubeconfig {path} is not a valid kubeconfig{location}")]
-    Parse { path: PathBuf, location: String },
+    #[error("kubeconfig {path} is not a valid kubeconfig")]
+    Parse { path: PathBuf },
     #[error("context {name:?} not found in kubeconfig {files}")]
     ContextNotFound { name: String, files: String },
     #[error("cluster {name:?} not found in kubeconfig {files}")]
@@ -91,14 +55,6 @@ pub enum KubeconfigError {
     NoConfiguration,
     #[error("{origin}: {problem}")]
     Invalid { origin: String, problem: String },
-    #[error("{origin}: cannot read {what} {path}: {source}")]
-    ReadReferenced {
-        origin: String,
-        what: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 /// kubectl's override flags (`--server`, `--token`, …), as given on the command line.
@@ -123,157 +79,71 @@ pub struct Overrides {
     pub request_timeout: Option<Duration>,
 }
 
-// ---------------------------------------------------------------------------------------------
-// The file format (the subset that decides how to connect; unknown fields are ignored).
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct File {
-    #[serde(default)]
-    current_context: Option<String>,
-    #[serde(default)]
-    clusters: Option<Vec<NamedCluster>>,
-    #[serde(default)]
-    contexts: Option<Vec<NamedContext>>,
-    #[serde(default)]
-    users: Option<Vec<NamedUser>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct NamedCluster {
-    name: String,
-    #[serde(default)]
-    cluster: Option<Cluster>,
-}
-
-#[derive(Debug, Deserialize)]
-struct NamedContext {
-    name: String,
-    #[serde(default)]
-    context: Option<Context>,
-}
-
-#[derive(Debug, Deserialize)]
-struct NamedUser {
-    name: String,
-    #[serde(default)]
-    user: Option<User>,
-}
-
-/// A `clusters[].cluster` entry.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Cluster {
-    #[serde(default)]
-    pub server: Option<String>,
-    #[serde(default)]
-    pub tls_server_name: Option<String>,
-    #[serde(default)]
-    pub insecure_skip_tls_verify: Option<bool>,
-    #[serde(default)]
-    pub certificate_authority: Option<String>,
-    #[serde(default)]
-    pub certificate_authority_data: Option<String>,
-    #[serde(default)]
-    pub proxy_url: Option<String>,
-}
-
-/// A `contexts[].context` entry.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct Context {
-    #[serde(default)]
-    pub cluster: Option<String>,
-    #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default)]
-    pub namespace: Option<String>,
-}
-
-/// A `users[].user` entry.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct User {
-    #[serde(default)]
-    pub client_certificate: Option<String>,
-    #[serde(default)]
-    pub client_certificate_data: Option<String>,
-    #[serde(default)]
-    pub client_key: Option<String>,
-    #[serde(default)]
-    pub client_key_data: Option<SecretString>,
-    #[serde(default)]
-    pub token: Option<SecretString>,
-    #[serde(default, rename = "tokenFile")]
-    pub token_file: Option<String>,
-    #[serde(default, rename = "as")]
-    pub impersonate: Option<String>,
-    #[serde(default)]
-    pub as_uid: Option<String>,
-    #[serde(default)]
-    pub as_groups: Option<Vec<String>>,
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub password: Option<SecretString>,
-    #[serde(default)]
-    pub auth_provider: Option<AuthProvider>,
-    #[serde(default)]
-    pub exec: Option<ExecConfig>,
-}
-
-/// A legacy `auth-provider` entry; only its name is read (to say it is not supported).
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct AuthProvider {
-    #[serde(default)]
-    pub name: String,
-}
-
-// ---------------------------------------------------------------------------------------------
-// Loading and merging.
-
-/// One entry and the file it came from.
-#[derive(Clone, Debug)]
-pub(super) struct Sourced<T> {
-    pub(super) value: T,
-    pub(super) file: PathBuf,
-}
-
-/// The merged view of every kubeconfig file, by name, first file wins.
+/// Every kubeconfig file read, each as kube parsed it, in precedence order.
 #[derive(Debug, Default)]
-pub struct Merged {
-    pub(super) files: Vec<PathBuf>,
-    pub(super) current_context: Option<String>,
-    pub(super) clusters: BTreeMap<String, Sourced<Cluster>>,
-    pub(super) contexts: BTreeMap<String, Sourced<Context>>,
-    pub(super) users: BTreeMap<String, Sourced<User>>,
+pub struct Loaded {
+    files: Vec<(PathBuf, Kubeconfig)>,
 }
 
-impl Merged {
-    pub(super) fn files_text(&self) -> String {
+impl Loaded {
+    fn files_text(&self) -> String {
         if self.files.is_empty() {
             return "(none)".to_owned();
         }
         self.files
             .iter()
-            .map(|p| p.display().to_string())
+            .map(|(p, _)| p.display().to_string())
             .collect::<Vec<_>>()
             .join(":")
     }
 
-    pub(super) fn is_empty(&self) -> bool {
-        self.clusters.is_empty() && self.contexts.is_empty() && self.users.is_empty()
+    fn context(&self, name: &str) -> Option<(Context, PathBuf)> {
+        self.files.iter().find_map(|(path, k)| {
+            k.contexts
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| (c.context.clone().unwrap_or_default(), path.clone()))
+        })
+    }
+
+    fn cluster(&self, name: &str) -> Option<Cluster> {
+        self.files.iter().find_map(|(_, k)| {
+            k.clusters
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.cluster.clone().unwrap_or_default())
+        })
+    }
+
+    fn user(&self, name: &str) -> Option<AuthInfo> {
+        self.files.iter().find_map(|(_, k)| {
+            k.auth_infos
+                .iter()
+                .find(|u| u.name == name)
+                .map(|u| u.auth_info.clone().unwrap_or_default())
+        })
+    }
+
+    fn current_context(&self) -> Option<String> {
+        self.files
+            .iter()
+            .find_map(|(_, k)| k.current_context.clone().filter(|c| !c.is_empty()))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.files
+            .iter()
+            .all(|(_, k)| k.clusters.is_empty() && k.contexts.is_empty() && k.auth_infos.is_empty())
     }
 
     /// The namespace of the selected context, if it sets one.
-    #[must_use]
-    pub fn context_namespace(&self, context_override: Option<&str>) -> Option<String> {
+    fn context_namespace(&self, context_override: Option<&str>) -> Option<String> {
         let name = context_override
             .filter(|c| !c.is_empty())
             .map(str::to_owned)
-            .or_else(|| self.current_context.clone())?;
-        self.contexts
-            .get(&name)
-            .and_then(|c| c.value.namespace.clone())
+            .or_else(|| self.current_context())?;
+        self.context(&name)
+            .and_then(|(c, _)| c.namespace)
             .filter(|n| !n.is_empty())
     }
 }
@@ -287,12 +157,12 @@ pub fn context_namespace(
     explicit: Option<&Path>,
     context_override: Option<&str>,
 ) -> Option<String> {
-    let merged = load(explicit, true).ok()?;
-    if merged.files.is_empty() {
+    let loaded = load(explicit, true).ok()?;
+    if loaded.files.is_empty() {
         return None;
     }
     Some(
-        merged
+        loaded
             .context_namespace(context_override)
             .unwrap_or_else(|| "default".to_owned()),
     )
@@ -321,323 +191,412 @@ pub fn candidate_files(explicit: Option<&Path>) -> (Vec<PathBuf>, bool) {
     (home, false)
 }
 
-/// Reads and merges the kubeconfig files. A missing explicit file is an error; other missing
+/// Reads the kubeconfig files with kube. A missing explicit file is an error; other missing
 /// files are skipped. With `lenient`, unreadable or invalid files are skipped too (offline
 /// sealing only wants the context's namespace and must not fail because of a kubeconfig).
 ///
 /// # Errors
 /// A file cannot be read or parsed (not in lenient mode).
-pub fn load(explicit: Option<&Path>, lenient: bool) -> Result<Merged, KubeconfigError> {
+pub fn load(explicit: Option<&Path>, lenient: bool) -> Result<Loaded, KubeconfigError> {
     let (files, must_exist) = candidate_files(explicit);
-    let mut merged = Merged::default();
+    let mut loaded = Loaded::default();
     for path in files {
-        let read = crate::input::read_file_io(&path, crate::input::MANIFEST_LIMIT).and_then(|b| {
-            String::from_utf8(b.to_vec()).map_err(|_| std::io::Error::other("not UTF-8 text"))
-        });
-        let text = match read {
-            Ok(text) => Zeroizing::new(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => continue,
+        let config = match Kubeconfig::read_from(&path) {
+            Ok(config) => config,
+            Err(kube::config::KubeconfigError::ReadConfig(source, _)) => {
+                if (source.kind() == std::io::ErrorKind::NotFound && !must_exist) || lenient {
+                    continue;
+                }
+                return Err(KubeconfigError::Read { path, source });
+            }
+            // No detail: kube's parse error may quote the file, which holds credentials.
             Err(_) if lenient => continue,
-            Err(source) => return Err(KubeconfigError::Read { path, source }),
+            Err(_) => return Err(KubeconfigError::Parse { path }),
         };
-        let file = match parse(&text, &path) {
-            Ok(file) => file,
-            Err(_) if lenient => continue,
-            Err(e) => return Err(e),
-        };
-        merge_file(&mut merged, file, &path);
-        merged.files.push(path);
+        loaded.files.push((path, config));
     }
-    Ok(merged)
+    Ok(loaded)
 }
 
-fn parse(text: &str, path: &Path) -> Result<File, KubeconfigError> {
-    if text.trim().is_empty() {
-        return Ok(File::default());
-    }
-    // No snippet: the error would quote the file, which holds credentials.
-    let options = serde_saphyr::options! { with_snippet: false };
-    serde_saphyr::from_str_with_options::<File>(text, options).map_err(|e| {
-        let location = e
-            .location()
-            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-            .unwrap_or_default();
-        KubeconfigError::Parse {
-            path: path.to_path_buf(),
-            location,
+/// What the in-cluster fallback reads, injectable for tests.
+#[derive(Clone, Debug, Default)]
+pub struct InClusterEnv {
+    pub host: Option<String>,
+    pub port: Option<String>,
+    pub dir: PathBuf,
+}
+
+impl InClusterEnv {
+    #[must_use]
+    pub fn from_process() -> Self {
+        Self {
+            host: std::env::var("KUBERNETES_SERVICE_HOST").ok(),
+            port: std::env::var("KUBERNETES_SERVICE_PORT").ok(),
+            dir: PathBuf::from(SERVICE_ACCOUNT_DIR),
         }
+    }
+
+    fn possible(&self) -> bool {
+        self.host.as_deref().is_some_and(|h| !h.is_empty())
+            && self.port.as_deref().is_some_and(|p| !p.is_empty())
+            && self.dir.join("token").is_file()
+    }
+
+    /// The in-cluster configuration (`rest.InClusterConfig`) as a cluster and a user.
+    fn entries(&self) -> (Cluster, AuthInfo) {
+        let host = self.host.clone().unwrap_or_default();
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        let ca = self.dir.join("ca.crt");
+        let cluster = Cluster {
+            server: Some(format!(
+                "https://{host}:{}",
+                self.port.clone().unwrap_or_default()
+            )),
+            // client-go carries on without the CA when ca.crt is missing (the system roots
+            // then apply).
+            certificate_authority: ca.is_file().then(|| ca.display().to_string()),
+            ..Cluster::default()
+        };
+        let user = AuthInfo {
+            token_file: Some(self.dir.join("token").display().to_string()),
+            ..AuthInfo::default()
+        };
+        (cluster, user)
+    }
+}
+
+/// The selected cluster and user, overrides applied, ready for kube's `Config`.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// One context, `current-context`, naming one cluster and one user.
+    pub kubeconfig: Kubeconfig,
+    /// The server URL, no trailing slash, for messages.
+    pub server: String,
+    /// Where this came from, for error messages: `context "x" (kubeconfig /path)`.
+    pub origin: String,
+    /// The credentials dropped because the server is plain `http://`, if any.
+    pub dropped_credentials: bool,
+    pub timeout: Option<Duration>,
+}
+
+fn has_cluster_overrides(o: &Overrides) -> bool {
+    o.server.is_some()
+        || o.certificate_authority.is_some()
+        || o.insecure_skip_tls_verify
+        || o.tls_server_name.is_some()
+        || o.proxy_url.is_some()
+}
+
+fn set(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|s| !s.is_empty())
+}
+
+/// Selects the context, cluster and user (client-go's precedence rules) and applies the
+/// override flags.
+///
+/// # Errors
+/// A context/cluster/user that does not exist, conflicting settings, or no configuration.
+#[allow(clippy::too_many_lines)] // one linear walk through client-go's precedence rules
+pub fn resolve(
+    loaded: &Loaded,
+    overrides: &Overrides,
+    in_cluster: &InClusterEnv,
+) -> Result<Resolved, KubeconfigError> {
+    let files = loaded.files_text();
+    let context_name = set(&overrides.context).or_else(|| loaded.current_context());
+    let context = match &context_name {
+        Some(name) => match loaded.context(name) {
+            Some(found) => Some(found),
+            None => {
+                return Err(KubeconfigError::ContextNotFound {
+                    name: name.clone(),
+                    files,
+                });
+            }
+        },
+        None => None,
+    };
+    let context_value = context.as_ref().map(|(c, _)| c.clone()).unwrap_or_default();
+    let cluster_name = set(&overrides.cluster).unwrap_or_else(|| context_value.cluster.clone());
+    let cluster_entry = loaded.cluster(&cluster_name);
+    if set(&overrides.cluster).is_some() && cluster_entry.is_none() {
+        return Err(KubeconfigError::ClusterNotFound {
+            name: cluster_name,
+            files,
+        });
+    }
+    let user_name = set(&overrides.user)
+        .or_else(|| context_value.user.clone())
+        .unwrap_or_default();
+    let user_entry = loaded.user(&user_name);
+    if set(&overrides.user).is_some() && user_entry.is_none() {
+        return Err(KubeconfigError::UserNotFound {
+            name: user_name,
+            files,
+        });
+    }
+
+    // No cluster anywhere: the in-cluster configuration, when running in a pod.
+    let cluster_empty = cluster_entry.as_ref().is_none_or(|c| {
+        set(&c.server).is_none()
+            && c.certificate_authority.is_none()
+            && c.certificate_authority_data.is_none()
+    }) && !has_cluster_overrides(overrides);
+    let (mut cluster, mut user, origin) = if cluster_empty && in_cluster.possible() {
+        let (cluster, user) = in_cluster.entries();
+        (cluster, user, "in-cluster configuration".to_owned())
+    } else {
+        if cluster_empty {
+            if loaded.is_empty() {
+                return Err(KubeconfigError::NoConfiguration);
+            }
+            if context_name.is_none() && cluster_name.is_empty() {
+                return Err(KubeconfigError::NoContext { files });
+            }
+            if cluster_entry.is_none() {
+                return Err(KubeconfigError::ClusterNotFound {
+                    name: cluster_name,
+                    files,
+                });
+            }
+        }
+        let origin = match (&context_name, &context) {
+            (Some(name), Some((_, file))) => {
+                format!("context {name:?} (kubeconfig {})", file.display())
+            }
+            _ if loaded.files.is_empty() => "command-line flags".to_owned(),
+            _ => format!("kubeconfig {files}"),
+        };
+        (
+            cluster_entry.unwrap_or_default(),
+            user_entry.unwrap_or_default(),
+            origin,
+        )
+    };
+    let invalid = |problem: String| KubeconfigError::Invalid {
+        origin: origin.clone(),
+        problem,
+    };
+
+    // The cluster, with the override flags applied.
+    if let Some(server) = &overrides.server {
+        cluster.server = Some(server.clone());
+    }
+    if overrides.server.is_some() || overrides.tls_server_name.is_some() {
+        cluster
+            .tls_server_name
+            .clone_from(&overrides.tls_server_name);
+    }
+    if overrides.insecure_skip_tls_verify || overrides.certificate_authority.is_some() {
+        cluster.insecure_skip_tls_verify = Some(overrides.insecure_skip_tls_verify);
+        cluster.certificate_authority = overrides
+            .certificate_authority
+            .as_ref()
+            .map(|p| p.display().to_string());
+        cluster.certificate_authority_data = None;
+    }
+    if let Some(proxy) = &overrides.proxy_url {
+        cluster.proxy_url = Some(proxy.clone());
+    }
+    let server = normalize_server(
+        &set(&cluster.server)
+            .ok_or_else(|| invalid(format!("no server found for cluster {cluster_name:?}")))?,
+    );
+    cluster.server = Some(server.clone());
+    cluster.tls_server_name = set(&cluster.tls_server_name);
+    cluster.proxy_url = set(&cluster.proxy_url);
+    cluster.certificate_authority = set(&cluster.certificate_authority);
+    cluster.certificate_authority_data = set(&cluster.certificate_authority_data);
+    if cluster.certificate_authority.is_some() && cluster.certificate_authority_data.is_some() {
+        return Err(invalid(format!(
+            "certificate-authority-data and certificate-authority are both specified for cluster {cluster_name:?}"
+        )));
+    }
+    let insecure = cluster.insecure_skip_tls_verify.unwrap_or(false);
+    if insecure
+        && (cluster.certificate_authority.is_some() || cluster.certificate_authority_data.is_some())
+    {
+        return Err(invalid(format!(
+            "cluster {cluster_name:?} sets both a certificate authority and insecure-skip-tls-verify"
+        )));
+    }
+
+    // The user, with the override flags applied.
+    if let Some(token) = &overrides.token {
+        user.token = Some(token.clone());
+    }
+    if let Some(username) = &overrides.username {
+        user.username = Some(username.clone());
+    }
+    if let Some(password) = &overrides.password {
+        user.password = Some(password.clone());
+    }
+    if let Some(path) = &overrides.client_certificate {
+        user.client_certificate = Some(path.display().to_string());
+        user.client_certificate_data = None;
+    }
+    if let Some(path) = &overrides.client_key {
+        user.client_key = Some(path.display().to_string());
+        user.client_key_data = None;
+    }
+    if let Some(name) = &overrides.impersonate {
+        user.impersonate = Some(name.clone());
+    }
+    if let Some(uid) = &overrides.impersonate_uid {
+        user.impersonate_uid = Some(uid.clone());
+    }
+    if !overrides.impersonate_groups.is_empty() {
+        user.impersonate_groups = Some(overrides.impersonate_groups.clone());
+    }
+    check_user(&mut user, &user_name).map_err(invalid)?;
+
+    // As client-go: credentials only ever go over TLS.
+    let dropped_credentials = !server.starts_with("https://") && drop_credentials(&mut user);
+    if let Some(exec) = &mut user.exec
+        && !std::io::stdin().is_terminal()
+    {
+        // Nobody can answer a prompt: the plugin must not wait for one.
+        exec.interactive_mode = Some(ExecInteractiveMode::Never);
+    }
+
+    let kubeconfig = Kubeconfig {
+        clusters: vec![NamedCluster {
+            name: "cluster".to_owned(),
+            cluster: Some(cluster),
+            ..NamedCluster::default()
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: "user".to_owned(),
+            auth_info: Some(user),
+            ..NamedAuthInfo::default()
+        }],
+        contexts: vec![NamedContext {
+            name: "context".to_owned(),
+            context: Some(Context {
+                cluster: "cluster".to_owned(),
+                user: Some("user".to_owned()),
+                namespace: context_value.namespace,
+                ..Context::default()
+            }),
+            ..NamedContext::default()
+        }],
+        current_context: Some("context".to_owned()),
+        ..Kubeconfig::default()
+    };
+    Ok(Resolved {
+        kubeconfig,
+        server,
+        origin,
+        dropped_credentials,
+        timeout: overrides.request_timeout,
     })
 }
 
-fn merge_file(merged: &mut Merged, file: File, path: &Path) {
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    if merged.current_context.is_none() {
-        merged.current_context = file.current_context.filter(|c| !c.is_empty());
-    }
-    for named in file.clusters.into_iter().flatten() {
-        let mut cluster = named.cluster.unwrap_or_default();
-        resolve(&mut cluster.certificate_authority, &dir);
-        merged
-            .clusters
-            .entry(named.name)
-            .or_insert_with(|| Sourced {
-                value: cluster,
-                file: path.to_path_buf(),
-            });
-    }
-    for named in file.contexts.into_iter().flatten() {
-        merged
-            .contexts
-            .entry(named.name)
-            .or_insert_with(|| Sourced {
-                value: named.context.unwrap_or_default(),
-                file: path.to_path_buf(),
-            });
-    }
-    for named in file.users.into_iter().flatten() {
-        let mut user = named.user.unwrap_or_default();
-        resolve(&mut user.client_certificate, &dir);
-        resolve(&mut user.client_key, &dir);
-        resolve(&mut user.token_file, &dir);
-        if let Some(exec) = &mut user.exec {
-            // A bare command name is looked up in PATH; one with a separator is a path.
-            if exec.command.contains(std::path::MAIN_SEPARATOR) {
-                let mut command = Some(std::mem::take(&mut exec.command));
-                resolve(&mut command, &dir);
-                exec.command = command.unwrap_or_default();
-            }
-        }
-        merged.users.entry(named.name).or_insert_with(|| Sourced {
-            value: user,
-            file: path.to_path_buf(),
-        });
-    }
-}
-
-/// Makes a relative, non-empty path absolute against `dir`.
-fn resolve(path: &mut Option<String>, dir: &Path) {
-    if let Some(p) = path
-        .as_mut()
-        .filter(|p| !p.is_empty() && Path::new(p.as_str()).is_relative())
-    {
-        *p = dir.join(p.as_str()).display().to_string();
-    }
-}
-
-/// Parses `--request-timeout` as client-go does: a bare integer is seconds, otherwise a Go
-/// duration (`500ms`, `30s`, `2m`, `1h30m`); `0` means no timeout.
-///
-/// # Errors
-/// Anything else.
-pub fn parse_timeout(text: &str) -> Result<Option<Duration>, String> {
-    let text = text.trim();
-    let invalid = || {
-        format!(
-            "invalid --request-timeout {text:?}: use an integer number of seconds or a number with a unit (e.g. 1s, 2m, 3h)"
-        )
+/// client-go's checks of a user entry, and what it sends: one way of authenticating (an exec
+/// plugin only when nothing else identifies the user), impersonation only with a user name.
+fn check_user(user: &mut AuthInfo, user_name: &str) -> Result<(), String> {
+    let nonempty = |s: &Option<SecretString>| {
+        s.as_ref()
+            .filter(|t| !t.expose_secret().is_empty())
+            .cloned()
     };
-    if text.is_empty() {
-        return Ok(None);
+    user.token = nonempty(&user.token);
+    user.password = nonempty(&user.password);
+    user.client_key_data = nonempty(&user.client_key_data);
+    user.username = set(&user.username);
+    user.token_file = set(&user.token_file);
+    user.client_certificate = set(&user.client_certificate);
+    user.client_certificate_data = set(&user.client_certificate_data);
+    user.client_key = set(&user.client_key);
+    let token = user.token.is_some() || user.token_file.is_some();
+    let basic = user.username.is_some() || user.password.is_some();
+    if token && basic {
+        return Err(format!(
+            "more than one authentication method found for user {user_name:?}; found token and basicAuth, only one is allowed"
+        ));
     }
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok((seconds > 0).then(|| Duration::from_secs(seconds)));
+    if basic {
+        // kube sends basic auth only with both parts; client-go sends an empty one.
+        user.username.get_or_insert_with(String::new);
+        user.password
+            .get_or_insert_with(|| SecretString::from(String::new()));
     }
-    let mut total = 0f64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(invalid)?;
-        if number_len == 0 {
-            return Err(invalid());
+    let cert = user.client_certificate.is_some() || user.client_certificate_data.is_some();
+    if cert {
+        if user.client_certificate.is_some() && user.client_certificate_data.is_some() {
+            return Err(format!(
+                "client-certificate-data and client-certificate are both specified for user {user_name:?}"
+            ));
         }
-        let number: f64 = rest[..number_len].parse().map_err(|_| invalid())?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(invalid()),
-        };
-        total += number * scale;
-        rest = &rest[unit_len..];
+        if user.client_key.is_some() && user.client_key_data.is_some() {
+            return Err(format!(
+                "client-key-data and client-key are both specified for user {user_name:?}"
+            ));
+        }
+        if user.client_key.is_none() && user.client_key_data.is_none() {
+            return Err(format!(
+                "client-key-data or client-key must be specified for user {user_name:?} to use a client certificate"
+            ));
+        }
     }
-    if total <= 0.0 {
-        return Ok(None);
+    let identified = token || basic || cert;
+    if identified {
+        user.exec = None;
+        user.auth_provider = None;
     }
-    Duration::try_from_secs_f64(total)
-        .map(Some)
-        .map_err(|_| invalid())
+    if let Some(provider) = &user.auth_provider {
+        if user.exec.is_none() {
+            return Err(format!(
+                "user {user_name:?} uses auth-provider {:?}, which kubeseal-rs does not support; use an exec credential plugin (client.authentication.k8s.io)",
+                provider.name
+            ));
+        }
+        user.auth_provider = None;
+    }
+    user.impersonate = set(&user.impersonate);
+    if user.impersonate.is_none() {
+        user.impersonate_uid = None;
+        user.impersonate_groups = None;
+    }
+    user.impersonate_uid = set(&user.impersonate_uid);
+    Ok(())
+}
+
+/// Removes every credential of `user`; whether there was one.
+fn drop_credentials(user: &mut AuthInfo) -> bool {
+    let had = user.token.is_some()
+        || user.token_file.is_some()
+        || user.username.is_some()
+        || user.password.is_some()
+        || user.client_certificate.is_some()
+        || user.client_certificate_data.is_some()
+        || user.client_key.is_some()
+        || user.client_key_data.is_some()
+        || user.exec.is_some()
+        || user.auth_provider.is_some();
+    *user = AuthInfo {
+        impersonate: user.impersonate.take(),
+        impersonate_uid: user.impersonate_uid.take(),
+        impersonate_groups: user.impersonate_groups.take(),
+        ..AuthInfo::default()
+    };
+    had
+}
+
+/// `https://` when the server has no scheme (client-go's default), no trailing slash.
+fn normalize_server(server: &str) -> String {
+    let server = server.trim();
+    let with_scheme = if server.contains("://") {
+        server.to_owned()
+    } else {
+        format!("https://{server}")
+    };
+    with_scheme.trim_end_matches('/').to_owned()
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
-pub(crate) mod tests {
-    use super::*;
-
-    pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    pub(crate) fn merged_from(paths: &[&Path]) -> Merged {
-        let mut merged = Merged::default();
-        for path in paths {
-            let text = std::fs::read_to_string(path).unwrap();
-            merge_file(&mut merged, parse(&text, path).unwrap(), path);
-            merged.files.push(path.to_path_buf());
-        }
-        merged
-    }
-
-    pub(crate) const A: &str = r"
-apiVersion: v1
-kind: Config
-current-context: a
-clusters:
-- name: shared
-  cluster:
-    server: https://a.example:6443
-    certificate-authority: pki/ca.crt
-- name: only-a
-  cluster:
-    server: https://only-a.example
-contexts:
-- name: a
-  context: {cluster: shared, user: alice, namespace: team-a}
-users:
-- name: alice
-  user:
-    client-certificate: pki/alice.crt
-    client-key: pki/alice.key
-";
-
-    pub(crate) const B: &str = r"
-current-context: b
-clusters:
-- name: shared
-  cluster:
-    server: https://b.example:6443
-contexts:
-- name: b
-  context: {cluster: shared, user: bob}
-users:
-- name: bob
-  user:
-    token: bob-token
-    as: admin
-    as-groups: [ops]
-";
-
-    #[test]
-    fn first_file_wins_per_name_and_for_current_context() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = write(dir.path(), "a.yaml", A);
-        let b = write(dir.path(), "b.yaml", B);
-        let merged = merged_from(&[&a, &b]);
-        assert_eq!(merged.current_context.as_deref(), Some("a"));
-        assert_eq!(
-            merged.clusters["shared"].value.server.as_deref(),
-            Some("https://a.example:6443")
-        );
-        assert!(merged.contexts.contains_key("b"));
-        assert_eq!(merged.context_namespace(None).as_deref(), Some("team-a"));
-        assert_eq!(merged.context_namespace(Some("b")), None);
-
-        let reversed = merged_from(&[&b, &a]);
-        assert_eq!(reversed.current_context.as_deref(), Some("b"));
-        assert_eq!(
-            reversed.clusters["shared"].value.server.as_deref(),
-            Some("https://b.example:6443")
-        );
-    }
-
-    #[test]
-    fn relative_paths_resolve_against_their_file() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        let a = write(&dir.path().join("sub"), "a.yaml", A);
-        let merged = merged_from(&[&a]);
-        let expected_ca = dir.path().join("sub/pki/ca.crt").display().to_string();
-        assert_eq!(
-            merged.clusters["shared"]
-                .value
-                .certificate_authority
-                .as_deref(),
-            Some(expected_ca.as_str())
-        );
-        let alice = &merged.users["alice"].value;
-        assert_eq!(
-            alice.client_key.as_deref(),
-            Some(dir.path().join("sub/pki/alice.key").to_str().unwrap())
-        );
-    }
-
-    #[test]
-    fn exec_command_resolves_only_with_a_separator() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(
-            dir.path(),
-            "c.yaml",
-            r"
-users:
-- name: rel
-  user:
-    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./bin/plugin}
-- name: bare
-  user:
-    exec: {apiVersion: client.authentication.k8s.io/v1, command: plugin, args: [a], env: null}
-",
-        );
-        let merged = merged_from(&[&path]);
-        let rel = merged.users["rel"].value.exec.as_ref().unwrap();
-        assert_eq!(
-            Path::new(&rel.command),
-            dir.path().join("./bin/plugin").as_path()
-        );
-        let bare = merged.users["bare"].value.exec.as_ref().unwrap();
-        assert_eq!(bare.command, "plugin");
-    }
-
-    #[test]
-    fn parse_errors_name_the_file_not_the_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(
-            dir.path(),
-            "bad.yaml",
-            "users:\n- name: u\n  user:\n    token: s3cr3t-token\n    as-groups: s3cr3t-token\n",
-        );
-        let err = load(Some(&path), false).unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("bad.yaml"), "{text}");
-        assert!(!text.contains("s3cr3t"), "{text}");
-        assert!(load(Some(&path), true).unwrap().is_empty());
-        let missing = dir.path().join("missing.yaml");
-        let err = load(Some(&missing), false).unwrap_err();
-        assert!(err.to_string().contains("missing.yaml"), "{err}");
-    }
-
-    #[test]
-    fn request_timeouts() {
-        assert_eq!(parse_timeout("0").unwrap(), None);
-        assert_eq!(parse_timeout("").unwrap(), None);
-        assert_eq!(parse_timeout("15").unwrap(), Some(Duration::from_secs(15)));
-        assert_eq!(
-            parse_timeout("1m30s").unwrap(),
-            Some(Duration::from_secs(90))
-        );
-        assert_eq!(
-            parse_timeout("250ms").unwrap(),
-            Some(Duration::from_millis(250))
-        );
-        assert!(parse_timeout("soon").is_err());
-        assert!(parse_timeout("5d").is_err());
-    }
-}
+mod tests;

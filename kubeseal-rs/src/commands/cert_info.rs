@@ -15,8 +15,8 @@ use crate::output;
 /// # Errors
 /// The certificate cannot be fetched or parsed (an expired one is shown, not refused).
 pub fn run(args: CertInfoArgs) -> Result<(), CliError> {
-    let (source, seal_args) = super::edit_item::cert_source(args.cert);
-    let (bytes, origin) = super::cert_bytes_from(&source, &seal_args)?;
+    let source = crate::mode::cert_args_source(&args.cert);
+    let (bytes, origin) = super::cert_bytes_from(&source)?;
     let cert = Certificate::from_pem(&bytes)
         .map_err(|source| CertSourceError::Parse { origin, source })?;
     let text = describe(&cert, OffsetDateTime::now_utc());

@@ -129,11 +129,11 @@ pub fn run(args: &CheckArgs) -> Result<(), CliError> {
     for problem in &problems {
         eprintln!("{problem}");
     }
-    Err(CliError::Other(format!(
-        "{} found in {} checked{skipped}",
-        count(problems.len(), "problem"),
-        count(files.len(), "file")
-    )))
+    Err(crate::commands::CommandError::CheckProblems {
+        problems: count(problems.len(), "problem"),
+        files: format!("{}{skipped}", count(files.len(), "file")),
+    }
+    .into())
 }
 
 /// `1 file`, `2 files`.

@@ -175,7 +175,13 @@ pub fn refuse_mismatch(
     } else {
         format!(" ({reason})")
     };
-    Err(CliError::Other(format!(
-        "{shown}: {object}: refusing to {command}: the file is sealed for {existing}; {command} would seal for {would}{because}; nothing was written"
-    )))
+    Err(crate::commands::CommandError::Inconsistent {
+        file: shown.to_string(),
+        object: object.to_string(),
+        command: command.to_string(),
+        existing: existing.to_string(),
+        would: would.to_string(),
+        because,
+    }
+    .into())
 }

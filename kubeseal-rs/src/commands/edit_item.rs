@@ -13,35 +13,54 @@ use sealed_secrets_core::seal;
 use sealed_secrets_core::types::{SealedSecret, base64_std};
 use zeroize::Zeroizing;
 
-use crate::cli::{CertArgs, SealArgs, SetArgs, UnsetArgs};
+use crate::cli::{SetArgs, UnsetArgs};
 use crate::error::CliError;
-use crate::mode::CertSource;
 use crate::sealed_file::{Object, SealedFile};
 use crate::{input, output, sealed_file};
 
 /// `spec.encryptedData`.
 pub const ENCRYPTED_DATA: [&str; 2] = ["spec", "encryptedData"];
 
-/// The certificate source and connection settings of `set`.
-pub(crate) fn cert_source(args: CertArgs) -> (CertSource, SealArgs) {
-    let source = match &args.cert {
-        Some(location) => CertSource::Location(location.clone()),
-        None => CertSource::Controller {
-            namespace: args.controller_namespace.clone(),
-            name: args.controller_name.clone(),
-        },
-    };
-    let seal_args = SealArgs {
-        cert: args.cert.into_iter().collect(),
-        controller_namespace: args.controller_namespace,
-        controller_name: args.controller_name,
-        discover_all_namespaces: args.discover_all_namespaces,
-        kubeconfig: args.kubeconfig,
-        context: args.context,
-        connection: args.connection,
-        ..SealArgs::default()
-    };
-    (source, seal_args)
+/// What `set` and `unset` refuse; `at` is `FILE: SealedSecret NS/NAME`.
+#[derive(Debug, thiserror::Error)]
+pub enum SetError {
+    #[error(
+        "{at}: was sealed with {recorded}, the certificate is {fingerprint}; use that certificate or reseal the file first"
+    )]
+    OtherKey {
+        at: String,
+        recorded: String,
+        fingerprint: String,
+    },
+    #[error(
+        "{at}: item {item:?} is sealed for a {sealed_bits}-bit key, the certificate has a {cert_bits}-bit key; reseal the file first"
+    )]
+    KeySize {
+        at: String,
+        item: String,
+        sealed_bits: usize,
+        cert_bits: usize,
+    },
+    #[error("cannot hide the terminal input (stty failed); pipe the value or use --from-file")]
+    NoHiddenInput,
+    #[error("the two values typed for {0:?} differ; nothing was written")]
+    Mismatch(String),
+    #[error(
+        "{at}: refusing to set item {key:?} to an empty value (read from {from}); pass --allow-empty to store one"
+    )]
+    Empty {
+        at: String,
+        key: String,
+        from: String,
+    },
+    #[error("{at}: cannot encrypt item {key:?}: {error}")]
+    Encrypt {
+        at: String,
+        key: String,
+        error: String,
+    },
+    #[error("{at} has no item {key:?}")]
+    NoItem { at: String, key: String },
 }
 
 /// Refuses to add an item sealed for another key than the object's other items.
@@ -51,9 +70,12 @@ fn check_same_key(file: &SealedFile, object: &Object, cert: &Certificate) -> Res
     if let Some(recorded) = object.sealed_with()
         && recorded != fingerprint
     {
-        return Err(CliError::Other(format!(
-            "{prefix}: was sealed with {recorded}, the certificate is {fingerprint}; use that certificate or reseal the file first"
-        )));
+        return Err(SetError::OtherKey {
+            at: prefix,
+            recorded: recorded.to_owned(),
+            fingerprint,
+        }
+        .into());
     }
     let size = cert.public_key().size_bytes();
     for (item, text) in object.sealed.spec.encrypted_data.iter().flatten() {
@@ -61,11 +83,13 @@ fn check_same_key(file: &SealedFile, object: &Object, cert: &Certificate) -> Res
             .ok()
             .and_then(|blob| sealed_secrets_core::crypto::rsa_block_len(&blob));
         if let Some(block) = block.filter(|b| *b != size) {
-            return Err(CliError::Other(format!(
-                "{prefix}: item {item:?} is sealed for a {}-bit key, the certificate has a {}-bit key; reseal the file first",
-                block * 8,
-                size * 8
-            )));
+            return Err(SetError::KeySize {
+                at: prefix,
+                item: item.clone(),
+                sealed_bits: block * 8,
+                cert_bits: size * 8,
+            }
+            .into());
         }
     }
     Ok(())
@@ -94,10 +118,7 @@ fn prompt_hidden(key: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
             .is_ok_and(|s| s.success())
     };
     if !stty("-echo") {
-        return Err(CliError::Other(
-            "cannot hide the terminal input (stty failed); pipe the value or use --from-file"
-                .to_owned(),
-        ));
+        return Err(SetError::NoHiddenInput.into());
     }
     let read_line = |prompt: &str| -> std::io::Result<Zeroizing<String>> {
         eprint!("{prompt}");
@@ -118,9 +139,7 @@ fn prompt_hidden(key: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
     );
     let value = first.trim_end_matches(['\n', '\r']);
     if value != second.trim_end_matches(['\n', '\r']) {
-        return Err(CliError::Other(format!(
-            "the two values typed for {key:?} differ; nothing was written"
-        )));
+        return Err(SetError::Mismatch(key.to_owned()).into());
     }
     Ok(Zeroizing::new(value.as_bytes().to_vec()))
 }
@@ -144,8 +163,8 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     } = args;
     let mut file = sealed_file::open(&path)?;
     let index = file.select(name.as_deref())?;
-    let (source, seal_args) = cert_source(cert);
-    let cert = super::sealing_cert_from(&source, &seal_args)?;
+    let source = crate::mode::cert_args_source(&cert);
+    let cert = super::sealing_cert_from(&source)?;
     let object = file.objects[index].clone();
     let meta = &object.sealed.metadata;
     let scope = Scope::from_annotations(Some(&meta.annotations));
@@ -182,11 +201,12 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
             },
             |p| p.display().to_string(),
         );
-        return Err(CliError::Other(format!(
-            "{}: {}: refusing to set item {key:?} to an empty value (read from {from}); pass --allow-empty to store one",
-            file.shown,
-            object.describe()
-        )));
+        return Err(SetError::Empty {
+            at: format!("{}: {}", file.shown, object.describe()),
+            key: key.clone(),
+            from,
+        }
+        .into());
     }
     let ciphertext = seal::encrypt_item(
         cert.public_key(),
@@ -196,11 +216,11 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
         &value,
     )
     .map_err(|e| {
-        CliError::Other(format!(
-            "{}: {}: cannot encrypt item {key:?}: {e}",
-            file.shown,
-            object.describe()
-        ))
+        CliError::from(SetError::Encrypt {
+            at: format!("{}: {}", file.shown, object.describe()),
+            key: key.clone(),
+            error: e.to_string(),
+        })
     })?;
     drop(value);
     let mut expected = expected_objects(&file);
@@ -234,11 +254,11 @@ pub fn run_unset(args: &UnsetArgs) -> Result<(), CliError> {
         .as_mut()
         .and_then(|items| items.remove(key));
     if removed.is_none() {
-        return Err(CliError::Other(format!(
-            "{}: {} has no item {key:?}",
-            file.shown,
-            object.describe()
-        )));
+        return Err(SetError::NoItem {
+            at: format!("{}: {}", file.shown, object.describe()),
+            key: key.clone(),
+        }
+        .into());
     }
     file.edit(index, |chunk| {
         edit::remove_entry(chunk, &ENCRYPTED_DATA, key)?.ok_or(edit::EditError::PathNotFound {

@@ -44,35 +44,46 @@ pub fn parse_duration(text: &str) -> Result<time::Duration, String> {
     Ok(time::Duration::seconds(total))
 }
 
+/// What `keygen` refuses or fails on.
+#[derive(Debug, thiserror::Error)]
+pub enum KeygenError {
+    /// `--key-ttl` does not parse (the parser's message).
+    #[error("{0}")]
+    KeyTtl(String),
+    #[error("unsupported --key-size {0}: use 2048, 3072, 4096 or 8192")]
+    KeySize(usize),
+    #[error("cannot generate key: {0}")]
+    Generate(String),
+    #[error("invalid --not-before {0:?}: use RFC 3339")]
+    NotBefore(String),
+    #[error("cannot create certificate: {0}")]
+    Certificate(String),
+}
+
 /// Runs `keygen`.
 ///
 /// # Errors
 /// Bad parameters, key generation or a write failure.
 pub fn run(args: &KeygenArgs) -> Result<(), CliError> {
-    let validity = parse_duration(&args.key_ttl).map_err(CliError::Other)?;
+    let validity = parse_duration(&args.key_ttl).map_err(KeygenError::KeyTtl)?;
     if !matches!(args.key_size, 2048 | 3072 | 4096 | 8192) {
-        return Err(CliError::Other(format!(
-            "unsupported --key-size {}: use 2048, 3072, 4096 or 8192",
-            args.key_size
-        )));
+        return Err(KeygenError::KeySize(args.key_size).into());
     }
-    let key = PrivateKey::generate(args.key_size)
-        .map_err(|e| CliError::Other(format!("cannot generate key: {e}")))?;
+    let key =
+        PrivateKey::generate(args.key_size).map_err(|e| KeygenError::Generate(e.to_string()))?;
     let params = CertParams {
         common_name: args.my_cn.clone(),
         not_before: match &args.not_before {
             Some(text) => {
                 time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-                    .map_err(|_| {
-                        CliError::Other(format!("invalid --not-before {text:?}: use RFC 3339"))
-                    })?
+                    .map_err(|_| KeygenError::NotBefore(text.clone()))?
             }
             None => time::OffsetDateTime::now_utc(),
         },
         validity,
     };
     let cert = Certificate::self_signed(&key, &params)
-        .map_err(|e| CliError::Other(format!("cannot create certificate: {e}")))?;
+        .map_err(|e| KeygenError::Certificate(e.to_string()))?;
     let mut secret = key_secret::new_key_secret(
         &key,
         &cert,

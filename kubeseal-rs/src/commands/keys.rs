@@ -50,12 +50,51 @@ pub fn run(args: &KeysArgs) -> Result<(), CliError> {
     }
 }
 
+/// What `keys` refuses or fails on; every message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// A failed or refused API call (its causes on one line).
+    #[error("{0}")]
+    Api(String),
+    #[error("{0} exists; use --force to replace it")]
+    Exists(String),
+    #[error(
+        "no key Secrets in namespace {0:?}: nothing to back up (is the controller namespace right? use --controller-namespace)"
+    )]
+    NothingToBackUp(String),
+    /// A backup file that cannot be restored: `FILE: …` (or `FILE: DOCUMENT: …`).
+    #[error("{0}")]
+    Backup(String),
+    #[error("{0} holds no key Secret")]
+    EmptyBackup(String),
+    #[error(
+        "Secret {namespace}/{name} exists and holds {holds}, not key {fingerprint}; it is not overwritten: nothing was restored"
+    )]
+    OtherKeyExists {
+        namespace: String,
+        name: String,
+        holds: String,
+        fingerprint: String,
+    },
+    #[error("{error} (restored so far: {restored})")]
+    RestoreStopped { error: String, restored: usize },
+    #[error(
+        "no key Secret in namespace {namespace:?} has fingerprint {fingerprint} (kubeseal-rs keys list shows them): nothing was deleted"
+    )]
+    UnknownFingerprint {
+        namespace: String,
+        fingerprint: String,
+    },
+    #[error("{0}: nothing was deleted")]
+    PruneRefused(String),
+}
+
 fn api_error(e: &cluster::kube_api::ApiError) -> CliError {
-    CliError::Other(one_line(e))
+    KeysError::Api(one_line(e)).into()
 }
 
 fn connect(c: &KeysCluster) -> Result<KubeApi, CliError> {
-    let overrides = cluster::overrides(c.context.as_deref(), &c.connection);
+    let overrides = crate::mode::overrides(c.context.as_deref(), &c.connection);
     KubeApi::connect(c.kubeconfig.as_deref(), &overrides).map_err(|e| api_error(&e))
 }
 
@@ -156,18 +195,13 @@ fn for_backup(mut secret: Secret, namespace: &str) -> Secret {
 fn backup(args: &KeysBackupArgs) -> Result<(), CliError> {
     let to_stdout = args.output.as_os_str() == "-";
     if !to_stdout && !args.force && args.output.exists() {
-        return Err(CliError::Other(format!(
-            "{} exists; use --force to replace it",
-            args.output.display()
-        )));
+        return Err(KeysError::Exists(args.output.display().to_string()).into());
     }
     let namespace = &args.cluster.controller_namespace;
     let api = connect(&args.cluster)?;
     let secrets = key_secrets(&api, namespace)?;
     if secrets.is_empty() {
-        return Err(CliError::Other(format!(
-            "no key Secrets in namespace {namespace:?}: nothing to back up (is the controller namespace right? use --controller-namespace)"
-        )));
+        return Err(KeysError::NothingToBackUp(namespace.clone()).into());
     }
     let keys = inventory(&secrets);
     let mut items: Vec<Secret> = secrets
@@ -218,13 +252,13 @@ fn read_backup(path: &Path) -> Result<Vec<Restorable>, CliError> {
     let shown = path.display().to_string();
     let bytes = input::read_file(path)?;
     let documents =
-        manifest::read_documents(&bytes).map_err(|e| CliError::Other(format!("{shown}: {e}")))?;
+        manifest::read_documents(&bytes).map_err(|e| KeysError::Backup(format!("{shown}: {e}")))?;
     let mut out: Vec<Restorable> = Vec::new();
     for document in documents {
         let position = document.position();
         let secret = document
             .into_secret()
-            .map_err(|e| CliError::Other(format!("{shown}: {e}")))?;
+            .map_err(|e| KeysError::Backup(format!("{shown}: {e}")))?;
         let name = if secret.metadata.name.is_empty() {
             secret.metadata.generate_name.clone()
         } else {
@@ -232,22 +266,24 @@ fn read_backup(path: &Path) -> Result<Vec<Restorable>, CliError> {
         };
         let at = format!("{shown}: {position} (Secret {name:?})");
         if secret.type_ != TLS_SECRET_TYPE {
-            return Err(CliError::Other(format!(
+            return Err(KeysError::Backup(format!(
                 "{at} is not a key Secret: type {:?}, expected {TLS_SECRET_TYPE:?}",
                 secret.type_
-            )));
+            ))
+            .into());
         }
         if !secret
             .metadata
             .labels
             .contains_key(SEALED_SECRETS_KEY_LABEL)
         {
-            return Err(CliError::Other(format!(
+            return Err(KeysError::Backup(format!(
                 "{at} is not a key Secret: no {SEALED_SECRETS_KEY_LABEL} label"
-            )));
+            ))
+            .into());
         }
         let material = key_secret::key_from_secret(&secret)
-            .map_err(|e| CliError::Other(format!("{shown}: {position}: {e}")))?;
+            .map_err(|e| KeysError::Backup(format!("{shown}: {position}: {e}")))?;
         let fingerprint = material.key.fingerprint().to_string();
         if material.cert.fingerprint().to_string() != fingerprint {
             eprintln!(
@@ -264,7 +300,7 @@ fn read_backup(path: &Path) -> Result<Vec<Restorable>, CliError> {
         });
     }
     if out.is_empty() {
-        return Err(CliError::Other(format!("{shown} holds no key Secret")));
+        return Err(KeysError::EmptyBackup(shown.to_string()).into());
     }
     // Oldest first, so creation times follow the keys' order.
     out.sort_by_key(|r| r.not_before);
@@ -299,10 +335,13 @@ fn restore(args: &KeysRestoreArgs) -> Result<(), CliError> {
                 |_| "something else".to_owned(),
                 |m| format!("key {}", m.key.fingerprint()),
             );
-            return Err(CliError::Other(format!(
-                "Secret {namespace}/{name} exists and holds {holds}, not key {}; it is not overwritten: nothing was restored",
-                item.fingerprint
-            )));
+            return Err(KeysError::OtherKeyExists {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                holds,
+                fingerprint: item.fingerprint.clone(),
+            }
+            .into());
         }
         to_create.push(item);
     }
@@ -321,11 +360,10 @@ fn restore(args: &KeysRestoreArgs) -> Result<(), CliError> {
         }
         let secret = for_backup(item.secret.clone(), namespace);
         api.create_secret(namespace, &secret).map_err(|e| {
-            CliError::Other(format!(
-                "{} (restored so far: {})",
-                one_line(&e),
-                lines.iter().filter(|l| l.starts_with("added")).count()
-            ))
+            CliError::from(KeysError::RestoreStopped {
+                error: one_line(&e),
+                restored: lines.iter().filter(|l| l.starts_with("added")).count(),
+            })
         })?;
         lines.push(format!("added {namespace}/{shown} ({})", item.fingerprint));
     }
@@ -369,9 +407,11 @@ fn prune(args: &KeysPruneArgs) -> Result<(), CliError> {
                     .filter(|k| k.fingerprint.as_deref() == Some(fp.as_str()))
                     .collect();
                 if found.is_empty() {
-                    return Err(CliError::Other(format!(
-                        "no key Secret in namespace {namespace:?} has fingerprint {fp} (kubeseal-rs keys list shows them): nothing was deleted"
-                    )));
+                    return Err(KeysError::UnknownFingerprint {
+                        namespace: namespace.clone(),
+                        fingerprint: fp.clone(),
+                    }
+                    .into());
                 }
                 chosen.extend(found);
             }
@@ -411,10 +451,7 @@ fn prune(args: &KeysPruneArgs) -> Result<(), CliError> {
     }
     // By fingerprint the request is all or nothing; by age the keys in use are kept.
     if cutoff.is_none() && !refusals.is_empty() {
-        return Err(CliError::Other(format!(
-            "{}: nothing was deleted",
-            refusals.join("; ")
-        )));
+        return Err(KeysError::PruneRefused(refusals.join("; ")).into());
     }
     let mut out = String::new();
     for refusal in &refusals {

@@ -21,18 +21,25 @@ use crate::{input, output};
 pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
     let target_bytes = input::read_file(target_path)?;
     let target_display = target_path.display().to_string();
-    let mut documents = manifest::read_documents(&target_bytes)
-        .map_err(|e| CliError::Other(format!("{target_display}: {e}")))?;
+    let mut documents = manifest::read_documents(&target_bytes).map_err(|e| {
+        crate::commands::CommandError::MergeTarget {
+            file: target_display.to_string(),
+            error: e.to_string(),
+        }
+    })?;
     if documents.len() != 1 {
-        return Err(CliError::Other(format!(
-            "{target_display}: expected exactly one SealedSecret, found {} documents",
-            documents.len()
-        )));
+        return Err(crate::commands::CommandError::MergeTargetCount {
+            file: target_display.to_string(),
+            count: documents.len(),
+        }
+        .into());
     }
-    let mut target = documents
-        .remove(0)
-        .into_sealed_secret()
-        .map_err(|e| CliError::Other(format!("{target_display}: {e}")))?;
+    let mut target = documents.remove(0).into_sealed_secret().map_err(|e| {
+        crate::commands::CommandError::MergeTarget {
+            file: target_display.to_string(),
+            error: e.to_string(),
+        }
+    })?;
     let target_format = if target_bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         Format::Json
     } else {
@@ -42,10 +49,7 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
     let mut inputs =
         input::read_input_documents(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
     if inputs.len() != 1 {
-        return Err(CliError::Other(format!(
-            "--merge-into expects exactly one input Secret, found {}",
-            inputs.len()
-        )));
+        return Err(crate::commands::CommandError::MergeInputs(inputs.len()).into());
     }
     let input_doc = inputs.remove(0);
     let position = input_doc.position();

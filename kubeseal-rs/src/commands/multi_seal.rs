@@ -19,6 +19,37 @@ use crate::mode::{CertSource, Plan, Target};
 use crate::repo_config::{self, RepoConfig};
 use crate::{cert_source, input, output, sealed_file};
 
+/// What sealing for several clusters refuses or fails on.
+#[derive(Debug, thiserror::Error)]
+pub enum MultiSealError {
+    #[error("--environment {0}: no {file} found (give --config)", file = repo_config::FILE_NAME)]
+    NoConfig(String),
+    #[error("{config}: environment {name} has no cert to seal with")]
+    NoCert { config: String, name: String },
+    #[error("environment {name}: {path}: {error}")]
+    CertFile {
+        name: String,
+        path: String,
+        error: String,
+    },
+    #[error("no secrets found. Ensure the input is valid and UTF-8 encoded")]
+    NoSecrets,
+    #[error("{position}: -w {pattern:?}: {reason}")]
+    Pattern {
+        position: String,
+        pattern: String,
+        reason: String,
+    },
+    #[error(
+        "clusters {owner} and {cluster} would both write {path}; put {{cluster}} in the -w pattern"
+    )]
+    SamePath {
+        owner: String,
+        cluster: String,
+        path: String,
+    },
+}
+
 fn target_cert(
     plan: &Plan,
     target: &Target,
@@ -26,28 +57,30 @@ fn target_cert(
 ) -> Result<Certificate, CliError> {
     match target {
         Target::Cert { location, .. } => {
-            super::sealing_cert_from(&CertSource::Location(location.clone()), &plan.args)
+            super::sealing_cert_from(&CertSource::Location(location.clone()))
         }
         Target::Environment(name) => {
             if config.is_none() {
                 *config = Some(repo_config::load(plan.args.config.as_deref())?);
             }
             let Some(Some(config)) = config.as_ref() else {
-                return Err(CliError::Other(format!(
-                    "--environment {name}: no {} found (give --config)",
-                    repo_config::FILE_NAME
-                )));
+                return Err(MultiSealError::NoConfig(name.clone()).into());
             };
             let env = config.environment(name)?;
             let Some(path) = &env.cert else {
-                return Err(CliError::Other(format!(
-                    "{}: environment {name} has no cert to seal with",
-                    sealed_file::display(&config.path)
-                )));
+                return Err(MultiSealError::NoCert {
+                    config: sealed_file::display(&config.path),
+                    name: name.clone(),
+                }
+                .into());
             };
             let bytes = input::read_file_limited(path, input::CERT_LIMIT).map_err(|e| match e {
                 input::InputError::File { source, .. } => {
-                    CliError::Other(format!("environment {name}: {}: {source}", path.display()))
+                    CliError::from(MultiSealError::CertFile {
+                        name: name.clone(),
+                        path: path.display().to_string(),
+                        error: source.to_string(),
+                    })
                 }
                 other => CliError::Input(other),
             })?;
@@ -157,9 +190,7 @@ pub fn run(plan: &Plan, targets: &[Target], pattern: &str) -> Result<(), CliErro
     let documents =
         input::read_input_documents(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
     if documents.is_empty() {
-        return Err(CliError::Other(
-            "no secrets found. Ensure the input is valid and UTF-8 encoded".to_owned(),
-        ));
+        return Err(MultiSealError::NoSecrets.into());
     }
     let secrets = documents
         .into_iter()
@@ -204,7 +235,11 @@ pub fn run(plan: &Plan, targets: &[Target], pattern: &str) -> Result<(), CliErro
                     ("namespace", namespace),
                 ],
             )
-            .map_err(|reason| CliError::Other(format!("{position}: -w {pattern:?}: {reason}")))?;
+            .map_err(|reason| MultiSealError::Pattern {
+                position: position.to_string(),
+                pattern: pattern.to_owned(),
+                reason: reason.to_string(),
+            })?;
             let yaml = path
                 .extension()
                 .and_then(|e| e.to_str())
@@ -214,10 +249,12 @@ pub fn run(plan: &Plan, targets: &[Target], pattern: &str) -> Result<(), CliErro
                 .entry(path.clone())
                 .or_insert_with(|| (cluster.clone(), String::new()));
             if owner != cluster {
-                return Err(CliError::Other(format!(
-                    "clusters {owner} and {cluster} would both write {}; put {{cluster}} in the -w pattern",
-                    path.display()
-                )));
+                return Err(MultiSealError::SamePath {
+                    owner: owner.to_string(),
+                    cluster: cluster.to_string(),
+                    path: path.display().to_string(),
+                }
+                .into());
             }
             text.push_str(&output::render(&sealed, format)?);
         }

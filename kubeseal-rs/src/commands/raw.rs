@@ -43,7 +43,7 @@ pub fn run(plan: &Plan, from_file: Option<&Path>) -> Result<(), CliError> {
     };
     let cert = super::sealing_cert(plan)?;
     let sealed = seal::encrypt_item(cert.public_key(), scope, &namespace, &name, &value)
-        .map_err(|e| CliError::Other(format!("cannot encrypt the value: {e}")))?;
+        .map_err(|e| crate::commands::CommandError::EncryptValue(e.to_string()))?;
     Ok(output::emit(
         plan.args.sealed_secret_file.as_deref(),
         sealed.as_bytes(),

@@ -22,10 +22,10 @@ pub fn load_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>, CliError> {
         let mut found = key_secret::private_keys_from_file(&bytes).map_err(|source| {
             // The public certificate is the file most often given by mistake: say so.
             if sealed_secrets_core::cert::Certificate::from_pem(&bytes).is_ok() {
-                return CliError::Other(format!(
-                    "{}: this is a certificate, not a private key; --recovery-private-key takes the controller's private keys (PEM keys, key Secret manifests or Lists of them, e.g. from kubeseal-rs keys backup)",
-                    path.display()
-                ));
+                return crate::commands::CommandError::CertificateNotKey(
+                    path.display().to_string(),
+                )
+                .into();
             }
             CliError::KeyFile {
                 path: path.display().to_string(),
@@ -50,9 +50,7 @@ pub fn run(plan: &Plan, key_paths: &[PathBuf]) -> Result<(), CliError> {
         input::read_input_documents(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
     let mut out = String::new();
     if documents.is_empty() {
-        return Err(CliError::Other(
-            "no sealed secrets found in the input".to_owned(),
-        ));
+        return Err(crate::commands::CommandError::NoSealedSecrets.into());
     }
     let key_refs: Vec<&PrivateKey> = keys.iter().collect();
     for doc in documents {

@@ -22,21 +22,20 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
     let sealed_secrets = super::read_sealed_secrets(plan)?;
     let cluster_err = |source: ClusterError| CliError::cluster("cannot re-encrypt secret", source);
     let (target, format) = destination(plan);
-    let mut controller = Controller::connect(&plan.args).map_err(cluster_err)?;
+    let mut controller = Controller::connect(&plan.cluster).map_err(cluster_err)?;
     let mut out = String::new();
     for sealed in &sealed_secrets {
         let body = manifest::to_json_compact(sealed)?;
         let Some(answer) = controller.rotate(body.as_bytes()).map_err(cluster_err)? else {
-            return Err(CliError::Other(format!(
-                "cannot re-encrypt secret: unable to rotate secret {}",
-                sealed.metadata.name
-            )));
+            return Err(
+                crate::commands::CommandError::RotateRefused(sealed.metadata.name.clone()).into(),
+            );
         };
         let mut rotated: SealedSecret = serde_json::from_slice(&answer).map_err(|e| {
-            CliError::Other(format!(
-                "cannot re-encrypt secret {}: the controller's answer is not a SealedSecret ({e})",
-                sealed.metadata.name
-            ))
+            CliError::from(crate::commands::CommandError::RotateAnswer {
+                name: sealed.metadata.name.clone(),
+                error: e.to_string(),
+            })
         })?;
         // The controller answers without kind/apiVersion; server fields are dropped.
         SEALED_SECRET_KIND.clone_into(&mut rotated.kind);

@@ -87,11 +87,10 @@ pub fn run(args: &ResealArgs) -> Result<(), CliError> {
         for problem in &problems {
             eprintln!("{problem}");
         }
-        return Err(CliError::Other(format!(
-            "{} problem{}; nothing was written",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
-        )));
+        return Err(crate::commands::CommandError::ResealProblems {
+            count: problems.len(),
+        }
+        .into());
     }
     tally.files_changed = writes.len();
     if !args.dry_run {
@@ -263,9 +262,11 @@ fn reseal_file(
                     problems.push(format!("{prefix}: item {item:?}: {e}"));
                 }
                 Err(ResealItemError::Encrypt) => {
-                    return Err(CliError::Other(format!(
-                        "{prefix}: cannot encrypt item {item:?} for the new certificate"
-                    )));
+                    return Err(crate::commands::CommandError::ResealEncrypt {
+                        at: prefix.to_string(),
+                        item: item.to_owned(),
+                    }
+                    .into());
                 }
             }
         }

@@ -64,9 +64,7 @@ pub fn assume_default_namespace<'a>(
 pub fn run(plan: &Plan) -> Result<(), CliError> {
     let documents = input::read_input_documents(plan.args.secret_file.as_deref(), TTY_HINT)?;
     if documents.is_empty() {
-        return Err(CliError::Other(
-            "no secrets found. Ensure the input is valid and UTF-8 encoded".to_owned(),
-        ));
+        return Err(crate::commands::CommandError::NoSecrets.into());
     }
     let secrets = documents
         .into_iter()

@@ -15,16 +15,16 @@ use crate::mode::Plan;
 pub fn run(plan: &Plan) -> Result<(), CliError> {
     let sealed_secrets = super::read_sealed_secrets(plan)?;
     let cluster_err = |source| CliError::cluster("cannot validate sealed secret", source);
-    let mut controller = Controller::connect(&plan.args).map_err(cluster_err)?;
+    let mut controller = Controller::connect(&plan.cluster).map_err(cluster_err)?;
     for sealed in &sealed_secrets {
         let body = manifest::to_json_compact(sealed)?;
         match controller.verify(body.as_bytes()).map_err(cluster_err)? {
             Verdict::Valid => {}
             Verdict::Invalid => {
-                return Err(CliError::Other(format!(
-                    "unable to decrypt sealed secret: {}",
-                    sealed.metadata.name
-                )));
+                return Err(crate::commands::CommandError::CannotDecrypt(
+                    sealed.metadata.name.clone(),
+                )
+                .into());
             }
         }
     }
