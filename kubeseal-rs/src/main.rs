@@ -64,6 +64,7 @@ fn edit_mode(plan: mode::Plan) -> Result<(), CliError> {
         Mode::Unset(args) => commands::edit_item::run_unset(&args),
         Mode::Reseal(args) => commands::reseal::run(&args),
         Mode::CertInfo(args) => commands::cert_info::run(*args),
+        Mode::Web(args) => commands::web::run(*args),
         _ => Ok(()),
     }
 }
@@ -94,7 +95,7 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         Mode::Set(_) | Mode::Unset(_) | Mode::Reseal(_) => edit_mode(plan),
         Mode::Keygen(args) => commands::keygen::run(args),
         Mode::Keys(args) => commands::keys::run(args),
-        Mode::CertInfo(_) => edit_mode(plan),
+        Mode::CertInfo(_) | Mode::Web(_) => edit_mode(plan),
         Mode::Completions(shell) => Ok(output::emit(None, &completions::script(*shell), false)?),
         Mode::Man(dir) => man::run(dir.as_deref()),
     }

@@ -18,6 +18,7 @@
 //! - [`edit`]: format-preserving text edits of one mapping entry in a manifest file.
 //! - [`check`]: offline consistency checks of SealedSecret manifests (the CI gate).
 //! - [`public_cert`]: where the controller publishes its certificate for clients (addition).
+//! - [`web`]: the browser sealer page, served by the controller and written by `kubeseal-rs web`.
 
 pub mod cert;
 pub mod check;
@@ -33,3 +34,4 @@ pub mod seal;
 pub mod secret_bytes;
 pub mod template;
 pub mod types;
+pub mod web;
