@@ -225,6 +225,12 @@ pub struct Cli {
         default_value = sealed_secrets_core::public_cert::DEFAULT_CONFIGMAP_NAME
     )]
     pub cert_configmap: String,
+
+    /// Serve the browser sealer at / : a page that fetches /v1/cert.pem and seals in the
+    /// browser, the plaintext never leaving it (addition; docs/web.md).
+    #[arg(long, env = "SEALED_SECRETS_WEB_SEALER", default_value = "true",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
+    pub web_sealer: bool,
 }
 
 /// How keys are ordered to pick the latest one (`--key-order-priority`).
@@ -297,6 +303,8 @@ pub struct Settings {
     pub leader_elect_lease: String,
     /// `--cert-configmap`: the ConfigMap to publish the certificate in; `None` when disabled.
     pub cert_configmap: Option<String>,
+    /// `--web-sealer`: serve the browser sealer at `/`.
+    pub web_sealer: bool,
     /// `--rotate-period` was used (a deprecation notice is printed).
     pub rotate_period_used: bool,
 }
@@ -471,6 +479,7 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
         leader_elect: cli.leader_elect,
         leader_elect_lease: cli.leader_elect_lease,
         cert_configmap: Some(cli.cert_configmap).filter(|s| !s.is_empty()),
+        web_sealer: cli.web_sealer,
         rotate_period_used,
     })
 }
