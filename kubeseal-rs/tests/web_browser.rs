@@ -26,7 +26,9 @@ fn ours() -> PathBuf {
 /// Whether the browser tests run: `SSRS_WEB=1` and chromium plus playwright-core installed.
 fn browser_ready() -> bool {
     if std::env::var("SSRS_WEB").map_or(true, |v| v != "1") {
-        eprintln!("skipping: set SSRS_WEB=1 (after bash tests/web/install.sh) to run the browser tests");
+        eprintln!(
+            "skipping: set SSRS_WEB=1 (after bash tests/web/install.sh) to run the browser tests"
+        );
         return false;
     }
     let playwright = repo_root().join("tests/web/node_modules/playwright-core/package.json");
@@ -46,7 +48,11 @@ fn upstream_kubeseal() -> PathBuf {
         PathBuf::from,
     );
     let bin = dir.join("kubeseal");
-    assert!(bin.is_file(), "upstream kubeseal missing at {}", bin.display());
+    assert!(
+        bin.is_file(),
+        "upstream kubeseal missing at {}",
+        bin.display()
+    );
     bin
 }
 
@@ -121,7 +127,11 @@ fn offline_page_seals_what_both_kubeseals_open_in_every_scope() {
     let dir = tempfile::tempdir().unwrap();
     let (key, cert) = keygen(dir.path());
     let html = dir.path().join("sealer.html");
-    std::fs::write(&html, ok(&ours(), &["web", "--cert", cert.to_str().unwrap()], None)).unwrap();
+    std::fs::write(
+        &html,
+        ok(&ours(), &["web", "--cert", cert.to_str().unwrap()], None),
+    )
+    .unwrap();
     let shown = String::from_utf8(ok(&ours(), &["cert", cert.to_str().unwrap()], None)).unwrap();
     let fingerprint = shown
         .lines()
@@ -184,18 +194,42 @@ fn offline_page_seals_what_both_kubeseals_open_in_every_scope() {
         let annotations = &sealed["metadata"]["annotations"];
         match scope {
             "strict" => assert!(annotations.is_null()),
-            _ => assert_eq!(annotations[format!("sealedsecrets.bitnami.com/{scope}")], "true"),
+            _ => assert_eq!(
+                annotations[format!("sealedsecrets.bitnami.com/{scope}")],
+                "true"
+            ),
         }
         let key = key.to_str().unwrap();
-        for (opener, input) in [(&ours(), &yaml), (&ours(), &json), (&upstream, &yaml), (&upstream, &json)] {
+        for (opener, input) in [
+            (&ours(), &yaml),
+            (&ours(), &json),
+            (&upstream, &yaml),
+            (&upstream, &json),
+        ] {
             let opened = ok(
                 opener,
-                &["--recovery-unseal", "--recovery-private-key", key, "-o", "json"],
+                &[
+                    "--recovery-unseal",
+                    "--recovery-private-key",
+                    key,
+                    "-o",
+                    "json",
+                ],
                 Some(input),
             );
             let data = recovered_data(&opened);
-            assert_eq!(data["password"], b64(password.as_bytes()), "{scope} {}", opener.display());
-            assert_eq!(data["blob.bin"], b64(file_bytes), "{scope} {}", opener.display());
+            assert_eq!(
+                data["password"],
+                b64(password.as_bytes()),
+                "{scope} {}",
+                opener.display()
+            );
+            assert_eq!(
+                data["blob.bin"],
+                b64(file_bytes),
+                "{scope} {}",
+                opener.display()
+            );
             let secret: serde_json::Value = serde_json::from_slice(&opened).unwrap();
             assert_eq!(secret["type"], "Opaque");
             assert_eq!(secret["metadata"]["name"], name);
