@@ -33,13 +33,18 @@ pub struct Page {
 }
 
 fn sha256_source(text: &str) -> String {
-    format!("'sha256-{}'", STANDARD.encode(Sha256::digest(text.as_bytes())))
+    format!(
+        "'sha256-{}'",
+        STANDARD.encode(Sha256::digest(text.as_bytes()))
+    )
 }
 
 /// The text of the template's one `<style>` element.
 fn style_text() -> &'static str {
     let start = TEMPLATE.find("<style>").map_or(0, |i| i + "<style>".len());
-    let end = TEMPLATE[start..].find("</style>").map_or(start, |i| start + i);
+    let end = TEMPLATE[start..]
+        .find("</style>")
+        .map_or(start, |i| start + i);
     &TEMPLATE[start..end]
 }
 
@@ -100,13 +105,25 @@ mod tests {
 
     #[test]
     fn template_has_each_placeholder_once_and_the_script_cannot_end_early() {
-        for marker in ["<!--CSP-->", "<!--CERT-->", "<!--SCRIPT-->", "<style>", "</style>"] {
+        for marker in [
+            "<!--CSP-->",
+            "<!--CERT-->",
+            "<!--SCRIPT-->",
+            "<style>",
+            "</style>",
+        ] {
             assert_eq!(TEMPLATE.matches(marker).count(), 1, "{marker}");
         }
         assert!(!SCRIPT.to_ascii_lowercase().contains("</script"));
         assert!(!SCRIPT.contains("<!--"));
         // No storage, no other network API than the one fetch.
-        for api in ["localStorage", "sessionStorage", "indexedDB", "XMLHttpRequest", "sendBeacon"] {
+        for api in [
+            "localStorage",
+            "sessionStorage",
+            "indexedDB",
+            "XMLHttpRequest",
+            "sendBeacon",
+        ] {
             assert!(!SCRIPT.contains(api), "{api}");
         }
         assert_eq!(SCRIPT.matches("fetch(").count(), 1);
