@@ -2,7 +2,7 @@
 //! headless Chromium (`tests/web/seal.mjs`) against a controller on the `tests/cluster`
 //! control plane. The page fetches `v1/cert.pem` from the controller and nothing else; the
 //! SealedSecret it makes is unsealed by the controller into the Secret with the typed and the
-//! uploaded value.
+//! uploaded value. With `--web-sealer=false`, `/` is a 404 again.
 //!
 //! Skipped unless `SSRS_E2E=1` and `SSRS_WEB=1` (after `bash tests/web/install.sh`).
 
@@ -126,6 +126,18 @@ async fn served_page_seals_what_the_controller_unseals() {
     // The controller's log holds neither value.
     let log = std::fs::read_to_string(dir.join("controller.log")).unwrap();
     assert!(!log.contains(password));
+    drop(controller);
+
+    // Turned off: `/` is upstream's 404, the certificate is served as before.
+    let controller = start_ours(
+        &cluster,
+        &namespace,
+        &dir.join("controller-off.log"),
+        &["--web-sealer=false"],
+    );
+    assert_eq!(wait_cert(&controller).await, pem);
+    let (code, body) = http_get(controller.port, "/").await.expect("GET /");
+    assert_eq!((code, body.as_str()), (404, "404 page not found\n"));
     drop(controller);
     remove_scratch_dir(&dir);
 }
