@@ -238,6 +238,40 @@ fn offline_page_seals_what_both_kubeseals_open_in_every_scope() {
 }
 
 #[test]
+fn offline_page_refuses_bad_forms_with_a_message() {
+    if !browser_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert) = keygen(dir.path());
+    let html = dir.path().join("sealer.html");
+    std::fs::write(&html, ok(&ours(), &["web", cert.to_str().unwrap()], None)).unwrap();
+    let item = |key: &str| serde_json::json!({ "key": key, "value": "some-value" });
+    for (name, items, expected) in [
+        ("ok-name", vec![item("bad key!")], "item key \"bad key!\""),
+        ("ok-name", vec![item("k"), item("k")], "appears twice"),
+        ("Not_A_Name", vec![item("k")], "name: lower-case letters"),
+    ] {
+        let config = serde_json::json!({
+            "url": format!("file://{}", html.display()),
+            "offline": true,
+            "namespace": "default",
+            "name": name,
+            "scope": "strict",
+            "type": "Opaque",
+            "items": items,
+            "out": dir.path(),
+            "expectError": true,
+        });
+        let summary = seal_in_browser(&config, dir.path());
+        let error = summary["error"].as_str().unwrap();
+        assert!(error.starts_with("Cannot seal: "), "{error}");
+        assert!(error.contains(expected), "{error}");
+        assert_eq!(summary["requests"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[test]
 fn web_refuses_what_is_not_a_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("bogus.pem");

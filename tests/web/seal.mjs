@@ -7,6 +7,7 @@
 //   items      [{ key, value } | { key, file }]  (file: a path uploaded into the row)
 //   out        directory for sealed.yaml, sealed.json, downloaded.yaml
 //   screenshot optional PNG path
+//   expectError true: the form must be refused; prints { error, requests } instead
 // It fails (exit 1, one line on stderr) when a request carries a plaintext value, when the
 // offline page makes any request, on a page error or CSP violation, or when storage was used.
 // On success it prints a JSON summary: the certificate facts shown and every request seen.
@@ -81,6 +82,15 @@ try {
   await page.waitForFunction(() => document.getElementById('out-yaml').value !== '' ||
     document.getElementById('seal-error').textContent !== '');
   const error = await page.textContent('#seal-error');
+  if (config.expectError) {
+    // A refused form: the error is shown, and there is no output to copy or download.
+    if (!error) fail('the page sealed a form it should have refused');
+    const leftovers = await page.inputValue('#out-yaml');
+    if (leftovers || !(await page.isDisabled('#download-yaml'))) problems.push('a refused form left output');
+    if (problems.length) fail(problems.join('; '));
+    console.log(JSON.stringify({ error, requests }));
+    process.exit(0);
+  }
   if (error) fail(error);
   const yaml = await page.inputValue('#out-yaml');
   const json = await page.inputValue('#out-json');
