@@ -1774,7 +1774,7 @@ mod tests {
     ) -> SealedSecretObject {
         obj.spec.template.data = templates
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned())))
             .collect();
         obj
     }

@@ -91,10 +91,17 @@ fn template_schema() -> JSONSchemaProps {
                 (
                     "data",
                     described(
-                        "Go text/template sources, rendered with the decrypted items, whose output becomes Secret items.",
+                        "Go text/template sources, rendered with the decrypted items, whose output becomes Secret items. A key set to null omits the encryptedData item of that name from the Secret.",
                         JSONSchemaProps {
                             nullable: Some(true),
-                            ..string_map()
+                            // A null source is kept (not pruned by the API server).
+                            additional_properties: Some(JSONSchemaPropsOrBool::Schema(Box::new(
+                                JSONSchemaProps {
+                                    nullable: Some(true),
+                                    ..string()
+                                },
+                            ))),
+                            ..typed("object")
                         },
                     ),
                 ),
@@ -385,10 +392,13 @@ mod tests {
         let meta = schema_at(root, &["spec", "template", "metadata"]);
         assert_eq!(meta.nullable, Some(true));
         assert_eq!(meta.x_kubernetes_preserve_unknown_fields, Some(true));
-        assert_eq!(
-            schema_at(root, &["spec", "template", "data"]).nullable,
-            Some(true)
-        );
+        let template_data = schema_at(root, &["spec", "template", "data"]);
+        assert_eq!(template_data.nullable, Some(true));
+        let Some(JSONSchemaPropsOrBool::Schema(values)) = &template_data.additional_properties
+        else {
+            panic!("template.data has no value schema");
+        };
+        assert_eq!(values.nullable, Some(true));
         assert_eq!(
             schema_at(root, &["status", "observedGeneration"])
                 .format
@@ -413,7 +423,7 @@ mod tests {
                     metadata: Default::default(),
                     type_: "Opaque".into(),
                     immutable: Some(true),
-                    data: [("a".to_owned(), "b".to_owned())].into(),
+                    data: [("a".to_owned(), Some("b".to_owned()))].into(),
                 },
                 data: Some(vec![1]),
                 encrypted_data: Some(Default::default()),

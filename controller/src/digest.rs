@@ -12,7 +12,8 @@
 //! Anything else (a spec or scope change, an edited Secret, a removed key, a legacy `spec.data`
 //! object) falls back to a full unseal.
 //!
-//! Annotation value: `v1;<signing key fingerprint>;<fingerprints of the keys used, comma
+//! The annotation's value is a [`DigestRecord`] (format and parser in the core, shared with
+//! `kubeseal-rs keys`): `v1;<signing key fingerprint>;<fingerprints of the keys used, comma
 //! separated>;<base64url HMAC>`.
 //!
 //! The third field is also the controller's readable record of which keys opened the
@@ -23,18 +24,16 @@
 use std::collections::BTreeMap;
 
 use aws_lc_rs::hmac;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use sealed_secrets_core::keys::PrivateKey;
-use sealed_secrets_core::scope::Scope;
 use sealed_secrets_core::types::SealedSecret;
 use serde::Serialize;
 
+pub use sealed_secrets_core::digest::DigestRecord;
 /// The annotation holding the digest on Secrets written by this controller.
-pub const DIGEST_ANNOTATION: &str = "sealed-secrets-rs/unsealed-digest";
+pub use sealed_secrets_core::names::UNSEALED_DIGEST_ANNOTATION as DIGEST_ANNOTATION;
 
 const DERIVATION_LABEL: &[u8] = b"sealed-secrets-rs unsealed-digest key v1";
 
@@ -102,7 +101,7 @@ fn message(input: &DigestInput<'_>, secret: &Secret) -> Option<Vec<u8>> {
         uid: &meta.uid,
         namespace: &meta.namespace,
         name: &meta.name,
-        scope: Scope::from_annotations(Some(&meta.annotations)).as_str(),
+        scope: input.sealed.scope().as_str(),
         accept_v1_data: input.accept_v1_data,
         keys_used: input.keys_used,
         spec: &input.sealed.spec,
@@ -144,44 +143,12 @@ pub fn annotation_value(
 ) -> Option<String> {
     let msg = message(input, secret)?;
     let tag = hmac::sign(&signing.0, &msg);
-    Some(format!(
-        "v1;{signing_fp};{};{}",
-        input.keys_used.join(","),
-        URL_SAFE_NO_PAD.encode(tag.as_ref())
-    ))
-}
-
-/// A parsed annotation value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedDigest {
-    pub signing_fp: String,
-    pub keys_used: Vec<String>,
-    pub tag: Vec<u8>,
-}
-
-/// Parses an annotation value; `None` if it is not ours or malformed.
-#[must_use]
-pub fn parse(value: &str) -> Option<ParsedDigest> {
-    let mut parts = value.split(';');
-    if parts.next()? != "v1" {
-        return None;
-    }
-    let signing_fp = parts.next()?.to_owned();
-    let used = parts.next()?;
-    let tag = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
-    if parts.next().is_some() || signing_fp.is_empty() {
-        return None;
-    }
-    let keys_used = if used.is_empty() {
-        Vec::new()
-    } else {
-        used.split(',').map(str::to_owned).collect()
+    let record = DigestRecord {
+        signing_fp: signing_fp.to_owned(),
+        keys_used: input.keys_used.to_vec(),
+        tag: tag.as_ref().to_vec(),
     };
-    Some(ParsedDigest {
-        signing_fp,
-        keys_used,
-        tag,
-    })
+    Some(record.to_value())
 }
 
 /// The fingerprints of the keys that opened the items last time, as recorded in the digest
@@ -189,13 +156,8 @@ pub fn parse(value: &str) -> Option<ParsedDigest> {
 /// Empty when there is no well-formed annotation.
 #[must_use]
 pub fn recorded_keys(secret: &Secret) -> Vec<String> {
-    secret
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(DIGEST_ANNOTATION))
-        .and_then(|value| parse(value))
-        .map(|parsed| parsed.keys_used)
+    DigestRecord::from_annotations(secret.metadata.annotations.as_ref())
+        .map(|record| record.keys_used)
         .unwrap_or_default()
 }
 
@@ -207,15 +169,7 @@ pub fn verify<'k>(
     secret: &Secret,
     lookup: impl Fn(&str) -> Option<&'k DigestKey>,
 ) -> bool {
-    let Some(value) = secret
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(DIGEST_ANNOTATION))
-    else {
-        return false;
-    };
-    let Some(parsed) = parse(value) else {
+    let Some(parsed) = DigestRecord::from_annotations(secret.metadata.annotations.as_ref()) else {
         return false;
     };
     // Every key that opened an item must still be registered: a key removed by an operator
@@ -334,18 +288,6 @@ mod tests {
             .get_or_insert_with(BTreeMap::new)
             .insert("x".into(), "y".into());
         assert!(!verify(&ss, true, &annotated, lookup));
-    }
-
-    #[test]
-    fn parse_round_trip() {
-        let p = parse("v1;SHA256:a;SHA256:a,SHA256:b;AAEC").unwrap();
-        assert_eq!(p.signing_fp, "SHA256:a");
-        assert_eq!(p.keys_used, vec!["SHA256:a", "SHA256:b"]);
-        assert_eq!(p.tag, vec![0, 1, 2]);
-        assert_eq!(parse("v1;SHA256:a;;AAEC").unwrap().keys_used.len(), 0);
-        assert!(parse("v2;a;;AAEC").is_none());
-        assert!(parse("v1;;;AAEC").is_none());
-        assert!(parse("garbage").is_none());
     }
 
     #[test]

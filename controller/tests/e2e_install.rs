@@ -5,7 +5,7 @@
 //! One control plane, in order:
 //! 1. **upstream era**: upstream's objects (named as its `controller.yaml`: ServiceAccount,
 //!    ClusterRole `secrets-unsealer`, Roles `sealed-secrets-key-admin` and
-//!    `sealed-secrets-service-proxier`, Services, Deployment) and the CRD; the upstream v0.36.6
+//!    `sealed-secrets-service-proxier`, Services, Deployment) and the CRD; the upstream v0.40.0
 //!    controller runs "in a pod" with that ServiceAccount, makes its key and unseals a
 //!    SealedSecret;
 //! 2. **migration** as `docs/install.md` says: upstream's objects deleted except the CRD and the
@@ -724,7 +724,7 @@ spec:
       serviceAccountName: {CHART_NAME}
       containers:
       - name: {CHART_NAME}
-        image: docker.io/bitnami/sealed-secrets-controller:0.36.6
+        image: docker.io/bitnami/sealed-secrets-controller:0.40.0
         command: [controller]
         ports: [{{containerPort: 8080, name: http}}]
 "#
@@ -1163,7 +1163,7 @@ async fn namespaced_plain_manifests(env: &Env, helm: &Helm, chart: &str) {
         "fullnameOverride=ssrs-alt".to_owned(),
         format!("namespace={NS}"),
         "rbac.namespacedRoles=true".into(),
-        "rbac.clusterRoleName=ssrs-alt-unsealer".into(),
+        "rbac.namespacedRolesName=ssrs-alt-unsealer".into(),
         format!("additionalNamespaces={{{TEAM}}}"),
         "serviceAccount.name=ssrs-alt-sa".into(),
         "leaderElect=true".into(),

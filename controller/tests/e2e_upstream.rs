@@ -1,6 +1,6 @@
-//! End-to-end interop with the real upstream v0.36.6 tools on a real API server (the
-//! `tests/cluster` harness): our controller and upstream's run side by side, each watching only
-//! its own namespace, upstream's "in a pod" as a ServiceAccount with upstream's RBAC.
+//! End-to-end interop with the real upstream v0.40.0 tools (the pinned peer) on a real API
+//! server (the `tests/cluster` harness): our controller and upstream's run side by side, each
+//! watching only its own namespace, upstream's "in a pod" as a ServiceAccount with upstream's RBAC.
 //!
 //! Skipped unless `SSRS_E2E=1` (root, the built harness, the upstream binaries from
 //! `tests/upstream/install.sh` or `SSRS_UPSTREAM_BIN`, and `kubeseal-rs` built in the same

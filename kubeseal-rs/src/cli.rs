@@ -604,6 +604,9 @@ pub enum Command {
     /// Show a certificate: subject, validity, key size and the fingerprint that
     /// .sealed-secrets.toml pins and --only-key take.
     Cert(Box<CertInfoArgs>),
+    /// Run as a Kustomize KRM function (exec): seal the Secret a SealedSecretGenerator
+    /// describes (ResourceList on stdin and stdout; docs/gitops-workflow.md).
+    Krm,
     /// Write the browser sealer as one self-contained HTML file with the certificate embedded
     /// (seals in the browser, offline; see docs/web.md).
     Web(Box<CertInfoArgs>),

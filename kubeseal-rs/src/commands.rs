@@ -6,6 +6,7 @@ pub mod consistency;
 pub mod edit_item;
 pub mod keygen;
 pub mod keys;
+pub mod krm;
 pub mod merge;
 pub mod multi_seal;
 pub mod raw;

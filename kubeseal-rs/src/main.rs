@@ -98,5 +98,6 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         Mode::CertInfo(_) | Mode::Web(_) => edit_mode(plan),
         Mode::Completions(shell) => Ok(output::emit(None, &completions::script(*shell), false)?),
         Mode::Man(dir) => man::run(dir.as_deref()),
+        Mode::Krm => commands::krm::run(),
     }
 }

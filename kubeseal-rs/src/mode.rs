@@ -54,6 +54,8 @@ pub enum Mode {
     Unset(UnsetArgs),
     Reseal(ResealArgs),
     Keys(Box<KeysArgs>),
+    /// `krm`: the Kustomize KRM function.
+    Krm,
 }
 
 /// One cluster to seal for in [`Mode::SealMulti`].
@@ -111,6 +113,7 @@ pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
         Some(Command::Unset(c)) => Mode::Unset(c),
         Some(Command::Reseal(c)) => Mode::Reseal(c),
         Some(Command::Keys(k)) => keys_mode(k)?,
+        Some(Command::Krm) => Mode::Krm,
         Some(Command::Cert(mut c)) => {
             if c.fetch {
                 c.cert.cert = None;

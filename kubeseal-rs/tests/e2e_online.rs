@@ -5,7 +5,7 @@
 //! Skipped unless `SSRS_E2E=1` (it needs root, the built harness, the upstream binaries from
 //! `tests/upstream/install.sh` and our controller built with
 //! `cargo build -p sealed-secrets-controller`). For each of our controller and the upstream
-//! v0.36.6 controller, each running "in a pod" inside its own network namespace:
+//! v0.40.0 controller, each running "in a pod" inside its own network namespace:
 //! - `--fetch-cert` prints the same PEM as `GET …/proxy/v1/cert.pem`;
 //! - sealing without `--cert` seals for that certificate (checked by opening the result with
 //!   `--recovery-unseal` and the controller's key Secret);

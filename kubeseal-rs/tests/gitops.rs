@@ -1,6 +1,6 @@
 //! The GitOps commands end to end (issue 7): `check` as an offline CI gate, `set`/`unset` and
 //! `reseal` as byte-preserving in-place edits, sealing for several clusters at once; and every
-//! file they write is accepted by the upstream `kubeseal` v0.36.6 (when installed) and by our
+//! file they write is accepted by the upstream `kubeseal` v0.40.0 (when installed) and by our
 //! recovery.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
@@ -19,7 +19,7 @@ fn upstream() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/sealed-secrets-rs/upstream-v0.36.6/bin"))
+                .map(|h| PathBuf::from(h).join(".cache/sealed-secrets-rs/upstream-v0.40.0/bin"))
         })?;
     let bin = dir.join("kubeseal");
     if bin.is_file() {

@@ -1,4 +1,4 @@
-//! Interop with the real upstream `kubeseal` v0.36.6 (installed by `tests/upstream/install.sh`):
+//! Interop with the real upstream `kubeseal` v0.40.0 (installed by `tests/upstream/install.sh`):
 //! what one side seals, the other opens, in every scope; `--merge-into` files are accepted both
 //! ways; and for the same input both produce the same document layout (ciphertexts aside).
 
@@ -18,7 +18,7 @@ fn upstream() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/sealed-secrets-rs/upstream-v0.36.6/bin"))
+                .map(|h| PathBuf::from(h).join(".cache/sealed-secrets-rs/upstream-v0.40.0/bin"))
         })?;
     let bin = dir.join("kubeseal");
     if bin.is_file() {

@@ -22,13 +22,7 @@ use crate::scope::Scope;
 use crate::seal::LAST_APPLIED_ANNOTATIONS;
 use crate::types::{SealedSecret, base64_std};
 
-/// Outer-metadata annotation recording the fingerprint (`SHA256:…`, see
-/// [`crate::keys::Fingerprint`]) of the certificate a SealedSecret was sealed with.
-///
-/// It sits in the SealedSecret's own `metadata.annotations`: upstream's controller builds the
-/// Secret from `spec.template.metadata` only, and `kubeseal` (recovery, merge) ignores unknown
-/// outer annotations, so it never reaches the unsealed Secret and changes no unsealing.
-pub const SEALED_WITH_ANNOTATION: &str = "sealed-secrets-rs/sealed-with";
+pub use crate::names::SEALED_WITH_ANNOTATION;
 
 /// What the repository config pins for one file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -179,7 +173,7 @@ fn check_sealed_secret(
             template.namespace
         ));
     }
-    let scope = Scope::from_annotations(Some(&outer.annotations));
+    let scope = outer.scope();
     let template_scope = Scope::from_annotations(Some(&template.annotations));
     if scope != template_scope {
         problems.push(format!(

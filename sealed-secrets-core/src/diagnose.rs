@@ -142,7 +142,7 @@ pub fn diagnose_item(
     }
 
     let meta = &ss.metadata;
-    let declared = Scope::from_annotations(Some(&meta.annotations));
+    let declared = meta.scope();
     let label = declared.label(&meta.namespace, &meta.name);
     if opens(keys, &label, &blob, rsa_ops) {
         return None;

@@ -10,10 +10,7 @@ use crate::manifest::{self, ManifestError};
 use crate::secret_bytes::SecretBytes;
 use crate::types::{ObjectMeta, Secret};
 
-/// Label that marks key Secrets; only the value [`ACTIVE`] is loaded.
-pub const SEALED_SECRETS_KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
-/// The value of [`SEALED_SECRETS_KEY_LABEL`] on keys in use.
-pub const ACTIVE: &str = "active";
+pub use crate::names::{KEY_LABEL_ACTIVE as ACTIVE, SEALED_SECRETS_KEY_LABEL};
 /// Secret type of key Secrets.
 pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
 /// Item holding the PKCS#1 PEM private key.

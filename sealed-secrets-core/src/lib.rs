@@ -17,6 +17,8 @@
 //! - [`key_secret`]: the `kubernetes.io/tls` key Secrets the controller stores its keys in.
 //! - [`edit`]: format-preserving text edits of one mapping entry in a manifest file.
 //! - [`check`]: offline consistency checks of SealedSecret manifests (the CI gate).
+//! - [`digest`]: the controller's record of the keys that opened a SealedSecret (format only).
+//! - [`names`]: every annotation and label name both programs read or write.
 //! - [`public_cert`]: where the controller publishes its certificate for clients (addition).
 //! - [`web`]: the browser sealer page, served by the controller and written by `kubeseal-rs web`.
 
@@ -24,10 +26,12 @@ pub mod cert;
 pub mod check;
 pub mod crypto;
 pub mod diagnose;
+pub mod digest;
 pub mod edit;
 pub mod key_secret;
 pub mod keys;
 pub mod manifest;
+pub mod names;
 pub mod public_cert;
 pub mod scope;
 pub mod seal;

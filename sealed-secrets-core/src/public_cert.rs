@@ -12,19 +12,15 @@
 /// The ConfigMap's default name (`--cert-configmap`).
 pub const DEFAULT_CONFIGMAP_NAME: &str = "sealed-secrets-cert";
 
-/// The label that marks the ConfigMap as the controller's. A ConfigMap of the same name without
-/// it is someone else's: the controller leaves it alone and clients ignore it.
-pub const LABEL: &str = "sealed-secrets-rs/public-cert";
-
-/// The value of [`LABEL`].
-pub const LABEL_VALUE: &str = "true";
+/// The label that marks the ConfigMap as the controller's (a ConfigMap of the same name without
+/// it is someone else's: the controller leaves it alone and clients ignore it), and its value.
+pub use crate::names::{PUBLIC_CERT_LABEL as LABEL, PUBLIC_CERT_LABEL_VALUE as LABEL_VALUE};
 
 /// The data key holding the certificate PEM.
 pub const DATA_KEY: &str = "cert.pem";
 
-/// The annotation recording which certificate the ConfigMap holds (`SHA256:…`, the fingerprint
-/// `kubeseal-rs` prints and `sealed-secrets-rs/sealed-with` records).
-pub const FINGERPRINT_ANNOTATION: &str = "sealed-secrets-rs/cert-fingerprint";
+/// The annotation recording which certificate the ConfigMap holds (`SHA256:…`).
+pub use crate::names::CERT_FINGERPRINT_ANNOTATION as FINGERPRINT_ANNOTATION;
 
 /// `LABEL=LABEL_VALUE`, as a label selector.
 #[must_use]
@@ -32,10 +28,8 @@ pub fn configmap_selector() -> String {
     format!("{LABEL}={LABEL_VALUE}")
 }
 
-/// Services that front a sealed secrets controller: `app.kubernetes.io/name` is the chart name,
-/// `sealed-secrets` for upstream's Helm chart and `sealed-secrets-rs` for ours (SPEC §5); the
-/// charts' metrics Services carry `app.kubernetes.io/component: metrics` and are excluded.
-pub const SERVICE_SELECTOR: &str = "app.kubernetes.io/name in (sealed-secrets,sealed-secrets-rs),app.kubernetes.io/component!=metrics";
+/// Services that front a sealed secrets controller (label selector).
+pub use crate::names::CONTROLLER_SERVICE_SELECTOR as SERVICE_SELECTOR;
 
 /// Whether a ConfigMap with this value of [`LABEL`] (if any) is the controller's.
 #[must_use]

@@ -4,10 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-/// Annotation that makes an object cluster-wide (value exactly `"true"`).
-pub const CLUSTER_WIDE_ANNOTATION: &str = "sealedsecrets.bitnami.com/cluster-wide";
-/// Annotation that makes an object namespace-wide (value exactly `"true"`).
-pub const NAMESPACE_WIDE_ANNOTATION: &str = "sealedsecrets.bitnami.com/namespace-wide";
+pub use crate::names::{CLUSTER_WIDE_ANNOTATION, NAMESPACE_WIDE_ANNOTATION};
 
 /// Where a sealed value may be unsealed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]

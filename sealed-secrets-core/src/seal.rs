@@ -13,18 +13,10 @@ use crate::types::{
     Secret, SecretTemplateSpec, base64_std,
 };
 
-/// Template annotation: the unsealed Secret gets no ownerReference.
-pub const SKIP_SET_OWNER_REFERENCES_ANNOTATION: &str =
-    "sealedsecrets.bitnami.com/skip-set-owner-references";
-/// Secret annotation: the controller may take over a Secret it does not own.
-pub const MANAGED_ANNOTATION: &str = "sealedsecrets.bitnami.com/managed";
-/// Secret annotation: merge into the existing Secret instead of replacing it.
-pub const PATCH_ANNOTATION: &str = "sealedsecrets.bitnami.com/patch";
-/// Annotations stripped from the template because they may carry the plaintext.
-pub const LAST_APPLIED_ANNOTATIONS: [&str; 2] = [
-    "kubectl.kubernetes.io/last-applied-configuration",
-    "kubecfg.ksonnet.io/last-applied-configuration",
-];
+pub use crate::names::{
+    LAST_APPLIED_ANNOTATIONS, MANAGED_ANNOTATION, PATCH_ANNOTATION,
+    SKIP_SET_OWNER_REFERENCES_ANNOTATION,
+};
 
 /// How to seal one input Secret.
 #[derive(Clone, Debug, Default)]
@@ -183,9 +175,11 @@ pub fn outer_metadata(name: &str, namespace: &str, scope: Scope) -> ObjectMeta {
     meta
 }
 
+mod reseal;
 mod unseal;
 
+pub use reseal::{ItemResealer, ResealItemError, Resealed, reseal};
 pub use unseal::{
     ItemError, ItemErrorKind, JSON_VALUED_KEYS, MAX_SECRET_DATA_BYTES, UnsealError, UnsealOptions,
-    Unsealed, Work, controller_owner_reference, reseal, rsa_budget, unseal, unseal_with, verify,
+    Unsealed, Work, controller_owner_reference, rsa_budget, unseal, unseal_with, verify,
 };

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::scope::Scope;
 use crate::secret_bytes::SecretBytes;
 
 /// API group/version of SealedSecrets.
@@ -88,6 +89,12 @@ impl ObjectMeta {
         self.deletion_grace_period_seconds = None;
     }
 
+    /// The scope these annotations select.
+    #[must_use]
+    pub fn scope(&self) -> Scope {
+        Scope::from_annotations(Some(&self.annotations))
+    }
+
     /// Whether annotation `key` is exactly `"true"` (upstream's boolean annotation rule).
     #[must_use]
     pub fn annotation_is_true(&self, key: &str) -> bool {
@@ -166,6 +173,34 @@ impl SealedSecret {
     pub fn has_sealed_secret_type(&self) -> bool {
         self.kind == SEALED_SECRET_KIND && self.api_version == SEALED_SECRET_API_VERSION
     }
+
+    /// The scope its (outer) annotations select.
+    #[must_use]
+    pub fn scope(&self) -> Scope {
+        self.metadata.scope()
+    }
+
+    /// The OAEP label its items are bound to: its scope applied to its namespace and name.
+    #[must_use]
+    pub fn label(&self) -> Vec<u8> {
+        self.scope()
+            .label(&self.metadata.namespace, &self.metadata.name)
+    }
+
+    /// Its `spec.encryptedData` items (name, base64 ciphertext), in name order.
+    pub fn items(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.spec
+            .encrypted_data
+            .iter()
+            .flatten()
+            .map(|(item, text)| (item.as_str(), text.as_str()))
+    }
+
+    /// How many `spec.encryptedData` items it has.
+    #[must_use]
+    pub fn item_count(&self) -> usize {
+        self.spec.encrypted_data.as_ref().map_or(0, BTreeMap::len)
+    }
 }
 
 /// `spec` of a SealedSecret. `encryptedData` has no `omitempty` upstream (a nil map is `null`),
@@ -202,7 +237,9 @@ pub struct SecretTemplateSpec {
         skip_serializing_if = "BTreeMap::is_empty",
         deserialize_with = "null_as_default"
     )]
-    pub data: BTreeMap<String, String>,
+    /// Go `text/template` sources by Secret key. A `null` source omits that key (an
+    /// `encryptedData` item of the same name) from the Secret (upstream v0.40).
+    pub data: BTreeMap<String, Option<String>>,
 }
 
 /// `status` of a SealedSecret.

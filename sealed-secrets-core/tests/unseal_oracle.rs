@@ -45,7 +45,7 @@ fn sealed(items: &[(&str, &[u8])], templates: &[(&str, &str)]) -> SealedSecret {
     );
     ss.spec.template.data = templates
         .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned())))
         .collect();
     ss
 }

@@ -1,16 +1,19 @@
 {{/*
-Names, as upstream's chart: fullnameOverride, else the release name when it contains the chart
-name, else "<release>-<chart>", cut to 63 characters.
+Names, as upstream's chart: fullnameOverride, else the release name when it contains the name,
+else "<release>-<name>", cut to 63 characters. The name is upstream's chart name,
+`sealed-secrets` (not this chart's): it is in the Deployment's selector, which Kubernetes does
+not let an upgrade change, so `helm upgrade` of a release of upstream's chart to this one keeps
+the same Deployment, Service selectors and object names.
 */}}
 {{- define "ssrs.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- default "sealed-secrets" .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "ssrs.fullname" -}}
 {{- if .Values.fullnameOverride -}}
 {{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- $name := include "ssrs.name" . -}}
 {{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
@@ -97,12 +100,12 @@ each of additionalNamespaces, without duplicates.
 - apiGroups: ["bitnami.com"]
   resources: ["sealedsecrets"]
   verbs: ["get", "list", "watch"]
-# Write the Synced condition and observedGeneration (PUT to the status subresource).
-{{- if .Values.updateStatus }}
+# Write the Synced condition and observedGeneration (PUT to the status subresource). Also with
+# updateStatus=false: that renders no flag (as upstream's chart), and the controller's default
+# writes the status.
 - apiGroups: ["bitnami.com"]
   resources: ["sealedsecrets/status"]
   verbs: ["update"]
-{{- end }}
 # Secrets: get (read the target Secret before writing it, and the legacy key named
 # `secretName`), create (unsealed Secrets, and new key Secrets in the controller namespace),
 # update (a changed SealedSecret, or an adopted `managed` Secret), list (key Secrets at startup,
@@ -136,5 +139,49 @@ each of additionalNamespaces, without duplicates.
 {{- end -}}
 {{- if and .Values.networkPolicy.enabled .Values.networkPolicy.egress.enabled (or (not .Values.networkPolicy.egress.kubeapiCidr) (not .Values.networkPolicy.egress.kubeapiPort)) -}}
 {{- fail "networkPolicy.egress.enabled needs networkPolicy.egress.kubeapiCidr and networkPolicy.egress.kubeapiPort (the kube-apiserver address)" -}}
+{{- end -}}
+{{- end -}}
+
+
+{{/* A value rendered with `tpl` (a string as is, anything else as YAML), as upstream's chart. */}}
+{{- define "ssrs.render" -}}
+{{- if typeIs "string" .value -}}
+{{- tpl .value .context -}}
+{{- else -}}
+{{- tpl (.value | toYaml) .context -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Kubernetes version rendered for: kubeVersion (or global.kubeVersion), else the cluster's. */}}
+{{- define "ssrs.kubeVersion" -}}
+{{- $global := default (dict) .Values.global -}}
+{{- default (default .Capabilities.KubeVersion.Version .Values.kubeVersion) $global.kubeVersion -}}
+{{- end -}}
+
+{{/* The Ingress apiVersion: ingress.apiVersion, else by the Kubernetes version. */}}
+{{- define "ssrs.ingress.apiVersion" -}}
+{{- $kv := include "ssrs.kubeVersion" . -}}
+{{- if .Values.ingress.apiVersion -}}
+{{- .Values.ingress.apiVersion -}}
+{{- else if semverCompare "<1.14-0" $kv -}}
+extensions/v1beta1
+{{- else if semverCompare "<1.19-0" $kv -}}
+networking.k8s.io/v1beta1
+{{- else -}}
+networking.k8s.io/v1
+{{- end -}}
+{{- end -}}
+
+{{/* An Ingress backend on the Service's http port, in the form of that apiVersion. */}}
+{{- define "ssrs.ingress.backend" -}}
+{{- $api := include "ssrs.ingress.apiVersion" .context -}}
+{{- if or (eq $api "extensions/v1beta1") (eq $api "networking.k8s.io/v1beta1") -}}
+serviceName: {{ include "ssrs.fullname" .context }}
+servicePort: http
+{{- else -}}
+service:
+  name: {{ include "ssrs.fullname" .context }}
+  port:
+    name: http
 {{- end -}}
 {{- end -}}

@@ -16,12 +16,9 @@
 use std::collections::BTreeMap;
 
 use sealed_secrets_core::check::SEALED_WITH_ANNOTATION;
-use sealed_secrets_core::crypto;
 use sealed_secrets_core::edit;
 use sealed_secrets_core::keys::PrivateKey;
-use sealed_secrets_core::scope::Scope;
-use sealed_secrets_core::seal;
-use sealed_secrets_core::types::base64_std;
+use sealed_secrets_core::seal::{ItemResealer, ResealItemError, Resealed, Work};
 
 use crate::cli::ResealArgs;
 use crate::error::CliError;
@@ -61,13 +58,14 @@ pub fn run(args: &ResealArgs) -> Result<(), CliError> {
     let new_fp = cert.fingerprint().to_string();
     let keys = super::recover::load_keys(&args.recovery_private_key)?;
     let new_private = keys.iter().find(|k| k.fingerprint().to_string() == new_fp);
+    let key_refs: Vec<&PrivateKey> = keys.iter().collect();
     let files = sealed_file::walk(&args.paths)?;
 
     // The files are independent: each is read, parsed and re-encrypted (the RSA work) on its
     // own thread, and the results are taken in path order, so the output does not depend on
     // the scheduling.
     let shared = Shared {
-        keys: &keys,
+        keys: &key_refs,
         new_private,
         cert: &cert,
         new_fp: &new_fp,
@@ -122,7 +120,7 @@ pub fn run(args: &ResealArgs) -> Result<(), CliError> {
 
 /// What every file's work shares.
 struct Shared<'a> {
-    keys: &'a [PrivateKey],
+    keys: &'a [&'a PrivateKey],
     new_private: Option<&'a PrivateKey>,
     cert: &'a sealed_secrets_core::cert::Certificate,
     new_fp: &'a str,
@@ -229,47 +227,47 @@ fn reseal_file(
             ));
             continue;
         }
-        let meta = &ss.metadata;
-        let scope = Scope::from_annotations(Some(&meta.annotations));
-        let label = scope.label(&meta.namespace, &meta.name);
         let recorded_new = object.sealed_with() == Some(new_fp);
+        let mut resealer = ItemResealer::new(ss, keys);
+        let mut work = Work::default();
         let mut new_items = BTreeMap::new();
         let mut all_on_new = true;
         let mut object_changed = false;
-        for (item, text) in ss.spec.encrypted_data.iter().flatten() {
-            let Ok(blob) = base64_std::decode(text) else {
-                problems.push(format!("{prefix}: item {item:?} is not valid base64"));
-                continue;
-            };
-            if new_private.is_some_and(|k| crypto::decrypt_with_key(k, &label, &blob).is_ok()) {
+        for (item, text) in ss.items() {
+            if new_private.is_some_and(|k| resealer.opens_with(k, text, &mut work)) {
                 tally.already += 1;
                 continue;
             }
-            let Ok(opened) = crypto::hybrid_decrypt(keys.iter(), &label, &blob) else {
-                if recorded_new {
-                    tally.already += 1;
-                } else {
+            let resealed = resealer.reseal(text, cert.public_key(), &mut work, |index| {
+                let opener = keys[index].fingerprint().to_string();
+                args.only_key.as_deref().is_none_or(|only| only == opener)
+            });
+            match resealed {
+                Ok(Resealed::Sealed { text, .. }) => {
+                    new_items.insert(item.to_owned(), text);
+                    tally.resealed += 1;
+                    object_changed = true;
+                }
+                Ok(Resealed::Skipped { .. }) => {
+                    tally.other_key += 1;
+                    all_on_new = false;
+                }
+                Err(ResealItemError::NoKey) if recorded_new => tally.already += 1,
+                Err(ResealItemError::Base64(_)) => {
+                    problems.push(format!("{prefix}: item {item:?} is not valid base64"));
+                }
+                Err(ResealItemError::NoKey) => {
                     problems.push(format!("{prefix}: item {item:?}: no key could decrypt it"));
                 }
-                continue;
-            };
-            let opener = keys[opened.key_index].fingerprint().to_string();
-            if args.only_key.as_deref().is_some_and(|only| only != opener) {
-                tally.other_key += 1;
-                all_on_new = false;
-                continue;
+                Err(e @ ResealItemError::TooMuchWork) => {
+                    problems.push(format!("{prefix}: item {item:?}: {e}"));
+                }
+                Err(ResealItemError::Encrypt) => {
+                    return Err(CliError::Other(format!(
+                        "{prefix}: cannot encrypt item {item:?} for the new certificate"
+                    )));
+                }
             }
-            let sealed = seal::encrypt_item(
-                cert.public_key(),
-                scope,
-                &meta.namespace,
-                &meta.name,
-                opened.plaintext.expose(),
-            )
-            .map_err(|e| CliError::Other(format!("{prefix}: cannot encrypt item {item:?}: {e}")))?;
-            new_items.insert(item.clone(), sealed);
-            tally.resealed += 1;
-            object_changed = true;
         }
         for (item, sealed) in &new_items {
             file.edit(index, |chunk| {

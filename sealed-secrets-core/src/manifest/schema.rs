@@ -29,6 +29,10 @@ pub(super) enum Shape {
     Base64,
     /// `map[string]string`.
     StrMap,
+    /// A Go `*string`: as [`Shape::Str`], but `null` stays `null` (nil).
+    OptStr,
+    /// `map[string]*string`: as [`Shape::StrMap`], but a `null` entry stays `null` (nil).
+    OptStrMap,
     /// `map[string][]byte`.
     Base64Map,
     /// `[]string`.
@@ -92,7 +96,7 @@ const TEMPLATE: &[Field] = &[
     field("metadata", Shape::Object(OBJECT_META)),
     field("type", Shape::Str),
     field("immutable", Shape::Bool),
-    field("data", Shape::StrMap),
+    field("data", Shape::OptStrMap),
 ];
 
 const SPEC: &[Field] = &[
@@ -229,6 +233,8 @@ fn normalize_field(value: &mut Value, shape: &Shape) -> Result<bool, Mismatch> {
 fn normalize_element(value: &mut Value, shape: &Shape) -> Result<(), Mismatch> {
     match shape {
         Shape::Str | Shape::RequiredStr => to_go_string(value),
+        Shape::OptStr if value.is_null() => Ok(()),
+        Shape::OptStr => to_go_string(value),
         Shape::Bool => match value {
             Value::Bool(_) => Ok(()),
             Value::Null => {
@@ -244,6 +250,7 @@ fn normalize_element(value: &mut Value, shape: &Shape) -> Result<(), Mismatch> {
         },
         Shape::Base64 => check_base64(value),
         Shape::StrMap => each_entry(value, &Shape::Str, "a map of strings"),
+        Shape::OptStrMap => each_entry(value, &Shape::OptStr, "a map of strings"),
         Shape::Base64Map => each_entry(value, &Shape::Base64, "a map of base64 strings"),
         Shape::StrList => each_item(value, &Shape::Str, "a list of strings"),
         Shape::ObjectList(fields) => each_item(value, &Shape::Object(fields), "a list of objects"),

@@ -13,15 +13,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::crypto;
-use crate::keys::{PrivateKey, PublicKey};
-use crate::scope::Scope;
+use crate::keys::PrivateKey;
 use crate::secret_bytes::SecretBytes;
 use crate::template;
 use crate::types::{
     OwnerReference, SEALED_SECRET_API_VERSION, SEALED_SECRET_KIND, SealedSecret, Secret, base64_std,
 };
 
-use super::{SKIP_SET_OWNER_REFERENCES_ANNOTATION, encrypt_item};
+use super::SKIP_SET_OWNER_REFERENCES_ANNOTATION;
 
 /// The Kubernetes API server refuses a Secret whose values add up to more than this
 /// (`MaxSecretSize`); templates may only fill what the decrypted values leave.
@@ -103,7 +102,7 @@ pub fn rsa_budget(items: usize, keys: usize) -> u64 {
 }
 
 impl Work<'_> {
-    fn expired(&self) -> bool {
+    pub(super) fn expired(&self) -> bool {
         self.deadline
             .is_some_and(|deadline| std::time::Instant::now() >= deadline)
     }
@@ -111,7 +110,7 @@ impl Work<'_> {
 
 /// Decrypts `blob` trying `order` (indexes into `keys`) front to back, counting each RSA
 /// operation against `budget`; the key that opened it moves to the front of `order`.
-fn open_blob(
+pub(super) fn open_blob(
     keys: &[&PrivateKey],
     order: &mut Vec<usize>,
     label: &[u8],
@@ -142,7 +141,7 @@ fn open_blob(
     Err(Opening::NoKey)
 }
 
-enum Opening {
+pub(super) enum Opening {
     NoKey,
     TooMuchWork,
 }
@@ -229,7 +228,7 @@ fn format_item_errors(items: &[ItemError]) -> String {
 }
 
 /// Go's `base64.StdEncoding` error text for an item.
-fn base64_error_text(text: &str) -> String {
+pub(super) fn base64_error_text(text: &str) -> String {
     let offset = match base64_std::decode(text) {
         Err(base64::DecodeError::InvalidByte(offset, _))
         | Err(base64::DecodeError::InvalidLastSymbol(offset, _)) => offset,
@@ -284,7 +283,7 @@ pub fn unseal_with(
     opts: &UnsealOptions,
     work: &mut Work<'_>,
 ) -> Result<Unsealed, UnsealError> {
-    let label = label_of(ss);
+    let label = ss.label();
     let (mut secret, key_index_by_item, value_failures) = if let Some(blob) = &ss.spec.data {
         let opened = open_v1(ss, keys, opts, &label, blob, work)?;
         let secret: Secret =
@@ -328,7 +327,7 @@ pub fn verify(
     opts: &UnsealOptions,
     work: &mut Work<'_>,
 ) -> Result<(), UnsealError> {
-    let label = label_of(ss);
+    let label = ss.label();
     if let Some(blob) = &ss.spec.data {
         open_v1(ss, keys, opts, &label, blob, work).map(drop)
     } else {
@@ -336,64 +335,8 @@ pub fn verify(
     }
 }
 
-/// Re-encrypts a SealedSecret for `new_key` (the `/v1/rotate` and `--re-encrypt` operation).
-///
-/// Only ciphertexts change: the template (metadata, type, immutable and the `data` templates,
-/// unrendered) is kept as it is, and a legacy `spec.data` blob is re-encrypted as a blob (not
-/// parsed), so that the answer never depends on a plaintext. Every item is decrypted once.
-///
-/// # Errors
-/// Decryption failed (see [`verify`]), or encryption failed (reported as that item's error).
-pub fn reseal(
-    ss: &SealedSecret,
-    keys: &[&PrivateKey],
-    new_key: &PublicKey,
-    opts: &UnsealOptions,
-    work: &mut Work<'_>,
-) -> Result<SealedSecret, UnsealError> {
-    let scope = Scope::from_annotations(Some(&ss.metadata.annotations));
-    let (namespace, name) = (&ss.metadata.namespace, &ss.metadata.name);
-    let label = scope.label(namespace, name);
-    let mut out = ss.clone();
-    out.status = None;
-    if let Some(blob) = &ss.spec.data {
-        let plaintext = open_v1(ss, keys, opts, &label, blob, work)?;
-        let sealed = crypto::hybrid_encrypt(new_key, &label, plaintext.expose())
-            .map_err(|_| UnsealError::V1NoKey)?;
-        out.spec.data = Some(sealed);
-    } else {
-        let opened = open_items(ss, keys, &label, work)?;
-        let mut encrypted = BTreeMap::new();
-        for (item, value) in &opened.data {
-            let sealed =
-                encrypt_item(new_key, scope, namespace, name, value.expose()).map_err(|_| {
-                    UnsealError::Items(vec![ItemError {
-                        item: item.clone(),
-                        kind: ItemErrorKind::NoKey,
-                    }])
-                })?;
-            encrypted.insert(item.clone(), sealed);
-        }
-        out.spec.encrypted_data = Some(encrypted);
-    }
-    // A recorded sealing certificate (see `check`) now names the new key.
-    if let Some(recorded) = out
-        .metadata
-        .annotations
-        .get_mut(crate::check::SEALED_WITH_ANNOTATION)
-    {
-        *recorded = new_key.fingerprint().to_string();
-    }
-    Ok(out)
-}
-
-fn label_of(ss: &SealedSecret) -> Vec<u8> {
-    Scope::from_annotations(Some(&ss.metadata.annotations))
-        .label(&ss.metadata.namespace, &ss.metadata.name)
-}
-
 /// Decrypts a legacy whole-Secret `spec.data` blob.
-fn open_v1(
+pub(super) fn open_v1(
     ss: &SealedSecret,
     keys: &[&PrivateKey],
     opts: &UnsealOptions,
@@ -487,11 +430,19 @@ fn render(
     opts: &UnsealOptions,
     work: &mut Work<'_>,
 ) -> Result<(Secret, Vec<ItemError>), UnsealError> {
-    let templates = &ss.spec.template.data;
-    // Room the templates leave: the decrypted values they do not replace (lengths are public).
+    // As upstream v0.40: a `null` source omits that item from the Secret; a template named
+    // like an item never replaces it (decrypted values take precedence); the templates see
+    // the decrypted values and, for names no item has, the other sources as plain values.
+    let sources = &ss.spec.template.data;
+    let templates: BTreeMap<String, String> = sources
+        .iter()
+        .filter_map(|(item, source)| Some((item.clone(), source.clone()?)))
+        .collect();
+    let omitted = |item: &str| sources.get(item).is_some_and(Option::is_none);
+    // Room the templates leave: the decrypted values kept (lengths are public).
     let kept: usize = data
         .iter()
-        .filter(|(item, _)| !templates.contains_key(*item))
+        .filter(|(item, _)| !omitted(item))
         .map(|(_, value)| value.len())
         .sum();
     if kept > MAX_SECRET_DATA_BYTES {
@@ -507,8 +458,14 @@ fn render(
         }
         (None, deadline) => deadline,
     };
-    let rendered = render_all(templates, &data, &opts.template_limits, room, deadline).map_err(
-        |static_errors| {
+    let mut context: BTreeMap<String, SecretBytes> = data.clone();
+    for (item, source) in &templates {
+        context
+            .entry(item.clone())
+            .or_insert_with(|| SecretBytes::from(source.as_bytes().to_vec()));
+    }
+    let rendered = render_all(&templates, &context, &opts.template_limits, room, deadline)
+        .map_err(|static_errors| {
             UnsealError::Items(
                 static_errors
                     .into_iter()
@@ -518,14 +475,14 @@ fn render(
                     })
                     .collect(),
             )
-        },
-    )?;
+        })?;
+    drop(context);
     let mut failures = Vec::new();
-    // Templates see only the decrypted values, never another template's output.
+    // Templates see only the decrypted values and the sources, never another template's output.
     for (item, result) in rendered {
         match result {
             Ok(out) => {
-                data.insert(item, out);
+                data.entry(item).or_insert(out);
             }
             Err(e) => {
                 data.remove(&item);
@@ -536,6 +493,7 @@ fn render(
             }
         }
     }
+    data.retain(|item, _| !omitted(item));
     let template = &ss.spec.template;
     for (secret_type, key) in JSON_VALUED_KEYS {
         if template.type_ == secret_type

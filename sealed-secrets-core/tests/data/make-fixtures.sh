@@ -4,7 +4,7 @@
 # expected values in README.md and in tests/crypto_props.rs must be updated after a re-run.
 set -euo pipefail
 cd "$(dirname "$0")"
-KUBESEAL="${KUBESEAL:-$(bash ../../../tests/upstream/install.sh)/kubeseal}"
+KUBESEAL="${KUBESEAL:-$(bash ../../../tests/upstream/install.sh 0.36.6)/kubeseal}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

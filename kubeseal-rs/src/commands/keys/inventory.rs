@@ -3,8 +3,7 @@
 //!
 //! A SealedSecret depends on a key when that key opens its items. The controller records the
 //! keys that opened a SealedSecret in its Secret's `sealed-secrets-rs/unsealed-digest`
-//! annotation (`v1;<signing fp>;<fps of the keys used>;<HMAC>`, see the controller's
-//! `digest.rs`). That record is trusted only while it is current: the SealedSecret is
+//! annotation (a `sealed_secrets_core::digest::DigestRecord`). That record is trusted only while it is current: the SealedSecret is
 //! `Synced=True` at its current generation. Every other SealedSecret (no Secret yet, failing,
 //! changed since, unsealed by upstream's controller, `--skip-unchanged=false`) is
 //! "unrecorded": `prune` then asks the key itself, one RSA operation per item.
@@ -12,14 +11,14 @@
 use std::collections::BTreeMap;
 
 use sealed_secrets_core::crypto;
+use sealed_secrets_core::digest::DigestRecord;
 use sealed_secrets_core::key_secret::{self, ACTIVE, SEALED_SECRETS_KEY_LABEL};
 use sealed_secrets_core::keys::PrivateKey;
-use sealed_secrets_core::scope::Scope;
 use sealed_secrets_core::types::{ObjectMeta, SealedSecret, Secret, base64_std};
 use time::OffsetDateTime;
 
 /// The controller's record of the keys that opened a SealedSecret, on its Secret.
-pub const DIGEST_ANNOTATION: &str = "sealed-secrets-rs/unsealed-digest";
+pub use sealed_secrets_core::digest::UNSEALED_DIGEST_ANNOTATION as DIGEST_ANNOTATION;
 /// The name of the pre-0.9 legacy key Secret (the default `--key-prefix`), loaded without a
 /// label.
 pub const LEGACY_KEY_NAME: &str = "sealed-secrets-key";
@@ -112,21 +111,7 @@ pub fn inventory(secrets: &[Secret]) -> Vec<KeyInfo> {
 /// The key fingerprints recorded in a digest annotation value; `None` if malformed.
 #[must_use]
 pub fn recorded_keys(value: &str) -> Option<Vec<String>> {
-    let mut parts = value.split(';');
-    if parts.next()? != "v1" {
-        return None;
-    }
-    let _signing = parts.next().filter(|s| !s.is_empty())?;
-    let used = parts.next()?;
-    let _tag = parts.next()?;
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(if used.is_empty() {
-        Vec::new()
-    } else {
-        used.split(',').map(str::to_owned).collect()
-    })
+    DigestRecord::parse(value).map(|record| record.keys_used)
 }
 
 /// Whether the SealedSecret's status says it was unsealed at its current generation.
@@ -196,12 +181,11 @@ pub fn usage(sealed: Vec<SealedSecret>, secrets: &[ObjectMeta]) -> Usage {
 /// block is opened, the plaintext is never decrypted).
 #[must_use]
 pub fn opened_by(key: &PrivateKey, ss: &SealedSecret) -> bool {
-    let scope = Scope::from_annotations(Some(&ss.metadata.annotations));
-    let label = scope.label(&ss.metadata.namespace, &ss.metadata.name);
+    let label = ss.label();
     if let Some(blob) = &ss.spec.data {
         return crypto::opens_session_key(key, &label, blob);
     }
-    ss.spec.encrypted_data.iter().flatten().any(|(_, text)| {
+    ss.items().any(|(_, text)| {
         base64_std::decode(text).is_ok_and(|blob| crypto::opens_session_key(key, &label, &blob))
     })
 }

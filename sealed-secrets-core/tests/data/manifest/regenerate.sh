@@ -3,7 +3,7 @@
 # Usage: bash regenerate.sh   (needs python3, openssl and the pinned upstream kubeseal)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-bin="$(bash "$here/../../../../tests/upstream/install.sh")"
+bin="$(bash "$here/../../../../tests/upstream/install.sh" 0.36.6)"
 kubeseal="$bin/kubeseal"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -1,0 +1,121 @@
+//! The record the controller keeps on every Secret it writes: which keys opened the
+//! SealedSecret, and a keyed digest of what was written (addition; upstream has none).
+//!
+//! The controller computes the digest (an HMAC keyed from a private key that opened the
+//! SealedSecret, over the SealedSecret's identity, scope and spec and the Secret's content) and
+//! skips decryption when it still matches; `kubeseal-rs keys list|prune` read the record to
+//! find the SealedSecrets that depend on a key (docs/keys.md). This module holds only the
+//! record's format, so both programs parse it the same way.
+//!
+//! Value of [`UNSEALED_DIGEST_ANNOTATION`]: `v1;<signing key fingerprint>;<fingerprints of the
+//! keys used, comma separated>;<base64url HMAC, unpadded>`.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+pub use crate::names::UNSEALED_DIGEST_ANNOTATION;
+
+/// A parsed [`UNSEALED_DIGEST_ANNOTATION`] value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestRecord {
+    /// Fingerprint of the key whose derived HMAC key signed the record.
+    pub signing_fp: String,
+    /// Fingerprints of the keys that opened the items (an ordering hint and a readable record;
+    /// never a proof unless the tag verifies).
+    pub keys_used: Vec<String>,
+    /// The HMAC tag.
+    pub tag: Vec<u8>,
+}
+
+impl DigestRecord {
+    /// Parses an annotation value; `None` if it is not a well-formed `v1` record.
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut parts = value.split(';');
+        if parts.next()? != "v1" {
+            return None;
+        }
+        let signing_fp = parts.next()?.to_owned();
+        let used = parts.next()?;
+        let tag = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+        if parts.next().is_some() || signing_fp.is_empty() {
+            return None;
+        }
+        let keys_used = if used.is_empty() {
+            Vec::new()
+        } else {
+            used.split(',').map(str::to_owned).collect()
+        };
+        Some(Self {
+            signing_fp,
+            keys_used,
+            tag,
+        })
+    }
+
+    /// The record read from a Secret's annotations, if it has a well-formed one.
+    #[must_use]
+    pub fn from_annotations(annotations: Option<&BTreeMap<String, String>>) -> Option<Self> {
+        annotations
+            .and_then(|a| a.get(UNSEALED_DIGEST_ANNOTATION))
+            .and_then(|value| Self::parse(value))
+    }
+
+    /// The annotation value of this record.
+    #[must_use]
+    pub fn to_value(&self) -> String {
+        format!(
+            "v1;{};{};{}",
+            self.signing_fp,
+            self.keys_used.join(","),
+            URL_SAFE_NO_PAD.encode(&self.tag)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_round_trip() {
+        let p = DigestRecord::parse("v1;SHA256:a;SHA256:a,SHA256:b;AAEC").unwrap();
+        assert_eq!(p.signing_fp, "SHA256:a");
+        assert_eq!(p.keys_used, vec!["SHA256:a", "SHA256:b"]);
+        assert_eq!(p.tag, vec![0, 1, 2]);
+        assert_eq!(p.to_value(), "v1;SHA256:a;SHA256:a,SHA256:b;AAEC");
+        let none_used = DigestRecord::parse("v1;SHA256:a;;AAEC").unwrap();
+        assert!(none_used.keys_used.is_empty());
+        assert_eq!(none_used.to_value(), "v1;SHA256:a;;AAEC");
+    }
+
+    #[test]
+    fn malformed_values_are_not_records() {
+        for value in [
+            "v2;a;;AAEC",
+            "v1;;;AAEC",
+            "v1;a;b",
+            "v1;a;b;AAEC;extra",
+            "v1;a;b;not base64!",
+            "garbage",
+            "",
+        ] {
+            assert!(DigestRecord::parse(value).is_none(), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn read_from_annotations() {
+        let mut annotations = BTreeMap::new();
+        assert!(DigestRecord::from_annotations(None).is_none());
+        assert!(DigestRecord::from_annotations(Some(&annotations)).is_none());
+        annotations.insert(
+            UNSEALED_DIGEST_ANNOTATION.to_owned(),
+            "v1;fp;k1;AAEC".to_owned(),
+        );
+        let record = DigestRecord::from_annotations(Some(&annotations)).unwrap();
+        assert_eq!(record.keys_used, vec!["k1"]);
+    }
+}
