@@ -184,6 +184,7 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         limiter,
         peer_limiter,
         readiness: Arc::clone(&readiness),
+        web_sealer: settings.web_sealer,
     });
     if elector.is_none() {
         key_guard::ensure_initial_key(&manager, &registry, &client, &settings, &own_namespace)

@@ -95,6 +95,8 @@ pub struct Settings {
     pub leader_elect_lease: String,
     /// `--cert-configmap`: the ConfigMap to publish the certificate in; `None` when disabled.
     pub cert_configmap: Option<String>,
+    /// `--web-sealer`: serve the browser sealer at `/`.
+    pub web_sealer: bool,
     /// `--rotate-period` was used (a deprecation notice is printed).
     pub rotate_period_used: bool,
 }
@@ -269,6 +271,7 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
         leader_elect: cli.leader_elect,
         leader_elect_lease: cli.leader_elect_lease,
         cert_configmap: Some(cli.cert_configmap).filter(|s| !s.is_empty()),
+        web_sealer: cli.web_sealer,
         rotate_period_used,
     })
 }

@@ -11,26 +11,34 @@
 //! endpoint runs a template (upstream v0.39/v0.40) and each gives one answer to every failure:
 //! `/v1/verify` 409 with an empty body, `/v1/rotate` 500 with an empty body. The answer then
 //! depends only on whether the items decrypt, never on a plaintext (docs/security.md).
+//!
+//! `/` serves the browser sealer (docs/web.md) unless `--web-sealer=false`: a static page that
+//! fetches `/v1/cert.pem` and seals in the browser. It is not a `/v1/*` path, so it is neither
+//! counted nor rate-limited; upstream answers 404 there.
+
+mod api;
+
+pub use api::decode_sealed_secret;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use sealed_secrets_core::types::SealedSecret;
+use sealed_secrets_core::web::{CspMode, Page};
 use tokio::net::TcpListener;
 
 use crate::controller::Readiness;
 use crate::key_registry::KeyRegistry;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
-use crate::unseal::{UnsealTaskError, Unsealer};
+use crate::unseal::Unsealer;
 
 /// Largest request body read: the API server's own limit on a request body (3 MiB), so any
 /// SealedSecret it stores fits, in JSON or in YAML.
@@ -48,6 +56,8 @@ pub struct ServerState {
     /// the Service directly gets by forging `X-Forwarded-For`.
     pub peer_limiter: RateLimiter,
     pub readiness: Arc<Readiness>,
+    /// Serve the browser sealer at `/` (`--web-sealer`).
+    pub web_sealer: bool,
 }
 
 /// How much looser the per-peer limit is than the per-client one.
@@ -110,69 +120,31 @@ async fn cert_pem(State(state): State<Arc<ServerState>>) -> Response {
     }
 }
 
-/// Decodes a request body as one SealedSecret (JSON or YAML, with `apiVersion` and `kind`).
-/// `single_document` rejects YAML streams holding more than one document. Fuzzed as
-/// `fuzz/fuzz_targets/http_body.rs`.
-#[must_use]
-pub fn decode_sealed_secret(body: &[u8], single_document: bool) -> Option<SealedSecret> {
-    sealed_secrets_core::manifest::decode_sealed_secret_body(body, single_document)
-}
+/// The browser sealer page, assembled once: it fetches the certificate itself.
+static WEB_PAGE: LazyLock<Page> =
+    LazyLock::new(|| sealed_secrets_core::web::page(None, CspMode::Served));
 
-async fn read_body(body: Body) -> Option<Bytes> {
-    axum::body::to_bytes(body, MAX_BODY).await.ok()
-}
-
-async fn verify(State(state): State<Arc<ServerState>>, request: Request) -> Response {
-    let Some(ss) = read_body(request.into_body())
-        .await
-        .and_then(|body| decode_sealed_secret(&body, true))
-    else {
-        return empty(StatusCode::CONFLICT);
-    };
-    match state.unsealer.verify(state.keys.snapshot(), ss).await {
-        Ok(()) => empty(StatusCode::OK),
-        Err(e) => {
-            if let UnsealTaskError::Task(e) = &e {
-                tracing::error!(error = %e, "verify failed");
-            }
-            empty(StatusCode::CONFLICT)
-        }
+async fn web_page() -> Response {
+    let mut resp = (StatusCode::OK, WEB_PAGE.html.as_str()).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(csp) = HeaderValue::from_str(&WEB_PAGE.csp_header) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-}
-
-async fn rotate(State(state): State<Arc<ServerState>>, request: Request) -> Response {
-    let Some(ss) = read_body(request.into_body())
-        .await
-        .and_then(|body| decode_sealed_secret(&body, false))
-    else {
-        return empty(StatusCode::INTERNAL_SERVER_ERROR);
-    };
-    let mut resealed = match state.unsealer.reseal(state.keys.snapshot(), ss).await {
-        Ok(resealed) => resealed,
-        Err(e) => {
-            if let UnsealTaskError::Task(e) = &e {
-                tracing::warn!(error = %e, "rotate failed");
-            }
-            return empty(StatusCode::INTERNAL_SERVER_ERROR);
-        }
-    };
-    // Upstream's output has no kind/apiVersion (its decoder clears the type meta).
-    resealed.kind.clear();
-    resealed.api_version.clear();
-    match sealed_secrets_core::manifest::to_json_compact(&resealed) {
-        Ok(json) => {
-            let mut resp = (StatusCode::OK, json).into_response();
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            resp
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode the rotated SealedSecret");
-            empty(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
 }
 
 async fn not_found() -> Response {
@@ -195,47 +167,6 @@ async fn instrument(
     response
 }
 
-/// GCRA limits on `/v1/verify` and `/v1/rotate` with throttled's headers: per client (the
-/// last `X-Forwarded-For` hop, else the peer address) and, looser, per peer address.
-async fn rate_limited(
-    State(state): State<Arc<ServerState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    let forwarded_for = request
-        .headers()
-        .get_all("X-Forwarded-For")
-        .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok());
-    let path = request.uri().path();
-    let client = RateLimiter::client(forwarded_for, peer);
-    let decision = state
-        .limiter
-        .check(&RateLimiter::key(Some(client.as_str()), path));
-    let peer_key = format!("peer {}", peer.map(|p| p.to_string()).unwrap_or_default());
-    let limited = decision.limited
-        || state
-            .peer_limiter
-            .check(&RateLimiter::key(Some(peer_key.as_str()), path))
-            .limited;
-    let mut response = if limited {
-        text_response(StatusCode::TOO_MANY_REQUESTS, "limit exceeded\n")
-    } else {
-        next.run(request).await
-    };
-    for (name, value) in decision.headers() {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
-}
-
 /// Requests that take longer than `limit` get a 503 (Go's server closes the connection).
 async fn timeout(limit: Duration, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
@@ -247,24 +178,28 @@ async fn timeout(limit: Duration, request: Request, next: Next) -> Response {
 /// The main router.
 pub fn router(state: Arc<ServerState>, request_timeout: Duration) -> Router {
     let instrumented = middleware::from_fn_with_state(Arc::clone(&state), instrument);
-    Router::new()
+    let mut router = Router::new();
+    if state.web_sealer {
+        router = router.route("/", any(web_page));
+    }
+    router
         .route("/healthz", any(healthz))
         .route("/v1/cert.pem", any(cert_pem).layer(instrumented.clone()))
         .route(
             "/v1/verify",
-            any(verify)
+            any(api::verify)
                 .layer(middleware::from_fn_with_state(
                     Arc::clone(&state),
-                    rate_limited,
+                    api::rate_limited,
                 ))
                 .layer(instrumented.clone()),
         )
         .route(
             "/v1/rotate",
-            any(rotate)
+            any(api::rotate)
                 .layer(middleware::from_fn_with_state(
                     Arc::clone(&state),
-                    rate_limited,
+                    api::rate_limited,
                 ))
                 .layer(instrumented),
         )
@@ -353,7 +288,7 @@ pub async fn serve(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::key_registry::KeyEntry;
     use axum::http::Request as HttpRequest;
@@ -364,14 +299,14 @@ mod tests {
     use sealed_secrets_core::types::{ObjectMeta, Secret};
     use tower::ServiceExt as _;
 
-    fn key_entry() -> KeyEntry {
+    pub(crate) fn key_entry() -> KeyEntry {
         let key = PrivateKey::generate(2048).unwrap();
         let now = time::OffsetDateTime::now_utc();
         let cert = Certificate::self_signed(&key, &CertParams::controller_default(now)).unwrap();
         KeyEntry::new(key, cert, now, "k".into())
     }
 
-    fn state(with_key: bool) -> Arc<ServerState> {
+    pub(crate) fn state(with_key: bool) -> Arc<ServerState> {
         let keys = Arc::new(KeyRegistry::new());
         if with_key {
             keys.register(key_entry());
@@ -384,10 +319,11 @@ mod tests {
             limiter: RateLimiter::new(2, 2),
             peer_limiter: RateLimiter::new(16, 24),
             readiness: Arc::new(Readiness::default()),
+            web_sealer: true,
         })
     }
 
-    fn sealed_json(state: &ServerState, name: &str) -> String {
+    pub(crate) fn sealed_json(state: &ServerState, name: &str) -> String {
         let snapshot = state.keys.snapshot();
         let public = snapshot.latest().unwrap().key.public_key().clone();
         let secret = Secret {
@@ -405,7 +341,7 @@ mod tests {
         serde_json::to_string(&ss).unwrap()
     }
 
-    async fn call(
+    pub(crate) async fn call(
         router: &Router,
         method: &str,
         path: &str,
@@ -415,7 +351,7 @@ mod tests {
     }
 
     /// One request with `X-Forwarded-For: forwarded_for`: (status, headers, body).
-    async fn send(
+    pub(crate) async fn send(
         router: &Router,
         method: &str,
         path: &str,
@@ -483,83 +419,6 @@ mod tests {
                 "cannot get certificate\n"
             )
         );
-    }
-
-    #[tokio::test]
-    async fn verify_codes_and_rate_limit() {
-        let st = state(true);
-        let router = router(Arc::clone(&st), Duration::from_secs(5));
-        let good = sealed_json(&st, "s");
-        let (code, headers, body) = call(&router, "POST", "/v1/verify", good.clone()).await;
-        assert_eq!((code, body.as_str()), (StatusCode::OK, ""));
-        assert_eq!(headers["X-RateLimit-Limit"], "3");
-        assert_eq!(headers["X-RateLimit-Remaining"], "2");
-        // Renamed: the strict scope label no longer matches.
-        let renamed = good.replace("\"name\":\"s\"", "\"name\":\"other\"");
-        let (code, _, _) = call(&router, "POST", "/v1/verify", renamed).await;
-        assert_eq!(code, StatusCode::CONFLICT);
-        // Every failure is the same 409 (upstream: 500 for a body that does not decode).
-        let (code, _, body) = call(&router, "POST", "/v1/verify", "{nope".into()).await;
-        assert_eq!((code, body.as_str()), (StatusCode::CONFLICT, ""));
-        // Burst exhausted (limit 3 per key).
-        let (code, headers, body) = call(&router, "POST", "/v1/verify", good).await;
-        assert_eq!(
-            (code, body.as_str()),
-            (StatusCode::TOO_MANY_REQUESTS, "limit exceeded\n")
-        );
-        assert!(headers.contains_key("Retry-After"));
-        let (_, metrics) = st.metrics.encode();
-        let text = String::from_utf8(metrics).unwrap();
-        assert!(text.contains("sealed_secrets_controller_http_requests_total{code=\"429\",method=\"post\",path=\"/v1/verify\"} 1"), "{text}");
-        assert!(text.contains("sealed_secrets_controller_http_requests_total{code=\"409\",method=\"post\",path=\"/v1/verify\"} 2"), "{text}");
-    }
-
-    #[tokio::test]
-    async fn verify_rejects_multi_document_yaml_and_wrong_kind() {
-        let st = state(true);
-        let router = router(Arc::clone(&st), Duration::from_secs(5));
-        let doc = "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: s\n  namespace: ns\nspec:\n  encryptedData: {}\n";
-        assert!(decode_sealed_secret(doc.as_bytes(), true).is_some());
-        let multi = format!("{doc}---\n{doc}");
-        assert!(decode_sealed_secret(multi.as_bytes(), true).is_none());
-        assert!(decode_sealed_secret(multi.as_bytes(), false).is_some());
-        let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n";
-        assert!(decode_sealed_secret(secret.as_bytes(), true).is_none());
-        let untyped = "metadata:\n  name: s\nspec:\n  encryptedData: {}\n";
-        assert!(decode_sealed_secret(untyped.as_bytes(), true).is_none());
-        let (code, _, _) = call(&router, "POST", "/v1/verify", multi).await;
-        assert_eq!(code, StatusCode::CONFLICT);
-    }
-
-    #[tokio::test]
-    async fn rotate_reseals_for_the_latest_key() {
-        let st = state(true);
-        let router = router(Arc::clone(&st), Duration::from_secs(5));
-        let input = sealed_json(&st, "s");
-        // A newer key becomes the latest.
-        let newer = key_entry();
-        let newer_fp = newer.fingerprint.clone();
-        st.keys.register(KeyEntry {
-            order_time: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
-            ..newer
-        });
-        let (code, headers, body) = call(&router, "POST", "/v1/rotate", input.clone()).await;
-        assert_eq!(code, StatusCode::OK, "{body}");
-        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
-        assert!(!body.contains("\"kind\""), "{body}");
-        assert!(!body.contains("apiVersion"), "{body}");
-        assert_ne!(body, input);
-        let mut out: SealedSecret = serde_json::from_str(&body).unwrap();
-        out.kind = "SealedSecret".into();
-        out.api_version = "bitnami.com/v1alpha1".into();
-        let snapshot = st.keys.snapshot();
-        let only_new = snapshot.by_fingerprint(newer_fp.as_str()).unwrap();
-        let unsealed =
-            sealed_secrets_core::seal::unseal(&out, &[&only_new.key], &UnsealOptions::default())
-                .unwrap();
-        assert_eq!(unsealed.secret.data["foo"].expose(), b"bar");
-        let (code, _, _) = call(&router, "POST", "/v1/rotate", "garbage".into()).await;
-        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[tokio::test]
@@ -670,73 +529,50 @@ mod tests {
         assert!(!text.contains("\ngo_"), "{text}");
     }
 
-    async fn call_from(
-        router: &Router,
-        path: &str,
-        body: String,
-        forwarded_for: &str,
-    ) -> (StatusCode, String) {
-        let (status, _, body) = send(router, "POST", path, body, forwarded_for).await;
-        (status, body)
+    #[tokio::test]
+    async fn web_sealer_page_has_a_strict_policy_and_no_certificate() {
+        let st = state(true);
+        let router = router(Arc::clone(&st), Duration::from_secs(5));
+        let (code, headers, body) = call(&router, "GET", "/", String::new()).await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.starts_with("default-src 'none'; script-src 'sha256-"),
+            "{csp}"
+        );
+        assert!(csp.contains("connect-src 'self'"), "{csp}");
+        assert!(csp.ends_with("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("unsafe"), "{csp}");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(body.starts_with("<!DOCTYPE html>"));
+        // The page fetches the current certificate; none is baked in.
+        assert!(!body.contains("BEGIN CERTIFICATE-----\n"));
+        assert!(body.contains("'v1/cert.pem'"));
+        // Not a /v1 path: not counted.
+        let (_, metrics) = st.metrics.encode();
+        let text = String::from_utf8(metrics).unwrap();
+        assert!(!text.contains("path=\"/\""), "{text}");
+        // Only `/` exactly.
+        let (code, _, _) = call(&router, "GET", "/index.html", String::new()).await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
     }
 
     #[tokio::test]
-    async fn verify_and_rotate_run_no_template_and_answer_every_guess_alike() {
-        let st = state(true);
-        let router = router(Arc::clone(&st), Duration::from_secs(5));
-        let good = sealed_json(&st, "s");
-        let mut answers = Vec::new();
-        for (i, guess) in ["b", "x"].iter().enumerate() {
-            let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
-            v["spec"]["template"]["data"] = serde_json::json!({
-                "t": format!("{{{{ if hasPrefix \"{guess}\" .foo }}}}{{{{ fail \"y\" }}}}{{{{ end }}}}"),
-            });
-            let body = v.to_string();
-            let client = format!("10.9.0.{i}");
-            let verify = call_from(&router, "/v1/verify", body.clone(), &client).await;
-            let (code, rotated) = call_from(&router, "/v1/rotate", body, &client).await;
-            let rotated: serde_json::Value = serde_json::from_str(&rotated).unwrap();
-            // The template is carried through as it was, unrendered.
-            assert_eq!(
-                rotated["spec"]["template"]["data"],
-                v["spec"]["template"]["data"]
-            );
-            answers.push((verify, code));
-        }
-        assert_eq!(answers[0], answers[1]);
-        assert_eq!(answers[0].0.0, StatusCode::OK);
-        assert_eq!(answers[0].1, StatusCode::OK);
-    }
-
-    #[tokio::test]
-    async fn rotate_is_rate_limited_and_forged_hops_do_not_help() {
-        let st = state(true);
-        let router = router(Arc::clone(&st), Duration::from_secs(5));
-        let good = sealed_json(&st, "s");
-        let mut codes = Vec::new();
-        for i in 0..6 {
-            // A client writes whatever it likes first; the proxy appends the real hop.
-            let forged = format!("198.51.100.{i}, 10.1.1.1");
-            codes.push(
-                call_from(&router, "/v1/rotate", good.clone(), &forged)
-                    .await
-                    .0,
-            );
-        }
+    async fn web_sealer_off_is_404_and_the_api_is_unchanged() {
+        let st = Arc::new(ServerState {
+            web_sealer: false,
+            ..Arc::into_inner(state(true)).unwrap()
+        });
+        let router = router(st, Duration::from_secs(5));
+        let (code, headers, body) = call(&router, "GET", "/", String::new()).await;
         assert_eq!(
-            codes.iter().filter(|c| **c == StatusCode::OK).count(),
-            3,
-            "{codes:?}"
+            (code, body.as_str()),
+            (StatusCode::NOT_FOUND, "404 page not found\n")
         );
-        assert_eq!(
-            codes
-                .iter()
-                .filter(|c| **c == StatusCode::TOO_MANY_REQUESTS)
-                .count(),
-            3
-        );
-        // Another client has its own budget.
-        let (code, _) = call_from(&router, "/v1/rotate", good, "10.1.1.2").await;
+        assert!(headers.get(header::CONTENT_SECURITY_POLICY).is_none());
+        let (code, _, _) = call(&router, "GET", "/v1/cert.pem", String::new()).await;
         assert_eq!(code, StatusCode::OK);
     }
 }

@@ -385,6 +385,9 @@ pub enum Command {
     /// Run as a Kustomize KRM function (exec): seal the Secret a SealedSecretGenerator
     /// describes (ResourceList on stdin and stdout; docs/gitops-workflow.md).
     Krm,
+    /// Write the browser sealer as one self-contained HTML file with the certificate embedded
+    /// (seals in the browser, offline; see docs/web.md).
+    Web(Box<CertInfoArgs>),
 }
 
 /// Options of `cert`.

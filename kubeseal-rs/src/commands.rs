@@ -15,6 +15,7 @@ pub mod reencrypt;
 pub mod reseal;
 pub mod seal;
 pub mod validate;
+pub mod web;
 
 use sealed_secrets_core::cert::Certificate;
 use sealed_secrets_core::manifest;

@@ -91,6 +91,7 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         Mode::Keygen(ref args) => commands::keygen::run(args),
         Mode::Keys(ref args) => commands::keys::run(args),
         Mode::CertInfo(args) => commands::cert_info::run(*args),
+        Mode::Web(args) => commands::web::run(*args),
         Mode::Completions(shell) => Ok(output::emit(None, &completions::script(shell), false)?),
         Mode::Man(ref dir) => man::run(dir.as_deref()),
         Mode::Krm => commands::krm::run(),

@@ -47,6 +47,8 @@ pub enum Mode {
     Completions(clap_complete::Shell),
     /// `cert`: show a certificate.
     CertInfo(Box<crate::cli::CertInfoArgs>),
+    /// `web`: write the browser sealer page.
+    Web(Box<crate::cli::CertInfoArgs>),
     /// `man`, with the directory to write every page into (else the top page on stdout).
     Man(Option<std::path::PathBuf>),
     Check(CheckArgs),
@@ -129,6 +131,7 @@ pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
             }
             Mode::CertInfo(c)
         }
+        Some(Command::Web(c)) => Mode::Web(c),
         None => seal_mode(&args)?,
     };
     let cluster = access(&args);

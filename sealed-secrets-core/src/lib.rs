@@ -20,6 +20,7 @@
 //! - [`digest`]: the controller's record of the keys that opened a SealedSecret (format only).
 //! - [`names`]: every annotation and label name both programs read or write.
 //! - [`public_cert`]: where the controller publishes its certificate for clients (addition).
+//! - [`web`]: the browser sealer page, served by the controller and written by `kubeseal-rs web`.
 
 pub mod cert;
 pub mod check;
@@ -37,3 +38,4 @@ pub mod seal;
 pub mod secret_bytes;
 pub mod template;
 pub mod types;
+pub mod web;

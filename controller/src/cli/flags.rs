@@ -213,4 +213,10 @@ pub struct Cli {
         default_value = sealed_secrets_core::public_cert::DEFAULT_CONFIGMAP_NAME
     )]
     pub cert_configmap: String,
+
+    /// Serve the browser sealer at / : a page that fetches /v1/cert.pem and seals in the
+    /// browser, the plaintext never leaving it (addition; docs/web.md).
+    #[arg(long, env = "SEALED_SECRETS_WEB_SEALER", default_value = "true",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
+    pub web_sealer: bool,
 }
