@@ -1,0 +1,790 @@
+//! Sealing keys held in a PKCS#11 token (preview, issue 19; see `docs/keys.md` and
+//! `docs/decisions/0005-key-providers.md`).
+//!
+//! The private key is generated inside the token as non-extractable and sensitive, and never
+//! leaves it: the controller asks the token for the RSA-OAEP decryption of the session key
+//! (`CKM_RSA_PKCS_OAEP`, SHA-256, MGF1-SHA-256, the scope label as `pSourceData`) and for the
+//! `sha256WithRSAEncryption` signature of its self-signed certificate (`CKM_SHA256_RSA_PKCS`).
+//! The AES-GCM part of the hybrid blob is finished in memory, as for in-memory keys.
+//!
+//! Not wired into the key registry yet: this module is the groundwork the ADR builds on.
+//!
+//! The PIN is read from a file or an environment variable, held in a `secrecy` string and never
+//! written to a log, an error or a `Debug` output.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::MechanismType;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use rcgen::string::PrintableString;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, IsCa, KeyUsagePurpose,
+    PublicKeyData, SerialNumber, SignatureAlgorithm, SigningKey,
+};
+use sealed_secrets_core::cert::{CertParams, Certificate};
+use sealed_secrets_core::crypto::{self, DecryptError, LENGTH_PREFIX_LEN, SESSION_KEY_LEN};
+use sealed_secrets_core::keys::{Fingerprint, PublicKey};
+use sealed_secrets_core::secret_bytes::SecretBytes;
+use zeroize::Zeroizing;
+
+/// Modulus length of the keys this module generates (as the controller's `--key-size` default).
+pub const DEFAULT_KEY_BITS: u64 = 4096;
+
+/// The environment variable the PIN may come from (`Pin::from_env`).
+pub const PIN_ENV: &str = "SEALED_SECRETS_PKCS11_PIN";
+
+/// A token operation failed. The message is one line; it never contains the PIN.
+#[derive(Debug, thiserror::Error)]
+pub enum Pkcs11Error {
+    /// The PKCS#11 module could not be loaded or initialised.
+    #[error("cannot load PKCS#11 module {}: {reason}", path.display())]
+    Module {
+        /// Path of the module.
+        path: PathBuf,
+        /// What the loader or `C_Initialize` said.
+        reason: String,
+    },
+    /// No slot holds a token with that label (or no initialised token at all).
+    #[error("no PKCS#11 token {}", label.as_deref().map_or_else(|| "is initialised".to_owned(), |l| format!("labelled {l:?}")))]
+    NoToken {
+        /// The token label asked for.
+        label: Option<String>,
+    },
+    /// The PIN file could not be read, or is empty.
+    #[error("cannot read the PKCS#11 PIN from {}: {reason}", path.display())]
+    PinFile {
+        /// Path of the PIN file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The PIN variable is unset or empty.
+    #[error("the PKCS#11 PIN variable {var} is unset or empty")]
+    PinEnv {
+        /// Name of the variable.
+        var: String,
+    },
+    /// `C_Login` refused the PIN (or the token is locked).
+    #[error("PKCS#11 login failed: {reason}")]
+    Login {
+        /// The PKCS#11 return value (never the PIN).
+        reason: String,
+    },
+    /// Several private keys carry the label: which one seals is ambiguous.
+    #[error("{count} private keys in the token are labelled {label:?}")]
+    Ambiguous {
+        /// The key label.
+        label: String,
+        /// How many keys carry it.
+        count: usize,
+    },
+    /// The key in the token is not what we can use (not RSA, no decrypt/sign, extractable…).
+    #[error("token key {label:?} is unusable: {reason}")]
+    UnusableKey {
+        /// The key label.
+        label: String,
+        /// Why.
+        reason: String,
+    },
+    /// A token call failed.
+    #[error("PKCS#11 {operation} failed: {reason}")]
+    Token {
+        /// What we were doing.
+        operation: &'static str,
+        /// The PKCS#11 return value.
+        reason: String,
+    },
+    /// The certificate could not be built or did not match the token key.
+    #[error("certificate for the token key: {reason}")]
+    Certificate {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One-line text for a cryptoki error: the function and the `CKR_*` name, not its paragraph.
+fn ck_reason(e: &CkError) -> String {
+    match e {
+        CkError::Pkcs11(rv, function) => format!("{function}: {rv:?}"),
+        other => other.to_string(),
+    }
+}
+
+fn token_error(operation: &'static str) -> impl FnOnce(CkError) -> Pkcs11Error {
+    move |e| Pkcs11Error::Token {
+        operation,
+        reason: ck_reason(&e),
+    }
+}
+
+/// The user PIN of the token. `Debug` shows nothing of it.
+pub struct Pin(AuthPin);
+
+impl Pin {
+    /// A PIN from a string (tests, or a value already read by the caller).
+    #[must_use]
+    pub fn new(pin: String) -> Self {
+        Self(AuthPin::from(pin))
+    }
+
+    /// Reads the PIN from a file (a mounted Secret): its content without one trailing line end.
+    ///
+    /// # Errors
+    /// [`Pkcs11Error::PinFile`] when it cannot be read, is not UTF-8 or is empty.
+    pub fn from_file(path: &Path) -> Result<Self, Pkcs11Error> {
+        let fail = |reason: &str| Pkcs11Error::PinFile {
+            path: path.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| Pkcs11Error::PinFile {
+            path: path.to_owned(),
+            reason: e.kind().to_string(),
+        })?);
+        let text = std::str::from_utf8(&bytes).map_err(|_| fail("not UTF-8"))?;
+        let text = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .unwrap_or(text);
+        if text.is_empty() {
+            return Err(fail("empty"));
+        }
+        Ok(Self::new(text.to_owned()))
+    }
+
+    /// Reads the PIN from the environment variable `var` (e.g. [`PIN_ENV`]).
+    ///
+    /// # Errors
+    /// [`Pkcs11Error::PinEnv`] when it is unset, not UTF-8 or empty.
+    pub fn from_env(var: &str) -> Result<Self, Pkcs11Error> {
+        match std::env::var(var) {
+            Ok(pin) if !pin.is_empty() => Ok(Self::new(pin)),
+            _ => Err(Pkcs11Error::PinEnv {
+                var: var.to_owned(),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pin(<redacted>)")
+    }
+}
+
+/// A loaded and initialised PKCS#11 module. One per process: a second `C_Initialize` of the
+/// same module fails, and finalising one context would close the other's sessions.
+pub struct Module {
+    ctx: Pkcs11,
+    path: PathBuf,
+}
+
+impl fmt::Debug for Module {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Module").field("path", &self.path).finish()
+    }
+}
+
+impl Module {
+    /// Loads the module (`dlopen`) and calls `C_Initialize` with OS locking.
+    ///
+    /// # Errors
+    /// [`Pkcs11Error::Module`].
+    pub fn load(path: &Path) -> Result<Self, Pkcs11Error> {
+        let fail = |e: CkError| Pkcs11Error::Module {
+            path: path.to_owned(),
+            reason: ck_reason(&e),
+        };
+        let ctx = Pkcs11::new(path).map_err(fail)?;
+        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .map_err(fail)?;
+        Ok(Self {
+            ctx,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The cryptoki context (token and PIN initialisation in tests and tools).
+    #[must_use]
+    pub fn context(&self) -> &Pkcs11 {
+        &self.ctx
+    }
+
+    /// The slot whose token has `token_label` (trailing blanks ignored, as PKCS#11 pads labels),
+    /// or the first slot with an initialised token when `token_label` is `None`.
+    ///
+    /// # Errors
+    /// [`Pkcs11Error::NoToken`] or a token error.
+    pub fn find_slot(&self, token_label: Option<&str>) -> Result<Slot, Pkcs11Error> {
+        let slots = self
+            .ctx
+            .get_slots_with_initialized_token()
+            .map_err(token_error("C_GetSlotList"))?;
+        for slot in slots {
+            let info = self
+                .ctx
+                .get_token_info(slot)
+                .map_err(token_error("C_GetTokenInfo"))?;
+            match token_label {
+                None => return Ok(slot),
+                Some(label) if info.label().trim_end() == label => return Ok(slot),
+                Some(_) => {}
+            }
+        }
+        Err(Pkcs11Error::NoToken {
+            label: token_label.map(str::to_owned),
+        })
+    }
+
+    /// Opens a read-write session on the token and logs the user in.
+    ///
+    /// # Errors
+    /// [`Pkcs11Error::NoToken`], [`Pkcs11Error::Login`] or a token error.
+    pub fn open_token(&self, token_label: Option<&str>, pin: &Pin) -> Result<Token, Pkcs11Error> {
+        let slot = self.find_slot(token_label)?;
+        let session = self
+            .ctx
+            .open_rw_session(slot)
+            .map_err(token_error("C_OpenSession"))?;
+        match session.login(UserType::User, Some(&pin.0)) {
+            // Login state is per application, not per session: a second session is already in.
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Err(e) => {
+                return Err(Pkcs11Error::Login {
+                    reason: ck_reason(&e),
+                });
+            }
+        }
+        Ok(Token {
+            session: Arc::new(Mutex::new(session)),
+            slot,
+        })
+    }
+}
+
+/// A logged-in session on one token. Calls are serialised on the session (PKCS#11 sessions are
+/// single-threaded); several sessions for parallel decryptions are future work (ADR 0005).
+#[derive(Clone)]
+pub struct Token {
+    session: Arc<Mutex<Session>>,
+    slot: Slot,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("slot", &self.slot.id())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
+    // A panic while holding the lock leaves the session as usable as before.
+    session
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Token {
+    /// The slot the token is in.
+    #[must_use]
+    pub fn slot(&self) -> Slot {
+        self.slot
+    }
+
+    /// Runs `f` on the session (tests and tools; the lock is held meanwhile).
+    pub fn with_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
+        f(&lock(&self.session))
+    }
+
+    /// The RSA private key labelled `label`, or `None`.
+    ///
+    /// # Errors
+    /// [`Pkcs11Error::Ambiguous`] when several carry the label, [`Pkcs11Error::UnusableKey`]
+    /// when it cannot decrypt, sign or is extractable, or a token error.
+    pub fn find_key(&self, label: &str) -> Result<Option<TokenKey>, Pkcs11Error> {
+        let handles = lock(&self.session)
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::KeyType(KeyType::RSA),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(token_error("C_FindObjects"))?;
+        match handles.as_slice() {
+            [] => Ok(None),
+            [handle] => self.key_from_handle(label, *handle).map(Some),
+            many => Err(Pkcs11Error::Ambiguous {
+                label: label.to_owned(),
+                count: many.len(),
+            }),
+        }
+    }
+
+    /// Generates an RSA key pair of `bits` in the token: both halves are token objects with
+    /// `CKA_LABEL` = `CKA_ID` = `label`; the private half is `CKA_SENSITIVE`, not
+    /// `CKA_EXTRACTABLE`, private, and may only decrypt and sign.
+    ///
+    /// # Errors
+    /// A token error (e.g. the mechanism or the size is not supported).
+    pub fn generate_key(&self, label: &str, bits: u64) -> Result<TokenKey, Pkcs11Error> {
+        let name = label.as_bytes().to_vec();
+        let public = [
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Encrypt(true),
+            Attribute::Verify(true),
+            Attribute::Wrap(false),
+            Attribute::ModulusBits(bits.into()),
+            Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
+            Attribute::Label(name.clone()),
+            Attribute::Id(name.clone()),
+        ];
+        let private = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Decrypt(true),
+            Attribute::Sign(true),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
+            Attribute::Label(name.clone()),
+            Attribute::Id(name),
+        ];
+        let (_, handle) = lock(&self.session)
+            .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
+            .map_err(token_error("C_GenerateKeyPair"))?;
+        self.key_from_handle(label, handle)
+    }
+
+    /// [`Token::find_key`], or [`Token::generate_key`] when there is none.
+    ///
+    /// # Errors
+    /// As those.
+    pub fn find_or_generate_key(&self, label: &str, bits: u64) -> Result<TokenKey, Pkcs11Error> {
+        match self.find_key(label)? {
+            Some(key) => Ok(key),
+            None => self.generate_key(label, bits),
+        }
+    }
+
+    fn key_from_handle(&self, label: &str, handle: ObjectHandle) -> Result<TokenKey, Pkcs11Error> {
+        let unusable = |reason: &str| Pkcs11Error::UnusableKey {
+            label: label.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let attributes = lock(&self.session)
+            .get_attributes(
+                handle,
+                &[
+                    AttributeType::Modulus,
+                    AttributeType::PublicExponent,
+                    AttributeType::Decrypt,
+                    AttributeType::Sign,
+                    AttributeType::Extractable,
+                    AttributeType::Sensitive,
+                ],
+            )
+            .map_err(token_error("C_GetAttributeValue"))?;
+        let (mut modulus, mut exponent) = (None, None);
+        let (mut decrypt, mut sign, mut extractable, mut sensitive) = (false, false, true, false);
+        for attribute in attributes {
+            match attribute {
+                Attribute::Modulus(n) => modulus = Some(n),
+                Attribute::PublicExponent(e) => exponent = Some(e),
+                Attribute::Decrypt(b) => decrypt = b,
+                Attribute::Sign(b) => sign = b,
+                Attribute::Extractable(b) => extractable = b,
+                Attribute::Sensitive(b) => sensitive = b,
+                _ => {}
+            }
+        }
+        let (Some(modulus), Some(exponent)) = (modulus, exponent) else {
+            return Err(unusable("its modulus or public exponent is not readable"));
+        };
+        if !decrypt {
+            return Err(unusable("CKA_DECRYPT is false"));
+        }
+        if !sign {
+            return Err(unusable("CKA_SIGN is false"));
+        }
+        if extractable || !sensitive {
+            return Err(unusable("it is extractable or not sensitive"));
+        }
+        let pkcs1 = rsa_public_key_der(&modulus, &exponent);
+        let public_key = PublicKey::from_spki_der(&spki_der(&pkcs1))
+            .map_err(|e| unusable(&format!("public key: {e}")))?;
+        Ok(TokenKey {
+            session: Arc::clone(&self.session),
+            handle,
+            label: label.to_owned(),
+            public_key,
+            pkcs1_der: pkcs1,
+        })
+    }
+}
+
+/// Why the token did not give back a session key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnwrapError {
+    /// The block is not for this key, the label is wrong, or the block is corrupt (any
+    /// `C_Decrypt` failure but the token-state ones, or a block of the wrong length). Opaque,
+    /// like [`DecryptError`].
+    #[error("no key could decrypt secret")]
+    NotOpened,
+    /// The token itself failed (device removed, session closed, logged out…): worth a retry
+    /// or a reconnect, not a verdict on the item.
+    #[error("PKCS#11 decryption failed: {reason}")]
+    Token {
+        /// The PKCS#11 return value.
+        reason: String,
+    },
+}
+
+/// Whether a failed `C_Decrypt` says the session or token is unusable (retry or reconnect),
+/// rather than "this block does not open". Tokens differ in how they report an OAEP failure:
+/// the standard says `CKR_ENCRYPTED_DATA_INVALID`, kryoptic 1.5 says `CKR_DEVICE_ERROR` (what
+/// OpenSSL's failure maps to), so everything but these state errors counts as "not opened".
+fn is_token_state_error(rv: RvError) -> bool {
+    matches!(
+        rv,
+        RvError::SessionHandleInvalid
+            | RvError::SessionClosed
+            | RvError::UserNotLoggedIn
+            | RvError::DeviceRemoved
+            | RvError::TokenNotPresent
+            | RvError::TokenNotRecognized
+            | RvError::CryptokiNotInitialized
+            | RvError::KeyHandleInvalid
+            | RvError::OperationActive
+            | RvError::DeviceMemory
+            | RvError::HostMemory
+    )
+}
+
+/// An RSA private key in the token, with its public half read from it.
+pub struct TokenKey {
+    session: Arc<Mutex<Session>>,
+    handle: ObjectHandle,
+    label: String,
+    public_key: PublicKey,
+    pkcs1_der: Vec<u8>,
+}
+
+impl fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenKey")
+            .field("label", &self.label)
+            .field("fingerprint", &self.public_key.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenKey {
+    /// The key's `CKA_LABEL`.
+    #[must_use]
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The object handle of the private key (valid for this session).
+    #[must_use]
+    pub fn handle(&self) -> ObjectHandle {
+        self.handle
+    }
+
+    /// The public key (modulus and exponent read from the token).
+    #[must_use]
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public_key
+    }
+
+    /// SSH-style fingerprint of the public key (SPEC §1.10), as for in-memory keys.
+    #[must_use]
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.public_key.fingerprint()
+    }
+
+    /// RSA-OAEP (SHA-256, MGF1-SHA-256, `label` as the encoding parameter) decryption of an
+    /// RSA block in the token. A block that is not exactly one modulus long is refused before
+    /// any token call (as `crypto` does for in-memory keys).
+    ///
+    /// # Errors
+    /// [`UnwrapError`].
+    pub fn decrypt_session_key(
+        &self,
+        label: &[u8],
+        rsa_block: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, UnwrapError> {
+        if rsa_block.len() != self.public_key.size_bytes() {
+            return Err(UnwrapError::NotOpened);
+        }
+        let params = PkcsOaepParams::new(
+            MechanismType::SHA256,
+            PkcsMgfType::MGF1_SHA256,
+            PkcsOaepSource::data_specified(label),
+        );
+        let result =
+            lock(&self.session).decrypt(&Mechanism::RsaPkcsOaep(params), self.handle, rsa_block);
+        match result {
+            Ok(key) => Ok(Zeroizing::new(key)),
+            Err(CkError::Pkcs11(rv, _)) if !is_token_state_error(rv) => Err(UnwrapError::NotOpened),
+            Err(e) => Err(UnwrapError::Token {
+                reason: ck_reason(&e),
+            }),
+        }
+    }
+
+    /// Unseals a hybrid blob (SPEC §1.1): the RSA block in the token, the AES-GCM part here.
+    ///
+    /// # Errors
+    /// [`UnwrapError::NotOpened`] for anything wrong with the blob, the key or the label.
+    pub fn decrypt_blob(&self, label: &[u8], blob: &[u8]) -> Result<SecretBytes, UnwrapError> {
+        let rsa_len = crypto::rsa_block_len(blob).ok_or(UnwrapError::NotOpened)?;
+        let rest = &blob[LENGTH_PREFIX_LEN..];
+        if rest.len() < rsa_len {
+            return Err(UnwrapError::NotOpened);
+        }
+        let (rsa_block, aead_part) = rest.split_at(rsa_len);
+        let session_key = self.decrypt_session_key(label, rsa_block)?;
+        open_aead(&session_key, aead_part).map_err(|DecryptError| UnwrapError::NotOpened)
+    }
+
+    /// `sha256WithRSAEncryption` (PKCS#1 v1.5) signature of `msg`, made in the token.
+    ///
+    /// # Errors
+    /// A token error.
+    pub fn sign_sha256(&self, msg: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
+        lock(&self.session)
+            .sign(&Mechanism::Sha256RsaPkcs, self.handle, msg)
+            .map_err(token_error("C_Sign"))
+    }
+
+    /// The self-signed certificate the controller makes for a new key (SPEC §1.7, the shape
+    /// `sealed_secrets_core::cert::Certificate::self_signed` gives), signed in the token.
+    ///
+    /// # Errors
+    /// [`Pkcs11Error::Certificate`] when it cannot be built, or its key is not this one.
+    pub fn self_signed_certificate(&self, params: &CertParams) -> Result<Certificate, Pkcs11Error> {
+        let fail = |reason: String| Pkcs11Error::Certificate { reason };
+        let not_before = params
+            .not_before
+            .replace_nanosecond(0)
+            .map_err(|_| fail("NotBefore out of range".to_owned()))?;
+        let not_after = not_before
+            .checked_add(params.validity)
+            .ok_or_else(|| fail("NotAfter out of range".to_owned()))?;
+        let mut serial = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut serial).map_err(|_| fail("random serial".to_owned()))?;
+
+        let mut cert_params = CertificateParams::default();
+        cert_params.not_before = not_before;
+        cert_params.not_after = not_after;
+        cert_params.serial_number = Some(SerialNumber::from_slice(&serial));
+        cert_params.distinguished_name = distinguished_name(&params.common_name);
+        cert_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        cert_params.key_usages = vec![KeyUsagePurpose::EncipherOnly];
+        let cert = cert_params
+            .self_signed(self)
+            .map_err(|e| fail(e.to_string()))?;
+        let cert = Certificate::from_der(cert.der()).map_err(|e| fail(e.to_string()))?;
+        if cert.public_key() != &self.public_key {
+            return Err(fail("its public key is not the token's".to_owned()));
+        }
+        Ok(cert)
+    }
+}
+
+/// rcgen's remote-signer hook: the certificate's TBS bytes are signed by the token.
+impl PublicKeyData for TokenKey {
+    /// PKCS#1 `RSAPublicKey` DER; rcgen wraps it in an SPKI with the rsaEncryption OID.
+    fn der_bytes(&self) -> &[u8] {
+        &self.pkcs1_der
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        &rcgen::PKCS_RSA_SHA256
+    }
+}
+
+impl SigningKey for TokenKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        self.sign_sha256(msg)
+            .map_err(|_| rcgen::Error::RemoteKeyError)
+    }
+}
+
+/// `CN=<name>` or the empty DN, with Go's choice of string type (as `cert.rs`).
+fn distinguished_name(common_name: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    if !common_name.is_empty() {
+        let value = match PrintableString::try_from(common_name) {
+            Ok(printable) => DnValue::PrintableString(printable),
+            Err(_) => DnValue::Utf8String(common_name.to_owned()),
+        };
+        dn.push(DnType::CommonName, value);
+    }
+    dn
+}
+
+/// AES-GCM part of the blob (zero nonce, no AAD), with 16-, 24- or 32-byte session keys as Go
+/// accepts (see `crypto.rs`).
+fn open_aead(session_key: &[u8], aead_part: &[u8]) -> Result<SecretBytes, DecryptError> {
+    let algorithm = match session_key.len() {
+        SESSION_KEY_LEN => &AES_256_GCM,
+        24 => &aws_lc_rs::aead::AES_192_GCM,
+        16 => &aws_lc_rs::aead::AES_128_GCM,
+        _ => return Err(DecryptError),
+    };
+    let aead = LessSafeKey::new(UnboundKey::new(algorithm, session_key).map_err(|_| DecryptError)?);
+    let mut buffer = Zeroizing::new(aead_part.to_vec());
+    let len = aead
+        .open_in_place(
+            Nonce::assume_unique_for_key([0u8; NONCE_LEN]),
+            Aad::empty(),
+            buffer.as_mut_slice(),
+        )
+        .map_err(|_| DecryptError)?
+        .len();
+    buffer.truncate(len);
+    Ok(SecretBytes::new(std::mem::take(&mut *buffer)))
+}
+
+// --- DER for the public key (the token gives modulus and exponent as big-endian integers) ---
+
+fn der_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        // Fits one byte by the test above.
+        out.push(u8::try_from(len).unwrap_or(0));
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        let significant = &bytes[skip..];
+        out.push(0x80 | u8::try_from(significant.len()).unwrap_or(0));
+        out.extend_from_slice(significant);
+    }
+}
+
+fn der_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
+    out.push(tag);
+    der_len(out, content.len());
+    out.extend_from_slice(content);
+}
+
+/// A positive DER INTEGER from unsigned big-endian bytes.
+fn der_uint(out: &mut Vec<u8>, value: &[u8]) {
+    let skip = value.iter().take_while(|b| **b == 0).count();
+    let value = &value[skip..];
+    let mut content = Vec::with_capacity(value.len() + 1);
+    if value.first().is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(value);
+    der_tlv(out, 0x02, &content);
+}
+
+/// PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
+#[must_use]
+pub fn rsa_public_key_der(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(modulus.len() + exponent.len() + 8);
+    der_uint(&mut body, modulus);
+    der_uint(&mut body, exponent);
+    let mut out = Vec::with_capacity(body.len() + 4);
+    der_tlv(&mut out, 0x30, &body);
+    out
+}
+
+/// X.509 `SubjectPublicKeyInfo` with the rsaEncryption algorithm (NULL parameters).
+#[must_use]
+pub fn spki_der(rsa_public_key: &[u8]) -> Vec<u8> {
+    // SEQUENCE { OID 1.2.840.113549.1.1.1, NULL }
+    const ALGORITHM: [u8; 15] = [
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let mut bits = Vec::with_capacity(rsa_public_key.len() + 1);
+    bits.push(0); // no unused bits
+    bits.extend_from_slice(rsa_public_key);
+    let mut body = ALGORITHM.to_vec();
+    der_tlv(&mut body, 0x03, &bits);
+    let mut out = Vec::with_capacity(body.len() + 4);
+    der_tlv(&mut out, 0x30, &body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use sealed_secrets_core::keys::PrivateKey;
+
+    use super::*;
+
+    #[test]
+    fn spki_from_components_matches_aws_lc() {
+        let key = PrivateKey::generate(2048).unwrap();
+        let spki = key.public_key().spki_der();
+        let parsed = PublicKey::from_spki_der(spki).unwrap();
+        // Re-encode from the components x509-parser sees and compare byte for byte.
+        let (_, info) =
+            <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(
+                spki,
+            )
+            .unwrap();
+        let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = info.parsed() else {
+            panic!("not RSA");
+        };
+        let ours = spki_der(&rsa_public_key_der(rsa.modulus, rsa.exponent));
+        assert_eq!(ours, spki);
+        assert_eq!(PublicKey::from_spki_der(&ours).unwrap(), parsed);
+    }
+
+    #[test]
+    fn der_integers_are_minimal_and_positive() {
+        let mut out = Vec::new();
+        der_uint(&mut out, &[0, 0, 0x01, 0x00, 0x01]);
+        assert_eq!(out, [0x02, 0x03, 0x01, 0x00, 0x01]);
+        out.clear();
+        der_uint(&mut out, &[0x80]);
+        assert_eq!(out, [0x02, 0x02, 0x00, 0x80]);
+        out.clear();
+        der_len(&mut out, 0x1234);
+        assert_eq!(out, [0x82, 0x12, 0x34]);
+    }
+
+    #[test]
+    fn pin_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pin");
+        std::fs::write(&path, "1234\n").unwrap();
+        let pin = Pin::from_file(&path).unwrap();
+        assert_eq!(format!("{pin:?}"), "Pin(<redacted>)");
+        std::fs::write(&path, "\n").unwrap();
+        let err = Pin::from_file(&path).unwrap_err().to_string();
+        assert!(err.ends_with(": empty"), "{err}");
+        let err = Pin::from_file(&dir.path().join("missing"))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains('\n'), "{err}");
+        let err = Pin::from_env("SSRS_TEST_PKCS11_PIN_SURELY_UNSET").unwrap_err();
+        assert!(matches!(err, Pkcs11Error::PinEnv { .. }));
+    }
+
+    #[test]
+    fn missing_module_is_one_line() {
+        let err = Module::load(Path::new("/nonexistent/libnothing.so"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot load PKCS#11 module /nonexistent/libnothing.so"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+    }
+}
