@@ -96,6 +96,14 @@ pub enum Pkcs11Error {
         /// Why.
         reason: String,
     },
+    /// The token cannot do what sealing needs with the key ([`TokenKey::self_test`]).
+    #[error("token key {label:?} cannot unseal: {reason}")]
+    Unsupported {
+        /// The key label.
+        label: String,
+        /// What failed.
+        reason: String,
+    },
     /// A token call failed.
     #[error("PKCS#11 {operation} failed: {reason}")]
     Token {
@@ -450,14 +458,21 @@ pub enum UnwrapError {
     },
 }
 
-/// Whether a failed `C_Decrypt` says the session or token is unusable (retry or reconnect),
-/// rather than "this block does not open". Tokens differ in how they report an OAEP failure:
-/// the standard says `CKR_ENCRYPTED_DATA_INVALID`, kryoptic 1.5 says `CKR_DEVICE_ERROR` (what
-/// OpenSSL's failure maps to), so everything but these state errors counts as "not opened".
-fn is_token_state_error(rv: RvError) -> bool {
+/// Whether a failed `C_Decrypt` says the session or token is unusable (retry or reconnect) or
+/// cannot do the mechanism at all, rather than "this block does not open". Tokens differ in
+/// how they report an OAEP failure: the standard says `CKR_ENCRYPTED_DATA_INVALID`, kryoptic
+/// 1.5 says `CKR_DEVICE_ERROR` (what OpenSSL's failure maps to), so everything but these counts
+/// as "not opened". SoftHSM 2.6 answers `CKR_ARGUMENTS_BAD` to OAEP with SHA-256 whatever the
+/// block: a token fault, not a verdict on the item.
+fn is_token_fault(rv: RvError) -> bool {
     matches!(
         rv,
-        RvError::SessionHandleInvalid
+        RvError::ArgumentsBad
+            | RvError::MechanismInvalid
+            | RvError::MechanismParamInvalid
+            | RvError::KeyTypeInconsistent
+            | RvError::KeyFunctionNotPermitted
+            | RvError::SessionHandleInvalid
             | RvError::SessionClosed
             | RvError::UserNotLoggedIn
             | RvError::DeviceRemoved
@@ -537,7 +552,7 @@ impl TokenKey {
             lock(&self.session).decrypt(&Mechanism::RsaPkcsOaep(params), self.handle, rsa_block);
         match result {
             Ok(key) => Ok(Zeroizing::new(key)),
-            Err(CkError::Pkcs11(rv, _)) if !is_token_state_error(rv) => Err(UnwrapError::NotOpened),
+            Err(CkError::Pkcs11(rv, _)) if !is_token_fault(rv) => Err(UnwrapError::NotOpened),
             Err(e) => Err(UnwrapError::Token {
                 reason: ck_reason(&e),
             }),
@@ -557,6 +572,45 @@ impl TokenKey {
         let (rsa_block, aead_part) = rest.split_at(rsa_len);
         let session_key = self.decrypt_session_key(label, rsa_block)?;
         open_aead(&session_key, aead_part).map_err(|DecryptError| UnwrapError::NotOpened)
+    }
+
+    /// Checks that the token does what sealing needs with this key, before it is trusted with
+    /// items: a random 32-byte value sealed here under a label opens in the token (OAEP with
+    /// SHA-256, MGF1-SHA-256 and a label), and does not open under another label.
+    ///
+    /// # Errors
+    /// [`Pkcs11Error::Unsupported`] (e.g. SoftHSM 2.6: `CKR_ARGUMENTS_BAD`).
+    pub fn self_test(&self) -> Result<(), Pkcs11Error> {
+        let unsupported = |reason: String| Pkcs11Error::Unsupported {
+            label: self.label.clone(),
+            reason,
+        };
+        let mut probe = Zeroizing::new([0u8; SESSION_KEY_LEN]);
+        aws_lc_rs::rand::fill(probe.as_mut_slice())
+            .map_err(|_| unsupported("random probe".to_owned()))?;
+        let label = b"sealed-secrets-rs/pkcs11-self-test";
+        let blob = crypto::hybrid_encrypt(&self.public_key, label, probe.as_slice())
+            .map_err(|e| unsupported(e.to_string()))?;
+        match self.decrypt_blob(label, &blob) {
+            Ok(opened) if opened.expose() == probe.as_slice() => {}
+            Ok(_) => {
+                return Err(unsupported(
+                    "RSA-OAEP round trip gave other bytes".to_owned(),
+                ));
+            }
+            Err(UnwrapError::NotOpened) => {
+                return Err(unsupported(
+                    "RSA-OAEP (SHA-256, MGF1-SHA-256, label) did not open a block sealed for it"
+                        .to_owned(),
+                ));
+            }
+            Err(UnwrapError::Token { reason }) => return Err(unsupported(reason)),
+        }
+        match self.decrypt_blob(b"another label", &blob) {
+            Err(UnwrapError::NotOpened) => Ok(()),
+            Ok(_) => Err(unsupported("the token ignores the OAEP label".to_owned())),
+            Err(UnwrapError::Token { reason }) => Err(unsupported(reason)),
+        }
     }
 
     /// `sha256WithRSAEncryption` (PKCS#1 v1.5) signature of `msg`, made in the token.

@@ -12,6 +12,7 @@
 //! - the private key is sensitive and not extractable: its private exponent is refused;
 //! - the PIN never shows in errors;
 //! - the self-signed certificate is signed in the token and verifies with the key;
+//! - SoftHSM 2.6, when installed, fails the self-test with `CKR_ARGUMENTS_BAD`;
 //! - `bench_oaep_decrypt` (also `SSRS_PKCS11_BENCH=1`): a timing figure, no threshold.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
@@ -47,42 +48,82 @@ fn module_path() -> PathBuf {
     PathBuf::from(home).join(".cache/sealed-secrets-rs/kryoptic-1.5.4/libkryoptic_pkcs11.so")
 }
 
-/// Runs `body` with a freshly initialised token (label [`TOKEN_LABEL`], PINs above) in a
-/// child process; the parent only checks that the child passed.
+/// Which soft token a test runs against.
+#[derive(Clone, Copy)]
+enum Soft {
+    /// kryoptic (`tests/pkcs11/install.sh`): does everything sealing needs.
+    Kryoptic,
+    /// Debian's SoftHSM 2.6 (`apt-get install softhsm2`), for the negative check only.
+    SoftHsm,
+}
+
+const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// Runs `body` with a freshly initialised kryoptic token (label [`TOKEN_LABEL`], PINs above)
+/// in a child process; the parent only checks that the child passed.
 fn in_token(test: &str, body: impl FnOnce(&Module)) {
+    in_soft_token(Soft::Kryoptic, test, body);
+}
+
+fn in_soft_token(soft: Soft, test: &str, body: impl FnOnce(&Module)) {
     if !enabled() {
         eprintln!("skipped: set SSRS_PKCS11=1 (after bash tests/pkcs11/install.sh) to run {test}");
         return;
     }
-    let module = module_path();
     if std::env::var("SSRS_PKCS11_CHILD").is_ok_and(|v| v == "1") {
-        let module = Module::load(&module).unwrap();
+        let module = Module::load(&module_path()).unwrap();
         init_token(&module);
         body(&module);
         return;
     }
-    assert!(
-        module.is_file(),
-        "{} is missing: run bash tests/pkcs11/install.sh (or set SSRS_PKCS11_MODULE)",
-        module.display()
-    );
     let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("kryoptic.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[[slots]]\nslot = 1\ndbtype = \"sqlite\"\ndbargs = \"{}\"\n",
-            dir.path().join("token.sql").display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new(std::env::current_exe().unwrap())
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("SSRS_PKCS11_CHILD", "1")
-        .env("SSRS_PKCS11_MODULE", &module)
-        .env("KRYOPTIC_CONF", &conf)
-        .output()
-        .unwrap();
+        .env("SSRS_PKCS11_CHILD", "1");
+    match soft {
+        Soft::Kryoptic => {
+            let module = module_path();
+            assert!(
+                module.is_file(),
+                "{} is missing: run bash tests/pkcs11/install.sh (or set SSRS_PKCS11_MODULE)",
+                module.display()
+            );
+            let conf = dir.path().join("kryoptic.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "[[slots]]\nslot = 1\ndbtype = \"sqlite\"\ndbargs = \"{}\"\n",
+                    dir.path().join("token.sql").display()
+                ),
+            )
+            .unwrap();
+            child
+                .env("SSRS_PKCS11_MODULE", &module)
+                .env("KRYOPTIC_CONF", &conf);
+        }
+        Soft::SoftHsm => {
+            if !std::path::Path::new(SOFTHSM_MODULE).is_file() {
+                eprintln!("skipped: {SOFTHSM_MODULE} is not installed (apt-get install softhsm2)");
+                return;
+            }
+            let tokens = dir.path().join("tokens");
+            std::fs::create_dir(&tokens).unwrap();
+            let conf = dir.path().join("softhsm2.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                    tokens.display()
+                ),
+            )
+            .unwrap();
+            child
+                .env("SSRS_PKCS11_MODULE", SOFTHSM_MODULE)
+                .env("SOFTHSM2_CONF", &conf);
+        }
+    }
+    let out = child.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     print!("{stdout}");
@@ -121,6 +162,7 @@ fn round_trip_in_token() {
         assert!(token.find_key(KEY_LABEL).unwrap().is_none());
         let key = token.find_or_generate_key(KEY_LABEL, 4096).unwrap();
         assert_eq!(key.public_key().size_bits(), 4096);
+        key.self_test().unwrap();
 
         let label = Scope::Strict.label("prod", "db-credentials");
         let blob = crypto::hybrid_encrypt(key.public_key(), &label, b"s3cr3t in a token").unwrap();
@@ -300,6 +342,32 @@ fn certificate_signed_in_token() {
             key.decrypt_blob(&label, &blob).unwrap().expose(),
             b"via cert"
         );
+    });
+}
+
+/// Why kryoptic and not Debian's SoftHSM 2.6: it refuses OAEP with SHA-256 (and a label), and
+/// the self-test says so in one line instead of every item failing as "no key could decrypt".
+/// Skipped when SoftHSM is not installed.
+#[test]
+fn softhsm_refuses_oaep_sha256() {
+    in_soft_token(Soft::SoftHsm, "softhsm_refuses_oaep_sha256", |module| {
+        let token = open(module);
+        let key = token.generate_key(KEY_LABEL, 2048).unwrap();
+        let err = key.self_test().unwrap_err();
+        assert!(matches!(err, Pkcs11Error::Unsupported { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("ArgumentsBad"), "{text}");
+        let label = Scope::Strict.label("ns", "name");
+        let blob = crypto::hybrid_encrypt(key.public_key(), &label, b"value").unwrap();
+        assert!(matches!(
+            key.decrypt_blob(&label, &blob),
+            Err(UnwrapError::Token { .. })
+        ));
+        // Signing (the certificate) works there.
+        key.self_signed_certificate(&CertParams::controller_default(
+            time::OffsetDateTime::now_utc(),
+        ))
+        .unwrap();
     });
 }
 
