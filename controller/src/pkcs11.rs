@@ -25,23 +25,20 @@ use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
-use cryptoki::types::AuthPin;
-use rcgen::string::PrintableString;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, IsCa, KeyUsagePurpose,
-    PublicKeyData, SerialNumber, SignatureAlgorithm, SigningKey,
-};
-use sealed_secrets_core::cert::{CertParams, Certificate};
 use sealed_secrets_core::crypto::{self, DecryptError, LENGTH_PREFIX_LEN, SESSION_KEY_LEN};
 use sealed_secrets_core::keys::{Fingerprint, PublicKey};
 use sealed_secrets_core::secret_bytes::SecretBytes;
 use zeroize::Zeroizing;
 
+mod cert;
+mod der;
+mod pin;
+
+pub use der::{rsa_public_key_der, spki_der};
+pub use pin::{PIN_ENV, Pin};
+
 /// Modulus length of the keys this module generates (as the controller's `--key-size` default).
 pub const DEFAULT_KEY_BITS: u64 = 4096;
-
-/// The environment variable the PIN may come from (`Pin::from_env`).
-pub const PIN_ENV: &str = "SEALED_SECRETS_PKCS11_PIN";
 
 /// A token operation failed. The message is one line; it never contains the PIN.
 #[derive(Debug, thiserror::Error)]
@@ -135,60 +132,6 @@ fn token_error(operation: &'static str) -> impl FnOnce(CkError) -> Pkcs11Error {
     }
 }
 
-/// The user PIN of the token. `Debug` shows nothing of it.
-pub struct Pin(AuthPin);
-
-impl Pin {
-    /// A PIN from a string (tests, or a value already read by the caller).
-    #[must_use]
-    pub fn new(pin: String) -> Self {
-        Self(AuthPin::from(pin))
-    }
-
-    /// Reads the PIN from a file (a mounted Secret): its content without one trailing line end.
-    ///
-    /// # Errors
-    /// [`Pkcs11Error::PinFile`] when it cannot be read, is not UTF-8 or is empty.
-    pub fn from_file(path: &Path) -> Result<Self, Pkcs11Error> {
-        let fail = |reason: &str| Pkcs11Error::PinFile {
-            path: path.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| Pkcs11Error::PinFile {
-            path: path.to_owned(),
-            reason: e.kind().to_string(),
-        })?);
-        let text = std::str::from_utf8(&bytes).map_err(|_| fail("not UTF-8"))?;
-        let text = text
-            .strip_suffix("\r\n")
-            .or_else(|| text.strip_suffix('\n'))
-            .unwrap_or(text);
-        if text.is_empty() {
-            return Err(fail("empty"));
-        }
-        Ok(Self::new(text.to_owned()))
-    }
-
-    /// Reads the PIN from the environment variable `var` (e.g. [`PIN_ENV`]).
-    ///
-    /// # Errors
-    /// [`Pkcs11Error::PinEnv`] when it is unset, not UTF-8 or empty.
-    pub fn from_env(var: &str) -> Result<Self, Pkcs11Error> {
-        match std::env::var(var) {
-            Ok(pin) if !pin.is_empty() => Ok(Self::new(pin)),
-            _ => Err(Pkcs11Error::PinEnv {
-                var: var.to_owned(),
-            }),
-        }
-    }
-}
-
-impl fmt::Debug for Pin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Pin(<redacted>)")
-    }
-}
-
 /// A loaded and initialised PKCS#11 module. One per process: a second `C_Initialize` of the
 /// same module fails, and finalising one context would close the other's sessions.
 pub struct Module {
@@ -255,6 +198,11 @@ impl Module {
 
     /// Opens a read-write session on the token and logs the user in.
     ///
+    /// PKCS#11 login state belongs to the application, not the session: once a session of this
+    /// process is logged in, `C_Login` answers `CKR_USER_ALREADY_LOGGED_IN` whatever the PIN,
+    /// and that is taken as success. Open the token once per process (as the controller will)
+    /// so the PIN is always checked.
+    ///
     /// # Errors
     /// [`Pkcs11Error::NoToken`], [`Pkcs11Error::Login`] or a token error.
     pub fn open_token(&self, token_label: Option<&str>, pin: &Pin) -> Result<Token, Pkcs11Error> {
@@ -263,7 +211,7 @@ impl Module {
             .ctx
             .open_rw_session(slot)
             .map_err(token_error("C_OpenSession"))?;
-        match session.login(UserType::User, Some(&pin.0)) {
+        match session.login(UserType::User, Some(pin.auth())) {
             // Login state is per application, not per session: a second session is already in.
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
             Err(e) => {
@@ -622,72 +570,6 @@ impl TokenKey {
             .sign(&Mechanism::Sha256RsaPkcs, self.handle, msg)
             .map_err(token_error("C_Sign"))
     }
-
-    /// The self-signed certificate the controller makes for a new key (SPEC §1.7, the shape
-    /// `sealed_secrets_core::cert::Certificate::self_signed` gives), signed in the token.
-    ///
-    /// # Errors
-    /// [`Pkcs11Error::Certificate`] when it cannot be built, or its key is not this one.
-    pub fn self_signed_certificate(&self, params: &CertParams) -> Result<Certificate, Pkcs11Error> {
-        let fail = |reason: String| Pkcs11Error::Certificate { reason };
-        let not_before = params
-            .not_before
-            .replace_nanosecond(0)
-            .map_err(|_| fail("NotBefore out of range".to_owned()))?;
-        let not_after = not_before
-            .checked_add(params.validity)
-            .ok_or_else(|| fail("NotAfter out of range".to_owned()))?;
-        let mut serial = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut serial).map_err(|_| fail("random serial".to_owned()))?;
-
-        let mut cert_params = CertificateParams::default();
-        cert_params.not_before = not_before;
-        cert_params.not_after = not_after;
-        cert_params.serial_number = Some(SerialNumber::from_slice(&serial));
-        cert_params.distinguished_name = distinguished_name(&params.common_name);
-        cert_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        cert_params.key_usages = vec![KeyUsagePurpose::EncipherOnly];
-        let cert = cert_params
-            .self_signed(self)
-            .map_err(|e| fail(e.to_string()))?;
-        let cert = Certificate::from_der(cert.der()).map_err(|e| fail(e.to_string()))?;
-        if cert.public_key() != &self.public_key {
-            return Err(fail("its public key is not the token's".to_owned()));
-        }
-        Ok(cert)
-    }
-}
-
-/// rcgen's remote-signer hook: the certificate's TBS bytes are signed by the token.
-impl PublicKeyData for TokenKey {
-    /// PKCS#1 `RSAPublicKey` DER; rcgen wraps it in an SPKI with the rsaEncryption OID.
-    fn der_bytes(&self) -> &[u8] {
-        &self.pkcs1_der
-    }
-
-    fn algorithm(&self) -> &'static SignatureAlgorithm {
-        &rcgen::PKCS_RSA_SHA256
-    }
-}
-
-impl SigningKey for TokenKey {
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        self.sign_sha256(msg)
-            .map_err(|_| rcgen::Error::RemoteKeyError)
-    }
-}
-
-/// `CN=<name>` or the empty DN, with Go's choice of string type (as `cert.rs`).
-fn distinguished_name(common_name: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    if !common_name.is_empty() {
-        let value = match PrintableString::try_from(common_name) {
-            Ok(printable) => DnValue::PrintableString(printable),
-            Err(_) => DnValue::Utf8String(common_name.to_owned()),
-        };
-        dn.push(DnType::CommonName, value);
-    }
-    dn
 }
 
 /// AES-GCM part of the blob (zero nonce, no AAD), with 16-, 24- or 32-byte session keys as Go
@@ -713,122 +595,9 @@ fn open_aead(session_key: &[u8], aead_part: &[u8]) -> Result<SecretBytes, Decryp
     Ok(SecretBytes::new(std::mem::take(&mut *buffer)))
 }
 
-// --- DER for the public key (the token gives modulus and exponent as big-endian integers) ---
-
-fn der_len(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        // Fits one byte by the test above.
-        out.push(u8::try_from(len).unwrap_or(0));
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        let significant = &bytes[skip..];
-        out.push(0x80 | u8::try_from(significant.len()).unwrap_or(0));
-        out.extend_from_slice(significant);
-    }
-}
-
-fn der_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
-    out.push(tag);
-    der_len(out, content.len());
-    out.extend_from_slice(content);
-}
-
-/// A positive DER INTEGER from unsigned big-endian bytes.
-fn der_uint(out: &mut Vec<u8>, value: &[u8]) {
-    let skip = value.iter().take_while(|b| **b == 0).count();
-    let value = &value[skip..];
-    let mut content = Vec::with_capacity(value.len() + 1);
-    if value.first().is_none_or(|b| b & 0x80 != 0) {
-        content.push(0);
-    }
-    content.extend_from_slice(value);
-    der_tlv(out, 0x02, &content);
-}
-
-/// PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
-#[must_use]
-pub fn rsa_public_key_der(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(modulus.len() + exponent.len() + 8);
-    der_uint(&mut body, modulus);
-    der_uint(&mut body, exponent);
-    let mut out = Vec::with_capacity(body.len() + 4);
-    der_tlv(&mut out, 0x30, &body);
-    out
-}
-
-/// X.509 `SubjectPublicKeyInfo` with the rsaEncryption algorithm (NULL parameters).
-#[must_use]
-pub fn spki_der(rsa_public_key: &[u8]) -> Vec<u8> {
-    // SEQUENCE { OID 1.2.840.113549.1.1.1, NULL }
-    const ALGORITHM: [u8; 15] = [
-        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
-    ];
-    let mut bits = Vec::with_capacity(rsa_public_key.len() + 1);
-    bits.push(0); // no unused bits
-    bits.extend_from_slice(rsa_public_key);
-    let mut body = ALGORITHM.to_vec();
-    der_tlv(&mut body, 0x03, &bits);
-    let mut out = Vec::with_capacity(body.len() + 4);
-    der_tlv(&mut out, 0x30, &body);
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use sealed_secrets_core::keys::PrivateKey;
-
     use super::*;
-
-    #[test]
-    fn spki_from_components_matches_aws_lc() {
-        let key = PrivateKey::generate(2048).unwrap();
-        let spki = key.public_key().spki_der();
-        let parsed = PublicKey::from_spki_der(spki).unwrap();
-        // Re-encode from the components x509-parser sees and compare byte for byte.
-        let (_, info) =
-            <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(
-                spki,
-            )
-            .unwrap();
-        let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = info.parsed() else {
-            panic!("not RSA");
-        };
-        let ours = spki_der(&rsa_public_key_der(rsa.modulus, rsa.exponent));
-        assert_eq!(ours, spki);
-        assert_eq!(PublicKey::from_spki_der(&ours).unwrap(), parsed);
-    }
-
-    #[test]
-    fn der_integers_are_minimal_and_positive() {
-        let mut out = Vec::new();
-        der_uint(&mut out, &[0, 0, 0x01, 0x00, 0x01]);
-        assert_eq!(out, [0x02, 0x03, 0x01, 0x00, 0x01]);
-        out.clear();
-        der_uint(&mut out, &[0x80]);
-        assert_eq!(out, [0x02, 0x02, 0x00, 0x80]);
-        out.clear();
-        der_len(&mut out, 0x1234);
-        assert_eq!(out, [0x82, 0x12, 0x34]);
-    }
-
-    #[test]
-    fn pin_sources() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pin");
-        std::fs::write(&path, "1234\n").unwrap();
-        let pin = Pin::from_file(&path).unwrap();
-        assert_eq!(format!("{pin:?}"), "Pin(<redacted>)");
-        std::fs::write(&path, "\n").unwrap();
-        let err = Pin::from_file(&path).unwrap_err().to_string();
-        assert!(err.ends_with(": empty"), "{err}");
-        let err = Pin::from_file(&dir.path().join("missing"))
-            .unwrap_err()
-            .to_string();
-        assert!(!err.contains('\n'), "{err}");
-        let err = Pin::from_env("SSRS_TEST_PKCS11_PIN_SURELY_UNSET").unwrap_err();
-        assert!(matches!(err, Pkcs11Error::PinEnv { .. }));
-    }
 
     #[test]
     fn missing_module_is_one_line() {
