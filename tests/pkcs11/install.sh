@@ -95,12 +95,15 @@ pub extern "C" fn C_GetInterfaceList(list: CK_INTERFACE_PTR, count: CK_ULONG_PTR
 }
 RS
 
+# The dependency versions the module was tested with (tests/pkcs11/kryoptic-module.Cargo.lock).
+cp "$(dirname "$0")/kryoptic-module.Cargo.lock" "$BUILD/Cargo.lock"
+
 log "building kryoptic $VERSION (a few minutes on a cold cache)"
 (
   cd "$BUILD"
   # Its own target dir: the module is not part of the workspace build. CONFDIR is where kryoptic
   # looks for kryoptic.conf when KRYOPTIC_CONF is unset; the tests always set KRYOPTIC_CONF.
-  CARGO_TARGET_DIR="$BUILD/target" CONFDIR=/etc cargo build --release -j "${SSRS_PKCS11_JOBS:-2}" >&2
+  CARGO_TARGET_DIR="$BUILD/target" CONFDIR=/etc cargo build --release --locked -j "${SSRS_PKCS11_JOBS:-2}" >&2
 )
 mkdir -p "$DEST"
 tmp="$(mktemp "$DEST/.module.XXXXXX")"
