@@ -52,7 +52,7 @@ pub enum Pkcs11Error {
         reason: String,
     },
     /// No slot holds a token with that label (or no initialised token at all).
-    #[error("no PKCS#11 token {}", label.as_deref().map_or_else(|| "is initialised".to_owned(), |l| format!("labelled {l:?}")))]
+    #[error("no PKCS#11 token {}", describe_token(label.as_deref()))]
     NoToken {
         /// The token label asked for.
         label: Option<String>,
@@ -115,6 +115,13 @@ pub enum Pkcs11Error {
         /// Why.
         reason: String,
     },
+}
+
+fn describe_token(label: Option<&str>) -> String {
+    label.map_or_else(
+        || "is initialised".to_owned(),
+        |l| format!("labelled {l:?}"),
+    )
 }
 
 /// One-line text for a cryptoki error: the function and the `CKR_*` name, not its paragraph.
