@@ -35,6 +35,7 @@ pub mod key_registry;
 pub mod kube_client;
 pub mod leader;
 pub mod metrics;
+pub mod pkcs11;
 pub mod rate_limit;
 pub mod resource;
 pub mod server;
