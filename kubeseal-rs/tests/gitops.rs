@@ -332,7 +332,7 @@ fn check_reports_every_problem_with_file_object_and_reason() {
         "{err}"
     );
     assert!(
-        err.contains(" checked (1 Go/Helm template skipped)"),
+        err.contains(" files (1 Go/Helm template skipped) checked"),
         "{err}"
     );
     // A template that writes a literal value into a Secret is a problem, never skipped.
