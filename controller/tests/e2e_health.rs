@@ -27,6 +27,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
+/// The control plane of `tests/cluster` runs one at a time per test binary (fixed ports):
+/// the tests that start one take this first.
+static CLUSTER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 use harness::{
     Cluster, apply_crd, client, create_sealed, enabled, ensure_namespace, kubectl, kubectl_apply,
     remove_scratch_dir, repo_root, scratch_dir, start_ours, wait_cert, wait_secret_value,
@@ -150,6 +154,7 @@ async fn statuses_for_health_checks_match_the_fixtures() {
         return;
     }
     let started = Instant::now();
+    let _one_cluster = CLUSTER.lock().await;
     let cluster = Cluster::start("controller-health");
     let client = client(&cluster).await;
     apply_crd(&cluster);
@@ -237,6 +242,7 @@ async fn upstream_statuses_match_the_fixtures() {
         eprintln!("skipped: set SSRS_E2E=1 (needs root and the tests/cluster harness)");
         return;
     }
+    let _one_cluster = CLUSTER.lock().await;
     let cluster = Cluster::start("controller-health-upstream");
     let client = client(&cluster).await;
     apply_crd(&cluster);
@@ -296,6 +302,7 @@ async fn kustomize_generated_sealed_secret_unseals() {
         return;
     }
     let kustomize = kustomize();
+    let _one_cluster = CLUSTER.lock().await;
     let cluster = Cluster::start("controller-krm");
     let client = client(&cluster).await;
     apply_crd(&cluster);
