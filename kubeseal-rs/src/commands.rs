@@ -76,6 +76,12 @@ pub enum CommandError {
     NoSecrets,
     #[error("no sealed secrets found in the input")]
     NoSealedSecrets,
+    /// `--recovery-unseal` without `--recovery-private-key`: upstream's unseal error, then the
+    /// missing flag.
+    #[error(
+        "{0}; no --recovery-private-key was given (the controller's private keys, e.g. from kubeseal-rs keys backup)"
+    )]
+    NoRecoveryKeys(String),
     #[error("cannot encrypt the value: {0}")]
     EncryptValue(String),
     #[error("unable to decrypt sealed secret: {0}")]
