@@ -23,10 +23,12 @@ use crate::metrics::{Metrics, MetricsError};
 use crate::server::{self, ServerState};
 use crate::unseal::Unsealer;
 
-/// The version printed by `--version` and exported in `build_info`.
+/// The version printed by `--version` and exported in `build_info`: `v0.1.0`, with the `v`
+/// of upstream's release tags (`controller version: v0.40.0`); a build may stamp another
+/// with `SEALED_SECRETS_VERSION` at compile time.
 pub const VERSION: &str = match option_env!("SEALED_SECRETS_VERSION") {
     Some(v) => v,
-    None => env!("CARGO_PKG_VERSION"),
+    None => concat!("v", env!("CARGO_PKG_VERSION")),
 };
 
 /// How many reconciles run at once per namespace-controller (RSA work is further bounded by

@@ -28,9 +28,10 @@ fn version_prints_upstream_format() {
     let out = controller(&["--version"], &[]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
+    // Upstream's suite: `^controller version: (v[0-9]+\.[0-9]+\.[0-9]+|[0-9a-f]{40})(\+dirty)?`.
     assert_eq!(
         text,
-        format!("controller version: {}\n", env!("CARGO_PKG_VERSION"))
+        format!("controller version: v{}\n", env!("CARGO_PKG_VERSION"))
     );
     // Like every flag, it can come from the environment.
     let out = controller(&[], &[("SEALED_SECRETS_VERSION", "true")]);

@@ -12,11 +12,13 @@ use crate::input;
 /// A certificate that could not be loaded, naming where it came from.
 #[derive(Debug, thiserror::Error)]
 pub enum CertSourceError {
-    #[error("cannot read certificate {path}: {source}")]
+    /// In Go's words, as upstream prints it (`open P: no such file or directory`); upstream's
+    /// integration suite matches `^error:.*no such file or directory`.
+    #[error("cannot read certificate: {op} {}: {}", path.display(), input::go_io_text(cause))]
     File {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        op: &'static str,
+        cause: std::io::Error,
     },
     #[error(transparent)]
     Input(#[from] input::InputError),
@@ -41,7 +43,11 @@ pub fn fetch(location: &str) -> Result<Vec<u8>, CertSourceError> {
     let path = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
     match input::read_file_limited(&path, input::CERT_LIMIT) {
         Ok(bytes) => Ok(bytes.to_vec()),
-        Err(input::InputError::File { source, .. }) => Err(CertSourceError::File { path, source }),
+        Err(input::InputError::File { op, source, .. }) => Err(CertSourceError::File {
+            path,
+            op,
+            cause: source,
+        }),
         Err(other) => Err(CertSourceError::Input(other)),
     }
 }

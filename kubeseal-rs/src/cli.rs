@@ -31,6 +31,17 @@ pub struct Cli {
     pub seal: SealArgs,
 }
 
+/// What `--version` prints: upstream's `kubeseal version: vX.Y.Z` line, which scripts and
+/// upstream's integration suite match, then the upstream release this build is compatible with.
+#[must_use]
+pub fn version_text() -> String {
+    format!(
+        "kubeseal version: v{}\nkubeseal-rs, compatible with kubeseal {}\n",
+        env!("CARGO_PKG_VERSION"),
+        sealed_secrets_core::UPSTREAM_COMPAT_VERSION
+    )
+}
+
 /// Everything upstream kubeseal accepts.
 #[derive(Debug, Args, Default)]
 pub struct SealArgs {

@@ -54,6 +54,10 @@ pub fn sealing_cert_from(source: &CertSource) -> Result<Certificate, CliError> {
 pub(crate) fn cert_bytes_from(source: &CertSource) -> Result<(Vec<u8>, String), CliError> {
     match source {
         CertSource::Location(location) => Ok((cert_source::fetch(location)?, location.clone())),
+        CertSource::Environment { name, config } => {
+            let config = crate::repo_config::load(config.as_deref())?;
+            multi_seal::environment_cert_bytes(config.as_ref(), name)
+        }
         CertSource::Controller(access) => {
             let fetch = || cluster::Controller::connect(access)?.cert_pem();
             let bytes =
@@ -76,6 +80,12 @@ pub enum CommandError {
     NoSecrets,
     #[error("no sealed secrets found in the input")]
     NoSealedSecrets,
+    /// `--recovery-unseal` without `--recovery-private-key`: upstream's unseal error, then the
+    /// missing flag.
+    #[error(
+        "{0}; no --recovery-private-key was given (the controller's private keys, e.g. from kubeseal-rs keys backup)"
+    )]
+    NoRecoveryKeys(String),
     #[error("cannot encrypt the value: {0}")]
     EncryptValue(String),
     #[error("unable to decrypt sealed secret: {0}")]

@@ -30,6 +30,8 @@ pub enum InputError {
     #[error("cannot read {path}: {source}")]
     File {
         path: PathBuf,
+        /// What failed, in Go's words: `open` or `read`.
+        op: &'static str,
         #[source]
         source: std::io::Error,
     },
@@ -45,6 +47,18 @@ pub enum InputError {
         #[source]
         source: manifest::ManifestError,
     },
+}
+
+/// An I/O error as Go prints it (`no such file or directory`): the system's message in lower
+/// case, without Rust's ` (os error N)`. Go's `syscall` messages are the C library's, lower-cased.
+#[must_use]
+pub fn go_io_text(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let text = match (err.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => &text[..at],
+        _ => text.as_str(),
+    };
+    text.to_lowercase()
 }
 
 /// Reads all of `reader`, failing once it gives more than `limit` bytes (reads at most
@@ -73,13 +87,14 @@ fn read_capped(
 /// # Errors
 /// The file cannot be read or is larger than `limit`.
 pub fn read_file_limited(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>, InputError> {
-    let file_error = |source| InputError::File {
+    let file_error = |op, source| InputError::File {
         path: path.to_path_buf(),
+        op,
         source,
     };
-    let file = std::fs::File::open(path).map_err(file_error)?;
+    let file = std::fs::File::open(path).map_err(|e| file_error("open", e))?;
     read_capped(file, limit).map_err(|e| match e {
-        Ok(source) => file_error(source),
+        Ok(source) => file_error("read", source),
         Err(()) => InputError::TooLarge {
             what: path.display().to_string(),
             limit,

@@ -31,8 +31,14 @@ fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::from(2);
         }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {
+            // --version: upstream's first line (scripts and upstream's suite match it), then
+            // the upstream release we are compatible with.
+            print!("{}", cli::version_text());
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            // --help and --version: clap's own output on stdout.
+            // --help: clap's own output on stdout.
             let _ = e.print();
             return ExitCode::SUCCESS;
         }

@@ -22,6 +22,12 @@ pub enum CertSource {
     Location(String),
     /// The controller, through the API server's service proxy.
     Controller(Box<cluster::Access>),
+    /// One `-e NAME`: the environment's certificate in the repository config (`--config`, else
+    /// the nearest `.sealed-secrets.toml`).
+    Environment {
+        name: String,
+        config: Option<PathBuf>,
+    },
 }
 
 /// What to do.
@@ -135,9 +141,18 @@ pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
         None => seal_mode(&args)?,
     };
     let cluster = access(&args);
-    let cert = match args.cert.last() {
-        Some(location) => CertSource::Location(location.clone()),
-        None => CertSource::Controller(Box::new(cluster.clone())),
+    let cert = match (args.cert.last(), args.environments.first()) {
+        (Some(location), _) => CertSource::Location(location.clone()),
+        (None, Some(name)) => {
+            // Sealed for an environment: the file names its certificate, as with several
+            // (what `check` expects where the config requires it).
+            args.record_fingerprint = true;
+            CertSource::Environment {
+                name: name.clone(),
+                config: args.config.clone(),
+            }
+        }
+        (None, None) => CertSource::Controller(Box::new(cluster.clone())),
     };
     let by_extension = args
         .sealed_secret_file
@@ -236,7 +251,17 @@ fn seal_mode(args: &SealArgs) -> Result<Mode, UsageError> {
             chosen.join(" and ")
         )));
     }
-    let multi = args.cert.len() > 1 || !args.environments.is_empty();
+    // One `-e NAME` is one certificate, as one --cert: seal, --raw, --merge-into and
+    // --fetch-cert use it. Several certificates, or an environment with a -w pattern (a
+    // placeholder in it), seal once per cluster.
+    let pattern_given = args.sealed_secret_file.as_ref().is_some_and(|p| {
+        let p = p.to_string_lossy();
+        PLACEHOLDERS
+            .iter()
+            .any(|placeholder| p.contains(placeholder))
+    });
+    let multi = args.cert.len() + args.environments.len() > 1
+        || (!args.environments.is_empty() && pattern_given);
     if multi {
         if let Some((flag, _)) = modes.iter().find(|(_, on)| *on) {
             return Err(UsageError(format!(
@@ -244,6 +269,18 @@ fn seal_mode(args: &SealArgs) -> Result<Mode, UsageError> {
             )));
         }
         return multi_seal_mode(args);
+    }
+    if !args.environments.is_empty() {
+        let controller_modes = [
+            ("--recovery-unseal", args.recovery_unseal),
+            ("--validate", args.validate),
+            ("--re-encrypt", args.re_encrypt),
+        ];
+        if let Some((flag, _)) = controller_modes.iter().find(|(_, on)| *on) {
+            return Err(UsageError(format!(
+                "{flag} uses no certificate; --environment selects one for sealing"
+            )));
+        }
     }
     Ok(if args.raw {
         if args.from_file.len() > 1 {
@@ -266,11 +303,8 @@ fn seal_mode(args: &SealArgs) -> Result<Mode, UsageError> {
         }
         Mode::MergeInto(target.clone())
     } else if args.recovery_unseal {
-        if args.recovery_private_key.is_empty() {
-            return Err(UsageError(
-                "--recovery-unseal needs at least one --recovery-private-key".to_owned(),
-            ));
-        }
+        // Without --recovery-private-key, upstream still reads the input and fails with `no
+        // key could decrypt secret (ITEM)`; so do we (commands/recover.rs adds the hint).
         Mode::RecoveryUnseal {
             keys: args.recovery_private_key.clone(),
         }

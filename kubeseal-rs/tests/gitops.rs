@@ -685,3 +685,68 @@ fn upstream_merge_into_accepts_edited_files() {
     );
     assert!(!secret.contains("sealed-secrets-rs"), "{secret}");
 }
+
+/// Issue 15 item 3: one `-e NAME` is one certificate, as one `--cert`: plain sealing to stdout
+/// or a file, `--raw` and `--merge-into` work; `-w` with a placeholder still seals per cluster.
+#[test]
+fn one_environment_is_one_certificate() {
+    let repo = Repo::new();
+    repo.write(
+        ".sealed-secrets.toml",
+        "[environments.prod]\ncert = \"certs/a.pem\"\npaths = [\"envs/prod\"]\n",
+    );
+    // To stdout, and the fingerprint is recorded as with several environments.
+    let sealed = repo.ours_stdin(&["-e", "prod", "-o", "yaml"], SECRET.as_bytes());
+    assert!(
+        sealed.contains(&format!(
+            "sealed-secrets-rs/sealed-with: {}",
+            fingerprint(&repo, "certs/a.pem")
+        )),
+        "{sealed}"
+    );
+    // To a plain -w file, which `check` accepts for the environment.
+    std::fs::create_dir_all(repo.path("envs/prod")).unwrap();
+    repo.ours_stdin(
+        &["-e", "prod", "-w", "envs/prod/db.yaml"],
+        SECRET.as_bytes(),
+    );
+    assert_eq!(
+        repo.open("envs/prod/db.yaml", "a")["password"],
+        b64("hunter2-Gitops")
+    );
+    assert_eq!(
+        repo.ours(&["check", "envs"]),
+        "checked 1 file: no problems\n"
+    );
+    // --merge-into the same file.
+    let update = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\nstringData:\n  extra: merged-Env\n";
+    repo.ours_stdin(
+        &["-e", "prod", "--merge-into", "envs/prod/db.yaml"],
+        update.as_bytes(),
+    );
+    let data = repo.open("envs/prod/db.yaml", "a");
+    assert_eq!(data["extra"], b64("merged-Env"));
+    assert_eq!(data["password"], b64("hunter2-Gitops"));
+    // --raw.
+    let raw = repo.ours_stdin(
+        &["-e", "prod", "--raw", "-n", "prod", "--name", "db"],
+        b"raw-Value",
+    );
+    assert!(!raw.is_empty() && !raw.contains("raw-Value"));
+    // A -w pattern: one file for the one cluster, as before.
+    repo.ours_stdin(
+        &["-e", "prod", "-w", "out/{cluster}/{name}.yaml"],
+        SECRET.as_bytes(),
+    );
+    assert_eq!(
+        repo.open("out/prod/db.yaml", "a")["user"],
+        b64("admin-Gitops")
+    );
+    // Modes that use no certificate say so.
+    let out = repo.run(&["-e", "prod", "--validate"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: --validate uses no certificate; --environment selects one for sealing\n"
+    );
+}

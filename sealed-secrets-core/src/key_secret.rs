@@ -128,10 +128,43 @@ pub fn private_key_from_secret(secret: &Secret) -> Result<PrivateKey, KeySecretE
 }
 
 /// Reads every private key from a recovery key file: a PEM private key (PKCS#1 or PKCS#8), or
-/// JSON/YAML key Secrets (one, a stream, or a `List`).
+/// JSON/YAML key Secrets (one, a stream, or a `List`). A document with no `kind` and an `items`
+/// array is a list too: Go's `json.Marshal` of a typed `SecretList` (what upstream's suite
+/// writes) has neither `kind` nor `apiVersion`, and upstream decodes the file as a `v1.List`
+/// whatever its kind.
 ///
 /// # Errors
 /// The file is neither, or a key Secret in it is unusable.
+/// A document without `kind` (or with an empty one) whose `items` is an array.
+fn is_kindless_list(document: &manifest::Document) -> bool {
+    document.kind().is_none_or(str::is_empty)
+        && document
+            .value()
+            .get("items")
+            .is_some_and(serde_json::Value::is_array)
+}
+
+/// The items of a kind-less list, read as the items of a `List`. They hold key material: the
+/// JSON they pass through is zeroized on drop, and so is what is left of the document.
+fn kindless_list_items(
+    document: manifest::Document,
+    input_len: usize,
+) -> Result<Vec<manifest::Document>, KeySecretError> {
+    let mut value = document.into_value();
+    let items = value
+        .get_mut("items")
+        .map(serde_json::Value::take)
+        .unwrap_or_default();
+    manifest::zeroize_value(&mut value);
+    let mut list = serde_json::json!({ "kind": "List", "items": items });
+    // Room enough that the buffer never moves (and leaves an unwiped copy) while it is written.
+    let mut json = zeroize::Zeroizing::new(Vec::with_capacity(input_len.saturating_mul(2) + 64));
+    let written = serde_json::to_writer(&mut *json, &list);
+    manifest::zeroize_value(&mut list);
+    written.map_err(|_| KeySecretError::NoKeys)?;
+    manifest::read_documents(&json).map_err(KeySecretError::Manifest)
+}
+
 pub fn private_keys_from_file(bytes: &[u8]) -> Result<Vec<PrivateKey>, KeySecretError> {
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
         return PrivateKey::from_pem(bytes)
@@ -144,6 +177,13 @@ pub fn private_keys_from_file(bytes: &[u8]) -> Result<Vec<PrivateKey>, KeySecret
     let documents = manifest::read_documents(bytes).map_err(KeySecretError::Manifest)?;
     let mut keys = Vec::new();
     for document in documents {
+        if is_kindless_list(&document) {
+            for item in kindless_list_items(document, bytes.len())? {
+                let secret = item.into_secret().map_err(KeySecretError::Manifest)?;
+                keys.push(private_key_from_secret(&secret)?);
+            }
+            continue;
+        }
         let secret = document.into_secret().map_err(KeySecretError::Manifest)?;
         keys.push(private_key_from_secret(&secret)?);
     }
@@ -151,4 +191,40 @@ pub fn private_keys_from_file(bytes: &[u8]) -> Result<Vec<PrivateKey>, KeySecret
         return Err(KeySecretError::NoKeys);
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+
+    use base64::Engine as _;
+
+    use super::*;
+
+    fn key_pem_b64(key: &PrivateKey) -> String {
+        base64::engine::general_purpose::STANDARD.encode(key.to_pkcs1_pem().unwrap().expose())
+    }
+
+    /// What upstream's suite writes: `json.Marshal` of the `SecretList` the API returned, with
+    /// no `kind`/`apiVersion` on the list nor on its items.
+    #[test]
+    fn kindless_secret_list_is_a_list() {
+        let a = PrivateKey::generate(2048).unwrap();
+        let b = PrivateKey::generate(2048).unwrap();
+        let file = format!(
+            r#"{{"metadata":{{"resourceVersion":"42"}},"items":[{{"metadata":{{"name":"k1","namespace":"kube-system"}},"data":{{"tls.key":"{}"}},"type":"kubernetes.io/tls"}},{{"metadata":{{"name":"k2"}},"data":{{"tls.key":"{}"}}}}]}}"#,
+            key_pem_b64(&a),
+            key_pem_b64(&b),
+        );
+        let keys = private_keys_from_file(file.as_bytes()).unwrap();
+        let got: Vec<_> = keys.iter().map(PrivateKey::fingerprint).collect();
+        assert_eq!(got, [a.fingerprint(), b.fingerprint()]);
+        // The same in YAML, and an empty kind-less list has no keys.
+        let yaml = format!("items:\n- data:\n    tls.key: {}\n", key_pem_b64(&a));
+        assert_eq!(private_keys_from_file(yaml.as_bytes()).unwrap().len(), 1);
+        assert!(matches!(
+            private_keys_from_file(b"{\"items\":[]}"),
+            Err(KeySecretError::NoKeys)
+        ));
+    }
 }

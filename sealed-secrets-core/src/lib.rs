@@ -22,6 +22,10 @@
 //! - [`public_cert`]: where the controller publishes its certificate for clients (addition).
 //! - [`web`]: the browser sealer page, served by the controller and written by `kubeseal-rs web`.
 
+/// The upstream Bitnami Sealed Secrets release both programs are compatible with (the pinned
+/// peer of the interop tests); `kubeseal-rs --version` names it.
+pub const UPSTREAM_COMPAT_VERSION: &str = "v0.40.0";
+
 pub mod cert;
 pub mod check;
 pub mod crypto;

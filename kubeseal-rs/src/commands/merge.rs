@@ -46,6 +46,9 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
         Format::Yaml
     };
 
+    // The certificate before the input, as upstream: a wrong --cert fails without waiting
+    // for stdin.
+    let cert = super::sealing_cert(plan)?;
     let mut inputs =
         input::read_input_documents(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
     if inputs.len() != 1 {
@@ -70,7 +73,6 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
     opts.name = Some(target.metadata.name.clone());
     opts.namespace_explicit = false;
 
-    let cert = super::sealing_cert(plan)?;
     let object = if target.metadata.namespace.is_empty() {
         format!("SealedSecret {}", target.metadata.name)
     } else {

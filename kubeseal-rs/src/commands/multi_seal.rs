@@ -63,33 +63,42 @@ fn target_cert(
             if config.is_none() {
                 *config = Some(repo_config::load(plan.args.config.as_deref())?);
             }
-            let Some(Some(config)) = config.as_ref() else {
-                return Err(MultiSealError::NoConfig(name.clone()).into());
-            };
-            let env = config.environment(name)?;
-            let Some(path) = &env.cert else {
-                return Err(MultiSealError::NoCert {
-                    config: sealed_file::display(&config.path),
-                    name: name.clone(),
-                }
-                .into());
-            };
-            let bytes = input::read_file_limited(path, input::CERT_LIMIT).map_err(|e| match e {
-                input::InputError::File { source, .. } => {
-                    CliError::from(MultiSealError::CertFile {
-                        name: name.clone(),
-                        path: path.display().to_string(),
-                        error: source.to_string(),
-                    })
-                }
-                other => CliError::Input(other),
-            })?;
-            Ok(cert_source::parse_for_sealing(
-                &bytes,
-                &format!("of environment {name}"),
-            )?)
+            let (bytes, origin) =
+                environment_cert_bytes(config.as_ref().and_then(Option::as_ref), name)?;
+            Ok(cert_source::parse_for_sealing(&bytes, &origin)?)
         }
     }
+}
+
+/// The certificate bytes of environment `name` of `config` (`None`: no repository config
+/// found), and where they came from for messages.
+///
+/// # Errors
+/// No config, no such environment, no certificate in it, or the file cannot be read.
+pub fn environment_cert_bytes(
+    config: Option<&RepoConfig>,
+    name: &str,
+) -> Result<(Vec<u8>, String), CliError> {
+    let Some(config) = config else {
+        return Err(MultiSealError::NoConfig(name.to_owned()).into());
+    };
+    let env = config.environment(name)?;
+    let Some(path) = &env.cert else {
+        return Err(MultiSealError::NoCert {
+            config: sealed_file::display(&config.path),
+            name: name.to_owned(),
+        }
+        .into());
+    };
+    let bytes = input::read_file_limited(path, input::CERT_LIMIT).map_err(|e| match e {
+        input::InputError::File { source, .. } => CliError::from(MultiSealError::CertFile {
+            name: name.to_owned(),
+            path: path.display().to_string(),
+            error: source.to_string(),
+        }),
+        other => CliError::Input(other),
+    })?;
+    Ok((bytes.to_vec(), format!("of environment {name}")))
 }
 
 /// Why a placeholder value cannot be part of a path: it could name another directory (`/`,

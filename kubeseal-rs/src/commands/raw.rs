@@ -34,6 +34,9 @@ pub fn run(plan: &Plan, from_file: Option<&Path>) -> Result<(), CliError> {
         )
         .into());
     }
+    // The certificate before the value, as upstream: a wrong --cert fails without waiting
+    // for stdin.
+    let cert = super::sealing_cert(plan)?;
     let value = match from_file {
         Some(path) => input::read_file(path)?,
         None => input::read_input(
@@ -41,7 +44,6 @@ pub fn run(plan: &Plan, from_file: Option<&Path>) -> Result<(), CliError> {
             "(tty detected: reading the value to encrypt from stdin)",
         )?,
     };
-    let cert = super::sealing_cert(plan)?;
     let sealed = seal::encrypt_item(cert.public_key(), scope, &namespace, &name, &value)
         .map_err(|e| crate::commands::CommandError::EncryptValue(e.to_string()))?;
     Ok(output::emit(

@@ -58,12 +58,19 @@ pub fn run(plan: &Plan, key_paths: &[PathBuf]) -> Result<(), CliError> {
         let sealed = doc.into_sealed_secret()?;
         let unsealed =
             seal::unseal(&sealed, &key_refs, &UnsealOptions::default()).map_err(|source| {
-                CliError::Unseal {
+                let error = CliError::Unseal {
                     context: format!(
                         "{position} ({}/{})",
                         sealed.metadata.namespace, sealed.metadata.name
                     ),
                     source,
+                };
+                if key_refs.is_empty() {
+                    // Upstream's text first (`no key could decrypt secret (ITEM)`), then why.
+                    crate::commands::CommandError::NoRecoveryKeys(crate::error::one_line(&error))
+                        .into()
+                } else {
+                    error
                 }
             })?;
         out.push_str(&output::render(&unsealed.secret, plan.format)?);

@@ -62,6 +62,8 @@ pub fn assume_default_namespace<'a>(
 /// # Errors
 /// Bad input, an unusable certificate, or an output failure.
 pub fn run(plan: &Plan) -> Result<(), CliError> {
+    // The certificate first, as upstream: a wrong --cert fails without waiting for stdin.
+    let cert = super::sealing_cert(plan)?;
     let documents = input::read_input_documents(plan.args.secret_file.as_deref(), TTY_HINT)?;
     if documents.is_empty() {
         return Err(crate::commands::CommandError::NoSecrets.into());
@@ -73,7 +75,6 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
             doc.into_secret().map(|s| (position, s))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let cert = super::sealing_cert(plan)?;
     let mut opts = seal_options(plan);
     assume_default_namespace(&mut opts, secrets.iter().map(|(_, s)| s));
     let mut out = String::new();
