@@ -438,6 +438,7 @@ mod tests {
                     reason: "r".into(),
                     message: "m".into(),
                 }],
+                unsealed_digest: None,
             }),
         };
         let value = serde_json::to_value(&ss).unwrap();

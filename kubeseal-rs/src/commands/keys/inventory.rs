@@ -287,6 +287,7 @@ mod tests {
                 status: "True".into(),
                 ..SealedSecretCondition::default()
             }],
+            unsealed_digest: None,
         });
         ss
     }
