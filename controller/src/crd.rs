@@ -230,6 +230,13 @@ fn status_schema() -> JSONSchemaProps {
                         },
                     ),
                 ),
+                (
+                    "unsealedDigest",
+                    described(
+                        "The controller's keyed record of the last unseal (sealed-secrets-rs); opaque.",
+                        string(),
+                    ),
+                ),
             ],
             &[],
         ),
