@@ -22,8 +22,7 @@
 //! `-ginkgo.focus` (a trial run of a few specs; the floor is then not checked);
 //! `SSRS_SUITE_KUBESEAL` / `SSRS_SUITE_CONTROLLER` name other binaries under test than the
 //! target directory's (a release build, or a copy safe from a parallel build in a shared target
-//! directory); `SSRS_SUITE_CONTROLLER_ARGS` adds controller flags (with
-//! `--skip-unchanged=false` the four `Secret already exists` specs pass: 35 of 41).
+//! directory); `SSRS_SUITE_CONTROLLER_ARGS` adds controller flags.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -45,8 +44,9 @@ const NAME: &str = "sealed-secrets-controller";
 const NETNS: &str = "ssrs-suite";
 const ADDR: &str = "10.200.71.2";
 
-/// Specs passing against ours, measured: 31 of the 41 specs of v0.40.0 (2026-12-02).
-const FLOOR: usize = 31;
+/// Specs passing against ours: 36 of the 41 specs of v0.40.0 (2026-12-02; the four `Secret
+/// already exists` specs and `Immutable Secret Error` pass since ADR 0004).
+const FLOOR: usize = 36;
 
 /// The specs that fail against our controller and `kubeseal-rs`, as "container texts + leaf
 /// text" joined by spaces, and why. The cause in our code and the fix of each:
@@ -59,8 +59,6 @@ const FLOOR: usize = 31;
 /// | `kubeseal --cert` (missing file) | the input is read before the certificate (`no secrets found` from empty stdin), and the I/O error is Rust's `No such file or directory (os error 2)`, not Go's lower-case text |
 /// | `--recovery-unseal` without `--recovery-private-key` | refused up front as a usage error; upstream reads the input and fails with `no key could decrypt secret (foo)` |
 /// | `--recovery-unseal` with a key file | the file is `json.Marshal` of a `SecretList` with no `kind`: ours reads the list as one Secret with no `tls.key` |
-/// | four `Secret already exists` specs | the Secret carries `sealed-secrets-rs/unsealed-digest`; the suite expects exactly upstream's annotations (`docs/decisions/0004-digest-location.md`) |
-/// | `Immutable Secret Error` | ours keeps an immutable Secret's data and records the refused values on the Secret (no plaintext oracle), with `Unsealed`; upstream emits `ErrUpdateFailed` "the target Secret is immutable" |
 const KNOWN_FAILURES: &[(&str, &str)] = &[
     (
         "kubeseal --version should produce the version",
@@ -81,26 +79,6 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[
     (
         "kubeseal --recovery-unseal with valid --recovery-private-key should successfully unseal the secret",
         "a kind-less SecretList (`json.Marshal` of a typed List) is read as one Secret",
-    ),
-    (
-        "create Secret already exists With managed annotation should take ownership of the existing Secret overwriting the whole Secret",
-        "our digest annotation on the Secret",
-    ),
-    (
-        "create Secret already exists With managed and patch annotation should take ownership of the existing Secret patching instead of overwriting the whole Secret",
-        "our digest annotation on the Secret",
-    ),
-    (
-        "create Secret already exists With patch annotation should not take ownership of existing Secret while patching the Secret",
-        "our digest annotation on the Secret",
-    ),
-    (
-        "create Secret already exists With patch annotation and empty secret should not take ownership of existing Secret while patching the Secret",
-        "our digest annotation on the Secret",
-    ),
-    (
-        "create Immutable Secret Error should record update failure as an event",
-        "immutable data kept and recorded on the Secret, no ErrUpdateFailed event (deliberate)",
     ),
 ];
 
