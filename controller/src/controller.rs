@@ -3,9 +3,10 @@
 //! watch wiring per watched namespace (caches, triggers, readiness) in `controller/watch.rs`.
 //!
 //! One reconcile: skip if the SealedSecret's record (`status.unsealedDigest`) proves its Secret
-//! current (no RSA, no write), else unseal, read the Secret, apply the ownership gate, merge, write if different,
-//! record events, and update the `Synced` condition. The reconciler talks to the cluster through
-//! [`Cluster`] so that its decisions are unit-tested against a fake.
+//! current (no RSA, no write), else unseal, read the Secret, apply the ownership gate, merge,
+//! write if different, record events, and update the `Synced` condition (with the new record).
+//! The reconciler talks to the cluster through [`Cluster`] so that its decisions are unit-tested
+//! against a fake.
 
 mod cluster;
 mod watch;
@@ -260,7 +261,10 @@ async fn remove_legacy_annotation<C: Cluster>(obj: &SealedSecretObject, ctx: &Co
         Ok(Some(secret)) if digest::has_legacy_annotation(&secret) => secret,
         Ok(_) => return,
         Err(e) => {
-            tracing::warn!(error = %api_error_text(&e), "cannot read the Secret to remove the legacy digest annotation");
+            tracing::warn!(
+                error = %api_error_text(&e),
+                "cannot read the Secret to remove the legacy digest annotation"
+            );
             return;
         }
     };

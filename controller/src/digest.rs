@@ -1,9 +1,10 @@
 //! Keyed digests that let a reconcile skip decryption when nothing changed.
 //!
 //! When the controller writes a Secret it records, in the SealedSecret's `status.unsealedDigest`
-//! (ADR 0004; written with the status update that follows the Secret write), an HMAC-SHA256 over (a) the SealedSecret's identity, scope and spec and (b) the Secret's final
-//! content (type, labels, annotations, owner references and data). The HMAC key is derived from
-//! a private key that opened the SealedSecret, so the digest survives restarts, cannot be forged
+//! (ADR 0004; written with the status update that follows the Secret write), an HMAC-SHA256
+//! over (a) the SealedSecret's identity, scope and spec and (b) the Secret's final content
+//! (type, labels, annotations, owner references and data). The HMAC key is derived from a
+//! private key that opened the SealedSecret, so the digest survives restarts, cannot be forged
 //! without that key, and says nothing about the plaintext.
 //!
 //! On a later reconcile, if the record verifies against the current SealedSecret and the

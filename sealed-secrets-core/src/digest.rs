@@ -9,8 +9,8 @@
 //! find the SealedSecrets that depend on a key (docs/keys.md). This module holds only the
 //! record's format, so both programs parse it the same way.
 //!
-//! Value of `status.unsealedDigest` (and of the legacy annotation): `v1;<signing key fingerprint>;<fingerprints of the
-//! keys used, comma separated>;<base64url HMAC, unpadded>`.
+//! Value of `status.unsealedDigest` (and of the legacy annotation): `v1;<signing key
+//! fingerprint>;<fingerprints of the keys used, comma separated>;<base64url HMAC, unpadded>`.
 
 use std::collections::BTreeMap;
 
