@@ -2,10 +2,11 @@
 //! policy and deletion handling. The cluster operations are in `controller/cluster.rs`, the
 //! watch wiring per watched namespace (caches, triggers, readiness) in `controller/watch.rs`.
 //!
-//! One reconcile: skip if the Secret already carries a digest proving it is current (no RSA, no
-//! write), else unseal, read the Secret, apply the ownership gate, merge, write if different,
-//! record events, and update the `Synced` condition. The reconciler talks to the cluster through
-//! [`Cluster`] so that its decisions are unit-tested against a fake.
+//! One reconcile: skip if the SealedSecret's record (`status.unsealedDigest`) proves its Secret
+//! current (no RSA, no write), else unseal, read the Secret, apply the ownership gate, merge,
+//! write if different, record events, and update the `Synced` condition (with the new record).
+//! The reconciler talks to the cluster through [`Cluster`] so that its decisions are unit-tested
+//! against a fake.
 
 mod cluster;
 mod watch;
@@ -34,7 +35,7 @@ use crate::events::{
 use crate::key_registry::{KeyRegistry, KeySet};
 use crate::metrics::{ErrorReason, Metrics};
 use crate::resource::SealedSecretObject;
-use crate::status::next_status;
+use crate::status::{NextStatus, next_status};
 use crate::target_secret::{self, IMMUTABLE_ERROR_SUFFIX};
 use crate::unseal::{UnsealOutcome, UnsealTaskError, Unsealer};
 use crate::value_errors;
@@ -106,42 +107,55 @@ fn names(obj: &SealedSecretObject) -> (String, String) {
     )
 }
 
-fn digest_matches(keys: &KeySet, ss: &SealedSecret, accept_v1: bool, secret: &Secret) -> bool {
-    digest::verify(ss, accept_v1, secret, |fp| {
-        keys.by_fingerprint(fp).and_then(|e| e.digest_key.as_ref())
-    })
+fn lookup_in<'k>(keys: &'k KeySet) -> impl Fn(&str) -> Option<&'k digest::DigestKey> + 'k {
+    |fp| keys.by_fingerprint(fp).and_then(|e| e.digest_key.as_ref())
 }
 
-fn stamp_digest(
+fn digest_matches(
+    keys: &KeySet,
+    found: &digest::Found,
+    ss: &SealedSecret,
+    accept_v1: bool,
+    secret: &Secret,
+) -> bool {
+    digest::verify(&found.record, ss, accept_v1, secret, lookup_in(keys))
+}
+
+fn record_of(
     keys: &KeySet,
     ss: &SealedSecret,
     accept_v1: bool,
     keys_used: &[String],
-    secret: &mut Secret,
-) {
+    secret: &Secret,
+) -> Option<String> {
     let signing = keys_used
         .first()
         .and_then(|fp| keys.by_fingerprint(fp))
-        .or_else(|| keys.latest());
-    let Some(signing) = signing else { return };
-    let Some(digest_key) = signing.digest_key.as_ref() else {
-        return;
-    };
+        .or_else(|| keys.latest())?;
+    let digest_key = signing.digest_key.as_ref()?;
     let input = DigestInput {
         sealed: ss,
         accept_v1_data: accept_v1,
         keys_used,
     };
-    digest::stamp(digest_key, signing.fingerprint.as_str(), &input, secret);
+    digest::record_value(digest_key, signing.fingerprint.as_str(), &input, secret)
+}
+
+/// A successful pass: what it did, and the record (`status.unsealedDigest`) to keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub outcome: Outcome,
+    /// `None`: no record (the optimisation is off, or a legacy `spec.data` object).
+    pub record: Option<String>,
 }
 
 /// Steps 5–10 of SPEC §3.6: everything except the status update. Skips a SealedSecret whose
-/// Secret carries a digest proving it current, else unseals it ([`unseal_or_report`]) and
-/// writes the result ([`write_secret`]).
+/// record (`status.unsealedDigest`) proves its Secret current, else unseals it
+/// ([`unseal_or_report`]) and writes the result ([`write_secret`]).
 async fn apply<C: Cluster>(
     obj: &SealedSecretObject,
     ctx: &Context<C>,
-) -> Result<Outcome, ReconcileError> {
+) -> Result<Applied, ReconcileError> {
     let (namespace, name) = names(obj);
     let ss = obj.to_core();
     let accept_v1 = ctx.config.accept_v1_data;
@@ -152,11 +166,10 @@ async fn apply<C: Cluster>(
 
     if ctx.config.skip_unchanged
         && let Some(cached) = ctx.cluster.cached_secret(&namespace, &name)
-        && digest_matches(&keys, &ss, accept_v1, &cached)
+        && let Some(found) = digest::find(&ss, Some(&cached))
+        && digest_matches(&keys, &found, &ss, accept_v1, &cached)
     {
-        ctx.metrics.unseal_skipped.inc();
-        dependents.record(&object, &digest::recorded_keys(&cached));
-        return Ok(Outcome::Skipped);
+        return Ok(skipped(obj, ctx, &object, found, &cached).await);
     }
 
     // Upstream unseals before reading the Secret, so an undecryptable SealedSecret reports
@@ -165,21 +178,18 @@ async fn apply<C: Cluster>(
         Ok(existing) => existing,
         Err(e) => return Err(update_failed(obj, ctx, &namespace, &name, e).await),
     };
+    let found = digest::find(&ss, existing.as_ref());
     if ctx.config.skip_unchanged
         && let Some(existing) = &existing
-        && digest_matches(&keys, &ss, accept_v1, existing)
+        && let Some(found) = &found
+        && digest_matches(&keys, found, &ss, accept_v1, existing)
     {
-        ctx.metrics.unseal_skipped.inc();
-        dependents.record(&object, &digest::recorded_keys(existing));
-        return Ok(Outcome::Skipped);
+        return Ok(skipped(obj, ctx, &object, found.clone(), existing).await);
     }
 
-    // The keys that opened it last time (the record in our digest) are tried first: about one
-    // RSA operation per item instead of up to one per registered key.
-    let recorded = existing
-        .as_ref()
-        .map(digest::recorded_keys)
-        .unwrap_or_default();
+    // The keys that opened it last time (the record) are tried first: about one RSA operation
+    // per item instead of up to one per registered key.
+    let recorded = digest::recorded_keys(found.as_ref());
     let outcome = unseal_or_report(obj, ctx, &keys, &ss, recorded).await?;
     match &outcome.keys_used {
         Some(used) => dependents.record(&object, used),
@@ -188,12 +198,22 @@ async fn apply<C: Cluster>(
     }
     let mut desired = target_secret::to_k8s(&outcome.unsealed.secret);
     desired.metadata.namespace = Some(namespace);
-    let stamp = |secret: &mut Secret| {
-        if ctx.config.skip_unchanged
-            && let Some(used) = &outcome.keys_used
-        {
-            stamp_digest(&keys, &ss, accept_v1, used, secret);
+    let record = |secret: &Secret| {
+        if !ctx.config.skip_unchanged {
+            return None;
         }
+        let used = outcome.keys_used.as_ref()?;
+        record_of(&keys, &ss, accept_v1, used, secret)
+    };
+    // An immutable Secret whose record no longer verifies: the SealedSecret changed since the
+    // Secret was written (or the Secret's metadata did). Decided from public inputs only, the
+    // record and the objects, never from the new values (docs/security.md).
+    let immutable_conflict = |existing: &Secret| {
+        existing.immutable == Some(true)
+            && found.as_ref().is_some_and(|f| {
+                digest::tag_verifies(&f.record, &ss, accept_v1, existing, lookup_in(&keys))
+                    == Some(false)
+            })
     };
     // Values that failed in a way a plaintext may have decided are reported only on the
     // Secret; from here on the pass looks like any other (value_errors.rs).
@@ -203,9 +223,63 @@ async fn apply<C: Cluster>(
         &desired,
         &outcome.unsealed.value_failures,
         existing,
-        stamp,
+        WriteHooks {
+            record: &record,
+            immutable_conflict: &immutable_conflict,
+        },
     )
     .await
+}
+
+/// A pass proven unnecessary by the record `found`: no RSA work, no Secret write, except that
+/// a Secret still carrying the legacy annotation loses it (one metadata update).
+async fn skipped<C: Cluster>(
+    obj: &SealedSecretObject,
+    ctx: &Context<C>,
+    object: &str,
+    found: digest::Found,
+    secret: &Secret,
+) -> Applied {
+    ctx.metrics.unseal_skipped.inc();
+    ctx.metrics
+        .key_dependents
+        .record(object, &found.record.keys_used);
+    if digest::has_legacy_annotation(secret) {
+        remove_legacy_annotation(obj, ctx).await;
+    }
+    Applied {
+        outcome: Outcome::Skipped,
+        record: Some(found.value),
+    }
+}
+
+/// Removes the legacy digest annotation from the Secret (read fresh; the cache keeps no
+/// `managedFields`). A failure is logged and retried at the next pass.
+async fn remove_legacy_annotation<C: Cluster>(obj: &SealedSecretObject, ctx: &Context<C>) {
+    let (namespace, name) = names(obj);
+    let mut secret = match ctx.cluster.get_secret(&namespace, &name).await {
+        Ok(Some(secret)) if digest::has_legacy_annotation(&secret) => secret,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(
+                error = %api_error_text(&e),
+                "cannot read the Secret to remove the legacy digest annotation"
+            );
+            return;
+        }
+    };
+    digest::clear(&mut secret);
+    if let Err(e) = ctx.cluster.replace_secret(&namespace, &name, &secret).await {
+        tracing::warn!(error = %api_error_text(&e), "cannot remove the legacy digest annotation");
+    }
+}
+
+/// What [`write_secret`] asks of its caller.
+struct WriteHooks<'a> {
+    /// The record of a Secret as it will be stored.
+    record: &'a (dyn Fn(&Secret) -> Option<String> + Sync),
+    /// Whether an existing Secret is immutable and its record shows the SealedSecret changed.
+    immutable_conflict: &'a (dyn Fn(&Secret) -> bool + Sync),
 }
 
 /// Unseals `ss`, trying the `recorded` keys first. On failure, reports it (event with a
@@ -279,17 +353,20 @@ async fn write_secret<C: Cluster>(
     desired: &Secret,
     failures: &[ItemError],
     mut existing: Option<Secret>,
-    stamp: impl Fn(&mut Secret),
-) -> Result<Outcome, ReconcileError> {
+    hooks: WriteHooks<'_>,
+) -> Result<Applied, ReconcileError> {
     let (namespace, name) = names(obj);
     let mut attempt = 0;
     loop {
-        let written = match &existing {
+        let (written, record) = match &existing {
             None => {
                 let mut desired = desired.clone();
                 value_errors::fill(&mut desired, None, failures);
-                stamp(&mut desired);
-                ctx.cluster.create_secret(&namespace, &desired).await
+                let record = (hooks.record)(&desired);
+                (
+                    ctx.cluster.create_secret(&namespace, &desired).await,
+                    record,
+                )
             }
             Some(existing) => {
                 let uid = obj.metadata.uid.clone().unwrap_or_default();
@@ -301,21 +378,36 @@ async fn write_secret<C: Cluster>(
                     ctx.metrics.unseal_error(ErrorReason::Unmanaged, &namespace);
                     return Err(ReconcileError::Unmanaged { name });
                 }
+                if (hooks.immutable_conflict)(existing) {
+                    return Err(immutable_refused(obj, ctx, &namespace, &name).await);
+                }
                 let mut wanted = desired.clone();
                 value_errors::fill(&mut wanted, Some(existing), failures);
                 let mut candidate = target_secret::merge(existing, &wanted);
                 value_errors::keep_immutable_data(&mut candidate, existing);
-                stamp(&mut candidate);
+                digest::clear(&mut candidate);
                 if !target_secret::needs_update(existing, &candidate) {
-                    return Ok(Outcome::Unchanged);
+                    return Ok(Applied {
+                        outcome: Outcome::Unchanged,
+                        record: (hooks.record)(existing),
+                    });
                 }
-                ctx.cluster
-                    .replace_secret(&namespace, &name, &candidate)
-                    .await
+                let record = (hooks.record)(&candidate);
+                (
+                    ctx.cluster
+                        .replace_secret(&namespace, &name, &candidate)
+                        .await,
+                    record,
+                )
             }
         };
         match written {
-            Ok(()) => return Ok(Outcome::Written),
+            Ok(()) => {
+                return Ok(Applied {
+                    outcome: Outcome::Written,
+                    record,
+                });
+            }
             Err(e) if is_conflict(&e) && attempt < CONFLICT_RETRIES => {
                 attempt += 1;
                 tracing::debug!(attempt, "conflict writing the Secret; reading it again");
@@ -327,6 +419,30 @@ async fn write_secret<C: Cluster>(
             Err(e) => return Err(update_failed(obj, ctx, &namespace, &name, e).await),
         }
     }
+}
+
+/// Reports an update of an immutable Secret refused without asking the API server (the
+/// SealedSecret changed since the Secret was written, [`WriteHooks::immutable_conflict`]): the
+/// event, metric and status upstream shows when the API server refuses it.
+async fn immutable_refused<C: Cluster>(
+    obj: &SealedSecretObject,
+    ctx: &Context<C>,
+    namespace: &str,
+    name: &str,
+) -> ReconcileError {
+    let status = kube::core::Status::failure(
+        &format!("Secret \"{name}\" is invalid: data: Forbidden: {IMMUTABLE_ERROR_SUFFIX}"),
+        "Invalid",
+    )
+    .with_code(422);
+    update_failed(
+        obj,
+        ctx,
+        namespace,
+        name,
+        kube::Error::Api(Box::new(status)),
+    )
+    .await
 }
 
 /// How many times a write that hit a 409 is redone on a fresh read within one reconcile.
@@ -362,16 +478,24 @@ async fn update_failed<C: Cluster>(
 
 /// Writes the `Synced` condition when needed (SPEC §3.8); returns whether its status flipped,
 /// and whether the write failed (the API server or etcd unavailable).
+///
+/// `record` is the new `status.unsealedDigest` of a successful pass (`None`: keep the stored
+/// one); a changed record is a reason to write. With `--update-status=false` nothing is
+/// written, so there is no record and every restart unseals in full.
 async fn update_status<C: Cluster>(
     obj: &SealedSecretObject,
     ctx: &Context<C>,
     result: Result<(), (&str, &str)>,
+    record: Option<&Option<String>>,
 ) -> (bool, bool) {
     let (namespace, name) = names(obj);
     let instance = obj.instance_label();
     let generation = obj.metadata.generation.unwrap_or_default();
     let now = OffsetDateTime::now_utc();
-    let next = next_status(obj.status.as_ref(), generation, result, now);
+    let next = with_record(
+        next_status(obj.status.as_ref(), generation, result, now),
+        record,
+    );
     let condition_status = if result.is_ok() { "True" } else { "False" };
     if !ctx.config.update_status {
         ctx.metrics
@@ -397,7 +521,10 @@ async fn update_status<C: Cluster>(
             written = match ctx.cluster.get_sealed_secret(&namespace, &name).await {
                 Ok(Some(fresh)) if fresh.metadata.uid == obj.metadata.uid => {
                     let generation = fresh.metadata.generation.unwrap_or_default();
-                    let next = next_status(fresh.status.as_ref(), generation, result, now);
+                    let next = with_record(
+                        next_status(fresh.status.as_ref(), generation, result, now),
+                        record,
+                    );
                     if next.write {
                         let mut fresh = fresh;
                         fresh.status = Some(next.status);
@@ -427,6 +554,17 @@ async fn update_status<C: Cluster>(
     (next.transitioned, false)
 }
 
+/// `next` with the record `record` (if given); a changed record must be written.
+fn with_record(mut next: NextStatus, record: Option<&Option<String>>) -> NextStatus {
+    if let Some(record) = record
+        && next.status.unsealed_digest != *record
+    {
+        next.status.unsealed_digest.clone_from(record);
+        next.write = true;
+    }
+    next
+}
+
 fn with_type(mut obj: SealedSecretObject) -> SealedSecretObject {
     obj.api_version = SealedSecretObject::api_version(&()).into_owned();
     obj.kind = SealedSecretObject::kind(&()).into_owned();
@@ -454,7 +592,15 @@ pub async fn reconcile<C: Cluster>(
         // How long templates ran may depend on a plaintext: a SealedSecret with templates
         // reports (status, event) no sooner than REPORT_DELAY after the reconcile began, and
         // templates stop well before that (UnsealOptions::template_time).
-        if !obj.spec.template.data.is_empty() && !matches!(outcome, Ok(Outcome::Skipped)) {
+        if !obj.spec.template.data.is_empty()
+            && !matches!(
+                outcome,
+                Ok(Applied {
+                    outcome: Outcome::Skipped,
+                    ..
+                })
+            )
+        {
             tokio::time::sleep_until(started + REPORT_DELAY).await;
         }
         let status_input = outcome
@@ -468,10 +614,11 @@ pub async fn reconcile<C: Cluster>(
                 .as_ref()
                 .copied()
                 .map_err(|(m, r)| (m.as_str(), *r)),
+            outcome.as_ref().ok().map(|applied| &applied.record),
         )
         .await;
         match outcome {
-            Ok(outcome) => {
+            Ok(Applied { outcome, .. }) => {
                 ctx.retries().remove(&key);
                 // Upstream emits `Unsealed` on every pass; we emit it when the SealedSecret
                 // was unsealed (not skipped by its digest) or just became Synced. Whether the

@@ -230,6 +230,13 @@ fn status_schema() -> JSONSchemaProps {
                         },
                     ),
                 ),
+                (
+                    "unsealedDigest",
+                    described(
+                        "The controller's keyed record of the last unseal (sealed-secrets-rs); opaque.",
+                        string(),
+                    ),
+                ),
             ],
             &[],
         ),
@@ -438,6 +445,7 @@ mod tests {
                     reason: "r".into(),
                     message: "m".into(),
                 }],
+                unsealed_digest: None,
             }),
         };
         let value = serde_json::to_value(&ss).unwrap();

@@ -162,6 +162,7 @@ mod tests {
                 status: "True".into(),
                 ..SealedSecretCondition::default()
             }],
+            unsealed_digest: None,
         };
         let next = next_status(Some(&current), 1, Ok(()), T1);
         assert_eq!(next.status.conditions.len(), 2);

@@ -48,7 +48,8 @@ use sealed_secrets_core::seal::{SealOptions, seal_secret};
 use sealed_secrets_core::secret_bytes::SecretBytes;
 use sealed_secrets_core::types::{ObjectMeta, Secret as CoreSecret};
 
-const DIGEST: &str = "sealed-secrets-rs/unsealed-digest";
+/// Where controllers before ADR 0004 kept the record.
+const LEGACY_DIGEST: &str = "sealed-secrets-rs/unsealed-digest";
 const OBJECTS: usize = 20;
 const DEPENDENTS: &str = "sealed_secrets_rs_key_dependents";
 const RSA_OPS: &str = "sealed_secrets_controller_rsa_decrypt_operations_total";
@@ -257,13 +258,29 @@ async fn key_lifecycle_on_a_real_api_server() {
     }
     for (i, value) in values.iter().enumerate() {
         let secret = wait_secret_value(&secrets, &name(i), "foo", value).await;
-        let record = &secret.metadata.annotations.as_ref().unwrap()[DIGEST];
+        // The record is in the SealedSecret's status (ADR 0004), the Secret carries nothing
+        // of ours.
+        assert!(
+            !secret
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key(LEGACY_DIGEST)),
+            "{:?}",
+            secret.metadata.annotations
+        );
+        wait_synced(&ss_api, &name(i), "True").await;
+        let ss = ss_api.get(&name(i)).await.unwrap();
+        let record = ss
+            .status
+            .as_ref()
+            .and_then(|s| s.unsealed_digest.clone())
+            .unwrap_or_default();
         assert_eq!(
             record.split(';').nth(2),
             Some(a.fingerprint.as_str()),
             "{record}"
         );
-        wait_synced(&ss_api, &name(i), "True").await;
     }
     let text = wait_dependents(&controller, &[(&a, 20.0), (&b, 0.0), (&c, 0.0)]).await;
     let first_ops = metric(&text, RSA_OPS).unwrap();
@@ -273,7 +290,7 @@ async fn key_lifecycle_on_a_real_api_server() {
         "every key tried, A last: {first_ops}"
     );
 
-    // keys list: the same counts, from the annotations.
+    // keys list: the same counts, from the records in the status.
     let listed = ok(&keys_cli(&cluster, &ns, &["list"]));
     eprintln!("{listed}");
     let rows = list_rows(&listed);

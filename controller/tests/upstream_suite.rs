@@ -22,8 +22,7 @@
 //! `-ginkgo.focus` (a trial run of a few specs; the floor is then not checked);
 //! `SSRS_SUITE_KUBESEAL` / `SSRS_SUITE_CONTROLLER` name other binaries under test than the
 //! target directory's (a release build, or a copy safe from a parallel build in a shared target
-//! directory); `SSRS_SUITE_CONTROLLER_ARGS` adds controller flags (with
-//! `--skip-unchanged=false` the four `Secret already exists` specs pass: 40 of 41).
+//! directory); `SSRS_SUITE_CONTROLLER_ARGS` adds controller flags.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -45,10 +44,10 @@ const NAME: &str = "sealed-secrets-controller";
 const NETNS: &str = "ssrs-suite";
 const ADDR: &str = "10.200.71.2";
 
-/// Specs passing against ours, measured: 36 of the 41 specs of v0.40.0 (2026-12-02, after the
-/// five `--version`/`--cert`/`--recovery-unseal` specs were fixed; they were 31), less the
-/// [`TIMING_DEPENDENT`] ones, which may fail.
-const FLOOR: usize = 36 - TIMING_DEPENDENT.len();
+/// Specs passing against ours: all 41 of v0.40.0 since 2026-12-02 (the `--version`,
+/// `--cert` and `--recovery-unseal` fixes, ADR 0004 for the four `Secret already exists`
+/// specs and `Immutable Secret Error`), less the [`TIMING_DEPENDENT`] ones, which may fail.
+const FLOOR: usize = 41 - TIMING_DEPENDENT.len();
 
 /// Specs whose outcome depends on how fast the controller reacts, not on what it does, and why.
 /// They may pass or fail; either way the test goes on.
@@ -63,32 +62,8 @@ const TIMING_DEPENDENT: &[(&str, &str)] = &[(
 /// text" joined by spaces, and why. The cause in our code and the fix of each:
 /// `docs/migration.md`, "Upstream's integration suite".
 ///
-/// | spec | cause |
-/// | --- | --- |
-/// | four `Secret already exists` specs | the Secret carries `sealed-secrets-rs/unsealed-digest`; the suite expects exactly upstream's annotations (`docs/decisions/0004-digest-location.md`) |
-/// | `Immutable Secret Error` | ours keeps an immutable Secret's data and records the refused values on the Secret (no plaintext oracle), with `Unsealed`; upstream emits `ErrUpdateFailed` "the target Secret is immutable" |
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    (
-        "create Secret already exists With managed annotation should take ownership of the existing Secret overwriting the whole Secret",
-        "our digest annotation on the Secret",
-    ),
-    (
-        "create Secret already exists With managed and patch annotation should take ownership of the existing Secret patching instead of overwriting the whole Secret",
-        "our digest annotation on the Secret",
-    ),
-    (
-        "create Secret already exists With patch annotation should not take ownership of existing Secret while patching the Secret",
-        "our digest annotation on the Secret",
-    ),
-    (
-        "create Secret already exists With patch annotation and empty secret should not take ownership of existing Secret while patching the Secret",
-        "our digest annotation on the Secret",
-    ),
-    (
-        "create Immutable Secret Error should record update failure as an event",
-        "immutable data kept and recorded on the Secret, no ErrUpdateFailed event (deliberate)",
-    ),
-];
+/// None since 2026-12-02; a spec that starts failing is added here with its cause.
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 /// One suite run at a time: both tests use the same network namespace, address and
 /// `kube-system` names.

@@ -1,5 +1,7 @@
-//! The record the controller keeps on every Secret it writes: which keys opened the
-//! SealedSecret, and a keyed digest of what was written (addition; upstream has none).
+//! The record the controller keeps of every Secret it writes, in the SealedSecret's
+//! `status.unsealedDigest`: which keys opened the SealedSecret, and a keyed digest of what was
+//! written (addition; upstream has none). Controllers before ADR 0004 kept it in the Secret's
+//! [`UNSEALED_DIGEST_ANNOTATION`]; that annotation is still read once, then removed.
 //!
 //! The controller computes the digest (an HMAC keyed from a private key that opened the
 //! SealedSecret, over the SealedSecret's identity, scope and spec and the Secret's content) and
@@ -7,8 +9,8 @@
 //! find the SealedSecrets that depend on a key (docs/keys.md). This module holds only the
 //! record's format, so both programs parse it the same way.
 //!
-//! Value of [`UNSEALED_DIGEST_ANNOTATION`]: `v1;<signing key fingerprint>;<fingerprints of the
-//! keys used, comma separated>;<base64url HMAC, unpadded>`.
+//! Value of `status.unsealedDigest` (and of the legacy annotation): `v1;<signing key
+//! fingerprint>;<fingerprints of the keys used, comma separated>;<base64url HMAC, unpadded>`.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub use crate::names::UNSEALED_DIGEST_ANNOTATION;
+use crate::types::SealedSecretStatus;
 
 /// A parsed [`UNSEALED_DIGEST_ANNOTATION`] value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +58,16 @@ impl DigestRecord {
         })
     }
 
-    /// The record read from a Secret's annotations, if it has a well-formed one.
+    /// The record in a SealedSecret's status, if it has a well-formed one.
+    #[must_use]
+    pub fn from_status(status: Option<&SealedSecretStatus>) -> Option<Self> {
+        status
+            .and_then(|s| s.unsealed_digest.as_deref())
+            .and_then(Self::parse)
+    }
+
+    /// The record read from a Secret's legacy annotation (written by controllers before
+    /// ADR 0004), if it has a well-formed one.
     #[must_use]
     pub fn from_annotations(annotations: Option<&BTreeMap<String, String>>) -> Option<Self> {
         annotations
@@ -104,6 +116,18 @@ mod tests {
         ] {
             assert!(DigestRecord::parse(value).is_none(), "{value:?}");
         }
+    }
+
+    #[test]
+    fn read_from_status() {
+        assert!(DigestRecord::from_status(None).is_none());
+        let mut status = SealedSecretStatus::default();
+        assert!(DigestRecord::from_status(Some(&status)).is_none());
+        status.unsealed_digest = Some("garbage".into());
+        assert!(DigestRecord::from_status(Some(&status)).is_none());
+        status.unsealed_digest = Some("v1;fp;k1,k2;AAEC".into());
+        let record = DigestRecord::from_status(Some(&status)).unwrap();
+        assert_eq!(record.keys_used, vec!["k1", "k2"]);
     }
 
     #[test]

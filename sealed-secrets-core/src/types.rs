@@ -254,6 +254,11 @@ pub struct SealedSecretStatus {
         deserialize_with = "null_as_default"
     )]
     pub conditions: Vec<SealedSecretCondition>,
+    /// The controller's keyed record of the last unseal (addition; a
+    /// [`crate::digest::DigestRecord`] value, opaque to anyone else). Written with the status
+    /// after the Secret; upstream's CRD prunes it, which only turns the optimisation off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsealed_digest: Option<String>,
 }
 
 /// One status condition (upstream only ever uses type `Synced`).

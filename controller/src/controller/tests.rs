@@ -309,13 +309,12 @@ async fn creates_owned_secret_then_skips_unchanged() {
         ),
         ("SealedSecret", "uid-1", Some(true), None)
     );
+    // The record is in the SealedSecret's status, the Secret carries nothing of ours.
+    assert_eq!(secret.metadata.annotations, None);
     assert!(
-        secret
-            .metadata
-            .annotations
-            .as_ref()
-            .unwrap()
-            .contains_key(DIGEST_ANNOTATION)
+        last_status(&h)
+            .and_then(|s| s.unsealed_digest)
+            .is_some_and(|r| r.starts_with("v1;"))
     );
     assert_eq!(
         events(&h),
@@ -690,8 +689,11 @@ async fn recorded_key_is_tried_first_and_dependents_are_counted() {
         .unwrap();
     // No record yet: every key was tried, the oldest last.
     assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 3);
-    let secret = stored(&h).unwrap();
-    assert_eq!(digest::recorded_keys(&secret), vec![oldest.clone()]);
+    let recorded = with_last_status(&h, obj.clone()).to_core();
+    assert_eq!(
+        digest::recorded_keys(digest::find(&recorded, None).as_ref()),
+        vec![oldest.clone()]
+    );
     assert_eq!(h.ctx.metrics.key_dependents.get(&oldest), 1);
     let newest = h.keys.snapshot().latest().unwrap().fingerprint.to_string();
     assert_eq!(h.ctx.metrics.key_dependents.get(&newest), 0);
@@ -740,8 +742,65 @@ async fn removed_key_makes_digest_invalid() {
         Unsealer::new(metrics, UnsealOptions::default()),
         config(),
     ));
-    let err = reconcile(Arc::new(obj), ctx).await.unwrap_err();
+    let err = reconcile(Arc::new(with_last_status(&h, obj)), ctx)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ReconcileError::Unseal { .. }));
+}
+
+#[tokio::test]
+async fn a_legacy_annotation_is_read_once_then_moved_to_the_status() {
+    let h = harness();
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    // As a controller before ADR 0004 left it: the record on the Secret, none in the status.
+    let record = last_status(&h).unwrap().unsealed_digest.unwrap();
+    let mut secret = stored(&h).unwrap();
+    secret
+        .metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(DIGEST_ANNOTATION.to_owned(), record.clone());
+    put(&h, secret);
+    let mut legacy = with_last_status(&h, obj.clone());
+    legacy.status.as_mut().unwrap().unsealed_digest = None;
+    events(&h);
+    reconcile(Arc::new(legacy), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    // No RSA work; the record moved to the status and the annotation is gone.
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
+    assert_eq!(h.ctx.metrics.unseal_skipped.get(), 1);
+    assert_eq!(last_status(&h).unwrap().unsealed_digest, Some(record));
+    let secret = stored(&h).unwrap();
+    assert_eq!(secret.metadata.annotations, None);
+    assert_eq!(data(&secret)["foo"], "bar");
+    // The next pass verifies from the status.
+    reconcile(Arc::new(with_last_status(&h, obj)), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
+    assert_eq!(h.ctx.metrics.unseal_skipped.get(), 2);
+}
+
+#[tokio::test]
+async fn without_status_updates_there_is_no_record() {
+    let h = harness_with(ReconcileConfig {
+        update_status: false,
+        ..config()
+    });
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(stored(&h).unwrap().metadata.annotations, None);
+    // As after a restart: a full unseal (nothing recorded anywhere), no write.
+    let writes = h.ctx.cluster.writes.load(Ordering::SeqCst);
+    reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 2);
+    assert_eq!(h.ctx.cluster.writes.load(Ordering::SeqCst), writes);
 }
 
 fn with_templates(mut obj: SealedSecretObject, templates: &[(&str, &str)]) -> SealedSecretObject {
@@ -853,6 +912,48 @@ async fn an_immutable_secret_keeps_its_data_whether_or_not_it_differs() {
             .unwrap_or_default()
             .remove(VALUE_ERRORS_ANNOTATION);
         assert_eq!(note.is_some(), value == "new");
+    }
+    assert_eq!(seen[0], seen[1]);
+}
+
+#[tokio::test]
+async fn a_changed_sealed_secret_for_an_immutable_secret_is_refused_whatever_the_values() {
+    let mut seen = Vec::new();
+    for value in ["bar", "new"] {
+        let h = harness();
+        let mut obj = sealed(&h, &[("foo", "bar")], &[]);
+        obj.spec.template.immutable = Some(true);
+        reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
+        let before = stored(&h).unwrap();
+        assert_eq!(before.immutable, Some(true));
+        events(&h);
+        // The spec changes (new ciphertexts, for the same value or another one).
+        let mut changed = sealed(&h, &[("foo", value)], &[]);
+        changed.spec.template.immutable = Some(true);
+        changed.metadata.generation = Some(2);
+        let changed = with_last_status(&h, changed);
+        let err = reconcile(Arc::new(changed), Arc::clone(&h.ctx))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ReconcileError::Immutable { .. }), "{err}");
+        let view = readable(&h);
+        assert_eq!(view.0[0].1, "False");
+        assert!(
+            view.0[0].3.ends_with(IMMUTABLE_ERROR_SUFFIX),
+            "{:?}",
+            view.0
+        );
+        assert_eq!(view.1.len(), 1, "{:?}", view.1);
+        assert!(
+            view.1[0].contains("ErrUpdateFailed")
+                && view.1[0].contains("the target Secret is immutable"),
+            "{:?}",
+            view.1
+        );
+        assert_eq!(last_status(&h).unwrap().observed_generation, 2);
+        // The Secret is unchanged.
+        assert_eq!(stored(&h).unwrap(), before);
+        seen.push(view);
     }
     assert_eq!(seen[0], seen[1]);
 }

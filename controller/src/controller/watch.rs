@@ -147,16 +147,23 @@ fn reconcile_trigger_hash(obj: &SealedSecretObject) -> Option<u64> {
 }
 
 /// What the Secret watch cache keeps of a Secret: its metadata without `managedFields`, and its
-/// data only when it carries our digest (the only use of cached data is the digest check; any
-/// other Secret is read from the API server when it matters). Unrelated Secrets in a watched
-/// namespace (Helm releases, tokens, TLS) then cost a few hundred bytes each, not their size.
+/// data only when a SealedSecret may have written it (owned by a SealedSecret, annotated
+/// `managed` or `patch`, or carrying the legacy digest annotation): the only use of cached data
+/// is the digest check; any other Secret is read from the API server when it matters. Unrelated
+/// Secrets in a watched namespace (Helm releases, tokens, TLS) then cost a few hundred bytes
+/// each, not their size.
 pub(super) fn slim_secret(secret: &mut Secret) {
     secret.metadata.managed_fields = None;
-    let ours = secret
+    let owned = secret
         .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(digest::DIGEST_ANNOTATION));
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "SealedSecret" && o.api_version.starts_with("bitnami.com/"));
+    let ours = owned
+        || target_secret::is_managed(secret)
+        || target_secret::is_patch(secret)
+        || digest::has_legacy_annotation(secret);
     if !ours {
         secret.data = None;
         secret.string_data = None;

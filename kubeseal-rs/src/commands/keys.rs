@@ -2,7 +2,8 @@
 //! (`docs/keys.md`).
 //!
 //! - `list` prints every key Secret of the controller's namespace with its fingerprint, validity,
-//!   state and the number of SealedSecrets whose Secret records it (the controller's
+//!   state and the number of SealedSecrets recorded as depending on it (the controller's
+//!   `status.unsealedDigest`; for objects written before ADR 0004 the Secret's
 //!   `sealed-secrets-rs/unsealed-digest` annotation, read as metadata only: no Secret data is
 //!   transferred).
 //! - `backup` writes every key Secret (any value of the key label, plus the legacy

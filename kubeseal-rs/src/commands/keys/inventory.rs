@@ -2,8 +2,11 @@
 //! lists (no IO, so it is unit-tested here).
 //!
 //! A SealedSecret depends on a key when that key opens its items. The controller records the
-//! keys that opened a SealedSecret in its Secret's `sealed-secrets-rs/unsealed-digest`
-//! annotation (a `sealed_secrets_core::digest::DigestRecord`). That record is trusted only while it is current: the SealedSecret is
+//! keys that opened a SealedSecret in its `status.unsealedDigest` (a
+//! `sealed_secrets_core::digest::DigestRecord`, written in the same status update as the
+//! `Synced` condition; ADR 0004); controllers before that kept it in the Secret's
+//! `sealed-secrets-rs/unsealed-digest` annotation, still read when the status has no record.
+//! That record is trusted only while it is current: the SealedSecret is
 //! `Synced=True` at its current generation. Every other SealedSecret (no Secret yet, failing,
 //! changed since, unsealed by upstream's controller, `--skip-unchanged=false`) is
 //! "unrecorded": `prune` then asks the key itself, one RSA operation per item.
@@ -17,7 +20,7 @@ use sealed_secrets_core::keys::PrivateKey;
 use sealed_secrets_core::types::{ObjectMeta, SealedSecret, Secret, base64_std};
 use time::OffsetDateTime;
 
-/// The controller's record of the keys that opened a SealedSecret, on its Secret.
+/// Where controllers before ADR 0004 kept the record: an annotation of the Secret.
 pub use sealed_secrets_core::digest::UNSEALED_DIGEST_ANNOTATION as DIGEST_ANNOTATION;
 /// The name of the pre-0.9 legacy key Secret (the default `--key-prefix`), loaded without a
 /// label.
@@ -143,7 +146,8 @@ impl Usage {
     }
 }
 
-/// Joins every SealedSecret with the record on its Secret (same namespace and name).
+/// Joins every SealedSecret with its record: its status's, else the legacy annotation of its
+/// Secret (same namespace and name).
 #[must_use]
 pub fn usage(sealed: Vec<SealedSecret>, secrets: &[ObjectMeta]) -> Usage {
     let records: BTreeMap<(&str, &str), &str> = secrets
@@ -156,9 +160,9 @@ pub fn usage(sealed: Vec<SealedSecret>, secrets: &[ObjectMeta]) -> Usage {
     let mut out = Usage::default();
     for ss in sealed {
         let key = (ss.metadata.namespace.as_str(), ss.metadata.name.as_str());
-        let record = records
-            .get(&key)
-            .and_then(|value| recorded_keys(value))
+        let record = DigestRecord::from_status(ss.status.as_ref())
+            .map(|record| record.keys_used)
+            .or_else(|| records.get(&key).and_then(|value| recorded_keys(value)))
             .filter(|_| synced_now(&ss));
         match record {
             Some(fingerprints) => {
@@ -287,6 +291,7 @@ mod tests {
                 status: "True".into(),
                 ..SealedSecretCondition::default()
             }],
+            unsealed_digest: None,
         });
         ss
     }
@@ -362,6 +367,39 @@ mod tests {
             few(&dependents(&usage, &fp, &key)),
             "ns/no-secret, ns/no-status, ns/recorded, …"
         );
+    }
+
+    #[test]
+    fn the_status_record_comes_first_and_the_annotation_is_a_fallback() {
+        let key = PrivateKey::generate(2048).unwrap();
+        let fp = key.fingerprint().to_string();
+        let in_status = |name: &str, generation: i64, value: String| {
+            let mut ss = synced(sealed_for(&key, name), generation);
+            ss.status.as_mut().unwrap().unsealed_digest = Some(value);
+            ss
+        };
+        let objects = vec![
+            in_status("status-only", 1, format!("v1;{fp};{fp};AAAA")),
+            in_status("status-wins", 1, format!("v1;{fp};{fp};AAAA")),
+            in_status("stale", 0, format!("v1;{fp};{fp};AAAA")),
+            synced(sealed_for(&key, "legacy"), 1),
+        ];
+        let secrets = [
+            record("status-wins", "v1;SHA256:o;SHA256:o;AAAA"),
+            record("legacy", &format!("v1;{fp};{fp};AAAA")),
+        ];
+        let usage = usage(objects, &secrets);
+        assert_eq!(
+            usage.dependents(&fp),
+            ["ns/legacy", "ns/status-only", "ns/status-wins"]
+        );
+        assert!(usage.dependents("SHA256:o").is_empty());
+        let unrecorded: Vec<&str> = usage
+            .unrecorded
+            .iter()
+            .map(|s| s.metadata.name.as_str())
+            .collect();
+        assert_eq!(unrecorded, ["stale"]);
     }
 
     #[test]
