@@ -52,6 +52,8 @@ const NAMESPACE: &str = "health";
 const TIME: &str = "2026-01-01T00:00:00Z";
 /// What recorded ciphertexts are replaced with.
 const CIPHERTEXT: &str = "<ciphertext>";
+/// What the digest record (`status.unsealedDigest`, keyed by a fresh key each run) becomes.
+const DIGEST_RECORD: &str = "<digest record>";
 
 /// A strict-scope SealedSecret for `namespace/name` with one item `value`.
 fn sealed(key: &PublicKey, namespace: &str, name: &str) -> Value {
@@ -94,6 +96,9 @@ fn reduce(mut object: Value) -> Value {
         for value in items.values_mut() {
             *value = json!(CIPHERTEXT);
         }
+    }
+    if let Some(record) = object.pointer_mut("/status/unsealedDigest") {
+        *record = json!(DIGEST_RECORD);
     }
     if let Some(conditions) = object
         .pointer_mut("/status/conditions")
