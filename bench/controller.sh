@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Controller benchmarks, ours vs upstream v0.36.6, on one local control plane (tests/cluster):
+# Controller benchmarks, ours vs upstream (the pinned peer, v0.40.0), on one local control plane (tests/cluster):
 # cold burst, cold backlog, restart, steady state (bench/controller.py has the details). Needs
 # root (the harness's namespaces). Prints a Markdown table of medians and ratios on stdout; progress on
 # stderr.

@@ -54,7 +54,7 @@ pub struct FileCheck {
 /// seems to hold: guessing from its text whether it "claims" to hold Secrets let a broken
 /// document after a plaintext Secret pass unseen. The one exception is a Go/Helm template
 /// (`{{ … }}`), which cannot parse before it is rendered: it is skipped with a note, after a
-/// conservative scan of its text for literal Secret data ([`templated`]), which is a problem.
+/// conservative scan of its text for literal Secret data (`check/templated.rs`), which is a problem.
 #[must_use]
 pub fn check_file_noting_skips(display: &str, text: &[u8], pins: Option<&Pins>) -> FileCheck {
     let documents = match manifest::read_documents(text) {

@@ -32,8 +32,9 @@ pub const LAST_APPLIED_ANNOTATIONS: [&str; 2] = [
 /// SealedSecret (outer metadata) annotation: the fingerprint (`SHA256:…`) of the certificate it
 /// was sealed with, written by `kubeseal-rs` and read by `check` (never reaches the Secret).
 pub const SEALED_WITH_ANNOTATION: &str = "sealed-secrets-rs/sealed-with";
-/// Secret annotation: the controller's keyed digest of what it wrote and the keys that opened
-/// the items ([`crate::digest`]).
+/// Where controllers before ADR 0004 kept the digest record ([`crate::digest`]) on the Secret;
+/// it now lives in the SealedSecret's `status.unsealedDigest`, and this annotation is only read
+/// once (then removed) from Secrets written by an earlier version.
 pub const UNSEALED_DIGEST_ANNOTATION: &str = "sealed-secrets-rs/unsealed-digest";
 /// Secret annotation: the values that could not be computed, key → reason (never on the
 /// SealedSecret: its reason may depend on a plaintext).
