@@ -414,13 +414,25 @@ pub struct CertInfoArgs {
     pub cert: CertArgs,
 }
 
-/// Where `set` gets its certificate: `--cert`, else the controller (like sealing).
+/// Where `set` gets its certificate: `--cert`, else `-e`, else the controller (like sealing).
 #[derive(Debug, Args, Default)]
 pub struct CertArgs {
     /// Certificate to seal with: a file path, an http(s):// URL or a file:// URL.
-    /// Without it, the certificate is fetched from the controller in the cluster.
+    /// Without it (and without -e), the certificate is fetched from the controller in the
+    /// cluster.
     #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
     pub cert: Option<String>,
+    /// Use this environment's certificate from the repository config (.sealed-secrets.toml).
+    #[arg(
+        long = "environment",
+        short = 'e',
+        value_name = "NAME",
+        conflicts_with = "cert"
+    )]
+    pub environment: Option<String>,
+    /// The repository config (default: the nearest .sealed-secrets.toml upwards).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Namespace of the sealed-secrets controller.
     #[arg(
         long,
@@ -502,6 +514,13 @@ pub struct UnsetArgs {
     /// Which SealedSecret of a multi-document file (by metadata.name).
     #[arg(long)]
     pub name: Option<String>,
+    /// Refuse unless the file belongs to this environment of the repository config (its
+    /// paths cover the file, or the file records one of its certificates).
+    #[arg(long = "environment", short = 'e', value_name = "NAME")]
+    pub environment: Option<String>,
+    /// The repository config (default: the nearest .sealed-secrets.toml upwards).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Options of `reseal`.
@@ -511,12 +530,33 @@ pub struct ResealArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// The certificate to re-encrypt for (file path or file:// URL).
-    #[arg(long, required = true, value_name = "FILE")]
-    pub cert: String,
+    #[arg(
+        long,
+        required_unless_present = "environment",
+        conflicts_with = "environment",
+        value_name = "FILE"
+    )]
+    pub cert: Option<String>,
+    /// Re-encrypt for this environment's certificate from the repository config.
+    #[arg(long = "environment", short = 'e', value_name = "NAME")]
+    pub environment: Option<String>,
+    /// The repository config (default: the nearest .sealed-secrets.toml upwards).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Private key files that open the current items: PEM keys, key Secret manifests or
     /// Lists of them (comma-separated or repeated).
-    #[arg(long, required = true, value_delimiter = ',', value_name = "FILE")]
+    #[arg(
+        long,
+        required_unless_present = "record_only",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
     pub recovery_private_key: Vec<PathBuf>,
+    /// Re-encrypt nothing: record the certificate's fingerprint (sealed-with) on every
+    /// SealedSecret that records none, when its items have the certificate's key size and its
+    /// scope checks out; no private key needed (for a repository sealed by upstream kubeseal).
+    #[arg(long, conflicts_with_all = ["recovery_private_key", "only_key"])]
+    pub record_only: bool,
     /// Only re-encrypt items that this key (fingerprint SHA256:…) opens.
     #[arg(long, value_name = "FINGERPRINT")]
     pub only_key: Option<String>,

@@ -21,7 +21,7 @@ use sealed_secrets_core::cert::Certificate;
 use sealed_secrets_core::manifest;
 use sealed_secrets_core::types::SealedSecret;
 
-use crate::error::CliError;
+use crate::error::{CliError, CommandError};
 use crate::mode::{CertSource, Plan};
 use crate::{cert_source, cluster, input};
 
@@ -73,67 +73,13 @@ pub(crate) fn cert_bytes_from(source: &CertSource) -> Result<(Vec<u8>, String), 
     }
 }
 
-/// The failures of the commands that have no enum of their own; every message is one line.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    #[error("no secrets found. Ensure the input is valid and UTF-8 encoded")]
-    NoSecrets,
-    #[error("no sealed secrets found in the input")]
-    NoSealedSecrets,
-    /// `--recovery-unseal` without `--recovery-private-key`: upstream's unseal error, then the
-    /// missing flag.
-    #[error(
-        "{0}; no --recovery-private-key was given (the controller's private keys, e.g. from kubeseal-rs keys backup)"
-    )]
-    NoRecoveryKeys(String),
-    #[error("cannot encrypt the value: {0}")]
-    EncryptValue(String),
-    #[error("unable to decrypt sealed secret: {0}")]
-    CannotDecrypt(String),
-    #[error("cannot re-encrypt secret: unable to rotate secret {0}")]
-    RotateRefused(String),
-    #[error(
-        "cannot re-encrypt secret {name}: the controller's answer is not a SealedSecret ({error})"
-    )]
-    RotateAnswer { name: String, error: String },
-    #[error(
-        "{0}: this is a certificate, not a private key; --recovery-private-key takes the controller's private keys (PEM keys, key Secret manifests or Lists of them, e.g. from kubeseal-rs keys backup)"
-    )]
-    CertificateNotKey(String),
-    /// The `--merge-into` target does not parse: `FILE: reason`.
-    #[error("{file}: {error}")]
-    MergeTarget { file: String, error: String },
-    #[error("{file}: expected exactly one SealedSecret, found {count} documents")]
-    MergeTargetCount { file: String, count: usize },
-    #[error("--merge-into expects exactly one input Secret, found {0}")]
-    MergeInputs(usize),
-    /// `check`: `N problems found in M files checked`.
-    #[error("{problems} found in {files} checked")]
-    CheckProblems { problems: String, files: String },
-    #[error(
-        "{file}: {object}: refusing to {command}: the file is sealed for {existing}; {command} would seal for {would}{because}; nothing was written"
-    )]
-    Inconsistent {
-        file: String,
-        object: String,
-        command: String,
-        existing: String,
-        would: String,
-        because: String,
-    },
-    #[error("{count} problem{}; nothing was written", if *count == 1 { "" } else { "s" })]
-    ResealProblems { count: usize },
-    #[error("{at}: cannot encrypt item {item:?} for the new certificate")]
-    ResealEncrypt { at: String, item: String },
-}
-
 /// The SealedSecrets of the input (stdin or `--secret-file`), all decoded before anything is
 /// sent to the controller.
 ///
 /// # Errors
 /// Unreadable input, a document that is not a SealedSecret, or no document at all.
 pub fn read_sealed_secrets(plan: &Plan) -> Result<Vec<SealedSecret>, CliError> {
-    let documents = input::read_input_documents(plan.args.secret_file.as_deref(), seal::TTY_HINT)?;
+    let documents = input::read_input_documents(plan.io.input.as_deref(), seal::TTY_HINT)?;
     if documents.is_empty() {
         return Err(CommandError::NoSealedSecrets.into());
     }

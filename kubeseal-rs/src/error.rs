@@ -2,7 +2,11 @@
 
 use sealed_secrets_core::{key_secret, manifest, seal};
 
-use crate::{cert_source, cluster, input, mode, output};
+use crate::{cert_source, cluster, input, man, mode, output, repo_config, sealed_file};
+
+mod commands;
+
+pub use commands::{CommandError, KeygenError, KeysError, KrmError, MultiSealError, SetError};
 
 /// Everything that can make kubeseal-rs fail.
 #[derive(Debug, thiserror::Error)]
@@ -36,27 +40,26 @@ pub enum CliError {
         source: key_secret::KeySecretError,
     },
     #[error(transparent)]
-    SealedFile(#[from] crate::sealed_file::SealedFileError),
+    SealedFile(#[from] sealed_file::SealedFileError),
     #[error(transparent)]
-    Set(#[from] crate::commands::edit_item::SetError),
+    Set(#[from] SetError),
     #[error(transparent)]
-    Keygen(#[from] crate::commands::keygen::KeygenError),
+    Keygen(#[from] KeygenError),
     #[error(transparent)]
-    MultiSeal(#[from] crate::commands::multi_seal::MultiSealError),
+    MultiSeal(#[from] MultiSealError),
     #[error(transparent)]
-    Command(Box<crate::commands::CommandError>),
+    Command(Box<CommandError>),
     #[error(transparent)]
-    Keys(#[from] crate::commands::keys::KeysError),
-    /// `krm` (merged from main) still reports its failures as text; to be typed by its owner.
-    #[error("{0}")]
-    Other(String),
+    Keys(#[from] KeysError),
+    #[error(transparent)]
+    Krm(#[from] KrmError),
     /// clap could not turn the matched arguments into the typed command line.
     #[error("{0}")]
     Arguments(String),
     #[error(transparent)]
-    RepoConfig(#[from] crate::repo_config::RepoConfigError),
+    RepoConfig(#[from] repo_config::RepoConfigError),
     #[error(transparent)]
-    Man(#[from] crate::man::ManError),
+    Man(#[from] man::ManError),
     /// Talking to the controller failed; `context` is upstream's prefix for the operation
     /// (`cannot fetch certificate`, `cannot validate sealed secret`, …).
     #[error("{context}: {source}")]
@@ -67,8 +70,8 @@ pub enum CliError {
     },
 }
 
-impl From<crate::commands::CommandError> for CliError {
-    fn from(e: crate::commands::CommandError) -> Self {
+impl From<CommandError> for CliError {
+    fn from(e: CommandError) -> Self {
         CliError::Command(Box::new(e))
     }
 }

@@ -47,6 +47,9 @@ pub enum InputError {
         #[source]
         source: manifest::ManifestError,
     },
+    /// Stdin does not read as manifests (the message names the document).
+    #[error(transparent)]
+    StdinManifest(manifest::ManifestError),
 }
 
 /// An I/O error as Go prints it (`no such file or directory`): the system's message in lower
@@ -141,15 +144,14 @@ pub fn read_input(file: Option<&Path>, tty_hint: &str) -> Result<Zeroizing<Vec<u
 pub fn read_input_documents(
     file: Option<&Path>,
     tty_hint: &str,
-) -> Result<Vec<manifest::Document>, crate::error::CliError> {
+) -> Result<Vec<manifest::Document>, InputError> {
     let bytes = read_input(file, tty_hint)?;
     manifest::read_documents(&bytes).map_err(|source| match file {
         Some(path) => InputError::Manifest {
             path: path.to_path_buf(),
             source,
-        }
-        .into(),
-        None => source.into(),
+        },
+        None => InputError::StdinManifest(source),
     })
 }
 

@@ -64,10 +64,8 @@ fn main() -> ExitCode {
 }
 
 fn run(plan: mode::Plan) -> Result<(), CliError> {
-    if !plan.args.recovery_private_key.is_empty()
-        && !matches!(plan.mode, Mode::RecoveryUnseal { .. })
-    {
-        eprintln!("warning: --recovery-private-key is ignored without --recovery-unseal");
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
     }
     // One arm per mode: the subcommands that own their arguments take them by value, the
     // others borrow the plan.
@@ -78,11 +76,7 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         Mode::RecoveryUnseal { ref keys } => commands::recover::run(&plan, keys),
         Mode::FetchCert => {
             let (bytes, _) = commands::cert_bytes(&plan)?;
-            Ok(output::emit(
-                plan.args.sealed_secret_file.as_deref(),
-                &bytes,
-                false,
-            )?)
+            Ok(output::emit(plan.io.output.as_deref(), &bytes, false)?)
         }
         Mode::Validate => commands::validate::run(&plan),
         Mode::ReEncrypt => commands::reencrypt::run(&plan),
@@ -99,7 +93,7 @@ fn run(plan: mode::Plan) -> Result<(), CliError> {
         Mode::CertInfo(args) => commands::cert_info::run(*args),
         Mode::Web(args) => commands::web::run(*args),
         Mode::Completions(shell) => Ok(output::emit(None, &completions::script(shell), false)?),
-        Mode::Man(ref dir) => man::run(dir.as_deref()),
+        Mode::Man(ref dir) => Ok(man::run(dir.as_deref())?),
         Mode::Krm => commands::krm::run(),
     }
 }

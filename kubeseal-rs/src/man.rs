@@ -8,7 +8,6 @@ use std::path::Path;
 use clap::CommandFactory as _;
 
 use crate::cli::Cli;
-use crate::error::CliError;
 use crate::output;
 
 /// Why the man pages cannot be written.
@@ -20,6 +19,8 @@ pub enum ManError {
     NotADirectory(String),
     #[error("cannot render man page {name}: {error}")]
     Render { name: String, error: String },
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
 }
 
 /// Examples per page, as `(page, text)`: each line of the text is one command.
@@ -82,7 +83,7 @@ const EXAMPLES: &[(&str, &str)] = &[
 ///
 /// # Errors
 /// A page could not be rendered or written.
-pub fn run(dir: Option<&Path>) -> Result<(), CliError> {
+pub fn run(dir: Option<&Path>) -> Result<(), ManError> {
     let pages = pages()?;
     match dir {
         None => {
@@ -91,7 +92,7 @@ pub fn run(dir: Option<&Path>) -> Result<(), CliError> {
         }
         Some(dir) => {
             if !dir.is_dir() {
-                return Err(ManError::NotADirectory(dir.display().to_string()).into());
+                return Err(ManError::NotADirectory(dir.display().to_string()));
             }
             for (name, page) in &pages {
                 output::write_atomic(&dir.join(format!("{name}.1")), page, false)?;
@@ -103,7 +104,7 @@ pub fn run(dir: Option<&Path>) -> Result<(), CliError> {
 }
 
 /// Every page, the top one first, as `(name, roff)`.
-fn pages() -> Result<Vec<(String, Vec<u8>)>, CliError> {
+fn pages() -> Result<Vec<(String, Vec<u8>)>, ManError> {
     let mut out = Vec::new();
     walk(&Cli::command(), "kubeseal-rs", "kubeseal-rs", &mut out)?;
     Ok(out)
@@ -114,7 +115,7 @@ fn walk(
     name: &str,
     bin_name: &str,
     out: &mut Vec<(String, Vec<u8>)>,
-) -> Result<(), CliError> {
+) -> Result<(), ManError> {
     let page = command
         .clone()
         .display_name(name.to_owned())

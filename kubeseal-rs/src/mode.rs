@@ -93,12 +93,45 @@ pub const PLACEHOLDERS: [&str; 3] = ["{cluster}", "{name}", "{namespace}"];
 #[derive(Debug)]
 pub struct Plan {
     pub mode: Mode,
-    pub args: SealArgs,
+    /// What sealing reads from the command line (scope, name, namespace, …).
+    pub sealing: Sealing,
+    /// Where the input comes from and the output goes.
+    pub io: Io,
     pub cert: CertSource,
     /// How to reach the controller (online modes; nothing is read before they connect).
     pub cluster: cluster::Access,
-    /// Output format after applying the `-w` extension rule.
+    /// Said on stderr before the mode runs (flags that have no effect in this mode).
+    pub warnings: Vec<&'static str>,
+}
+
+/// What the modes that seal take from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct Sealing {
+    /// `--scope`: replaces the input's scope annotations.
+    pub scope: Option<sealed_secrets_core::scope::Scope>,
+    /// `--name`: the Secret's name (`--raw`), else overrides the input's.
+    pub name: Option<String>,
+    /// `-n`: the Secret's namespace.
+    pub namespace: Option<String>,
+    /// `--allow-empty-data`.
+    pub allow_empty_data: bool,
+    /// Record the certificate's fingerprint in the `sealed-with` annotation.
+    pub record_fingerprint: bool,
+    /// `--config`: the repository config (else the nearest one).
+    pub config: Option<PathBuf>,
+}
+
+/// Input and output of the modes that read manifests.
+#[derive(Clone, Debug)]
+pub struct Io {
+    /// `-f`: the input file, else stdin.
+    pub input: Option<PathBuf>,
+    /// `-w`: the output file (or, sealing for several clusters, its pattern), else stdout.
+    pub output: Option<PathBuf>,
+    /// The output format after applying the `-w` extension rule.
     pub format: Format,
+    /// `-o` as given (or defaulted), before the extension rule.
+    pub format_flag: Format,
     /// Whether `--format` was given (or set from the environment) rather than defaulted.
     pub format_explicit: bool,
 }
@@ -165,13 +198,30 @@ pub fn resolve(cli: Cli, format_explicit: bool) -> Result<Plan, UsageError> {
     } else {
         args.format
     };
+    let mut warnings = Vec::new();
+    if !args.recovery_private_key.is_empty() && !matches!(mode, Mode::RecoveryUnseal { .. }) {
+        warnings.push("--recovery-private-key is ignored without --recovery-unseal");
+    }
     Ok(Plan {
         mode,
         cert,
         cluster,
-        format,
-        format_explicit: format_explicit || by_extension,
-        args,
+        warnings,
+        io: Io {
+            input: args.secret_file,
+            output: args.sealed_secret_file,
+            format,
+            format_flag: args.format,
+            format_explicit: format_explicit || by_extension,
+        },
+        sealing: Sealing {
+            scope: args.scope,
+            name: args.name,
+            namespace: args.namespace,
+            allow_empty_data: args.allow_empty_data,
+            record_fingerprint: args.record_fingerprint,
+            config: args.config,
+        },
     })
 }
 
@@ -212,9 +262,16 @@ pub fn access(args: &SealArgs) -> cluster::Access {
     }
 }
 
-/// Where a subcommand (`set`, `cert`) gets its certificate: `--cert`, else the controller.
+/// Where a subcommand (`set`, `cert`) gets its certificate: `-e`, else `--cert`, else the
+/// controller.
 #[must_use]
 pub fn cert_args_source(args: &CertArgs) -> CertSource {
+    if let Some(name) = &args.environment {
+        return CertSource::Environment {
+            name: name.clone(),
+            config: args.config.clone(),
+        };
+    }
     match &args.cert {
         Some(location) => CertSource::Location(location.clone()),
         None => CertSource::Controller(Box::new(cluster::Access {

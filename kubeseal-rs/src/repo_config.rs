@@ -17,7 +17,6 @@ use std::path::{Component, Path, PathBuf};
 use sealed_secrets_core::cert::Certificate;
 use toml_edit::{DocumentMut, Item, TableLike};
 
-use crate::error::CliError;
 use crate::input;
 
 /// The config's file name.
@@ -66,14 +65,15 @@ pub enum RepoConfigError {
         shown: String,
         error: String,
     },
+    #[error(transparent)]
+    Input(#[from] input::InputError),
 }
 
-fn config_error(path: &Path, reason: impl std::fmt::Display) -> CliError {
+fn config_error(path: &Path, reason: impl std::fmt::Display) -> RepoConfigError {
     RepoConfigError::Invalid {
         path: path.display().to_string(),
         reason: reason.to_string(),
     }
-    .into()
 }
 
 /// Finds the config: `explicit`, else the nearest `.sealed-secrets.toml` from the current
@@ -81,7 +81,7 @@ fn config_error(path: &Path, reason: impl std::fmt::Display) -> CliError {
 ///
 /// # Errors
 /// The file cannot be read or is invalid.
-pub fn load(explicit: Option<&Path>) -> Result<Option<RepoConfig>, CliError> {
+pub fn load(explicit: Option<&Path>) -> Result<Option<RepoConfig>, RepoConfigError> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
         None => {
@@ -99,7 +99,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<RepoConfig>, CliError> {
     };
     let bytes = input::read_file_limited(&path, input::CONFIG_LIMIT).map_err(|e| match e {
         input::InputError::File { source, .. } => config_error(&path, source),
-        other => CliError::Input(other),
+        other => RepoConfigError::Input(other),
     })?;
     let text = std::str::from_utf8(&bytes).map_err(|_| config_error(&path, "not UTF-8 text"))?;
     parse(&path, text).map(Some)
@@ -109,7 +109,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<RepoConfig>, CliError> {
 ///
 /// # Errors
 /// Invalid TOML, unknown keys or values of the wrong type.
-pub fn parse(path: &Path, text: &str) -> Result<RepoConfig, CliError> {
+pub fn parse(path: &Path, text: &str) -> Result<RepoConfig, RepoConfigError> {
     let doc: DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| config_error(path, e.message().trim().to_owned()))?;
@@ -156,12 +156,12 @@ pub fn parse(path: &Path, text: &str) -> Result<RepoConfig, CliError> {
     Ok(config)
 }
 
-fn table<'i>(path: &Path, key: &str, item: &'i Item) -> Result<&'i dyn TableLike, CliError> {
+fn table<'i>(path: &Path, key: &str, item: &'i Item) -> Result<&'i dyn TableLike, RepoConfigError> {
     item.as_table_like()
         .ok_or_else(|| config_error(path, format!("{key} must be a table")))
 }
 
-fn strings(path: &Path, key: &str, item: &Item) -> Result<Vec<String>, CliError> {
+fn strings(path: &Path, key: &str, item: &Item) -> Result<Vec<String>, RepoConfigError> {
     let wrong = || config_error(path, format!("{key} must be a list of strings"));
     item.as_array()
         .ok_or_else(wrong)?
@@ -170,7 +170,12 @@ fn strings(path: &Path, key: &str, item: &Item) -> Result<Vec<String>, CliError>
         .collect()
 }
 
-fn environment(path: &Path, root: &Path, name: &str, item: &Item) -> Result<Environment, CliError> {
+fn environment(
+    path: &Path,
+    root: &Path,
+    name: &str,
+    item: &Item,
+) -> Result<Environment, RepoConfigError> {
     let mut env = Environment {
         name: name.to_owned(),
         cert: None,
@@ -214,7 +219,7 @@ impl RepoConfig {
     ///
     /// # Errors
     /// There is none.
-    pub fn environment(&self, name: &str) -> Result<&Environment, CliError> {
+    pub fn environment(&self, name: &str) -> Result<&Environment, RepoConfigError> {
         self.environments
             .iter()
             .find(|e| e.name == name)
@@ -247,28 +252,26 @@ impl Environment {
     ///
     /// # Errors
     /// The file cannot be read or parsed.
-    pub fn load_cert(&self) -> Result<Option<Certificate>, CliError> {
+    pub fn load_cert(&self) -> Result<Option<Certificate>, RepoConfigError> {
         let Some(path) = &self.cert else {
             return Ok(None);
         };
         let shown = self.cert_text.as_deref().unwrap_or_default();
         let bytes = input::read_file_limited(path, input::CERT_LIMIT).map_err(|e| match e {
-            input::InputError::File { source, .. } => {
-                CliError::from(RepoConfigError::CertUnreadable {
-                    name: self.name.clone(),
-                    shown: shown.to_owned(),
-                    error: source.to_string(),
-                })
-            }
-            other => CliError::Input(other),
+            input::InputError::File { source, .. } => RepoConfigError::CertUnreadable {
+                name: self.name.clone(),
+                shown: shown.to_owned(),
+                error: source.to_string(),
+            },
+            other => RepoConfigError::Input(other),
         })?;
-        Certificate::from_pem(&bytes).map(Some).map_err(|e| {
-            CliError::from(RepoConfigError::CertInvalid {
+        Certificate::from_pem(&bytes)
+            .map(Some)
+            .map_err(|e| RepoConfigError::CertInvalid {
                 name: self.name.clone(),
                 shown: shown.to_owned(),
                 error: e.to_string(),
             })
-        })
     }
 }
 

@@ -9,7 +9,6 @@ use sealed_secrets_core::edit::{self, Chunk};
 use sealed_secrets_core::manifest;
 use sealed_secrets_core::types::SealedSecret;
 
-use crate::error::CliError;
 use crate::input;
 
 /// Why a manifest file cannot be read or edited; every message starts with the file.
@@ -39,6 +38,8 @@ pub enum SealedFileError {
     },
     #[error("{0}: the edited file did not read back as intended; it was left unchanged")]
     ReadBack(String),
+    #[error(transparent)]
+    Input(#[from] input::InputError),
 }
 
 /// The path as shown in messages (without a leading `./`).
@@ -56,7 +57,7 @@ pub fn display(path: &Path) -> String {
 ///
 /// # Errors
 /// A path does not exist or a directory cannot be read.
-pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SealedFileError> {
     let mut out = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| SealedFileError::Io {
@@ -72,7 +73,7 @@ pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     Ok(out)
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
+fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SealedFileError> {
     let err = |e: std::io::Error| SealedFileError::Io {
         path: display(dir),
         error: e.to_string(),
@@ -146,7 +147,7 @@ pub struct SealedFile {
 ///
 /// # Errors
 /// A document that is a SealedSecret does not parse, or SealedSecrets sit inside a `List`.
-pub fn parse(path: &Path, text: &str) -> Result<Option<SealedFile>, CliError> {
+pub fn parse(path: &Path, text: &str) -> Result<Option<SealedFile>, SealedFileError> {
     let shown = display(path);
     let chunks = edit::split(text);
     let mut objects = Vec::new();
@@ -158,8 +159,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Option<SealedFile>, CliError> {
                 return Err(SealedFileError::Document {
                     file: shown,
                     error: e.to_string(),
-                }
-                .into());
+                });
             }
         };
         let count = documents.len();
@@ -168,7 +168,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Option<SealedFile>, CliError> {
                 continue;
             }
             if count > 1 || document.position().item.is_some() {
-                return Err(SealedFileError::InList(shown).into());
+                return Err(SealedFileError::InList(shown));
             }
             let sealed = document
                 .into_sealed_secret()
@@ -197,10 +197,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Option<SealedFile>, CliError> {
 ///
 /// # Errors
 /// Unreadable, not UTF-8, or no SealedSecret in it.
-pub fn open(path: &Path) -> Result<SealedFile, CliError> {
+pub fn open(path: &Path) -> Result<SealedFile, SealedFileError> {
     let bytes = input::read_file(path)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| SealedFileError::NotUtf8(display(path)))?;
-    parse(path, text)?.ok_or_else(|| SealedFileError::NoSealedSecret(display(path)).into())
+    parse(path, text)?.ok_or_else(|| SealedFileError::NoSealedSecret(display(path)))
 }
 
 impl SealedFile {
@@ -208,7 +208,7 @@ impl SealedFile {
     ///
     /// # Errors
     /// None or several match.
-    pub fn select(&self, name: Option<&str>) -> Result<usize, CliError> {
+    pub fn select(&self, name: Option<&str>) -> Result<usize, SealedFileError> {
         let matching: Vec<usize> = (0..self.objects.len())
             .filter(|&i| name.is_none_or(|n| self.objects[i].sealed.metadata.name == n))
             .collect();
@@ -217,13 +217,11 @@ impl SealedFile {
             ([], Some(n)) => Err(SealedFileError::NoneNamed {
                 file: self.shown.clone(),
                 name: n.to_string(),
-            }
-            .into()),
+            }),
             (_, _) => Err(SealedFileError::Several {
                 file: self.shown.clone(),
                 count: matching.len(),
-            }
-            .into()),
+            }),
         }
     }
 
@@ -235,7 +233,7 @@ impl SealedFile {
         &mut self,
         index: usize,
         change: impl FnOnce(&Chunk) -> Result<String, edit::EditError>,
-    ) -> Result<(), CliError> {
+    ) -> Result<(), SealedFileError> {
         let object = &self.objects[index];
         let chunk = &mut self.chunks[object.chunk];
         let text = change(chunk).map_err(|e| SealedFileError::Edit {
@@ -252,9 +250,9 @@ impl SealedFile {
     ///
     /// # Errors
     /// The edited text does not read back as intended (nothing is written then).
-    pub fn render_checked(&self, expected: &[SealedSecret]) -> Result<String, CliError> {
+    pub fn render_checked(&self, expected: &[SealedSecret]) -> Result<String, SealedFileError> {
         let text = edit::join(&self.chunks);
-        let mismatch = || CliError::from(SealedFileError::ReadBack(self.shown.clone()));
+        let mismatch = || SealedFileError::ReadBack(self.shown.clone());
         let reread = parse(&self.path, &text)
             .map_err(|_| mismatch())?
             .ok_or_else(mismatch)?;

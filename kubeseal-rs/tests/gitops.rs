@@ -469,7 +469,7 @@ fn reseal_retargets_items_keeps_layout_and_is_idempotent() {
     assert_eq!(
         out,
         format!(
-            "resealed 4 items in 2 SealedSecrets (2 files) for {fp_b}; 0 already sealed for it; 0 sealed with other keys left alone\n"
+            "resealed 4 items in 2 SealedSecrets, recorded the certificate in 2 SealedSecrets (2 files) for {fp_b}; 0 already sealed for it; 0 sealed with other keys left alone\n"
         )
     );
     let after = repo.read("prod/db.yaml");
@@ -748,5 +748,318 @@ fn one_environment_is_one_certificate() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "error: --validate uses no certificate; --environment selects one for sealing\n"
+    );
+}
+
+/// Issue 15 item 4: the editing commands take `-e` and the repository config as sealing does,
+/// and a file of one environment cannot get an item sealed for another's certificate.
+#[test]
+fn editing_commands_take_the_environment_and_refuse_another_clusters_cert() {
+    let repo = Repo::new();
+    repo.write(
+        ".sealed-secrets.toml",
+        "[environments.prod]\ncert = \"certs/a.pem\"\npaths = [\"envs/prod\"]\n\n[environments.dev]\ncert = \"certs/b.pem\"\npaths = [\"envs/dev\"]\n",
+    );
+    std::fs::create_dir_all(repo.path("envs/prod")).unwrap();
+    std::fs::create_dir_all(repo.path("envs/dev")).unwrap();
+    repo.ours_stdin(
+        &["-e", "prod", "-w", "envs/prod/db.yaml"],
+        SECRET.as_bytes(),
+    );
+    let before = repo.read("envs/prod/db.yaml");
+
+    // set -e prod: the environment's certificate, no --cert needed.
+    repo.ours_stdin(
+        &["set", "envs/prod/db.yaml", "token", "-e", "prod"],
+        b"tok-Env",
+    );
+    assert_eq!(repo.open("envs/prod/db.yaml", "a")["token"], b64("tok-Env"));
+    let with_token = repo.read("envs/prod/db.yaml");
+
+    // set -e dev on prod's file: refused, naming both certificates; nothing written.
+    let out = repo.run(
+        &["set", "envs/prod/db.yaml", "token", "-e", "dev"],
+        b"other-Env",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: envs/prod/db.yaml: SealedSecret prod/db: refusing to set: the file is sealed for namespace prod, name db, scope strict, certificate ")
+            && err.ends_with("; nothing was written\n")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(repo.read("envs/prod/db.yaml"), with_token);
+    // The same through --cert with dev's certificate (the path pins prod's).
+    let out = repo.run(
+        &["set", "envs/prod/db.yaml", "token", "--cert", "certs/b.pem"],
+        b"other-Env",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(repo.read("envs/prod/db.yaml"), with_token);
+    // --merge-into with the other environment: refused as well.
+    let update = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\nstringData:\n  extra: merged-Env\n";
+    let out = repo.run(
+        &["-e", "dev", "--merge-into", "envs/prod/db.yaml"],
+        update.as_bytes(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refusing to merge"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(repo.read("envs/prod/db.yaml"), with_token);
+
+    // unset -e dev on prod's file: refused, naming why.
+    let err = repo.fails(&["unset", "envs/prod/db.yaml", "token", "-e", "dev"]);
+    assert_eq!(
+        err,
+        "error: envs/prod/db.yaml: SealedSecret prod/db: not a file of environment dev: its path belongs to prod; nothing was written\n"
+    );
+    // An unknown environment lists the ones there are.
+    let err = repo.fails(&["unset", "envs/prod/db.yaml", "token", "-e", "qa"]);
+    assert!(err.contains("no environment \"qa\""), "{err}");
+    repo.ours(&["unset", "envs/prod/db.yaml", "token", "-e", "prod"]);
+    assert_eq!(repo.read("envs/prod/db.yaml"), before);
+
+    // A file outside every environment's paths that records prod's certificate: unset -e
+    // dev refuses by the recorded certificate.
+    std::fs::create_dir_all(repo.path("shared")).unwrap();
+    repo.ours_stdin(&["-e", "prod", "-w", "shared/db.yaml"], SECRET.as_bytes());
+    let err = repo.fails(&["unset", "shared/db.yaml", "user", "-e", "dev"]);
+    assert!(
+        err.starts_with("error: shared/db.yaml: SealedSecret prod/db: not a file of environment dev: it is sealed with SHA256:")
+            && err.ends_with(", not a certificate of dev; nothing was written\n"),
+        "{err}"
+    );
+
+    // reseal -e dev: re-encrypts for dev's certificate (the private key of prod opens them).
+    std::fs::create_dir_all(repo.path("envs/dev")).unwrap();
+    repo.ours_stdin(
+        &["--cert", "certs/a.pem", "-w", "envs/dev/app.yaml"],
+        SECRET.as_bytes(),
+    );
+    repo.ours(&[
+        "reseal",
+        "envs/dev",
+        "-e",
+        "dev",
+        "--recovery-private-key",
+        "keys/a.yaml",
+    ]);
+    assert_eq!(
+        repo.open("envs/dev/app.yaml", "b")["password"],
+        b64("hunter2-Gitops")
+    );
+    // reseal needs --cert or -e, not both.
+    let out = repo.run(
+        &[
+            "reseal",
+            "envs/dev",
+            "--recovery-private-key",
+            "keys/a.yaml",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = repo.run(
+        &[
+            "reseal",
+            "envs/dev",
+            "-e",
+            "dev",
+            "--cert",
+            "certs/b.pem",
+            "--recovery-private-key",
+            "keys/a.yaml",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+
+    // A file that records no certificate, outside every environment: set works and says so.
+    repo.ours_stdin(
+        &["--cert", "certs/a.pem", "-w", "loose.yaml"],
+        SECRET.as_bytes(),
+    );
+    let out = repo.run(
+        &["set", "loose.yaml", "token", "--cert", "certs/a.pem"],
+        b"tok-Loose",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("loose.yaml: SealedSecret prod/db records no certificate (sealed-with)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 15 item 8: a repository sealed by upstream kubeseal (no `sealed-with`) under a config
+/// that requires it: `reseal --record-only` records the certificate without private keys, and
+/// the reports say exactly what changed.
+#[test]
+fn migrating_an_upstream_repository_records_the_certificate_without_keys() {
+    let repo = Repo::new();
+    repo.write(
+        ".sealed-secrets.toml",
+        "[environments.prod]\ncert = \"certs/a.pem\"\npaths = [\"prod\"]\n",
+    );
+    std::fs::create_dir_all(repo.path("prod")).unwrap();
+    // As upstream writes them: no sealed-with.
+    repo.ours_stdin(
+        &["--cert", "certs/a.pem", "-w", "prod/db.yaml"],
+        SECRET.as_bytes(),
+    );
+    let before = repo.read("prod/db.yaml");
+    assert!(!before.contains("sealed-with"));
+    let err = repo.fails(&["check", "prod"]);
+    assert!(
+        err.contains("no sealed-secrets-rs/sealed-with annotation"),
+        "{err}"
+    );
+    let fp_a = fingerprint(&repo, "certs/a.pem");
+
+    // The dry run says what would change and writes nothing.
+    let out = repo.run(
+        &["reseal", "prod", "-e", "prod", "--record-only", "--dry-run"],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "prod/db.yaml: SealedSecret prod/db: would be: certificate recorded (2 items of its key size)\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "dry run: would have recorded the certificate {fp_a} in 1 SealedSecret (1 file); 0 already recorded it; 0 record another certificate and were left alone; only the key size was checked, not that the key opens the items\n"
+        )
+    );
+    assert_eq!(repo.read("prod/db.yaml"), before);
+
+    // For real: only the annotation is added; check passes; a second run changes nothing.
+    let out = repo.ours(&["reseal", "prod", "-e", "prod", "--record-only"]);
+    assert!(
+        out.starts_with(&format!(
+            "recorded the certificate {fp_a} in 1 SealedSecret (1 file)"
+        )),
+        "{out}"
+    );
+    let after = repo.read("prod/db.yaml");
+    assert!(
+        after.contains(&format!("sealed-secrets-rs/sealed-with: {fp_a}")),
+        "{after}"
+    );
+    // Only the annotation is new; every other line is kept.
+    assert!(
+        before.lines().all(|l| after.lines().any(|a| a == l)),
+        "{after}"
+    );
+    assert!(
+        after
+            .lines()
+            .filter(|l| !before.lines().any(|b| b == *l))
+            .all(|l| l.contains("sealed-with") || l.trim() == "annotations:"),
+        "{after}"
+    );
+    assert_eq!(
+        repo.ours(&["check", "prod"]),
+        "checked 1 file: no problems\n"
+    );
+    assert_eq!(
+        repo.open("prod/db.yaml", "a")["password"],
+        b64("hunter2-Gitops")
+    );
+    let out = repo.ours(&["reseal", "prod", "-e", "prod", "--record-only"]);
+    assert!(
+        out.starts_with(&format!(
+            "recorded the certificate {fp_a} in 0 SealedSecrets (0 files); 1 already recorded it"
+        )),
+        "{out}"
+    );
+    assert_eq!(repo.read("prod/db.yaml"), after);
+
+    // Items of another key size are not recorded: a problem, nothing written.
+    repo.ours(&[
+        "keygen",
+        "--key-size",
+        "3072",
+        "-w",
+        "keys/c.yaml",
+        "--cert-out",
+        "certs/c.pem",
+    ]);
+    repo.ours_stdin(
+        &["--cert", "certs/c.pem", "-w", "prod/other.yaml"],
+        SECRET.as_bytes(),
+    );
+    let other = repo.read("prod/other.yaml");
+    let err = repo.fails(&[
+        "reseal",
+        "prod/other.yaml",
+        "--cert",
+        "certs/a.pem",
+        "--record-only",
+    ]);
+    assert!(
+        err.contains("prod/other.yaml: SealedSecret prod/db: item \"password\" is sealed for a 3072-bit key, the certificate has a 2048-bit key: not recorded"),
+        "{err}"
+    );
+    assert_eq!(repo.read("prod/other.yaml"), other);
+    // --record-only takes no private keys.
+    let out = repo.run(
+        &[
+            "reseal",
+            "prod",
+            "-e",
+            "prod",
+            "--record-only",
+            "--recovery-private-key",
+            "keys/a.yaml",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+
+    // Resealing with keys reports the recorded certificate per object too.
+    let out = repo.run(
+        &[
+            "reseal",
+            "prod/other.yaml",
+            "--cert",
+            "certs/a.pem",
+            "--recovery-private-key",
+            "keys/c.yaml",
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "prod/other.yaml: SealedSecret prod/db: 2 items resealed, certificate recorded\n"
     );
 }

@@ -181,6 +181,16 @@ fn check_document(
     }
 }
 
+/// What `check` finds in one SealedSecret without the repository config's pins: its name,
+/// namespace and scope against what its items are sealed for, and the shape of its items.
+/// `object` starts every message (`FILE: SealedSecret NS/NAME`).
+#[must_use]
+pub fn check_sealed_object(object: &str, ss: &SealedSecret) -> Vec<String> {
+    let mut problems = Vec::new();
+    check_sealed_secret(object, ss, None, &mut problems);
+    problems
+}
+
 fn check_sealed_secret(
     object: &str,
     ss: &SealedSecret,

@@ -129,7 +129,7 @@ pub fn run(args: &CheckArgs) -> Result<(), CliError> {
     for problem in &problems {
         eprintln!("{problem}");
     }
-    Err(crate::commands::CommandError::CheckProblems {
+    Err(crate::error::CommandError::CheckProblems {
         problems: count(problems.len(), "problem"),
         files: format!("{}{skipped}", count(files.len(), "file")),
     }

@@ -175,7 +175,7 @@ pub fn refuse_mismatch(
     } else {
         format!(" ({reason})")
     };
-    Err(crate::commands::CommandError::Inconsistent {
+    Err(crate::error::CommandError::Inconsistent {
         file: shown.to_string(),
         object: object.to_string(),
         command: command.to_string(),
@@ -184,4 +184,48 @@ pub fn refuse_mismatch(
         because,
     }
     .into())
+}
+
+/// `unset -e NAME`: refuses unless the file belongs to environment `name` — when the config's
+/// paths cover the file they name it, and when the file records its certificate it is one of
+/// the environment's. A file that says neither cannot be told apart and is accepted.
+///
+/// # Errors
+/// No or an unusable repository config, an unknown environment, or the refusal.
+pub fn refuse_other_environment(
+    file: &crate::sealed_file::SealedFile,
+    object: &crate::sealed_file::Object,
+    name: &str,
+    config: Option<&Path>,
+) -> Result<(), CliError> {
+    let Some(config) = repo_config::load(config)? else {
+        return Err(crate::error::MultiSealError::NoConfig(name.to_owned()).into());
+    };
+    let env = config.environment(name)?;
+    let mut fingerprints = env.fingerprints.clone();
+    if let Some(cert) = env.load_cert()? {
+        fingerprints.push(cert.fingerprint().to_string());
+    }
+    let covering: Vec<&str> = config
+        .environments_for(&file.path)
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    let recorded = SealedFor::existing(&object.sealed).fingerprint;
+    let reason = if !covering.is_empty() && !covering.contains(&name) {
+        Some(format!("its path belongs to {}", covering.join(", ")))
+    } else {
+        recorded
+            .filter(|fp| !fingerprints.contains(fp))
+            .map(|fp| format!("it is sealed with {fp}, not a certificate of {name}"))
+    };
+    match reason {
+        None => Ok(()),
+        Some(reason) => Err(crate::error::CommandError::OtherEnvironment {
+            at: format!("{}: {}", file.shown, object.describe()),
+            environment: name.to_owned(),
+            reason,
+        }
+        .into()),
+    }
 }

@@ -14,54 +14,12 @@ use sealed_secrets_core::types::{SealedSecret, base64_std};
 use zeroize::Zeroizing;
 
 use crate::cli::{SetArgs, UnsetArgs};
-use crate::error::CliError;
+use crate::error::{CliError, SetError};
 use crate::sealed_file::{Object, SealedFile};
 use crate::{input, output, sealed_file};
 
 /// `spec.encryptedData`.
 pub const ENCRYPTED_DATA: [&str; 2] = ["spec", "encryptedData"];
-
-/// What `set` and `unset` refuse; `at` is `FILE: SealedSecret NS/NAME`.
-#[derive(Debug, thiserror::Error)]
-pub enum SetError {
-    #[error(
-        "{at}: was sealed with {recorded}, the certificate is {fingerprint}; use that certificate or reseal the file first"
-    )]
-    OtherKey {
-        at: String,
-        recorded: String,
-        fingerprint: String,
-    },
-    #[error(
-        "{at}: item {item:?} is sealed for a {sealed_bits}-bit key, the certificate has a {cert_bits}-bit key; reseal the file first"
-    )]
-    KeySize {
-        at: String,
-        item: String,
-        sealed_bits: usize,
-        cert_bits: usize,
-    },
-    #[error("cannot hide the terminal input (stty failed); pipe the value or use --from-file")]
-    NoHiddenInput,
-    #[error("the two values typed for {0:?} differ; nothing was written")]
-    Mismatch(String),
-    #[error(
-        "{at}: refusing to set item {key:?} to an empty value (read from {from}); pass --allow-empty to store one"
-    )]
-    Empty {
-        at: String,
-        key: String,
-        from: String,
-    },
-    #[error("{at}: cannot encrypt item {key:?}: {error}")]
-    Encrypt {
-        at: String,
-        key: String,
-        error: String,
-    },
-    #[error("{at} has no item {key:?}")]
-    NoItem { at: String, key: String },
-}
 
 /// Refuses to add an item sealed for another key than the object's other items.
 fn check_same_key(file: &SealedFile, object: &Object, cert: &Certificate) -> Result<(), CliError> {
@@ -164,6 +122,7 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     let mut file = sealed_file::open(&path)?;
     let index = file.select(name.as_deref())?;
     let source = crate::mode::cert_args_source(&cert);
+    let config = cert.config;
     let cert = super::sealing_cert_from(&source)?;
     let object = file.objects[index].clone();
     let meta = &object.sealed.metadata;
@@ -177,7 +136,7 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
             text: text.as_bytes(),
             object: &object.describe(),
             sealed: &object.sealed,
-            config: None,
+            config: config.as_deref(),
         },
         &cert,
         &super::consistency::SealedFor {
@@ -189,6 +148,15 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     )?;
     // Also covered above when the file records its certificate; kept for files that do not.
     check_same_key(&file, &object, &cert)?;
+    if object.sealed_with().is_none() && object.sealed.item_count() > 0 {
+        // Nothing in the file says which cluster its items are for: not silently.
+        eprintln!(
+            "note: {}: {} records no certificate (sealed-with): nothing shows that the items there are sealed for {} as the new one is",
+            file.shown,
+            object.describe(),
+            cert.fingerprint()
+        );
+    }
     let value = read_value(from_file.as_deref(), &key)?;
     if value.is_empty() && !allow_empty {
         let from = from_file.as_deref().map_or_else(
@@ -246,6 +214,9 @@ pub fn run_unset(args: &UnsetArgs) -> Result<(), CliError> {
     let mut file = sealed_file::open(&args.file)?;
     let index = file.select(args.name.as_deref())?;
     let object = file.objects[index].clone();
+    if let Some(name) = &args.environment {
+        super::consistency::refuse_other_environment(&file, &object, name, args.config.as_deref())?;
+    }
     let key = &args.key;
     let mut expected = expected_objects(&file);
     let removed = expected[index]

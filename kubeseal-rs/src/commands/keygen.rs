@@ -8,7 +8,7 @@ use sealed_secrets_core::key_secret;
 use sealed_secrets_core::keys::PrivateKey;
 
 use crate::cli::KeygenArgs;
-use crate::error::CliError;
+use crate::error::{CliError, KeygenError};
 use crate::output;
 
 /// Parses a Go-style duration (`87600h`, `1h30m`, `90s`) plus a `d` (24h) unit.
@@ -42,22 +42,6 @@ pub fn parse_duration(text: &str) -> Result<time::Duration, String> {
         return Err(bad());
     }
     Ok(time::Duration::seconds(total))
-}
-
-/// What `keygen` refuses or fails on.
-#[derive(Debug, thiserror::Error)]
-pub enum KeygenError {
-    /// `--key-ttl` does not parse (the parser's message).
-    #[error("{0}")]
-    KeyTtl(String),
-    #[error("unsupported --key-size {0}: use 2048, 3072, 4096 or 8192")]
-    KeySize(usize),
-    #[error("cannot generate key: {0}")]
-    Generate(String),
-    #[error("invalid --not-before {0:?}: use RFC 3339")]
-    NotBefore(String),
-    #[error("cannot create certificate: {0}")]
-    Certificate(String),
 }
 
 /// Runs `keygen`.

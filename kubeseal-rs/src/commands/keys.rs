@@ -33,7 +33,7 @@ use crate::cli::keys::{
     KeysAction, KeysArgs, KeysBackupArgs, KeysCluster, KeysListArgs, KeysPruneArgs, KeysRestoreArgs,
 };
 use crate::cluster::{self, kube_api::KubeApi};
-use crate::error::{CliError, one_line};
+use crate::error::{CliError, KeysError, one_line};
 use crate::{input, output};
 
 use inventory::{KeyInfo, LEGACY_KEY_NAME, dependents, few, inventory, usage};
@@ -49,45 +49,6 @@ pub fn run(args: &KeysArgs) -> Result<(), CliError> {
         KeysAction::Restore(a) => restore(a),
         KeysAction::Prune(a) => prune(a),
     }
-}
-
-/// What `keys` refuses or fails on; every message is one line.
-#[derive(Debug, thiserror::Error)]
-pub enum KeysError {
-    /// A failed or refused API call (its causes on one line).
-    #[error("{0}")]
-    Api(String),
-    #[error("{0} exists; use --force to replace it")]
-    Exists(String),
-    #[error(
-        "no key Secrets in namespace {0:?}: nothing to back up (is the controller namespace right? use --controller-namespace)"
-    )]
-    NothingToBackUp(String),
-    /// A backup file that cannot be restored: `FILE: …` (or `FILE: DOCUMENT: …`).
-    #[error("{0}")]
-    Backup(String),
-    #[error("{0} holds no key Secret")]
-    EmptyBackup(String),
-    #[error(
-        "Secret {namespace}/{name} exists and holds {holds}, not key {fingerprint}; it is not overwritten: nothing was restored"
-    )]
-    OtherKeyExists {
-        namespace: String,
-        name: String,
-        holds: String,
-        fingerprint: String,
-    },
-    #[error("{error} (restored so far: {restored})")]
-    RestoreStopped { error: String, restored: usize },
-    #[error(
-        "no key Secret in namespace {namespace:?} has fingerprint {fingerprint} (kubeseal-rs keys list shows them): nothing was deleted"
-    )]
-    UnknownFingerprint {
-        namespace: String,
-        fingerprint: String,
-    },
-    #[error("{0}: nothing was deleted")]
-    PruneRefused(String),
 }
 
 fn api_error(e: &cluster::kube_api::ApiError) -> CliError {

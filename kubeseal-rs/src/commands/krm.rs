@@ -23,7 +23,7 @@ use sealed_secrets_core::types::{ObjectMeta, Secret};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::error::{self, CliError};
+use crate::error::{self, CliError, KrmError};
 use crate::{cert_source, input, output, repo_config};
 
 /// The functionConfig's `apiVersion`.
@@ -67,7 +67,7 @@ struct Generator {
 }
 
 fn config_error(reason: impl std::fmt::Display) -> CliError {
-    CliError::Other(format!("{KIND}: {reason}"))
+    KrmError::Config(reason.to_string()).into()
 }
 
 fn string_field(config: &Value, field: &str) -> Result<Option<String>, CliError> {
@@ -93,16 +93,17 @@ fn list_field(config: &Value, field: &str) -> Result<Vec<String>, CliError> {
 /// Reads the functionConfig. Unknown fields are errors: a typo must not drop a file silently.
 fn parse_generator(config: &Value) -> Result<Generator, CliError> {
     let Some(fields) = config.as_object() else {
-        return Err(CliError::Other(
-            "the ResourceList has no functionConfig object".to_owned(),
-        ));
+        return Err(KrmError::NoFunctionConfig.into());
     };
     let kind = string_field(config, "kind")?.unwrap_or_default();
     let api_version = string_field(config, "apiVersion")?.unwrap_or_default();
     if kind != KIND || api_version != API_VERSION {
-        return Err(CliError::Other(format!(
-            "functionConfig is {api_version}/{kind}, expected {API_VERSION}/{KIND}"
-        )));
+        return Err(KrmError::OtherFunction {
+            api_version,
+            kind,
+            expected: format!("{API_VERSION}/{KIND}"),
+        }
+        .into());
     }
     if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(config_error(format!("unknown field {unknown}")));
@@ -378,15 +379,14 @@ fn generate(root: &Path, generator: &Generator) -> Result<Value, CliError> {
         SEALED_WITH_ANNOTATION.to_owned(),
         cert.fingerprint().to_string(),
     );
-    serde_json::to_value(&sealed).map_err(|e| CliError::Other(format!("cannot encode: {e}")))
+    serde_json::to_value(&sealed).map_err(|e| KrmError::Encode(e.to_string()).into())
 }
 
 /// Reads the ResourceList from `bytes` (YAML or JSON, one document). Not through
 /// `manifest::read_documents`: that unpacks anything whose kind ends in `List`, and reads
 /// YAML 1.1 as kubeseal does, where Kustomize's kyaml writes YAML 1.2.
 fn parse_resource_list(bytes: &[u8]) -> Result<Value, CliError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| CliError::Other("stdin is not UTF-8 text".to_owned()))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| KrmError::NotUtf8)?;
     // No snippet: the error would quote the input, which may hold Secrets.
     let options = serde_saphyr::options! { with_snippet: false };
     let list: Value = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
@@ -394,9 +394,7 @@ fn parse_resource_list(bytes: &[u8]) -> Result<Value, CliError> {
             .location()
             .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
             .unwrap_or_default();
-        CliError::Other(format!(
-            "stdin is not one YAML or JSON ResourceList{location}"
-        ))
+        KrmError::NotYaml { location }
     })?;
     let is_list = list.get("kind").and_then(Value::as_str) == Some("ResourceList")
         && list
@@ -404,15 +402,11 @@ fn parse_resource_list(bytes: &[u8]) -> Result<Value, CliError> {
             .and_then(Value::as_str)
             .is_some_and(|v| v.starts_with("config.kubernetes.io/"));
     if !is_list {
-        return Err(CliError::Other(
-            "stdin is not a config.kubernetes.io ResourceList".to_owned(),
-        ));
+        return Err(KrmError::NotResourceList.into());
     }
     match list.get("items") {
         None | Some(Value::Null | Value::Array(_)) => Ok(list),
-        Some(_) => Err(CliError::Other(
-            "the ResourceList's items is not a list".to_owned(),
-        )),
+        Some(_) => Err(KrmError::ItemsNotList.into()),
     }
 }
 
@@ -446,7 +440,7 @@ pub fn run() -> Result<(), CliError> {
     let mut list = parse_resource_list(&bytes)?;
     let root = std::env::current_dir()
         .and_then(|dir| dir.canonicalize())
-        .map_err(|e| CliError::Other(format!("cannot read the current directory: {e}")))?;
+        .map_err(|e| KrmError::CurrentDir(e.to_string()))?;
     let outcome = process(&mut list, &root);
     let text = manifest::to_yaml(&list).map_err(CliError::Manifest)?;
     output::emit(None, text.as_bytes(), false)?;

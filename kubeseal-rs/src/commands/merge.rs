@@ -22,20 +22,20 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
     let target_bytes = input::read_file(target_path)?;
     let target_display = target_path.display().to_string();
     let mut documents = manifest::read_documents(&target_bytes).map_err(|e| {
-        crate::commands::CommandError::MergeTarget {
+        crate::error::CommandError::MergeTarget {
             file: target_display.to_string(),
             error: e.to_string(),
         }
     })?;
     if documents.len() != 1 {
-        return Err(crate::commands::CommandError::MergeTargetCount {
+        return Err(crate::error::CommandError::MergeTargetCount {
             file: target_display.to_string(),
             count: documents.len(),
         }
         .into());
     }
     let mut target = documents.remove(0).into_sealed_secret().map_err(|e| {
-        crate::commands::CommandError::MergeTarget {
+        crate::error::CommandError::MergeTarget {
             file: target_display.to_string(),
             error: e.to_string(),
         }
@@ -49,10 +49,9 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
     // The certificate before the input, as upstream: a wrong --cert fails without waiting
     // for stdin.
     let cert = super::sealing_cert(plan)?;
-    let mut inputs =
-        input::read_input_documents(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
+    let mut inputs = input::read_input_documents(plan.io.input.as_deref(), super::seal::TTY_HINT)?;
     if inputs.len() != 1 {
-        return Err(crate::commands::CommandError::MergeInputs(inputs.len()).into());
+        return Err(crate::error::CommandError::MergeInputs(inputs.len()).into());
     }
     let input_doc = inputs.remove(0);
     let position = input_doc.position();
@@ -60,7 +59,7 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
 
     // The items must open where the target lives: force its name, namespace and scope.
     let scope = plan
-        .args
+        .sealing
         .scope
         .unwrap_or_else(|| Scope::from_annotations(Some(&target.metadata.annotations)));
     secret.metadata.name.clone_from(&target.metadata.name);
@@ -89,7 +88,7 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
             text: &target_bytes,
             object: &object,
             sealed: &target,
-            config: plan.args.config.as_deref(),
+            config: plan.sealing.config.as_deref(),
         },
         &cert,
         &super::consistency::SealedFor {
@@ -121,8 +120,8 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
         .extend(update.spec.template.metadata.annotations);
     template.data.extend(update.spec.template.data);
 
-    let format = if plan.format_explicit {
-        plan.format
+    let format = if plan.io.format_explicit {
+        plan.io.format
     } else {
         target_format
     };

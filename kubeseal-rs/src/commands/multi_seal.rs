@@ -14,41 +14,10 @@ use sealed_secrets_core::check::SEALED_WITH_ANNOTATION;
 use sealed_secrets_core::seal;
 
 use crate::cli::Format;
-use crate::error::CliError;
+use crate::error::{CliError, MultiSealError};
 use crate::mode::{CertSource, Plan, Target};
 use crate::repo_config::{self, RepoConfig};
 use crate::{cert_source, input, output, sealed_file};
-
-/// What sealing for several clusters refuses or fails on.
-#[derive(Debug, thiserror::Error)]
-pub enum MultiSealError {
-    #[error("--environment {0}: no {file} found (give --config)", file = repo_config::FILE_NAME)]
-    NoConfig(String),
-    #[error("{config}: environment {name} has no cert to seal with")]
-    NoCert { config: String, name: String },
-    #[error("environment {name}: {path}: {error}")]
-    CertFile {
-        name: String,
-        path: String,
-        error: String,
-    },
-    #[error("no secrets found. Ensure the input is valid and UTF-8 encoded")]
-    NoSecrets,
-    #[error("{position}: -w {pattern:?}: {reason}")]
-    Pattern {
-        position: String,
-        pattern: String,
-        reason: String,
-    },
-    #[error(
-        "clusters {owner} and {cluster} would both write {path}; put {{cluster}} in the -w pattern"
-    )]
-    SamePath {
-        owner: String,
-        cluster: String,
-        path: String,
-    },
-}
 
 fn target_cert(
     plan: &Plan,
@@ -61,7 +30,7 @@ fn target_cert(
         }
         Target::Environment(name) => {
             if config.is_none() {
-                *config = Some(repo_config::load(plan.args.config.as_deref())?);
+                *config = Some(repo_config::load(plan.sealing.config.as_deref())?);
             }
             let (bytes, origin) =
                 environment_cert_bytes(config.as_ref().and_then(Option::as_ref), name)?;
@@ -196,8 +165,7 @@ fn resolve_pattern(pattern: &str, values: &[(&str, &str)]) -> Result<PathBuf, St
 /// # Errors
 /// Bad input, an unusable certificate, or an output failure (then nothing was written).
 pub fn run(plan: &Plan, targets: &[Target], pattern: &str) -> Result<(), CliError> {
-    let documents =
-        input::read_input_documents(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
+    let documents = input::read_input_documents(plan.io.input.as_deref(), super::seal::TTY_HINT)?;
     if documents.is_empty() {
         return Err(MultiSealError::NoSecrets.into());
     }
@@ -253,7 +221,11 @@ pub fn run(plan: &Plan, targets: &[Target], pattern: &str) -> Result<(), CliErro
                 .extension()
                 .and_then(|e| e.to_str())
                 .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-            let format = if yaml { Format::Yaml } else { plan.args.format };
+            let format = if yaml {
+                Format::Yaml
+            } else {
+                plan.io.format_flag
+            };
             let (owner, text) = outputs
                 .entry(path.clone())
                 .or_insert_with(|| (cluster.clone(), String::new()));

@@ -14,14 +14,14 @@ use crate::{input, output};
 /// # Errors
 /// Missing name/namespace for the scope, unreadable value, unusable certificate.
 pub fn run(plan: &Plan, from_file: Option<&Path>) -> Result<(), CliError> {
-    let scope = plan.args.scope.unwrap_or_default();
+    let scope = plan.sealing.scope.unwrap_or_default();
     let opts = super::seal::seal_options(plan);
     let namespace = if scope == Scope::ClusterWide {
         String::new()
     } else {
         opts.default_namespace.clone().unwrap_or_default()
     };
-    let name = plan.args.name.clone().unwrap_or_default();
+    let name = plan.sealing.name.clone().unwrap_or_default();
     if scope != Scope::ClusterWide && namespace.is_empty() {
         return Err(UsageError(format!(
             "must provide the --namespace flag with --raw and --scope {scope}"
@@ -45,9 +45,9 @@ pub fn run(plan: &Plan, from_file: Option<&Path>) -> Result<(), CliError> {
         )?,
     };
     let sealed = seal::encrypt_item(cert.public_key(), scope, &namespace, &name, &value)
-        .map_err(|e| crate::commands::CommandError::EncryptValue(e.to_string()))?;
+        .map_err(|e| crate::error::CommandError::EncryptValue(e.to_string()))?;
     Ok(output::emit(
-        plan.args.sealed_secret_file.as_deref(),
+        plan.io.output.as_deref(),
         sealed.as_bytes(),
         false,
     )?)

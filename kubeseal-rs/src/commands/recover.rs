@@ -22,10 +22,8 @@ pub fn load_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>, CliError> {
         let mut found = key_secret::private_keys_from_file(&bytes).map_err(|source| {
             // The public certificate is the file most often given by mistake: say so.
             if sealed_secrets_core::cert::Certificate::from_pem(&bytes).is_ok() {
-                return crate::commands::CommandError::CertificateNotKey(
-                    path.display().to_string(),
-                )
-                .into();
+                return crate::error::CommandError::CertificateNotKey(path.display().to_string())
+                    .into();
             }
             CliError::KeyFile {
                 path: path.display().to_string(),
@@ -46,11 +44,10 @@ pub fn load_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>, CliError> {
 /// Bad input, unusable keys, or no key opens the SealedSecret.
 pub fn run(plan: &Plan, key_paths: &[PathBuf]) -> Result<(), CliError> {
     let keys = load_keys(key_paths)?;
-    let documents =
-        input::read_input_documents(plan.args.secret_file.as_deref(), super::seal::TTY_HINT)?;
+    let documents = input::read_input_documents(plan.io.input.as_deref(), super::seal::TTY_HINT)?;
     let mut out = String::new();
     if documents.is_empty() {
-        return Err(crate::commands::CommandError::NoSealedSecrets.into());
+        return Err(crate::error::CommandError::NoSealedSecrets.into());
     }
     let key_refs: Vec<&PrivateKey> = keys.iter().collect();
     for doc in documents {
@@ -67,17 +64,17 @@ pub fn run(plan: &Plan, key_paths: &[PathBuf]) -> Result<(), CliError> {
                 };
                 if key_refs.is_empty() {
                     // Upstream's text first (`no key could decrypt secret (ITEM)`), then why.
-                    crate::commands::CommandError::NoRecoveryKeys(crate::error::one_line(&error))
+                    crate::error::CommandError::NoRecoveryKeys(crate::error::one_line(&error))
                         .into()
                 } else {
                     error
                 }
             })?;
-        out.push_str(&output::render(&unsealed.secret, plan.format)?);
+        out.push_str(&output::render(&unsealed.secret, plan.io.format)?);
     }
     let out = zeroize::Zeroizing::new(out);
     Ok(output::emit(
-        plan.args.sealed_secret_file.as_deref(),
+        plan.io.output.as_deref(),
         out.as_bytes(),
         true,
     )?)

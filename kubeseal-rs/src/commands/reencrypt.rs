@@ -28,11 +28,11 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
         let body = manifest::to_json_compact(sealed)?;
         let Some(answer) = controller.rotate(body.as_bytes()).map_err(cluster_err)? else {
             return Err(
-                crate::commands::CommandError::RotateRefused(sealed.metadata.name.clone()).into(),
+                crate::error::CommandError::RotateRefused(sealed.metadata.name.clone()).into(),
             );
         };
         let mut rotated: SealedSecret = serde_json::from_slice(&answer).map_err(|e| {
-            CliError::from(crate::commands::CommandError::RotateAnswer {
+            CliError::from(crate::error::CommandError::RotateAnswer {
                 name: sealed.metadata.name.clone(),
                 error: e.to_string(),
             })
@@ -51,17 +51,17 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
 /// `-w`, else the input file itself (in place), else stdout; a `.yaml`/`.yml` target selects
 /// YAML as `-w` does.
 fn destination(plan: &Plan) -> (Option<&Path>, Format) {
-    if let Some(path) = plan.args.sealed_secret_file.as_deref() {
-        return (Some(path), plan.format);
+    if let Some(path) = plan.io.output.as_deref() {
+        return (Some(path), plan.io.format);
     }
-    match plan.args.secret_file.as_deref() {
+    match plan.io.input.as_deref() {
         Some(path) => {
             let yaml = path
                 .extension()
                 .and_then(|e| e.to_str())
                 .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-            (Some(path), if yaml { Format::Yaml } else { plan.format })
+            (Some(path), if yaml { Format::Yaml } else { plan.io.format })
         }
-        None => (None, plan.format),
+        None => (None, plan.io.format),
     }
 }

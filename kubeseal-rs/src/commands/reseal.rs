@@ -23,7 +23,7 @@ use sealed_secrets_core::seal::{ItemResealer, ResealItemError, Resealed, Work};
 use crate::cli::ResealArgs;
 use crate::error::CliError;
 use crate::sealed_file::{self, SealedFile};
-use crate::{cert_source, input, output};
+use crate::{input, output};
 
 use super::edit_item::ENCRYPTED_DATA;
 
@@ -35,6 +35,8 @@ struct Tally {
     already: usize,
     other_key: usize,
     objects_changed: usize,
+    /// SealedSecrets whose `sealed-with` annotation was added or changed.
+    recorded: usize,
     files_changed: usize,
 }
 
@@ -44,6 +46,7 @@ impl Tally {
         self.already += other.already;
         self.other_key += other.other_key;
         self.objects_changed += other.objects_changed;
+        self.recorded += other.recorded;
         self.files_changed += other.files_changed;
     }
 }
@@ -53,10 +56,26 @@ impl Tally {
 /// # Errors
 /// Any item that cannot be handled (all are reported), or unusable keys, certificate or files.
 pub fn run(args: &ResealArgs) -> Result<(), CliError> {
-    let bytes = cert_source::fetch(&args.cert)?;
-    let cert = cert_source::parse_for_sealing(&bytes, &args.cert)?;
+    let source = match (&args.environment, &args.cert) {
+        (Some(name), _) => crate::mode::CertSource::Environment {
+            name: name.clone(),
+            config: args.config.clone(),
+        },
+        (None, Some(location)) => crate::mode::CertSource::Location(location.clone()),
+        (None, None) => {
+            return Err(
+                crate::mode::UsageError("reseal needs --cert or --environment".to_owned()).into(),
+            );
+        }
+    };
+    let cert = super::sealing_cert_from(&source)?;
     let new_fp = cert.fingerprint().to_string();
-    let keys = super::recover::load_keys(&args.recovery_private_key)?;
+    // --record-only opens nothing: no private keys.
+    let keys = if args.record_only {
+        Vec::new()
+    } else {
+        super::recover::load_keys(&args.recovery_private_key)?
+    };
     let new_private = keys.iter().find(|k| k.fingerprint().to_string() == new_fp);
     let key_refs: Vec<&PrivateKey> = keys.iter().collect();
     let files = sealed_file::walk(&args.paths)?;
@@ -87,7 +106,7 @@ pub fn run(args: &ResealArgs) -> Result<(), CliError> {
         for problem in &problems {
             eprintln!("{problem}");
         }
-        return Err(crate::commands::CommandError::ResealProblems {
+        return Err(crate::error::CommandError::ResealProblems {
             count: problems.len(),
         }
         .into());
@@ -98,8 +117,34 @@ pub fn run(args: &ResealArgs) -> Result<(), CliError> {
             output::write_atomic(&file.path, text.as_bytes(), false)?;
         }
     }
+    let recorded = if tally.recorded == 0 {
+        String::new()
+    } else {
+        format!(
+            ", recorded the certificate in {} SealedSecret{}",
+            tally.recorded,
+            plural(tally.recorded)
+        )
+    };
+    if args.record_only {
+        println!(
+            "{}recorded the certificate {new_fp} in {} SealedSecret{} ({} file{}); {} already recorded it; {} record another certificate and were left alone; only the key size was checked, not that the key opens the items",
+            if args.dry_run {
+                "dry run: would have "
+            } else {
+                ""
+            },
+            tally.recorded,
+            plural(tally.recorded),
+            tally.files_changed,
+            plural(tally.files_changed),
+            tally.already,
+            tally.other_key,
+        );
+        return Ok(());
+    }
     println!(
-        "{}resealed {} item{} in {} SealedSecret{} ({} file{}) for {new_fp}; {} already sealed for it; {} sealed with other keys left alone",
+        "{}resealed {} item{} in {} SealedSecret{}{recorded} ({} file{}) for {new_fp}; {} already sealed for it; {} sealed with other keys left alone",
         if args.dry_run {
             "dry run: would have "
         } else {
@@ -212,7 +257,6 @@ fn reseal_file(
         new_fp,
         args,
     } = *shared;
-    let (problems, tally) = (&mut report.problems, &mut report.tally);
     let mut expected: Vec<_> = file.objects.iter().map(|o| o.sealed.clone()).collect();
     let mut changed = false;
     #[allow(clippy::needless_range_loop)] // `index` also addresses `file`, which is edited
@@ -221,12 +265,19 @@ fn reseal_file(
         let prefix = format!("{}: {}", file.shown, object.describe());
         let ss = &object.sealed;
         if ss.spec.data.is_some() {
-            problems.push(format!(
+            report.problems.push(format!(
                 "{prefix}: legacy spec.data is not supported; convert it with --re-encrypt first"
             ));
             continue;
         }
         let recorded_new = object.sealed_with() == Some(new_fp);
+        if args.record_only {
+            if record_only(file, index, &mut expected, shared, report)? {
+                changed = true;
+            }
+            continue;
+        }
+        let (problems, tally) = (&mut report.problems, &mut report.tally);
         let mut resealer = ItemResealer::new(ss, keys);
         let mut work = Work::default();
         let mut new_items = BTreeMap::new();
@@ -262,7 +313,7 @@ fn reseal_file(
                     problems.push(format!("{prefix}: item {item:?}: {e}"));
                 }
                 Err(ResealItemError::Encrypt) => {
-                    return Err(crate::commands::CommandError::ResealEncrypt {
+                    return Err(crate::error::CommandError::ResealEncrypt {
                         at: prefix.to_string(),
                         item: item.to_owned(),
                     }
@@ -287,26 +338,116 @@ fn reseal_file(
                 .get_or_insert_with(Default::default)
                 .extend(new_items);
         }
+        let mut recorded = false;
         if all_on_new && has_items && !recorded_new {
-            file.edit(index, |chunk| {
-                edit::set_entry(chunk, &ANNOTATIONS, SEALED_WITH_ANNOTATION, new_fp)
-            })?;
-            expected[index]
-                .metadata
-                .annotations
-                .insert(SEALED_WITH_ANNOTATION.to_owned(), new_fp.to_owned());
+            record(file, index, &mut expected, new_fp)?;
+            tally.recorded += 1;
+            recorded = true;
             object_changed = true;
         }
         if object_changed {
             tally.objects_changed += 1;
             changed = true;
             let count = new_items_count(&object, &expected[index]);
-            report
-                .notes
-                .push(format!("{prefix}: {count} item{} resealed", plural(count)));
+            let what = match (count, recorded) {
+                (0, _) => "certificate recorded, items already sealed for it".to_owned(),
+                (n, false) => format!("{n} item{} resealed", plural(n)),
+                (n, true) => format!("{n} item{} resealed, certificate recorded", plural(n)),
+            };
+            let what = if args.dry_run {
+                format!("would be: {what}")
+            } else {
+                what
+            };
+            report.notes.push(format!("{prefix}: {what}"));
         }
     }
     Ok(changed.then_some(expected))
+}
+
+/// Sets the object's `sealed-with` annotation to `fingerprint`, in the file and in `expected`.
+fn record(
+    file: &mut SealedFile,
+    index: usize,
+    expected: &mut [sealed_secrets_core::types::SealedSecret],
+    fingerprint: &str,
+) -> Result<(), CliError> {
+    file.edit(index, |chunk| {
+        edit::set_entry(chunk, &ANNOTATIONS, SEALED_WITH_ANNOTATION, fingerprint)
+    })?;
+    expected[index]
+        .metadata
+        .annotations
+        .insert(SEALED_WITH_ANNOTATION.to_owned(), fingerprint.to_owned());
+    Ok(())
+}
+
+/// `--record-only`: records the certificate on an object that records none, when every item is
+/// an RSA block of the certificate's key size and the object passes `check`'s scope rules (the
+/// evidence there is without the private key). Returns whether the object changed.
+fn record_only(
+    file: &mut SealedFile,
+    index: usize,
+    expected: &mut [sealed_secrets_core::types::SealedSecret],
+    shared: &Shared<'_>,
+    report: &mut FileReport,
+) -> Result<bool, CliError> {
+    let object = file.objects[index].clone();
+    let prefix = format!("{}: {}", file.shown, object.describe());
+    let items = object.sealed.item_count();
+    match object.sealed_with() {
+        Some(fp) if fp == shared.new_fp => {
+            report.tally.already += 1;
+            return Ok(false);
+        }
+        Some(_) => {
+            report.tally.other_key += 1;
+            return Ok(false);
+        }
+        None if items == 0 => return Ok(false),
+        None => {}
+    }
+    let size = shared.cert.public_key().size_bytes();
+    for (item, text) in object.sealed.items() {
+        let block = sealed_secrets_core::types::base64_std::decode(text)
+            .ok()
+            .and_then(|blob| sealed_secrets_core::crypto::rsa_block_len(&blob));
+        match block {
+            Some(block) if block == size => {}
+            Some(block) => {
+                report.problems.push(format!(
+                    "{prefix}: item {item:?} is sealed for a {}-bit key, the certificate has a {}-bit key: not recorded",
+                    block * 8,
+                    size * 8
+                ));
+                return Ok(false);
+            }
+            None => {
+                report
+                    .problems
+                    .push(format!("{prefix}: item {item:?} is not a sealed item"));
+                return Ok(false);
+            }
+        }
+    }
+    let problems = sealed_secrets_core::check::check_sealed_object(&prefix, &object.sealed);
+    if !problems.is_empty() {
+        report.problems.extend(problems);
+        return Ok(false);
+    }
+    record(file, index, expected, shared.new_fp)?;
+    report.tally.recorded += 1;
+    report.tally.objects_changed += 1;
+    report.notes.push(format!(
+        "{prefix}: {}certificate recorded ({items} item{} of its key size)",
+        if shared.args.dry_run {
+            "would be: "
+        } else {
+            ""
+        },
+        plural(items)
+    ));
+    Ok(true)
 }
 
 fn new_items_count(

@@ -15,11 +15,14 @@ pub const TTY_HINT: &str = "(tty detected: expecting json/yaml k8s resource in s
 
 /// Options shared by seal, raw and merge: scope, name and namespace resolution.
 pub fn seal_options(plan: &Plan) -> SealOptions {
-    let args = &plan.args;
+    let args = &plan.sealing;
     let (default_namespace, namespace_explicit) = match &args.namespace {
         Some(ns) => (Some(ns.clone()), true),
         None => (
-            kubeconfig::context_namespace(args.kubeconfig.as_deref(), args.context.as_deref()),
+            kubeconfig::context_namespace(
+                plan.cluster.kubeconfig.as_deref(),
+                plan.cluster.overrides.context.as_deref(),
+            ),
             false,
         ),
     };
@@ -64,9 +67,9 @@ pub fn assume_default_namespace<'a>(
 pub fn run(plan: &Plan) -> Result<(), CliError> {
     // The certificate first, as upstream: a wrong --cert fails without waiting for stdin.
     let cert = super::sealing_cert(plan)?;
-    let documents = input::read_input_documents(plan.args.secret_file.as_deref(), TTY_HINT)?;
+    let documents = input::read_input_documents(plan.io.input.as_deref(), TTY_HINT)?;
     if documents.is_empty() {
-        return Err(crate::commands::CommandError::NoSecrets.into());
+        return Err(crate::error::CommandError::NoSecrets.into());
     }
     let secrets = documents
         .into_iter()
@@ -85,16 +88,16 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
                 source,
             }
         })?;
-        if plan.args.record_fingerprint {
+        if plan.sealing.record_fingerprint {
             sealed.metadata.annotations.insert(
                 sealed_secrets_core::check::SEALED_WITH_ANNOTATION.to_owned(),
                 cert.fingerprint().to_string(),
             );
         }
-        out.push_str(&output::render(&sealed, plan.format)?);
+        out.push_str(&output::render(&sealed, plan.io.format)?);
     }
     Ok(output::emit(
-        plan.args.sealed_secret_file.as_deref(),
+        plan.io.output.as_deref(),
         out.as_bytes(),
         false,
     )?)

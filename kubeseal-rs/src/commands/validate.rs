@@ -21,7 +21,7 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
         match controller.verify(body.as_bytes()).map_err(cluster_err)? {
             Verdict::Valid => {}
             Verdict::Invalid => {
-                return Err(crate::commands::CommandError::CannotDecrypt(
+                return Err(crate::error::CommandError::CannotDecrypt(
                     sealed.metadata.name.clone(),
                 )
                 .into());
