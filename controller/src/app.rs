@@ -102,7 +102,8 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     tracing::info!(version = VERSION, "starting sealed-secrets controller");
 
     // 1. Metrics.
-    let metrics = Metrics::new(VERSION)?;
+    let metrics =
+        Metrics::new(VERSION)?.omitting_secret_labels(settings.metrics_omit_secret_labels);
 
     // 2. Client.
     let config = kube_client::load_config(settings.kubeconfig.as_deref()).await?;
