@@ -15,7 +15,8 @@
 //!
 //! It also runs with `--metrics-omit-secret-labels` (upstream v0.39): `/metrics` then has no
 //! `condition_info` series and names no SealedSecret; `unseal_errors_total` keeps its
-//! `namespace` label, as upstream's.
+//! `namespace` label, as upstream's. And `/healthz` and `/readyz` answer `ok` once it runs,
+//! though one additional namespace does not exist.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -207,6 +208,13 @@ async fn watch_scope_label_selector_and_bounded_retries() {
     let log = std::fs::read_to_string(dir.join("controller.log")).unwrap();
     assert!(log.contains(&missing), "the missing namespace is reported");
 
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            http_get(controller.port, path).await,
+            Some((200, "ok\n".to_owned())),
+            "{path}"
+        );
+    }
     let (_, metrics) = http_get(controller.metrics_port, "/metrics")
         .await
         .expect("/metrics");
