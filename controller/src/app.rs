@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use sealed_secrets_core::seal::UnsealOptions;
@@ -56,25 +56,37 @@ pub enum AppError {
     Leadership(#[from] LeadershipLost),
 }
 
+/// How many `--additional-namespaces` are checked at once (upstream v0.39 checks 16 at once,
+/// where earlier versions checked one after the other).
+const NAMESPACE_CHECKS: usize = 16;
+
+/// The namespaces of `names` that exist, in order (`own` is not checked).
 async fn existing_namespaces(client: &kube::Client, names: Vec<String>, own: &str) -> Vec<String> {
     let api: Api<Namespace> = Api::all(client.clone());
-    let mut out = Vec::new();
-    for name in names {
-        if name == own {
-            out.push(name);
-            continue;
-        }
-        match api.get(&name).await {
-            Ok(_) => out.push(name),
-            Err(e) if is_not_found(&e) => {
-                tracing::warn!(namespace = %name, "namespace does not exist, not watching it");
+    futures::stream::iter(names)
+        .map(|name| {
+            let api = api.clone();
+            async move {
+                if name == own {
+                    return Some(name);
+                }
+                match api.get(&name).await {
+                    Ok(_) => Some(name),
+                    Err(e) if is_not_found(&e) => {
+                        tracing::warn!(namespace = %name, "namespace does not exist, not watching it");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(namespace = %name, error = %api_error_text(&e), "cannot check namespace, not watching it");
+                        None
+                    }
+                }
             }
-            Err(e) => {
-                tracing::error!(namespace = %name, error = %api_error_text(&e), "cannot check namespace, not watching it");
-            }
-        }
-    }
-    out
+        })
+        .buffered(NAMESPACE_CHECKS)
+        .filter_map(std::future::ready)
+        .collect()
+        .await
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -102,7 +114,8 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     tracing::info!(version = VERSION, "starting sealed-secrets controller");
 
     // 1. Metrics.
-    let metrics = Metrics::new(VERSION)?;
+    let metrics =
+        Metrics::new(VERSION)?.omitting_secret_labels(settings.metrics_omit_secret_labels);
 
     // 2. Client.
     let config = kube_client::load_config(settings.kubeconfig.as_deref()).await?;
@@ -174,8 +187,9 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         readiness: Arc::clone(&readiness),
     });
 
-    // 9. HTTP servers. Without leader election they start once the keys exist (below, before
-    // any request can arrive they are awaited in order); a follower serves from the start.
+    // 9. HTTP servers: once the keys exist, before any namespace is checked or watched (as
+    // upstream v0.39), so the certificate and /healthz answer however long the watches take
+    // to list; /readyz tells when they have. A follower serves from the start.
     let request_timeout = settings.read_timeout + settings.write_timeout;
     let (limiter, peer_limiter) =
         ServerState::limiters(settings.rate_limit, settings.rate_limit_burst);
@@ -192,9 +206,9 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         key_guard::ensure_initial_key(&manager, &registry, &client, &settings, &own_namespace)
             .await?;
     } else {
-        // A follower is ready once its keys are loaded; it serves certificates and verifies.
-        readiness.add();
-        readiness.done();
+        // A follower runs no watch: ready once its keys are loaded (it serves certificates and
+        // verifies); on becoming the leader it is not ready until its watches have listed.
+        readiness.bootstrapped();
     }
     let listener = server::bind(&settings.listen_addr)
         .await
@@ -319,6 +333,7 @@ async fn start_leading(
         tokio::spawn(publisher.run(Arc::clone(&shared.keys)));
     }
 
+    shared.readiness.bootstrapping();
     let namespaces: Vec<Option<String>> = match settings.watch_scope(own_namespace) {
         WatchScope::All => vec![None],
         WatchScope::Namespaces(list) => existing_namespaces(client, list, own_namespace)
@@ -338,10 +353,12 @@ async fn start_leading(
             watch_secrets: !settings.skip_recreate,
             concurrency: CONCURRENCY,
         };
+        shared.readiness.add();
         let shared = Arc::clone(shared);
         controllers.push(tokio::spawn(async move {
             controller::run(&shared, options, stop_rx.map(|_| ())).await;
         }));
     }
+    shared.readiness.bootstrapped();
     (stops, controllers)
 }

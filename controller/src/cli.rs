@@ -73,6 +73,8 @@ pub struct Settings {
     pub label_selector: Option<String>,
     pub rate_limit: u32,
     pub rate_limit_burst: u32,
+    /// `--metrics-omit-secret-labels`: `condition_info` is never set (upstream v0.39).
+    pub metrics_omit_secret_labels: bool,
     pub privatekey_annotations: BTreeMap<String, String>,
     pub privatekey_labels: BTreeMap<String, String>,
     pub old_gc_behavior: bool,
@@ -250,6 +252,7 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
         label_selector: Some(cli.label_selector).filter(|s| !s.is_empty()),
         rate_limit: cli.rate_limit,
         rate_limit_burst: cli.rate_limit_burst,
+        metrics_omit_secret_labels: cli.metrics_omit_secret_labels,
         privatekey_annotations,
         privatekey_labels,
         old_gc_behavior: cli.old_gc_behavior,

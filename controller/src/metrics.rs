@@ -49,6 +49,10 @@ pub struct Metrics {
     pub unseal_requests: IntCounter,
     unseal_errors: IntCounterVec,
     condition_info: GaugeVec,
+    /// `--metrics-omit-secret-labels`: `condition_info` is never set, so no SealedSecret's
+    /// namespace and name reach the exposition through it (upstream v0.39's flag, which leaves
+    /// every other metric as it is: `unseal_errors_total` keeps its `namespace` label).
+    omit_secret_labels: bool,
     /// The `instance` label each SealedSecret's `condition_info` series carries now, so that
     /// a relabelled object's old series is removed rather than left behind.
     condition_instances: Arc<Mutex<HashMap<(String, String), String>>>,
@@ -259,6 +263,7 @@ impl Metrics {
             unseal_requests,
             unseal_errors,
             condition_info,
+            omit_secret_labels: false,
             condition_instances: Arc::default(),
             http_requests,
             http_duration,
@@ -268,6 +273,16 @@ impl Metrics {
             scrapes,
             scrapes_in_flight,
         })
+    }
+
+    /// These metrics with `--metrics-omit-secret-labels` set to `omit`: when true,
+    /// [`observe_condition`](Self::observe_condition) and
+    /// [`forget_condition`](Self::forget_condition) do nothing, as upstream's
+    /// `ObserveCondition`/`UnregisterCondition`. Set it before cloning: clones copy it.
+    #[must_use]
+    pub fn omitting_secret_labels(mut self, omit: bool) -> Self {
+        self.omit_secret_labels = omit;
+        self
     }
 
     /// A scrape starts: in flight until the returned guard drops.
@@ -290,8 +305,11 @@ impl Metrics {
     }
 
     /// Sets `condition_info` for a SealedSecret's `Synced` condition (`status` is "True",
-    /// "False" or anything else for unknown).
+    /// "False" or anything else for unknown). Nothing with `--metrics-omit-secret-labels`.
     pub fn observe_condition(&self, namespace: &str, name: &str, instance: &str, status: &str) {
+        if self.omit_secret_labels {
+            return;
+        }
         let value = match status {
             "True" => 1.0,
             "False" => -1.0,
@@ -312,6 +330,9 @@ impl Metrics {
 
     /// Removes the `condition_info` series of a deleted SealedSecret.
     pub fn forget_condition(&self, namespace: &str, name: &str, instance: &str) {
+        if self.omit_secret_labels {
+            return;
+        }
         let recorded = self
             .instances()
             .remove(&(namespace.to_owned(), name.to_owned()));
@@ -425,6 +446,28 @@ mod tests {
         m.forget_condition("ns", "s", "");
         let text = String::from_utf8(m.encode().1).unwrap();
         assert!(!text.contains("name=\"s\""));
+    }
+
+    #[test]
+    fn omitting_secret_labels_leaves_no_condition_info() {
+        let m = Metrics::new("0.1.0").unwrap().omitting_secret_labels(true);
+        let clone = m.clone();
+        clone.observe_condition("team-a", "db-password", "app", "True");
+        clone.unseal_error(ErrorReason::Unseal, "team-a");
+        let text = String::from_utf8(m.encode().1).unwrap();
+        // No series, and so (as client_golang's registry) no family either.
+        assert!(!text.contains("condition_info"), "{text}");
+        assert!(!text.contains("db-password"), "{text}");
+        assert_eq!(m.condition_value("team-a", "db-password"), None);
+        // Upstream keeps every other metric: the error counter's namespace label stays.
+        assert!(
+            text.contains(
+                "sealed_secrets_controller_unseal_errors_total{namespace=\"team-a\",reason=\"unseal\"} 1"
+            ),
+            "{text}"
+        );
+        m.forget_condition("team-a", "db-password", "app");
+        assert!(m.instances().is_empty());
     }
 
     #[test]

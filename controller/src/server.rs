@@ -3,9 +3,12 @@
 //!
 //! Paths are exact and any method is accepted, as Go's `ServeMux`. `/v1/*` requests are counted
 //! in `http_requests_total` / `http_request_duration_seconds`; `/v1/verify` and `/v1/rotate` are
-//! rate-limited (upstream v0.40). Differences from upstream (SPEC §7.14, §7.18): `/healthz`
-//! answers 503 until the watch caches have synced; `/v1/rotate` keeps the template metadata
-//! (upstream overwrites it with the outer metadata) and labels its JSON body `application/json`.
+//! rate-limited (upstream v0.40). The server starts as soon as the keys are loaded, before any
+//! watch has listed anything (upstream v0.39, #2018): `/healthz` (liveness) answers `ok` from
+//! then on, as upstream's; `/readyz` answers 503 until every watch cache has synced (upstream's
+//! only waits for its informers to be started). Differences from upstream (SPEC §7.18):
+//! `/v1/rotate` keeps the template metadata (upstream overwrites it with the outer metadata)
+//! and labels its JSON body `application/json`.
 //!
 //! Anyone who reaches the Service may call these with any ciphertext from git, so neither
 //! endpoint runs a template (upstream v0.39/v0.40) and each gives one answer to every failure:
@@ -94,11 +97,19 @@ fn empty(status: StatusCode) -> Response {
     (status, Body::empty()).into_response()
 }
 
-async fn healthz(State(state): State<Arc<ServerState>>) -> Response {
+/// Liveness: the process serves (its keys are loaded). Also what the chart's readiness probe
+/// asks, as upstream's chart: the API this Service carries needs no watch cache.
+async fn healthz() -> Response {
+    text_response(StatusCode::OK, "ok\n")
+}
+
+/// Whether the controller is reconciling: every watch cache of every namespace-controller has
+/// listed everything once (a follower has none). Upstream's texts.
+async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
     if state.readiness.is_ready() {
         text_response(StatusCode::OK, "ok\n")
     } else {
-        text_response(StatusCode::SERVICE_UNAVAILABLE, "caches not synced\n")
+        text_response(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
     }
 }
 
@@ -184,6 +195,7 @@ pub fn router(state: Arc<ServerState>, request_timeout: Duration) -> Router {
     }
     router
         .route("/healthz", any(healthz))
+        .route("/readyz", any(readyz))
         .route("/v1/cert.pem", any(cert_pem).layer(instrumented.clone()))
         .route(
             "/v1/verify",
@@ -387,16 +399,41 @@ pub(super) mod tests {
     }
 
     #[tokio::test]
-    async fn healthz_follows_readiness() {
+    async fn healthz_is_live_while_readyz_follows_the_caches() {
         let st = state(true);
         let router = router(Arc::clone(&st), Duration::from_secs(5));
-        let (code, _, body) = call(&router, "GET", "/healthz", String::new()).await;
-        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        let get = |path: &'static str| {
+            let router = router.clone();
+            async move {
+                let (code, headers, body) = call(&router, "GET", path, String::new()).await;
+                assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+                (code, body)
+            }
+        };
+        let ok = (StatusCode::OK, "ok\n".to_owned());
+        let not_ready = (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned());
+        // Before any namespace-controller is registered, and while one lists.
+        assert_eq!(get("/healthz").await, ok);
+        assert_eq!(get("/readyz").await, not_ready);
         st.readiness.add();
+        st.readiness.add();
+        st.readiness.bootstrapped();
+        assert_eq!(get("/readyz").await, not_ready);
         st.readiness.done();
-        let (code, headers, body) = call(&router, "GET", "/healthz", String::new()).await;
-        assert_eq!((code, body.as_str()), (StatusCode::OK, "ok\n"));
-        assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+        assert_eq!(get("/readyz").await, not_ready);
+        assert_eq!(get("/healthz").await, ok);
+        // The certificate is served all along.
+        let (code, _, _) = call(&router, "GET", "/v1/cert.pem", String::new()).await;
+        assert_eq!(code, StatusCode::OK);
+        st.readiness.done();
+        assert_eq!(get("/readyz").await, ok);
+        // A follower that becomes the leader lists again.
+        st.readiness.bootstrapping();
+        assert_eq!(get("/readyz").await, not_ready);
+        assert_eq!(get("/healthz").await, ok);
+        // Neither is counted in the /v1 metrics.
+        let text = String::from_utf8(st.metrics.encode().1).unwrap();
+        assert!(!text.contains("z\""), "{text}");
     }
 
     #[tokio::test]

@@ -46,6 +46,16 @@ fn environment_sets_flags() {
     let out = controller(&[], &[("SEALED_SECRETS_RATE_LIMIT", "0")]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--rate-limit"), "{}", stderr(&out));
+    // Booleans take Go's spellings from the environment too: `T` is one, `yes` is not.
+    let out = controller(&[], &[("SEALED_SECRETS_METRICS_OMIT_SECRET_LABELS", "yes")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--metrics-omit-secret-labels"),
+        "{}",
+        stderr(&out)
+    );
+    let out = controller(&[], &[("SEALED_SECRETS_METRICS_OMIT_SECRET_LABELS", "T")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
 
 #[test]

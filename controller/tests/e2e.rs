@@ -184,8 +184,13 @@ async fn controller_on_a_real_api_server() {
 
     let controller = start_ours(&cluster, &ns, &text_log, &[]);
     let first_cert = wait_cert(&controller).await;
-    eventually("/healthz", Duration::from_secs(30), || async {
-        http_get(controller.port, "/healthz")
+    // /healthz (liveness) answers from the start, /readyz once the watch caches synced.
+    assert_eq!(
+        http_get(controller.port, "/healthz").await,
+        Some((200, "ok\n".to_owned()))
+    );
+    eventually("/readyz", Duration::from_secs(30), || async {
+        http_get(controller.port, "/readyz")
             .await
             .filter(|(code, body)| *code == 200 && body == "ok\n")
     })

@@ -533,10 +533,10 @@ async fn unseal_run(
     let cert = cert_of(controller, wait.max(Duration::from_secs(20))).await?;
     let port = controller.port;
     poll(wait, || async {
-        matches!(http_get(port, "/healthz").await, Some((200, _))).then_some(())
+        matches!(http_get(port, "/readyz").await, Some((200, _))).then_some(())
     })
     .await
-    .ok_or("never ready (/healthz 503: a watch cache did not sync)")?;
+    .ok_or("never ready (/readyz 503: a watch cache did not sync)")?;
 
     let ss: Api<SealedSecretObject> = Api::namespaced(client.clone(), APP_NS);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), APP_NS);

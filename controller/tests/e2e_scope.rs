@@ -12,6 +12,11 @@
 //! - a SealedSecret whose target Secret belongs to someone else is retried with back-off and
 //!   then left alone: `ErrUpdateFailed` events stop at 1 + `--max-unseal-retries`, and the
 //!   unowned Secret is untouched.
+//!
+//! It also runs with `--metrics-omit-secret-labels` (upstream v0.39): `/metrics` then has no
+//! `condition_info` series and names no SealedSecret; `unseal_errors_total` keeps its
+//! `namespace` label, as upstream's. And `/healthz` and `/readyz` answer `ok` once it runs,
+//! though one additional namespace does not exist.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -21,7 +26,7 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use harness::{
-    Cluster, apply_crd, client, create_sealed, enabled, ensure_namespace, eventually,
+    Cluster, apply_crd, client, create_sealed, enabled, ensure_namespace, eventually, http_get,
     remove_scratch_dir, scratch_dir, start_ours, wait_cert, wait_secret_value, wait_synced,
 };
 use k8s_openapi::api::core::v1::{Event, Secret};
@@ -107,6 +112,7 @@ async fn watch_scope_label_selector_and_bounded_retries() {
             "team=a",
             "--max-unseal-retries",
             "2",
+            "--metrics-omit-secret-labels",
         ],
     );
     let cert = wait_cert(&controller).await;
@@ -201,6 +207,27 @@ async fn watch_scope_label_selector_and_bounded_retries() {
     }
     let log = std::fs::read_to_string(dir.join("controller.log")).unwrap();
     assert!(log.contains(&missing), "the missing namespace is reported");
+
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            http_get(controller.port, path).await,
+            Some((200, "ok\n".to_owned())),
+            "{path}"
+        );
+    }
+    let (_, metrics) = http_get(controller.metrics_port, "/metrics")
+        .await
+        .expect("/metrics");
+    assert!(!metrics.contains("condition_info"), "{metrics}");
+    for name in ["in-own", "in-extra", "taken"] {
+        assert!(!metrics.contains(&format!("name=\"{name}\"")), "{metrics}");
+    }
+    assert!(
+        metrics.contains(&format!(
+            "sealed_secrets_controller_unseal_errors_total{{namespace=\"{own}\",reason=\"unmanaged\"}} "
+        )),
+        "{metrics}"
+    );
     assert!(
         controller.terminate(),
         "controller did not exit 0 on SIGTERM"

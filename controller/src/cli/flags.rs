@@ -89,6 +89,12 @@ pub struct Cli {
     #[arg(long, env = "SEALED_SECRETS_RATE_LIMIT_BURST", default_value_t = 2)]
     pub rate_limit_burst: u32,
 
+    /// Do not update the sealed_secrets_controller_condition_info metric, so /metrics does not
+    /// expose SealedSecret namespaces and names (for a metrics port users can reach).
+    #[arg(long, env = "SEALED_SECRETS_METRICS_OMIT_SECRET_LABELS", default_value = "false",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
+    pub metrics_omit_secret_labels: bool,
+
     /// Comma-separated k=v annotations for newly generated key Secrets.
     #[arg(
         long,

@@ -26,6 +26,7 @@ fn defaults_match_upstream() {
     assert!(s.additional_namespaces.is_empty());
     assert!(s.label_selector.is_none());
     assert_eq!((s.rate_limit, s.rate_limit_burst), (2, 2));
+    assert!(!s.metrics_omit_secret_labels);
     assert!(!s.old_gc_behavior);
     assert!(s.update_status);
     assert!(!s.watch_for_secrets);
@@ -75,6 +76,10 @@ fn go_style_booleans() {
     let s = run(&["--skip-recreate", "--key-prefix", "abc"]);
     assert!(s.skip_recreate);
     assert_eq!(s.key_prefix, "abc");
+    assert!(run(&["--metrics-omit-secret-labels"]).metrics_omit_secret_labels);
+    assert!(run(&["--metrics-omit-secret-labels=t"]).metrics_omit_secret_labels);
+    assert!(!run(&["--metrics-omit-secret-labels=FALSE"]).metrics_omit_secret_labels);
+    assert!(parse(["c", "--metrics-omit-secret-labels=yes"]).is_err());
 }
 
 #[test]

@@ -137,9 +137,12 @@ fn key_entry() -> KeyEntry {
 }
 
 fn harness_with(config: ReconcileConfig) -> Harness {
+    harness_with_metrics(config, Metrics::new("test").unwrap())
+}
+
+fn harness_with_metrics(config: ReconcileConfig, metrics: Metrics) -> Harness {
     let keys = Arc::new(KeyRegistry::new());
     keys.register(key_entry());
-    let metrics = Metrics::new("test").unwrap();
     let unsealer = Unsealer::new(
         metrics.clone(),
         UnsealOptions {
@@ -640,6 +643,77 @@ async fn status_conflict_is_retried_on_a_fresh_object() {
         h.ctx.metrics.unseal_error_count(ErrorReason::Status, "ns"),
         0
     );
+}
+
+/// `--metrics-omit-secret-labels`: after a success and a refused update, `/metrics` shows no
+/// `condition_info` series and no SealedSecret name, its namespace only on
+/// `unseal_errors_total` (which upstream's flag leaves alone); without the flag the series are
+/// there.
+#[tokio::test]
+async fn omitted_secret_labels_keep_sealed_secrets_out_of_the_metrics() {
+    for omit in [false, true] {
+        let scrape = |h: &Harness| {
+            let body = crate::metrics::exposition::expose(&h.ctx.metrics, None, None).body;
+            String::from_utf8(body).unwrap()
+        };
+        let labelled = |h: &Harness| {
+            let mut obj = sealed(h, &[("foo", "bar")], &[]);
+            obj.metadata.labels =
+                Some([("app.kubernetes.io/instance".to_owned(), "rel-x".to_owned())].into());
+            obj
+        };
+        let metrics = Metrics::new("test").unwrap().omitting_secret_labels(omit);
+        let ok = harness_with_metrics(config(), metrics);
+        reconcile(Arc::new(labelled(&ok)), Arc::clone(&ok.ctx))
+            .await
+            .unwrap();
+        let refused = harness_with_metrics(
+            config(),
+            Metrics::new("test").unwrap().omitting_secret_labels(omit),
+        );
+        put(&refused, existing(&[("x", "y")], &[]));
+        reconcile(Arc::new(labelled(&refused)), Arc::clone(&refused.ctx))
+            .await
+            .unwrap_err();
+        assert_eq!(last_status(&refused).unwrap().conditions[0].status, "False");
+
+        let (ok_text, refused_text) = (scrape(&ok), scrape(&refused));
+        let condition = "sealed_secrets_controller_condition_info{condition=\"Synced\",\
+                         name=\"s\",namespace=\"ns\",ss_app_kubernetes_io_instance=\"rel-x\"}";
+        if omit {
+            for text in [&ok_text, &refused_text] {
+                assert!(!text.contains("condition_info"), "{text}");
+                assert!(!text.contains("name=\"s\""), "{text}");
+                assert!(!text.contains("rel-x"), "{text}");
+                let with_namespace: Vec<_> = text
+                    .lines()
+                    .filter(|l| l.contains("namespace=\"ns\""))
+                    .collect();
+                assert!(
+                    with_namespace
+                        .iter()
+                        .all(|l| l.starts_with("sealed_secrets_controller_unseal_errors_total{")),
+                    "{text}"
+                );
+            }
+            assert_eq!(ok.ctx.metrics.condition_value("ns", "s"), None);
+        } else {
+            assert!(ok_text.contains(&format!("{condition} 1")), "{ok_text}");
+            assert!(
+                refused_text.contains(&format!("{condition} -1")),
+                "{refused_text}"
+            );
+        }
+        assert!(
+            refused_text.contains(
+                "sealed_secrets_controller_unseal_errors_total{namespace=\"ns\",reason=\"unmanaged\"} 1"
+            ),
+            "{refused_text}"
+        );
+        // Deleting the SealedSecret is fine either way.
+        handle_deleted(&labelled(&ok), &ok.ctx).await;
+        assert!(!scrape(&ok).contains("name=\"s\""));
+    }
 }
 
 #[tokio::test]

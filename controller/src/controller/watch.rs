@@ -1,9 +1,10 @@
 //! The watch wiring of one namespace-controller: the SealedSecret and Secret watches and
 //! their slimmed caches, what triggers a reconcile, cache-sync tracking and the readiness
-//! reported on `/healthz`.
+//! reported on `/readyz`.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
@@ -22,33 +23,42 @@ use crate::resource::SealedSecretObject;
 use crate::target_secret;
 use crate::unseal::Unsealer;
 
-/// Set once every watch cache of every namespace-controller has synced (`/healthz`).
+/// Whether every watch cache of every namespace-controller this process runs has listed
+/// everything once (`/readyz`). Not ready until [`bootstrapped`](Self::bootstrapped) says that
+/// every namespace-controller is registered ([`add`](Self::add)), so a controller that synced
+/// early cannot make it ready while the next one is still being set up.
 #[derive(Debug, Default)]
 pub struct Readiness {
-    pending: std::sync::atomic::AtomicUsize,
-    started: std::sync::atomic::AtomicBool,
+    pending: AtomicUsize,
+    bootstrapped: AtomicBool,
 }
 
 impl Readiness {
-    /// Registers one more cache to wait for.
+    /// Namespace-controllers are about to be registered (on becoming the leader): not ready
+    /// until [`bootstrapped`](Self::bootstrapped).
+    pub fn bootstrapping(&self) {
+        self.bootstrapped.store(false, Ordering::SeqCst);
+    }
+
+    /// Registers one more namespace-controller whose caches to wait for.
     pub fn add(&self) {
-        self.pending
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.started
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.pending.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// One cache synced.
+    /// The caches of one namespace-controller synced.
     pub fn done(&self) {
-        self.pending
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.pending.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Whether every registered cache synced.
+    /// Every namespace-controller this process will run is registered (none for a follower).
+    pub fn bootstrapped(&self) {
+        self.bootstrapped.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether every registered namespace-controller's caches synced.
     #[must_use]
     pub fn is_ready(&self) -> bool {
-        self.started.load(std::sync::atomic::Ordering::SeqCst)
-            && self.pending.load(std::sync::atomic::Ordering::SeqCst) == 0
+        self.bootstrapped.load(Ordering::SeqCst) && self.pending.load(Ordering::SeqCst) == 0
     }
 }
 
@@ -64,9 +74,9 @@ enum CacheKind {
 #[derive(Debug)]
 struct CacheSync {
     readiness: Arc<Readiness>,
-    sealed_secrets: std::sync::atomic::AtomicBool,
-    secrets: std::sync::atomic::AtomicBool,
-    reported: std::sync::atomic::AtomicBool,
+    sealed_secrets: AtomicBool,
+    secrets: AtomicBool,
+    reported: AtomicBool,
     relists: tokio::sync::watch::Sender<u64>,
 }
 
@@ -74,26 +84,25 @@ impl CacheSync {
     fn new(readiness: Arc<Readiness>, watch_secrets: bool) -> Self {
         Self {
             readiness,
-            sealed_secrets: std::sync::atomic::AtomicBool::new(false),
-            secrets: std::sync::atomic::AtomicBool::new(!watch_secrets),
-            reported: std::sync::atomic::AtomicBool::new(false),
+            sealed_secrets: AtomicBool::new(false),
+            secrets: AtomicBool::new(!watch_secrets),
+            reported: AtomicBool::new(false),
             relists: tokio::sync::watch::channel(0).0,
         }
     }
 
     fn mark(&self, kind: CacheKind) {
-        use std::sync::atomic::Ordering::SeqCst;
         let relisted = match kind {
-            CacheKind::SealedSecrets => self.sealed_secrets.swap(true, SeqCst),
-            CacheKind::Secrets => self.secrets.swap(true, SeqCst),
+            CacheKind::SealedSecrets => self.sealed_secrets.swap(true, Ordering::SeqCst),
+            CacheKind::Secrets => self.secrets.swap(true, Ordering::SeqCst),
         };
         if relisted {
             tracing::info!(cache = ?kind, "relisted; reconciling every SealedSecret again");
             self.relists.send_modify(|n| *n += 1);
         }
-        if self.sealed_secrets.load(SeqCst)
-            && self.secrets.load(SeqCst)
-            && !self.reported.swap(true, SeqCst)
+        if self.sealed_secrets.load(Ordering::SeqCst)
+            && self.secrets.load(Ordering::SeqCst)
+            && !self.reported.swap(true, Ordering::SeqCst)
         {
             self.readiness.done();
             tracing::info!("caches synced");
@@ -182,16 +191,16 @@ fn slim_sealed_secret(obj: &mut SealedSecretObject) {
 
 const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// Runs one namespace-controller until `shutdown` resolves.
+/// Runs one namespace-controller until `shutdown` resolves. The caller has registered it with
+/// [`Readiness::add`] (before spawning it, so that `/readyz` cannot answer `ok` in between);
+/// it reports [`Readiness::done`] when both of its watches have listed everything once.
 pub async fn run(
     shared: &Shared,
     options: WatchOptions,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let ns = options.namespace.as_deref();
-    // Readiness: set when both watches of this controller have listed everything once. (Store::
-    // wait_until_ready is not used: with several waiters only the last one is woken.)
-    shared.readiness.add();
+    // (Store::wait_until_ready is not used: with several waiters only the last one is woken.)
     let sync = Arc::new(CacheSync::new(
         Arc::clone(&shared.readiness),
         options.watch_secrets,
