@@ -148,9 +148,17 @@ fn set_refuses_an_empty_value() {
         b"",
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // The file was sealed without --record-fingerprint: set says so after the change.
+    let (done, note) = out.stderr.split_once('\n').unwrap();
     assert_eq!(
-        out.stderr,
-        "sealed.yaml: SealedSecret prod/app: set item \"token\"\n"
+        done,
+        "sealed.yaml: SealedSecret prod/app: set item \"token\""
+    );
+    assert!(
+        note.starts_with(
+            "note: sealed.yaml: SealedSecret prod/app records no certificate (sealed-with)"
+        ) && note.lines().count() == 1,
+        "{note}"
     );
     let opened = run(
         path,
@@ -391,7 +399,7 @@ fn the_prompt_asks_twice() {
     assert_eq!(std::fs::read(path.join("sealed.yaml")).unwrap(), before);
     let (code, out) = on_terminal(path, &set, b"same-value\nsame-value\n").unwrap();
     assert_eq!(code, 0, "{out}");
-    assert!(out.ends_with("set item \"token\"\n"), "{out}");
+    assert!(out.contains("set item \"token\"\n"), "{out}");
     let opened = run(
         path,
         &[

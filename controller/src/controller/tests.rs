@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::digest::DIGEST_ANNOTATION;
 use crate::key_registry::KeyEntry;
+use crate::target_secret::IMMUTABLE_ERROR_SUFFIX;
 use k8s_openapi::ByteString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sealed_secrets_core::cert::{CertParams, Certificate};
@@ -17,6 +18,7 @@ use sealed_secrets_core::seal::{
 };
 use sealed_secrets_core::secret_bytes::SecretBytes;
 use sealed_secrets_core::types::{ObjectMeta as CoreMeta, Secret as CoreSecret};
+use time::OffsetDateTime;
 
 type Key = (String, String);
 

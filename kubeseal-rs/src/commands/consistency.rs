@@ -67,7 +67,7 @@ impl SealedFor {
         Self {
             namespace: pick(&template.namespace, &outer.namespace),
             name: pick(&template.name, &outer.name),
-            scope: Scope::from_annotations(Some(&template.annotations)),
+            scope: template.scope(),
             fingerprint,
         }
     }

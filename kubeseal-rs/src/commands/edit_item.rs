@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 
 use sealed_secrets_core::cert::Certificate;
 use sealed_secrets_core::edit;
-use sealed_secrets_core::scope::Scope;
 use sealed_secrets_core::seal;
 use sealed_secrets_core::types::{SealedSecret, base64_std};
 use zeroize::Zeroizing;
@@ -126,7 +125,7 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     let cert = super::sealing_cert_from(&source)?;
     let object = file.objects[index].clone();
     let meta = &object.sealed.metadata;
-    let scope = Scope::from_annotations(Some(&meta.annotations));
+    let scope = meta.scope();
     let text = edit::join(&file.chunks);
     super::consistency::refuse_mismatch(
         "set",
@@ -148,15 +147,6 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     )?;
     // Also covered above when the file records its certificate; kept for files that do not.
     check_same_key(&file, &object, &cert)?;
-    if object.sealed_with().is_none() && object.sealed.item_count() > 0 {
-        // Nothing in the file says which cluster its items are for: not silently.
-        eprintln!(
-            "note: {}: {} records no certificate (sealed-with): nothing shows that the items there are sealed for {} as the new one is",
-            file.shown,
-            object.describe(),
-            cert.fingerprint()
-        );
-    }
     let value = read_value(from_file.as_deref(), &key)?;
     if value.is_empty() && !allow_empty {
         let from = from_file.as_deref().map_or_else(
@@ -203,6 +193,15 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     let text = file.render_checked(&expected)?;
     output::write_atomic(&file.path, text.as_bytes(), false)?;
     eprintln!("{}: {}: set item {key:?}", file.shown, object.describe());
+    if object.sealed_with().is_none() && object.sealed.item_count() > 0 {
+        // Nothing in the file says which cluster its other items are for: not silently.
+        eprintln!(
+            "note: {}: {} records no certificate (sealed-with): nothing shows that its other items are sealed for {} as the new one is",
+            file.shown,
+            object.describe(),
+            cert.fingerprint()
+        );
+    }
     Ok(())
 }
 

@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use sealed_secrets_core::manifest;
-use sealed_secrets_core::scope::Scope;
 use sealed_secrets_core::seal;
 
 use crate::cli::Format;
@@ -58,10 +57,7 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
     let mut secret = input_doc.into_secret()?;
 
     // The items must open where the target lives: force its name, namespace and scope.
-    let scope = plan
-        .sealing
-        .scope
-        .unwrap_or_else(|| Scope::from_annotations(Some(&target.metadata.annotations)));
+    let scope = plan.sealing.scope.unwrap_or_else(|| target.scope());
     secret.metadata.name.clone_from(&target.metadata.name);
     secret
         .metadata

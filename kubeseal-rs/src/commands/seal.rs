@@ -47,9 +47,7 @@ pub fn assume_default_namespace<'a>(
         return;
     }
     let lacks_namespace = |secret: &Secret| {
-        let scope = opts
-            .scope
-            .unwrap_or_else(|| Scope::from_annotations(Some(&secret.metadata.annotations)));
+        let scope = opts.scope.unwrap_or_else(|| secret.metadata.scope());
         secret.metadata.namespace.is_empty() && scope != Scope::ClusterWide
     };
     if secrets.any(lacks_namespace) {
