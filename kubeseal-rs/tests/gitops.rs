@@ -281,6 +281,13 @@ fn set_and_unset_change_one_item_and_keep_every_other_byte() {
         err,
         "error: prod/db.yaml: SealedSecret prod/db has no item \"nope\"\n"
     );
+    // -e needs a repository config; without one, nothing is removed.
+    let err = repo.fails(&["unset", "prod/db.yaml", "user", "-e", "prod"]);
+    assert_eq!(
+        err,
+        "error: --environment prod: no .sealed-secrets.toml found (give --config)\n"
+    );
+    assert_eq!(repo.read("prod/db.yaml"), after);
     let err = repo.fails(&["set", "prod/db.yaml", "password", "--cert", "certs/b.pem"]);
     assert!(
         err.contains("prod/db.yaml: SealedSecret prod/db: refusing to set: the file is sealed for namespace prod, name db, scope strict, certificate SHA256:"),
@@ -1026,6 +1033,25 @@ fn migrating_an_upstream_repository_records_the_certificate_without_keys() {
         "{err}"
     );
     assert_eq!(repo.read("prod/other.yaml"), other);
+    // An item that is not a sealed blob (here 10 bytes whose length prefix announces a 28271-byte
+    // RSA block) is named by check's rule, not as a key of another size.
+    let line = item_line(&other, "password").to_owned();
+    let (indent, _) = line.split_once("password").unwrap();
+    let broken = other.replace(&line, &format!("{indent}password: bm90IGEgYmxvYg=="));
+    repo.write("prod/other.yaml", &broken);
+    let err = repo.fails(&[
+        "reseal",
+        "prod/other.yaml",
+        "--cert",
+        "certs/a.pem",
+        "--record-only",
+    ]);
+    assert_eq!(
+        err,
+        "prod/other.yaml: SealedSecret prod/db: item \"password\": too short for its 28271-byte RSA block and GCM tag\nerror: 1 problem; nothing was written\n"
+    );
+    assert_eq!(repo.read("prod/other.yaml"), broken);
+    repo.write("prod/other.yaml", &other);
     // --record-only takes no private keys.
     let out = repo.run(
         &[

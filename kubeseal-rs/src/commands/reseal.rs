@@ -407,6 +407,13 @@ fn record_only(
         None if items == 0 => return Ok(false),
         None => {}
     }
+    // check's rules first: an item that is not base64, or shorter than the RSA block its length
+    // prefix announces, is not a sealed item whatever its prefix says.
+    let problems = sealed_secrets_core::check::check_sealed_object(&prefix, &object.sealed);
+    if !problems.is_empty() {
+        report.problems.extend(problems);
+        return Ok(false);
+    }
     let size = shared.cert.public_key().size_bytes();
     for (item, text) in object.sealed.items() {
         let block = sealed_secrets_core::types::base64_std::decode(text)
@@ -429,11 +436,6 @@ fn record_only(
                 return Ok(false);
             }
         }
-    }
-    let problems = sealed_secrets_core::check::check_sealed_object(&prefix, &object.sealed);
-    if !problems.is_empty() {
-        report.problems.extend(problems);
-        return Ok(false);
     }
     record(file, index, expected, shared.new_fp)?;
     report.tally.recorded += 1;
