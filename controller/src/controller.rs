@@ -33,6 +33,7 @@ use crate::events::{
 use crate::key_registry::{KeyRegistry, KeySet};
 use crate::metrics::{ErrorReason, Metrics};
 use crate::resource::SealedSecretObject;
+use crate::status::Failure;
 use crate::target_secret;
 use crate::unseal::{UnsealOutcome, UnsealTaskError, Unsealer};
 use crate::value_errors;
@@ -450,17 +451,19 @@ pub async fn reconcile<C: Cluster>(
         {
             tokio::time::sleep_until(started + REPORT_DELAY).await;
         }
-        let status_input = outcome
-            .as_ref()
-            .map(|_| ())
-            .map_err(|e| (e.to_string(), e.condition_reason()));
+        let message = outcome.as_ref().err().map(ToString::to_string);
+        let status_input = match (&outcome, &message) {
+            (Err(e), Some(message)) => Err(Failure {
+                message,
+                reason: e.condition_reason(),
+                retrying: will_retry(&ctx, &key, e),
+            }),
+            _ => Ok(()),
+        };
         let (transitioned, status_failed) = update_status(
             &obj,
             &ctx,
-            status_input
-                .as_ref()
-                .copied()
-                .map_err(|(m, r)| (m.as_str(), *r)),
+            status_input,
             outcome.as_ref().ok().map(|applied| &applied.record),
         )
         .await;
@@ -524,6 +527,19 @@ fn next_attempt<C: Cluster>(ctx: &Context<C>, key: &str) -> u32 {
     let n = retries.entry(key.to_owned()).or_insert(0);
     *n = n.saturating_add(1);
     *n
+}
+
+/// Whether [`error_policy`] will requeue `err` (reported as `Reconciling` rather than
+/// `Stalled`): the same decision, from the attempts made so far.
+fn will_retry<C: Cluster>(ctx: &Context<C>, key: &str, err: &ReconcileError) -> bool {
+    match err.retry_policy() {
+        RetryPolicy::AwaitChange => false,
+        RetryPolicy::UntilAvailable => true,
+        RetryPolicy::Backoff => {
+            let made = ctx.retries().get(key).copied().unwrap_or(0);
+            made.saturating_add(1) <= ctx.config.max_unseal_retries
+        }
+    }
 }
 
 /// The error policy: transient errors are retried with back-off up to `--max-unseal-retries`

@@ -4,13 +4,39 @@
 //! write when the error message changes while the status stays `False` (SPEC §7.11: upstream
 //! leaves a stale message). Status writes never trigger a reconcile here (the watch filters on
 //! generation, labels and annotations), so this cannot loop.
+//!
+//! Next to `Synced` (always the first condition, which upstream's printer columns read), a
+//! failure also sets one of the standard conditions kstatus reads (Flux's health checks,
+//! `docs/gitops-health.md`): `Stalled=True` when the controller waits for a change (an unseal
+//! failure, an immutable Secret, retries used up), `Reconciling=True` while it retries. Both
+//! are removed on success. They say nothing `Synced` does not: same message, and the reason is
+//! `Synced`'s (or [`STALLED_REASON`] / [`RECONCILING_REASON`] when it has none).
 
 use sealed_secrets_core::types::{SealedSecretCondition, SealedSecretStatus};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-/// The only condition type.
+/// The condition upstream writes.
 pub const SYNCED: &str = "Synced";
+/// kstatus: the controller gave up until something changes (kstatus `Failed`).
+pub const STALLED: &str = "Stalled";
+/// kstatus: the controller is retrying (kstatus `InProgress`).
+pub const RECONCILING: &str = "Reconciling";
+/// `Stalled`'s reason when `Synced` has none.
+pub const STALLED_REASON: &str = "Failed";
+/// `Reconciling`'s reason when `Synced` has none.
+pub const RECONCILING_REASON: &str = "Retrying";
+
+/// A failed reconcile, as the status reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure<'a> {
+    /// The error text (`Synced`'s message).
+    pub message: &'a str,
+    /// `Synced`'s reason: empty as upstream unless diagnosed.
+    pub reason: &'a str,
+    /// Whether the controller will try again by itself (with back-off).
+    pub retrying: bool,
+}
 
 /// `metav1.Time` text: RFC 3339 in UTC, whole seconds.
 #[must_use]
@@ -30,14 +56,13 @@ pub struct NextStatus {
     pub transitioned: bool,
 }
 
-/// Computes the status after a reconcile whose outcome is `result` (`Err` holds the error
-/// text and the condition reason, empty as upstream unless diagnosed), for an object at
+/// Computes the status after a reconcile whose outcome is `result`, for an object at
 /// `generation`, at time `now`.
 #[must_use]
 pub fn next_status(
     current: Option<&SealedSecretStatus>,
     generation: i64,
-    result: Result<(), (&str, &str)>,
+    result: Result<(), Failure<'_>>,
     now: OffsetDateTime,
 ) -> NextStatus {
     let mut status = current.cloned().unwrap_or_default();
@@ -52,7 +77,7 @@ pub fn next_status(
     };
     let (new_status, message, reason) = match result {
         Ok(()) => ("True", String::new(), ""),
-        Err((text, reason)) => ("False", text.to_owned(), reason),
+        Err(f) => ("False", f.message.to_owned(), f.reason),
     };
     let stamp = format_time(now);
     let condition = &mut status.conditions[index];
@@ -65,12 +90,69 @@ pub fn next_status(
         condition.last_transition_time = Some(stamp);
         new_status.clone_into(&mut condition.status);
     }
+    let (stalled, reconciling) = match result {
+        Ok(()) => (None, None),
+        Err(f) => {
+            let reason = |fallback| {
+                if f.reason.is_empty() {
+                    fallback
+                } else {
+                    f.reason
+                }
+            };
+            if f.retrying {
+                (None, Some((f.message, reason(RECONCILING_REASON))))
+            } else {
+                (Some((f.message, reason(STALLED_REASON))), None)
+            }
+        }
+    };
+    let kstatus_changed = set_condition(&mut status.conditions, STALLED, stalled, now)
+        | set_condition(&mut status.conditions, RECONCILING, reconciling, now);
     let generation_lags = status.observed_generation != generation;
     status.observed_generation = generation;
     NextStatus {
         status,
-        write: transitioned || generation_lags || message_changed,
+        write: transitioned || generation_lags || message_changed || kstatus_changed,
         transitioned,
+    }
+}
+
+/// Sets condition `type_` to `True` with (message, reason), or removes it (`None`); whether
+/// anything but its update time changed.
+fn set_condition(
+    conditions: &mut Vec<SealedSecretCondition>,
+    type_: &str,
+    wanted: Option<(&str, &str)>,
+    now: OffsetDateTime,
+) -> bool {
+    let at = conditions.iter().position(|c| c.type_ == type_);
+    match (wanted, at) {
+        (None, None) => false,
+        (None, Some(i)) => {
+            conditions.remove(i);
+            true
+        }
+        (Some((message, reason)), at) => {
+            let stamp = format_time(now);
+            let i = at.unwrap_or_else(|| {
+                conditions.push(SealedSecretCondition {
+                    type_: type_.to_owned(),
+                    ..SealedSecretCondition::default()
+                });
+                conditions.len() - 1
+            });
+            let c = &mut conditions[i];
+            let changed = c.status != "True" || c.message != message || c.reason != reason;
+            if c.status != "True" {
+                "True".clone_into(&mut c.status);
+                c.last_transition_time = Some(stamp.clone());
+            }
+            message.clone_into(&mut c.message);
+            reason.clone_into(&mut c.reason);
+            c.last_update_time = Some(stamp);
+            changed
+        }
     }
 }
 
@@ -80,6 +162,14 @@ mod tests {
     use time::macros::datetime;
 
     const T1: OffsetDateTime = datetime!(2024-01-02 03:04:05 UTC);
+
+    fn failure<'a>(message: &'a str, reason: &'a str) -> Failure<'a> {
+        Failure {
+            message,
+            reason,
+            retrying: false,
+        }
+    }
     const T2: OffsetDateTime = datetime!(2024-01-02 03:05:00 UTC);
 
     #[test]
@@ -121,7 +211,12 @@ mod tests {
 
     #[test]
     fn failure_then_recovery() {
-        let failed = next_status(None, 1, Err(("no key could decrypt secret (foo)", "")), T1);
+        let failed = next_status(
+            None,
+            1,
+            Err(failure("no key could decrypt secret (foo)", "")),
+            T1,
+        );
         assert!(failed.write);
         let c = &failed.status.conditions[0];
         assert_eq!(
@@ -132,7 +227,7 @@ mod tests {
         let same = next_status(
             Some(&failed.status),
             1,
-            Err(("no key could decrypt secret (foo)", "")),
+            Err(failure("no key could decrypt secret (foo)", "")),
             T2,
         );
         assert!(!same.write);
@@ -140,7 +235,7 @@ mod tests {
         let other = next_status(
             Some(&failed.status),
             1,
-            Err(("other", "WrongNamespace")),
+            Err(failure("other", "WrongNamespace")),
             T2,
         );
         assert!(other.write && !other.transitioned);
@@ -151,6 +246,58 @@ mod tests {
         assert_eq!(ok.status.conditions[0].message, "");
         assert_eq!(ok.status.conditions[0].status, "True");
         assert_eq!(ok.status.conditions[0].reason, "");
+    }
+
+    #[test]
+    fn failures_set_the_kstatus_conditions_and_success_removes_them() {
+        let types = |s: &SealedSecretStatus| {
+            s.conditions
+                .iter()
+                .map(|c| (c.type_.clone(), c.status.clone(), c.reason.clone()))
+                .collect::<Vec<_>>()
+        };
+        let row = |t: &str, s: &str, r: &str| (t.to_owned(), s.to_owned(), r.to_owned());
+        // A retried failure: Reconciling, with Synced's message.
+        let retrying = Failure {
+            message: "cannot write",
+            reason: "",
+            retrying: true,
+        };
+        let first = next_status(None, 1, Err(retrying), T1);
+        assert_eq!(
+            types(&first.status),
+            [
+                row("Synced", "False", ""),
+                row("Reconciling", "True", "Retrying")
+            ]
+        );
+        assert_eq!(first.status.conditions[1].message, "cannot write");
+        // Retries used up: Stalled replaces Reconciling, and that is written.
+        let gave_up = next_status(
+            Some(&first.status),
+            1,
+            Err(Failure {
+                retrying: false,
+                ..retrying
+            }),
+            T2,
+        );
+        assert!(gave_up.write && !gave_up.transitioned);
+        assert_eq!(
+            types(&gave_up.status),
+            [row("Synced", "False", ""), row("Stalled", "True", "Failed")]
+        );
+        // A diagnosed unseal failure keeps its reason on Stalled; the same one again is not
+        // written.
+        let wrong = failure("no key could decrypt secret (a)", "WrongNamespace");
+        let stalled = next_status(Some(&gave_up.status), 1, Err(wrong), T2);
+        assert!(stalled.write);
+        assert_eq!(stalled.status.conditions[1].reason, "WrongNamespace");
+        assert!(!next_status(Some(&stalled.status), 1, Err(wrong), T2).write);
+        // Success: only Synced is left.
+        let ok = next_status(Some(&stalled.status), 1, Ok(()), T2);
+        assert!(ok.write);
+        assert_eq!(types(&ok.status), [row("Synced", "True", "")]);
     }
 
     #[test]

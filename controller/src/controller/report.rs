@@ -11,7 +11,7 @@ use crate::error::{ReconcileError, api_error_text, is_conflict, is_not_found, is
 use crate::events::{EventType, REASON_UPDATE_FAILED};
 use crate::metrics::ErrorReason;
 use crate::resource::SealedSecretObject;
-use crate::status::{NextStatus, next_status};
+use crate::status::{Failure, NextStatus, next_status};
 use crate::target_secret::{self, IMMUTABLE_ERROR_SUFFIX};
 
 /// Reports an update of an immutable Secret refused without asking the API server (the
@@ -78,7 +78,7 @@ pub(super) async fn update_failed<C: Cluster>(
 pub(super) async fn update_status<C: Cluster>(
     obj: &SealedSecretObject,
     ctx: &Context<C>,
-    result: Result<(), (&str, &str)>,
+    result: Result<(), Failure<'_>>,
     record: Option<&Option<String>>,
 ) -> (bool, bool) {
     let (namespace, name) = names(obj);
