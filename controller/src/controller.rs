@@ -5,10 +5,13 @@
 //! One reconcile: skip if the SealedSecret's record (`status.unsealedDigest`) proves its Secret
 //! current (no RSA, no write), else unseal, read the Secret, apply the ownership gate, merge,
 //! write if different, record events, and update the `Synced` condition (with the new record).
+//! A Secret changed by someone else while its SealedSecret stayed the same (the record tells)
+//! is put back, or left alone when the SealedSecret opts out (drift repair, `controller/drift.rs`).
 //! The reconciler talks to the cluster through [`Cluster`] so that its decisions are unit-tested
 //! against a fake.
 
 mod cluster;
+mod drift;
 mod report;
 mod watch;
 
@@ -23,12 +26,14 @@ use sealed_secrets_core::types::SealedSecret;
 use tracing::Instrument as _;
 
 pub use self::cluster::{Cluster, KubeCluster};
+pub use self::drift::DriftState;
 use self::report::{CONFLICT_RETRIES, immutable_refused, update_failed, update_status};
 pub use self::watch::{Readiness, Shared, WatchOptions, run};
 use crate::digest::{self, DigestInput};
 use crate::error::{ReconcileError, RetryPolicy, api_error_text, is_conflict, is_not_found};
 use crate::events::{
-    EventType, MESSAGE_UNSEALED, REASON_UNSEAL_FAILED, REASON_UNSEALED, REASON_UPDATE_FAILED,
+    EventType, MESSAGE_UNSEALED, REASON_SECRET_REPAIRED, REASON_UNSEAL_FAILED, REASON_UNSEALED,
+    REASON_UPDATE_FAILED, repaired_message,
 };
 use crate::key_registry::{KeyRegistry, KeySet};
 use crate::metrics::{ErrorReason, Metrics};
@@ -59,6 +64,7 @@ pub struct Context<C> {
     pub unsealer: Unsealer,
     pub config: ReconcileConfig,
     retries: Mutex<HashMap<String, u32>>,
+    drift: DriftState,
 }
 
 impl<C: Cluster> Context<C> {
@@ -77,6 +83,7 @@ impl<C: Cluster> Context<C> {
             unsealer,
             config,
             retries: Mutex::new(HashMap::new()),
+            drift: DriftState::default(),
         }
     }
 
@@ -92,10 +99,24 @@ impl<C: Cluster> Context<C> {
 pub enum Outcome {
     /// Created or updated.
     Written,
+    /// Changed by someone else and put back (drift repair).
+    Repaired,
     /// Already up to date, found by unsealing and comparing.
     Unchanged,
     /// Already up to date, proven by its digest: nothing was decrypted.
     Skipped,
+    /// Changed by someone else, and left so: the SealedSecret opts out of drift repair.
+    DriftKept,
+    /// Changed by someone else again and again: put back no sooner than after this wait.
+    RepairDeferred(Duration),
+}
+
+impl Outcome {
+    /// Whether the pass decrypted the SealedSecret.
+    #[must_use]
+    pub fn unsealed(self) -> bool {
+        matches!(self, Self::Written | Self::Repaired | Self::Unchanged)
+    }
 }
 
 fn names(obj: &SealedSecretObject) -> (String, String) {
@@ -109,14 +130,50 @@ fn lookup_in<'k>(keys: &'k KeySet) -> impl Fn(&str) -> Option<&'k digest::Digest
     |fp| keys.by_fingerprint(fp).and_then(|e| e.digest_key.as_ref())
 }
 
-fn digest_matches(
+/// The records to check, best first: the one this process last wrote to the status when the
+/// stored one differs (the watch cache may not show that write yet), then the stored one.
+fn records_of(
+    drift: &DriftState,
+    object: &str,
+    ss: &SealedSecret,
+    secret: Option<&Secret>,
+) -> Vec<digest::Found> {
+    let stored = digest::find(ss, secret);
+    let remembered = drift
+        .remembered(object)
+        .filter(|value| stored.as_ref().is_none_or(|s| s.value != *value))
+        .and_then(|value| {
+            Some(digest::Found {
+                record: digest::DigestRecord::parse(&value)?,
+                value,
+                source: digest::Source::Memory,
+            })
+        });
+    remembered.into_iter().chain(stored).collect()
+}
+
+/// What the best of `records` says of (`ss`, `secret`), and that record: the first that
+/// proves the Secret current, else the first that shows a drift, else the first one.
+fn best_check(
     keys: &KeySet,
-    found: &digest::Found,
+    records: Vec<digest::Found>,
     ss: &SealedSecret,
     accept_v1: bool,
     secret: &Secret,
-) -> bool {
-    digest::verify(&found.record, ss, accept_v1, secret, lookup_in(keys))
+) -> (digest::Check, Option<digest::Found>) {
+    let mut best: (digest::Check, Option<digest::Found>) = (digest::Check::Changed, None);
+    for found in records {
+        let check = digest::check(&found.record, ss, accept_v1, secret, lookup_in(keys));
+        match check {
+            digest::Check::Current => return (check, Some(found)),
+            digest::Check::Drifted if best.0 != digest::Check::Drifted => {
+                best = (check, Some(found));
+            }
+            _ if best.1.is_none() => best.1 = Some(found),
+            _ => {}
+        }
+    }
+    best
 }
 
 fn record_of(
@@ -139,12 +196,20 @@ fn record_of(
     digest::record_value(digest_key, signing.fingerprint.as_str(), &input, secret)
 }
 
-/// A successful pass: what it did, and the record (`status.unsealedDigest`) to keep.
+/// What a pass does to the record in the status (`status.unsealedDigest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// The stored one stands: nothing was learnt, or this process already wrote it.
+    Keep,
+    /// This one; `None`: no record (the optimisation is off, or a legacy `spec.data` object).
+    Set(Option<String>),
+}
+
+/// A successful pass: what it did, and the record to keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
     pub outcome: Outcome,
-    /// `None`: no record (the optimisation is off, or a legacy `spec.data` object).
-    pub record: Option<String>,
+    pub record: Record,
 }
 
 /// Steps 5–10 of SPEC §3.6: everything except the status update. Skips a SealedSecret whose
@@ -164,10 +229,15 @@ async fn apply<C: Cluster>(
 
     if ctx.config.skip_unchanged
         && let Some(cached) = ctx.cluster.cached_secret(&namespace, &name)
-        && let Some(found) = digest::find(&ss, Some(&cached))
-        && digest_matches(&keys, &found, &ss, accept_v1, &cached)
+        && let (digest::Check::Current, Some(found)) = best_check(
+            &keys,
+            records_of(&ctx.drift, &object, &ss, Some(&cached)),
+            &ss,
+            accept_v1,
+            &cached,
+        )
     {
-        return Ok(skipped(obj, ctx, &object, found, &cached).await);
+        return Ok(skipped(obj, ctx, &keys, found, &cached).await);
     }
 
     // Upstream unseals before reading the Secret, so an undecryptable SealedSecret reports
@@ -176,14 +246,29 @@ async fn apply<C: Cluster>(
         Ok(existing) => existing,
         Err(e) => return Err(update_failed(obj, ctx, &namespace, &name, e).await),
     };
-    let found = digest::find(&ss, existing.as_ref());
-    if ctx.config.skip_unchanged
+    let records = records_of(&ctx.drift, &object, &ss, existing.as_ref());
+    let (check, found) = match &existing {
+        Some(existing) if ctx.config.skip_unchanged => {
+            best_check(&keys, records, &ss, accept_v1, existing)
+        }
+        _ => (digest::Check::Changed, records.into_iter().next()),
+    };
+    if let Some(found) = &found
         && let Some(existing) = &existing
-        && let Some(found) = &found
-        && digest_matches(&keys, found, &ss, accept_v1, existing)
     {
-        return Ok(skipped(obj, ctx, &object, found.clone(), existing).await);
+        match check {
+            digest::Check::Current => {
+                return Ok(skipped(obj, ctx, &keys, found.clone(), existing).await);
+            }
+            digest::Check::Drifted => {
+                if let Some(kept) = drift_not_repaired(obj, ctx, &object, found) {
+                    return Ok(kept);
+                }
+            }
+            digest::Check::Changed => {}
+        }
     }
+    let repair = check == digest::Check::Drifted;
 
     // The keys that opened it last time (the record) are tried first: about one RSA operation
     // per item instead of up to one per registered key.
@@ -209,7 +294,7 @@ async fn apply<C: Cluster>(
     let immutable_conflict = |existing: &Secret| {
         existing.immutable == Some(true)
             && found.as_ref().is_some_and(|f| {
-                digest::tag_verifies(&f.record, &ss, accept_v1, existing, lookup_in(&keys))
+                digest::sealed_unchanged(&f.record, &ss, accept_v1, existing, lookup_in(&keys))
                     == Some(false)
             })
     };
@@ -224,30 +309,92 @@ async fn apply<C: Cluster>(
         WriteHooks {
             record: &record,
             immutable_conflict: &immutable_conflict,
+            repair,
         },
     )
     .await
 }
 
-/// A pass proven unnecessary by the record `found`: no RSA work, no Secret write, except that
-/// a Secret still carrying the legacy annotation loses it (one metadata update).
-async fn skipped<C: Cluster>(
+/// A drift (`found` shows the SealedSecret unchanged, its Secret changed) that is not to be
+/// repaired now: the SealedSecret opts out, or its Secret was put back too often lately.
+/// `None`: repair it. Decided without RSA work.
+fn drift_not_repaired<C: Cluster>(
     obj: &SealedSecretObject,
     ctx: &Context<C>,
     object: &str,
-    found: digest::Found,
-    secret: &Secret,
-) -> Applied {
-    ctx.metrics.unseal_skipped.inc();
+    found: &digest::Found,
+) -> Option<Applied> {
     ctx.metrics
         .key_dependents
         .record(object, &found.record.keys_used);
+    let outcome = if !drift::repair_enabled(obj) {
+        tracing::info!("the Secret was changed outside its SealedSecret; drift repair is off");
+        Outcome::DriftKept
+    } else {
+        let wait = ctx.drift.deferral(object, tokio::time::Instant::now())?;
+        tracing::warn!(
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "the Secret keeps being changed outside its SealedSecret; putting it back later"
+        );
+        Outcome::RepairDeferred(wait)
+    };
+    Some(Applied {
+        outcome,
+        record: Record::Keep,
+    })
+}
+
+/// A pass proven unnecessary by the record `found`: no RSA work, no Secret write, except that
+/// a Secret still carrying the legacy annotation loses it (one metadata update).
+///
+/// A `v1` record (written before drift repair) is rewritten as `v2` from the same inputs; a
+/// record remembered by this process is not written again (its status write succeeded).
+async fn skipped<C: Cluster>(
+    obj: &SealedSecretObject,
+    ctx: &Context<C>,
+    keys: &KeySet,
+    found: digest::Found,
+    secret: &Secret,
+) -> Applied {
+    let (namespace, name) = names(obj);
+    ctx.metrics.unseal_skipped.inc();
+    ctx.metrics
+        .key_dependents
+        .record(&format!("{namespace}/{name}"), &found.record.keys_used);
     if digest::has_legacy_annotation(secret) {
         remove_legacy_annotation(obj, ctx).await;
     }
+    let record = match found.source {
+        digest::Source::Memory => {
+            return Applied {
+                outcome: Outcome::Skipped,
+                record: Record::Keep,
+            };
+        }
+        _ if found.record.sealed_tag.is_none() => {
+            let ss = obj.to_core();
+            let upgraded = keys
+                .by_fingerprint(&found.record.signing_fp)
+                .and_then(|signing| {
+                    let input = DigestInput {
+                        sealed: &ss,
+                        accept_v1_data: ctx.config.accept_v1_data,
+                        keys_used: &found.record.keys_used,
+                    };
+                    digest::record_value(
+                        signing.digest_key.as_ref()?,
+                        signing.fingerprint.as_str(),
+                        &input,
+                        secret,
+                    )
+                });
+            upgraded.unwrap_or(found.value)
+        }
+        _ => found.value,
+    };
     Applied {
         outcome: Outcome::Skipped,
-        record: Some(found.value),
+        record: Record::Set(Some(record)),
     }
 }
 
@@ -278,6 +425,8 @@ struct WriteHooks<'a> {
     record: &'a (dyn Fn(&Secret) -> Option<String> + Sync),
     /// Whether an existing Secret is immutable and its record shows the SealedSecret changed.
     immutable_conflict: &'a (dyn Fn(&Secret) -> bool + Sync),
+    /// A drift repair ([`target_secret::merge_repair`]) rather than an update.
+    repair: bool,
 }
 
 /// Unseals `ss`, trying the `recorded` keys first. On failure, reports it (event with a
@@ -381,13 +530,17 @@ async fn write_secret<C: Cluster>(
                 }
                 let mut wanted = desired.clone();
                 value_errors::fill(&mut wanted, Some(existing), failures);
-                let mut candidate = target_secret::merge(existing, &wanted);
+                let mut candidate = if hooks.repair {
+                    target_secret::merge_repair(existing, &wanted)
+                } else {
+                    target_secret::merge(existing, &wanted)
+                };
                 value_errors::keep_immutable_data(&mut candidate, existing);
                 digest::clear(&mut candidate);
                 if !target_secret::needs_update(existing, &candidate) {
                     return Ok(Applied {
                         outcome: Outcome::Unchanged,
-                        record: (hooks.record)(existing),
+                        record: Record::Set((hooks.record)(existing)),
                     });
                 }
                 let record = (hooks.record)(&candidate);
@@ -402,8 +555,12 @@ async fn write_secret<C: Cluster>(
         match written {
             Ok(()) => {
                 return Ok(Applied {
-                    outcome: Outcome::Written,
-                    record,
+                    outcome: if hooks.repair && existing.is_some() {
+                        Outcome::Repaired
+                    } else {
+                        Outcome::Written
+                    },
+                    record: Record::Set(record),
                 });
             }
             Err(e) if is_conflict(&e) && attempt < CONFLICT_RETRIES => {
@@ -441,13 +598,9 @@ pub async fn reconcile<C: Cluster>(
         // reports (status, event) no sooner than REPORT_DELAY after the reconcile began, and
         // templates stop well before that (UnsealOptions::template_time).
         if !obj.spec.template.data.is_empty()
-            && !matches!(
-                outcome,
-                Ok(Applied {
-                    outcome: Outcome::Skipped,
-                    ..
-                })
-            )
+            && outcome
+                .as_ref()
+                .map_or(true, |applied| applied.outcome.unsealed())
         {
             tokio::time::sleep_until(started + REPORT_DELAY).await;
         }
@@ -464,16 +617,38 @@ pub async fn reconcile<C: Cluster>(
             &obj,
             &ctx,
             status_input,
-            outcome.as_ref().ok().map(|applied| &applied.record),
+            outcome
+                .as_ref()
+                .ok()
+                .and_then(|applied| match &applied.record {
+                    Record::Keep => None,
+                    Record::Set(record) => Some(record),
+                }),
         )
         .await;
         match outcome {
-            Ok(Applied { outcome, .. }) => {
+            Ok(Applied { outcome, record }) => {
                 ctx.retries().remove(&key);
-                // Upstream emits `Unsealed` on every pass; we emit it when the SealedSecret
-                // was unsealed (not skipped by its digest) or just became Synced. Whether the
-                // Secret then needed a write is not told: it can depend on a plaintext.
-                if outcome != Outcome::Skipped || transitioned {
+                if !status_failed && let Record::Set(Some(record)) = &record {
+                    ctx.drift.remember(&key, record);
+                }
+                if outcome == Outcome::Repaired {
+                    // Said in place of `Unsealed`: the Secret's name only, never what differed.
+                    let name = obj.metadata.name.as_deref().unwrap_or_default();
+                    ctx.metrics.secrets_repaired.inc();
+                    ctx.drift.repaired(&key, tokio::time::Instant::now());
+                    ctx.cluster
+                        .publish(
+                            &obj,
+                            EventType::Warning,
+                            REASON_SECRET_REPAIRED,
+                            repaired_message(name),
+                        )
+                        .await;
+                } else if outcome.unsealed() || transitioned {
+                    // Upstream emits `Unsealed` on every pass; we emit it when the SealedSecret
+                    // was unsealed (not skipped by its digest) or just became Synced. Whether
+                    // the Secret then needed a write is not told: it can depend on a plaintext.
                     ctx.cluster
                         .publish(
                             &obj,
@@ -483,14 +658,13 @@ pub async fn reconcile<C: Cluster>(
                         )
                         .await;
                 }
-                let unsealed = outcome != Outcome::Skipped;
-                tracing::debug!(unsealed, "reconciled");
+                tracing::debug!(unsealed = outcome.unsealed(), "reconciled");
                 // A status write that failed (etcd restarting, say) is redone: the next pass
                 // finds the Secret current by its digest and only writes the status.
-                Ok(if status_failed {
-                    Action::requeue(STATUS_RETRY_DELAY)
-                } else {
-                    Action::await_change()
+                Ok(match outcome {
+                    Outcome::RepairDeferred(wait) => Action::requeue(wait),
+                    _ if status_failed => Action::requeue(STATUS_RETRY_DELAY),
+                    _ => Action::await_change(),
                 })
             }
             Err(e) => Err(e),
@@ -585,6 +759,7 @@ pub async fn handle_deleted<C: Cluster>(obj: &SealedSecretObject, ctx: &Context<
         .key_dependents
         .forget(&format!("{namespace}/{name}"));
     ctx.retries().remove(&obj.key());
+    ctx.drift.forget(&obj.key());
     if ctx.config.old_gc_behavior {
         tracing::info!(sealed_secret = %obj.key(), "SealedSecret has gone, deleting Secret");
         match ctx.cluster.delete_secret(&namespace, &name).await {

@@ -14,8 +14,16 @@
 //! object) falls back to a full unseal.
 //!
 //! The record is a [`DigestRecord`] (format and parser in the core, shared with
-//! `kubeseal-rs keys`): `v1;<signing key fingerprint>;<fingerprints of the keys used, comma
-//! separated>;<base64url HMAC>`.
+//! `kubeseal-rs keys`): `v2;<signing key fingerprint>;<fingerprints of the keys used, comma
+//! separated>;<content HMAC>;<sealed HMAC>` (base64url). The content HMAC covers the
+//! SealedSecret and the part of the Secret the controller puts back ([`RestoredPart`]: type,
+//! data, the labels and annotations the template sets, whether the ownership gate passes), so
+//! labels or annotations other tools add to the Secret do not cost an unseal; the sealed HMAC
+//! covers the SealedSecret alone, so that [`check`] tells a Secret changed by hand
+//! ([`Check::Drifted`], drift repair: docs/decisions/0006-drift-repair.md) from a changed
+//! SealedSecret. Records written before drift repair (`v1;…;<HMAC>`, one HMAC over the
+//! SealedSecret and the whole Secret) still verify; a pass that verifies one rewrites it as `v2`
+//! (no RSA work).
 //!
 //! The third field is also the controller's readable record of which keys opened the
 //! SealedSecret ([`recorded_keys`]): a full unseal tries those keys first, the
@@ -36,6 +44,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use sealed_secrets_core::keys::PrivateKey;
 use sealed_secrets_core::types::SealedSecret;
 use serde::Serialize;
+
+use crate::target_secret;
+use crate::value_errors::VALUE_ERRORS_ANNOTATION;
 
 pub use sealed_secrets_core::digest::DigestRecord;
 /// The legacy annotation that held the record on Secrets written before ADR 0004 (read once,
@@ -95,6 +106,23 @@ struct SecretPart<'a> {
     data: &'a BTreeMap<String, ByteString>,
 }
 
+/// What a drift repair puts back of a Secret (the `v2` content HMAC): its type, its data (in
+/// `patch` mode only the keys the SealedSecret produces; other keys are the Secret owner's),
+/// the values it has at the label and annotation keys the template sets (absent ones as
+/// `null`), and whether the ownership gate lets this SealedSecret write it. Labels and
+/// annotations only others set, and owner references, are not covered: the controller leaves
+/// them alone when it repairs.
+#[derive(Serialize)]
+struct RestoredPart<'a> {
+    #[serde(rename = "type")]
+    type_: &'a str,
+    patch: bool,
+    gate: bool,
+    data: BTreeMap<&'a str, &'a ByteString>,
+    labels: BTreeMap<&'a str, Option<&'a str>>,
+    annotations: BTreeMap<&'a str, Option<&'a str>>,
+}
+
 /// The inputs of one digest.
 pub struct DigestInput<'a> {
     pub sealed: &'a SealedSecret,
@@ -102,7 +130,7 @@ pub struct DigestInput<'a> {
     pub keys_used: &'a [String],
 }
 
-fn message(input: &DigestInput<'_>, secret: &Secret) -> Option<Vec<u8>> {
+fn sealed_message(input: &DigestInput<'_>) -> Option<Vec<u8>> {
     let meta = &input.sealed.metadata;
     let sealed = SealedPart {
         uid: &meta.uid,
@@ -113,14 +141,23 @@ fn message(input: &DigestInput<'_>, secret: &Secret) -> Option<Vec<u8>> {
         keys_used: input.keys_used,
         spec: &input.sealed.spec,
     };
+    serde_json::to_vec(&sealed).ok()
+}
+
+fn secret_type(secret: &Secret) -> &str {
+    secret
+        .type_
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .unwrap_or("Opaque")
+}
+
+/// The `v1` message: the SealedSecret and the whole Secret.
+fn message(input: &DigestInput<'_>, secret: &Secret) -> Option<Vec<u8>> {
     let empty_labels = BTreeMap::new();
     let empty_data = BTreeMap::new();
     let secret_part = SecretPart {
-        type_: secret
-            .type_
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .unwrap_or("Opaque"),
+        type_: secret_type(secret),
         labels: secret.metadata.labels.as_ref().unwrap_or(&empty_labels),
         annotations: secret
             .metadata
@@ -133,14 +170,78 @@ fn message(input: &DigestInput<'_>, secret: &Secret) -> Option<Vec<u8>> {
         owner_references: secret.metadata.owner_references.as_deref().unwrap_or(&[]),
         data: secret.data.as_ref().unwrap_or(&empty_data),
     };
-    let mut out = serde_json::to_vec(&sealed).ok()?;
+    let mut out = sealed_message(input)?;
     out.push(0);
     out.extend(serde_json::to_vec(&secret_part).ok()?);
     Some(out)
 }
 
-/// The record value (`status.unsealedDigest`) for `secret` as produced from `input`, signed
-/// with `signing` (whose fingerprint is `signing_fp`).
+/// The `v2` content message: the SealedSecret and the [`RestoredPart`] of the Secret. (JSON
+/// never holds a raw 0 byte, and the `v1` message goes on with `{` after it: the three
+/// messages cannot be confused.)
+fn content_message(input: &DigestInput<'_>, secret: &Secret) -> Option<Vec<u8>> {
+    let sealed = input.sealed;
+    let patch = target_secret::is_patch(secret);
+    let template = &sealed.spec.template;
+    let produced = |key: &str| {
+        sealed
+            .spec
+            .encrypted_data
+            .as_ref()
+            .is_some_and(|d| d.contains_key(key))
+            || template.data.contains_key(key)
+    };
+    let labels = secret.metadata.labels.as_ref();
+    let annotations = secret.metadata.annotations.as_ref();
+    let restored = RestoredPart {
+        type_: secret_type(secret),
+        patch,
+        gate: target_secret::may_update(secret, &sealed.metadata.uid),
+        data: secret
+            .data
+            .iter()
+            .flatten()
+            .filter(|(k, _)| !patch || produced(k))
+            .map(|(k, v)| (k.as_str(), v))
+            .collect(),
+        labels: template
+            .metadata
+            .labels
+            .keys()
+            .map(|k| {
+                (
+                    k.as_str(),
+                    labels.and_then(|l| l.get(k)).map(String::as_str),
+                )
+            })
+            .collect(),
+        annotations: template
+            .metadata
+            .annotations
+            .keys()
+            .map(String::as_str)
+            .chain([VALUE_ERRORS_ANNOTATION])
+            .map(|k| (k, annotations.and_then(|a| a.get(k)).map(String::as_str)))
+            .collect(),
+    };
+    let mut out = sealed_message(input)?;
+    out.push(0);
+    out.extend(b"v2-restored");
+    out.push(0);
+    out.extend(serde_json::to_vec(&restored).ok()?);
+    Some(out)
+}
+
+/// The `v2` sealed message: the SealedSecret alone.
+fn sealed_only_message(input: &DigestInput<'_>) -> Option<Vec<u8>> {
+    let mut out = sealed_message(input)?;
+    out.push(0);
+    out.extend(b"v2-sealed");
+    Some(out)
+}
+
+/// The record value (`status.unsealedDigest`, `v2`) for `secret` as produced from `input`,
+/// signed with `signing` (whose fingerprint is `signing_fp`).
 #[must_use]
 pub fn record_value(
     signing: &DigestKey,
@@ -148,12 +249,32 @@ pub fn record_value(
     input: &DigestInput<'_>,
     secret: &Secret,
 ) -> Option<String> {
-    let msg = message(input, secret)?;
-    let tag = hmac::sign(&signing.0, &msg);
+    let content = hmac::sign(&signing.0, &content_message(input, secret)?);
+    let sealed = hmac::sign(&signing.0, &sealed_only_message(input)?);
+    let record = DigestRecord {
+        signing_fp: signing_fp.to_owned(),
+        keys_used: input.keys_used.to_vec(),
+        tag: content.as_ref().to_vec(),
+        sealed_tag: Some(sealed.as_ref().to_vec()),
+    };
+    Some(record.to_value())
+}
+
+/// A `v1` record value, as controllers before drift repair wrote it (tests of the migration).
+#[cfg(test)]
+#[must_use]
+pub fn record_value_v1(
+    signing: &DigestKey,
+    signing_fp: &str,
+    input: &DigestInput<'_>,
+    secret: &Secret,
+) -> Option<String> {
+    let tag = hmac::sign(&signing.0, &message(input, secret)?);
     let record = DigestRecord {
         signing_fp: signing_fp.to_owned(),
         keys_used: input.keys_used.to_vec(),
         tag: tag.as_ref().to_vec(),
+        sealed_tag: None,
     };
     Some(record.to_value())
 }
@@ -165,6 +286,8 @@ pub enum Source {
     Status,
     /// The Secret's legacy [`DIGEST_ANNOTATION`] (a controller before ADR 0004 wrote it).
     LegacyAnnotation,
+    /// The record this process last wrote to the status (its watch cache may not show it yet).
+    Memory,
 }
 
 /// A record read for one SealedSecret (unverified).
@@ -206,8 +329,54 @@ pub fn recorded_keys(found: Option<&Found>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// What a record says about a SealedSecret and its Secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Unsealing would write nothing new: the Secret is current.
+    Current,
+    /// The SealedSecret is the one the record was made for, but the Secret changed in what the
+    /// controller writes (a `v2` record only): a drift.
+    Drifted,
+    /// Anything else: the SealedSecret changed, a key that opened it is gone, or the record
+    /// cannot tell (a `v1` record that does not verify, an unregistered signing key).
+    Changed,
+}
+
+/// What `record` proves about `sealed` and `secret`. `lookup` returns the digest key of a
+/// registered key by fingerprint.
+pub fn check<'k>(
+    record: &DigestRecord,
+    sealed: &SealedSecret,
+    accept_v1_data: bool,
+    secret: &Secret,
+    lookup: impl Fn(&str) -> Option<&'k DigestKey>,
+) -> Check {
+    // Every key that opened an item must still be registered: a key removed by an operator
+    // (for example a compromised one) must make the SealedSecret fail again, as upstream does.
+    if record.keys_used.iter().any(|fp| lookup(fp).is_none()) {
+        return Check::Changed;
+    }
+    let Some(key) = lookup(&record.signing_fp) else {
+        return Check::Changed;
+    };
+    let input = DigestInput {
+        sealed,
+        accept_v1_data,
+        keys_used: &record.keys_used,
+    };
+    let verifies = |msg: Option<Vec<u8>>, tag: &[u8]| {
+        msg.is_some_and(|m| hmac::verify(&key.0, &m, tag).is_ok())
+    };
+    match &record.sealed_tag {
+        None if verifies(message(&input, secret), &record.tag) => Check::Current,
+        None => Check::Changed,
+        Some(_) if verifies(content_message(&input, secret), &record.tag) => Check::Current,
+        Some(tag) if verifies(sealed_only_message(&input), tag) => Check::Drifted,
+        Some(_) => Check::Changed,
+    }
+}
+
 /// Whether `record` proves that `secret` is exactly what unsealing `sealed` would write.
-/// `lookup` returns the digest key of a registered key by fingerprint.
 pub fn verify<'k>(
     record: &DigestRecord,
     sealed: &SealedSecret,
@@ -215,17 +384,14 @@ pub fn verify<'k>(
     secret: &Secret,
     lookup: impl Fn(&str) -> Option<&'k DigestKey>,
 ) -> bool {
-    // Every key that opened an item must still be registered: a key removed by an operator
-    // (for example a compromised one) must make the SealedSecret fail again, as upstream does.
-    if record.keys_used.iter().any(|fp| lookup(fp).is_none()) {
-        return false;
-    }
-    tag_verifies(record, sealed, accept_v1_data, secret, lookup) == Some(true)
+    check(record, sealed, accept_v1_data, secret, lookup) == Check::Current
 }
 
-/// Whether the tag of `record` is right for (`sealed`, `secret`): `None` when it cannot be
-/// told (its signing key is not registered), whatever the keys that opened the items.
-pub fn tag_verifies<'k>(
+/// Whether `record` shows `sealed` unchanged since it was made, whatever the keys that opened
+/// the items: `None` when it cannot be told (its signing key is not registered). A `v2` record
+/// answers from its sealed tag; a `v1` record only from its one tag, which also covers the
+/// whole Secret (so an edited Secret reads as a changed SealedSecret).
+pub fn sealed_unchanged<'k>(
     record: &DigestRecord,
     sealed: &SealedSecret,
     accept_v1_data: bool,
@@ -238,8 +404,11 @@ pub fn tag_verifies<'k>(
         accept_v1_data,
         keys_used: &record.keys_used,
     };
-    let msg = message(&input, secret)?;
-    Some(hmac::verify(&key.0, &msg, &record.tag).is_ok())
+    let (msg, tag) = match &record.sealed_tag {
+        Some(tag) => (sealed_only_message(&input)?, tag),
+        None => (message(&input, secret)?, &record.tag),
+    };
+    Some(hmac::verify(&key.0, &msg, tag).is_ok())
 }
 
 /// Whether `secret` still carries the legacy annotation.
@@ -375,14 +544,145 @@ mod tests {
         // Another key with the same name.
         let other = DigestKey::from_bytes(b"k2");
         assert!(!check(&ss, true, &s, |_| Some(&other)));
-        // Extra annotation added by someone else.
+        // An annotation added by someone else is not ours to put back: still current.
         let mut annotated = s.clone();
         annotated
             .metadata
             .annotations
             .get_or_insert_with(BTreeMap::new)
             .insert("x".into(), "y".into());
-        assert!(!check(&ss, true, &annotated, lookup));
+        assert!(check(&ss, true, &annotated, lookup));
+    }
+
+    fn what(ss: &SealedSecret, s: &Secret, key: &DigestKey) -> Check {
+        let record = find(ss, Some(s)).unwrap().record;
+        super::check(&record, ss, true, s, |fp: &str| {
+            (fp == "SHA256:one").then_some(key)
+        })
+    }
+
+    #[test]
+    fn a_changed_secret_is_told_from_a_changed_sealed_secret() {
+        let key = DigestKey::from_bytes(b"k1");
+        let used = vec!["SHA256:one".to_owned()];
+        let mut plain = sealed();
+        plain
+            .spec
+            .template
+            .metadata
+            .labels
+            .insert("app".into(), "web".into());
+        let mut s = secret();
+        s.metadata.labels = Some([("app".to_owned(), "web".to_owned())].into());
+        let ss = recorded(&key, "SHA256:one", &used, &plain, &s);
+        assert_eq!(what(&ss, &s, &key), Check::Current);
+        // Edited data, a removed template label, another type, a lost owner: drifted.
+        let mut edited = s.clone();
+        edited.data = Some([("a".to_owned(), ByteString(b"w".to_vec()))].into());
+        assert_eq!(what(&ss, &edited, &key), Check::Drifted);
+        let mut unlabelled = s.clone();
+        unlabelled.metadata.labels = None;
+        assert_eq!(what(&ss, &unlabelled, &key), Check::Drifted);
+        let mut retyped = s.clone();
+        retyped.type_ = Some("kubernetes.io/tls".into());
+        assert_eq!(what(&ss, &retyped, &key), Check::Drifted);
+        let mut owned = s.clone();
+        owned.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "bitnami.com/v1alpha1".into(),
+            kind: "SealedSecret".into(),
+            name: "s".into(),
+            uid: "u".into(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        }]);
+        let ss_owned = recorded(&key, "SHA256:one", &used, &plain, &owned);
+        assert_eq!(what(&ss_owned, &s, &key), Check::Drifted);
+        // Another tool's label: current.
+        let mut labelled = s.clone();
+        labelled
+            .metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("team".into(), "x".into());
+        assert_eq!(what(&ss, &labelled, &key), Check::Current);
+        // The SealedSecret changed: changed, whatever the Secret.
+        let mut ss2 = ss.clone();
+        ss2.spec.template.type_ = "x".into();
+        assert_eq!(what(&ss2, &s, &key), Check::Changed);
+        assert_eq!(what(&ss2, &edited, &key), Check::Changed);
+        // A key that opened it is gone: changed.
+        let record = find(&ss, None).unwrap().record;
+        assert_eq!(
+            super::check(&record, &ss, true, &edited, |fp: &str| {
+                (fp == "SHA256:signer").then_some(&key)
+            }),
+            Check::Changed
+        );
+        assert_eq!(
+            sealed_unchanged(&record, &ss, true, &edited, |_| Some(&key)),
+            Some(true)
+        );
+        assert_eq!(
+            sealed_unchanged(&record, &ss2, true, &edited, |_| Some(&key)),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn patch_mode_covers_only_the_keys_the_sealed_secret_produces() {
+        let key = DigestKey::from_bytes(b"k1");
+        let used = vec!["SHA256:one".to_owned()];
+        let mut s = secret();
+        s.metadata.annotations = Some(
+            [(
+                sealed_secrets_core::names::PATCH_ANNOTATION.to_owned(),
+                "true".to_owned(),
+            )]
+            .into(),
+        );
+        s.data
+            .as_mut()
+            .unwrap()
+            .insert("owners".into(), ByteString(b"1".to_vec()));
+        let ss = recorded(&key, "SHA256:one", &used, &sealed(), &s);
+        let mut theirs = s.clone();
+        theirs
+            .data
+            .as_mut()
+            .unwrap()
+            .insert("owners".into(), ByteString(b"2".to_vec()));
+        assert_eq!(what(&ss, &theirs, &key), Check::Current);
+        let mut ours = s.clone();
+        ours.data
+            .as_mut()
+            .unwrap()
+            .insert("a".into(), ByteString(b"x".to_vec()));
+        assert_eq!(what(&ss, &ours, &key), Check::Drifted);
+    }
+
+    #[test]
+    fn a_v1_record_still_verifies_but_cannot_tell_a_drift() {
+        let key = DigestKey::from_bytes(b"k1");
+        let used = vec!["SHA256:one".to_owned()];
+        let s = secret();
+        let plain = sealed();
+        let input = DigestInput {
+            sealed: &plain,
+            accept_v1_data: true,
+            keys_used: &used,
+        };
+        let value = record_value_v1(&key, "SHA256:one", &input, &s).unwrap();
+        assert!(value.starts_with("v1;"));
+        let mut ss = plain.clone();
+        ss.status = Some(SealedSecretStatus {
+            unsealed_digest: Some(value),
+            ..SealedSecretStatus::default()
+        });
+        assert_eq!(what(&ss, &s, &key), Check::Current);
+        let mut edited = s.clone();
+        edited.data = Some([("a".to_owned(), ByteString(b"w".to_vec()))].into());
+        assert_eq!(what(&ss, &edited, &key), Check::Changed);
     }
 
     #[test]
@@ -439,7 +739,7 @@ mod tests {
         let record = find(&ss, None).unwrap().record;
         let lookup = |fp: &str| (fp == "SHA256:one").then_some(&key);
         assert!(!verify(&record, &ss, true, &s, lookup));
-        assert_eq!(tag_verifies(&record, &ss, true, &s, lookup), Some(true));
-        assert_eq!(tag_verifies(&record, &ss, true, &s, |_| None), None);
+        assert_eq!(sealed_unchanged(&record, &ss, true, &s, lookup), Some(true));
+        assert_eq!(sealed_unchanged(&record, &ss, true, &s, |_| None), None);
     }
 }

@@ -1,5 +1,6 @@
 //! core/v1 Events about SealedSecrets (SPEC §3.7): component `sealed-secrets`, involvedObject
-//! the SealedSecret, reasons `Unsealed`, `ErrUnsealFailed`, `ErrUpdateFailed`.
+//! the SealedSecret, upstream's reasons `Unsealed`, `ErrUnsealFailed`, `ErrUpdateFailed`, and
+//! ours, `SecretRepaired` (drift repair; upstream has no such event).
 //!
 //! Like client-go's recorder, a repeat of the same event (same object, type, reason and message)
 //! bumps `count` and `lastTimestamp` on the existing Event instead of creating a new one. Every
@@ -28,6 +29,15 @@ pub const REASON_UNSEAL_FAILED: &str = "ErrUnsealFailed";
 pub const REASON_UPDATE_FAILED: &str = "ErrUpdateFailed";
 /// Message of the success event.
 pub const MESSAGE_UNSEALED: &str = "SealedSecret unsealed successfully";
+/// Reason (Warning, an addition) when a Secret changed outside its SealedSecret was put back.
+pub const REASON_SECRET_REPAIRED: &str = "SecretRepaired";
+
+/// The message of a [`REASON_SECRET_REPAIRED`] event: the Secret's name only, never which
+/// values or keys differed (whoever may read events in the namespace sees it).
+#[must_use]
+pub fn repaired_message(name: &str) -> String {
+    format!("Secret {name:?} was changed outside its SealedSecret and has been restored")
+}
 
 const CACHE_LIMIT: usize = 4096;
 

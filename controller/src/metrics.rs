@@ -1,7 +1,8 @@
 //! Prometheus metrics with upstream's names, labels and help texts (SPEC §3.12), plus our own:
-//! RSA decryptions performed, unseals skipped thanks to a matching digest, and per key the
-//! number of SealedSecrets last opened with it ([`KeyDependents`]). What a scrape answers (content
-//! type, gzip, the scrape counters) is [`exposition`]; the `process_*` families are [`process`].
+//! RSA decryptions performed, unseals skipped thanks to a matching digest, Secrets put back by
+//! drift repair, and per key the number of SealedSecrets last opened with it
+//! ([`KeyDependents`]). What a scrape answers (content type, gzip, the scrape counters) is
+//! [`exposition`]; the `process_*` families are [`process`].
 
 pub mod exposition;
 #[cfg(target_os = "linux")]
@@ -62,6 +63,8 @@ pub struct Metrics {
     pub rsa_decrypt_operations: IntCounter,
     /// Reconciles that found the Secret already matching its SealedSecret (no decryption).
     pub unseal_skipped: IntCounter,
+    /// Secrets changed outside their SealedSecret and put back (drift repair).
+    pub secrets_repaired: IntCounter,
     /// `sealed_secrets_rs_key_dependents{fingerprint}`.
     pub key_dependents: KeyDependents,
     /// promhttp's `promhttp_metric_handler_requests_total{code}`.
@@ -217,6 +220,13 @@ impl Metrics {
             )
             .namespace(NAMESPACE),
         )?;
+        let secrets_repaired = IntCounter::with_opts(
+            Opts::new(
+                "secrets_repaired_total",
+                "Secrets changed outside their SealedSecret and put back (drift repair)",
+            )
+            .namespace(NAMESPACE),
+        )?;
         let key_dependents = KeyDependents {
             gauge: IntGaugeVec::new(
                 Opts::new(
@@ -236,6 +246,7 @@ impl Metrics {
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(rsa_decrypt_operations.clone()))?;
         registry.register(Box::new(unseal_skipped.clone()))?;
+        registry.register(Box::new(secrets_repaired.clone()))?;
         // The families (and help texts) of client_golang's `InstrumentMetricHandler`, which
         // upstream's `promhttp.Handler()` applies; the likely codes exist from the start.
         let scrapes = IntCounterVec::new(
@@ -269,6 +280,7 @@ impl Metrics {
             http_duration,
             rsa_decrypt_operations,
             unseal_skipped,
+            secrets_repaired,
             key_dependents,
             scrapes,
             scrapes_in_flight,

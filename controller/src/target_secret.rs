@@ -183,6 +183,50 @@ pub fn merge(existing: &Secret, desired: &Secret) -> Secret {
     out
 }
 
+/// Writes `desired` over `existing` to repair a drift: the SealedSecret is unchanged since the
+/// Secret was last written, and the Secret was changed by someone else. In `patch` mode this is
+/// [`merge`]. Otherwise data and `type` are the SealedSecret's (data wholesale, as [`merge`]),
+/// the labels and annotations the template sets get its values back, and labels, annotations
+/// and owner references only others set are kept: other tools may annotate a Secret without a
+/// fight (they would be removed only when the SealedSecret itself changes, as upstream).
+#[must_use]
+pub fn merge_repair(existing: &Secret, desired: &Secret) -> Secret {
+    if is_patch(existing) {
+        return merge(existing, desired);
+    }
+    let mut kept = existing.clone();
+    kept.metadata.labels = merge_maps(
+        existing.metadata.labels.as_ref(),
+        desired.metadata.labels.as_ref(),
+    );
+    kept.metadata.annotations = merge_maps(
+        existing.metadata.annotations.as_ref(),
+        desired.metadata.annotations.as_ref(),
+    );
+    // The record of failed values is this pass's (merge takes it from `wanted`).
+    let failures = desired
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|d| d.get(VALUE_ERRORS_ANNOTATION));
+    if failures.is_none()
+        && let Some(a) = kept.metadata.annotations.as_mut()
+    {
+        a.remove(VALUE_ERRORS_ANNOTATION);
+    }
+    let mut wanted = desired.clone();
+    wanted.metadata.labels.clone_from(&kept.metadata.labels);
+    wanted
+        .metadata
+        .annotations
+        .clone_from(&kept.metadata.annotations);
+    wanted
+        .metadata
+        .owner_references
+        .clone_from(&existing.metadata.owner_references);
+    merge(&kept, &wanted)
+}
+
 fn norm_map<V>(m: Option<&BTreeMap<String, V>>) -> Option<&BTreeMap<String, V>> {
     m.filter(|m| !m.is_empty())
 }
@@ -235,6 +279,18 @@ pub fn recreate_target(meta: &ObjectMeta) -> Option<(String, String)> {
         return Some((namespace, meta.name.clone()?));
     }
     None
+}
+
+/// Which SealedSecret (namespace, name) to check for drift when a Secret changes: the one
+/// controlling it, else the one of the same name when the Secret is annotated `managed` or
+/// `patch` (the keys a SealedSecret patched in are put back too).
+#[must_use]
+pub fn drift_target(meta: &ObjectMeta) -> Option<(String, String)> {
+    recreate_target(meta).or_else(|| {
+        annotation_is_true(meta, PATCH_ANNOTATION)
+            .then(|| Some((meta.namespace.clone()?, meta.name.clone()?)))
+            .flatten()
+    })
 }
 
 #[cfg(test)]
@@ -379,6 +435,57 @@ mod tests {
     }
 
     #[test]
+    fn repair_puts_back_ours_and_keeps_theirs() {
+        let desired = secret(
+            &[("foo", "bar")],
+            &[("app", "web")],
+            &[("tmpl", "1")],
+            vec![owner("u1")],
+        );
+        let mut existing = secret(
+            &[("foo", "edited"), ("extra", "x")],
+            &[("app", "changed"), ("team", "t")],
+            &[("tool/seen", "yes")],
+            vec![owner("u1"), owner("other")],
+        );
+        existing.metadata.owner_references.as_mut().unwrap()[1].controller = None;
+        existing.type_ = Some("kubernetes.io/tls".into());
+        let repaired = merge_repair(&existing, &desired);
+        assert_eq!(repaired.data, desired.data);
+        assert_eq!(repaired.type_.as_deref(), Some("Opaque"));
+        let labels = repaired.metadata.labels.as_ref().unwrap();
+        assert_eq!(
+            (labels["app"].as_str(), labels["team"].as_str()),
+            ("web", "t")
+        );
+        let annotations = repaired.metadata.annotations.as_ref().unwrap();
+        assert_eq!(annotations["tmpl"], "1");
+        assert_eq!(annotations["tool/seen"], "yes");
+        assert_eq!(
+            repaired.metadata.owner_references,
+            existing.metadata.owner_references
+        );
+        assert!(needs_update(&existing, &repaired));
+        // Nothing of ours changed, only theirs: no update.
+        let mut theirs = repaired.clone();
+        theirs
+            .metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("more".into(), "1".into());
+        assert!(!needs_update(&theirs, &merge_repair(&theirs, &desired)));
+        // Patch mode: the patch merge.
+        let patched = secret(
+            &[("keep", "1"), ("foo", "edited")],
+            &[],
+            &[(PATCH_ANNOTATION, "true")],
+            vec![],
+        );
+        assert_eq!(merge_repair(&patched, &desired), merge(&patched, &desired));
+    }
+
+    #[test]
     fn type_is_taken_from_template() {
         let existing = secret(&[("a", "1")], &[], &[], vec![owner("u")]);
         let mut desired = existing.clone();
@@ -432,6 +539,16 @@ mod tests {
         );
         let patch = secret(&[], &[], &[(PATCH_ANNOTATION, "true")], vec![]);
         assert_eq!(recreate_target(&patch.metadata), None);
+        // A change (not a deletion) of a patched Secret is checked for drift.
+        assert_eq!(
+            drift_target(&patch.metadata),
+            Some(("n".into(), "s".into()))
+        );
+        assert_eq!(
+            drift_target(&owned.metadata),
+            Some(("n".into(), "s".into()))
+        );
+        assert_eq!(drift_target(&secret(&[], &[], &[], vec![]).metadata), None);
         assert_eq!(
             recreate_target(&secret(&[], &[], &[], vec![]).metadata),
             None

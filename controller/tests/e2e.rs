@@ -22,6 +22,9 @@
 //!   file moved to another namespace, `WrongName` for a renamed one);
 //! - a Secret deleted out of band is recreated; deleting the SealedSecret lets the real garbage
 //!   collector delete the Secret;
+//! - a Secret edited out of band is put back (drift repair), another tool's annotation kept, with
+//!   a `SecretRepaired` event; with `sealed-secrets-rs/drift-repair: "false"` the edit stays
+//!   until the SealedSecret changes;
 //! - in-cluster, as a ServiceAccount with exactly upstream's RBAC, nothing is forbidden;
 //! - at the end, no plaintext value of the run (nor its base64, nor a private key) appears in
 //!   the controller logs (`--log-level DEBUG`, `RUST_LOG=debug`), in any Event or in any status.
@@ -231,6 +234,8 @@ async fn controller_on_a_real_api_server() {
     );
     recreate(&ctx, "mysecret", &mysecret, &mysecret_value).await;
     eprintln!("[{:>5.1?}] recreation", started.elapsed());
+    drift_repair(&ctx, &controller, &second_cert, &mysecret_value).await;
+    eprintln!("[{:>5.1?}] drift repair", started.elapsed());
     let incluster_ns = format!("ssrs-incluster-{}", std::process::id());
     runs_in_cluster_with_upstream_rbac(&cluster, &ctx, &incluster_ns, &incluster_log).await;
     eprintln!("[{:>5.1?}] in-cluster, key renewal", started.elapsed());
@@ -770,6 +775,108 @@ async fn recreate(ctx: &Ctx, name: &str, old: &Secret, value: &str) {
     .await;
     assert_eq!(data_of(&again), bytes_map(&[("foo", value)]));
     assert_eq!(again.metadata.owner_references.unwrap_or_default().len(), 1);
+}
+
+/// Edits one item of the Secret `name` through the API, as `kubectl edit` would, and adds an
+/// annotation of another tool; returns the Secret as written.
+async fn edit_secret(ctx: &Ctx, name: &str, value: &str) -> Secret {
+    ctx.secrets
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "metadata": {"annotations": {"example.com/tool": "seen"}},
+                "stringData": {"foo": value},
+            })),
+        )
+        .await
+        .expect("patch Secret")
+}
+
+/// Scenario: drift repair. `mysecret`'s value edited by hand comes back (the other tool's
+/// annotation stays), with a `SecretRepaired` Warning that names the Secret only; an object
+/// annotated `sealed-secrets-rs/drift-repair: "false"` keeps the edit until its spec changes.
+async fn drift_repair(ctx: &Ctx, controller: &Process, cert: &str, value: &str) {
+    let edited = ctx.plaintexts.value("drift-edit");
+    let before = edit_secret(ctx, "mysecret", &edited).await;
+    let repaired = eventually("mysecret put back", Duration::from_secs(30), || async {
+        let s = ctx.secrets.get("mysecret").await.ok()?;
+        (s.metadata.resource_version != before.metadata.resource_version
+            && data_of(&s) == bytes_map(&[("foo", value)]))
+        .then_some(s)
+    })
+    .await;
+    assert_eq!(
+        repaired.metadata.annotations.unwrap_or_default()["example.com/tool"],
+        "seen"
+    );
+    assert_eq!(
+        repaired.metadata.uid, before.metadata.uid,
+        "updated, not recreated"
+    );
+    let event = wait_event(&ctx.events, "mysecret", "SecretRepaired").await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert_eq!(
+        event.message.as_deref(),
+        Some("Secret \"mysecret\" was changed outside its SealedSecret and has been restored")
+    );
+    let (_, text) = http_get(controller.metrics_port, "/metrics").await.unwrap();
+    assert!(
+        metric(&text, "sealed_secrets_controller_secrets_repaired_total") >= Some(1.0),
+        "{text}"
+    );
+    // The annotation alone changes nothing: no second repair.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let again = ctx.secrets.get("mysecret").await.expect("get");
+    assert_eq!(
+        again.metadata.resource_version,
+        repaired.metadata.resource_version
+    );
+
+    // Opted out: the edit stays, until the SealedSecret changes.
+    let kept = ctx.plaintexts.value("keepedit");
+    let mut object = seal(
+        cert,
+        input(&ctx.ns, "keepedit", &[("foo", &kept)], &[], &[]),
+    );
+    object["metadata"]["annotations"] =
+        serde_json::json!({"sealed-secrets-rs/drift-repair": "false"});
+    create_sealed(&ctx.ss, object).await;
+    wait_secret_value(&ctx.secrets, "keepedit", "foo", &kept).await;
+    wait_synced(&ctx.ss, "keepedit", "True").await;
+    let edited = ctx.plaintexts.value("keepedit-edit");
+    let written = edit_secret(ctx, "keepedit", &edited).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let still = ctx.secrets.get("keepedit").await.expect("get");
+    assert_eq!(data_of(&still), bytes_map(&[("foo", &edited)]));
+    assert_eq!(
+        still.metadata.resource_version,
+        written.metadata.resource_version
+    );
+    ctx.ss
+        .patch(
+            "keepedit",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "spec": {"template": {"metadata": {"labels": {"edited": "yes"}}}}
+            })),
+        )
+        .await
+        .expect("patch SealedSecret");
+    let updated = wait_secret_value(&ctx.secrets, "keepedit", "foo", &kept).await;
+    assert_eq!(updated.metadata.labels.unwrap_or_default()["edited"], "yes");
+    let events = ctx
+        .events
+        .list(&ListParams::default().fields("involvedObject.name=keepedit"))
+        .await
+        .expect("events");
+    assert!(
+        events
+            .items
+            .iter()
+            .all(|e| e.reason.as_deref() != Some("SecretRepaired")),
+        "an update, not a repair"
+    );
 }
 
 /// Scenario: deleting SealedSecrets (the adopted one, now owning its Secret, and the one with

@@ -10,7 +10,12 @@
 //! record's format, so both programs parse it the same way.
 //!
 //! Value of `status.unsealedDigest` (and of the legacy annotation): `v1;<signing key
-//! fingerprint>;<fingerprints of the keys used, comma separated>;<base64url HMAC, unpadded>`.
+//! fingerprint>;<fingerprints of the keys used, comma separated>;<base64url HMAC, unpadded>`,
+//! or, since drift repair (docs/decisions/0006-drift-repair.md), `v2;<signing key
+//! fingerprint>;<keys used>;<content HMAC>;<sealed HMAC>`: the first HMAC covers the
+//! SealedSecret and what the controller writes of the Secret, the second the SealedSecret alone,
+//! so that a changed Secret can be told from a changed SealedSecret. Readers that know only `v1`
+//! see no record (and fall back to work that needs none).
 
 use std::collections::BTreeMap;
 
@@ -28,21 +33,31 @@ pub struct DigestRecord {
     /// Fingerprints of the keys that opened the items (an ordering hint and a readable record;
     /// never a proof unless the tag verifies).
     pub keys_used: Vec<String>,
-    /// The HMAC tag.
+    /// The HMAC tag: over the SealedSecret and the whole Secret (`v1`), or over the
+    /// SealedSecret and the part of the Secret the controller restores (`v2`).
     pub tag: Vec<u8>,
+    /// `v2` only: the HMAC tag over the SealedSecret alone.
+    pub sealed_tag: Option<Vec<u8>>,
 }
 
 impl DigestRecord {
-    /// Parses an annotation value; `None` if it is not a well-formed `v1` record.
+    /// Parses a record; `None` if it is not a well-formed `v1` or `v2` record.
     #[must_use]
     pub fn parse(value: &str) -> Option<Self> {
         let mut parts = value.split(';');
-        if parts.next()? != "v1" {
-            return None;
-        }
+        let v2 = match parts.next()? {
+            "v1" => false,
+            "v2" => true,
+            _ => return None,
+        };
         let signing_fp = parts.next()?.to_owned();
         let used = parts.next()?;
         let tag = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+        let sealed_tag = if v2 {
+            Some(URL_SAFE_NO_PAD.decode(parts.next()?).ok()?)
+        } else {
+            None
+        };
         if parts.next().is_some() || signing_fp.is_empty() {
             return None;
         }
@@ -55,6 +70,7 @@ impl DigestRecord {
             signing_fp,
             keys_used,
             tag,
+            sealed_tag,
         })
     }
 
@@ -75,15 +91,19 @@ impl DigestRecord {
             .and_then(|value| Self::parse(value))
     }
 
-    /// The annotation value of this record.
+    /// The text of this record (`v2` when it has a sealed tag).
     #[must_use]
     pub fn to_value(&self) -> String {
-        format!(
-            "v1;{};{};{}",
+        let head = format!(
+            "{};{};{}",
             self.signing_fp,
             self.keys_used.join(","),
             URL_SAFE_NO_PAD.encode(&self.tag)
-        )
+        );
+        match &self.sealed_tag {
+            None => format!("v1;{head}"),
+            Some(sealed) => format!("v2;{head};{}", URL_SAFE_NO_PAD.encode(sealed)),
+        }
     }
 }
 
@@ -101,12 +121,20 @@ mod tests {
         let none_used = DigestRecord::parse("v1;SHA256:a;;AAEC").unwrap();
         assert!(none_used.keys_used.is_empty());
         assert_eq!(none_used.to_value(), "v1;SHA256:a;;AAEC");
+        let v2 = DigestRecord::parse("v2;SHA256:a;SHA256:a;AAEC;AQI").unwrap();
+        assert_eq!(v2.tag, vec![0, 1, 2]);
+        assert_eq!(v2.sealed_tag, Some(vec![1, 2]));
+        assert_eq!(v2.to_value(), "v2;SHA256:a;SHA256:a;AAEC;AQI");
+        assert_eq!(p.sealed_tag, None);
     }
 
     #[test]
     fn malformed_values_are_not_records() {
         for value in [
+            "v3;a;;AAEC",
             "v2;a;;AAEC",
+            "v2;a;;AAEC;AAEC;extra",
+            "v2;a;;AAEC;not base64!",
             "v1;;;AAEC",
             "v1;a;b",
             "v1;a;b;AAEC;extra",

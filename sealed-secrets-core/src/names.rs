@@ -39,6 +39,10 @@ pub const UNSEALED_DIGEST_ANNOTATION: &str = "sealed-secrets-rs/unsealed-digest"
 /// Secret annotation: the values that could not be computed, key → reason (never on the
 /// SealedSecret: its reason may depend on a plaintext).
 pub const VALUE_ERRORS_ANNOTATION: &str = "sealed-secrets-rs/value-errors";
+/// SealedSecret (outer metadata) annotation: `"false"` turns drift repair off for this object,
+/// so a Secret edited by hand keeps the edit until the SealedSecret itself changes (any other
+/// value, or none, leaves it on; docs/controller.md "Drift repair").
+pub const DRIFT_REPAIR_ANNOTATION: &str = "sealed-secrets-rs/drift-repair";
 /// Label marking the ConfigMap in which the controller publishes its certificate.
 pub const PUBLIC_CERT_LABEL: &str = "sealed-secrets-rs/public-cert";
 /// The value of [`PUBLIC_CERT_LABEL`].

@@ -319,7 +319,7 @@ async fn creates_owned_secret_then_skips_unchanged() {
     assert!(
         last_status(&h)
             .and_then(|s| s.unsealed_digest)
-            .is_some_and(|r| r.starts_with("v1;"))
+            .is_some_and(|r| r.starts_with("v2;"))
     );
     assert_eq!(
         events(&h),
@@ -379,7 +379,15 @@ async fn edited_secret_is_restored() {
         .unwrap();
     assert_eq!(data(&stored(&h).unwrap())["foo"], "bar");
     assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 2);
-    assert_eq!(events(&h).len(), 1);
+    assert_eq!(
+        events(&h),
+        vec![(
+            EventType::Warning,
+            "SecretRepaired",
+            "Secret \"s\" was changed outside its SealedSecret and has been restored".to_owned()
+        )]
+    );
+    assert_eq!(h.ctx.metrics.secrets_repaired.get(), 1);
 }
 
 #[tokio::test]
@@ -872,7 +880,9 @@ async fn without_status_updates_there_is_no_record() {
         .await
         .unwrap();
     assert_eq!(stored(&h).unwrap().metadata.annotations, None);
-    // As after a restart: a full unseal (nothing recorded anywhere), no write.
+    // As after a restart (this process forgets what it wrote): a full unseal (nothing recorded
+    // anywhere), no write.
+    h.ctx.drift.forget("ns/s");
     let writes = h.ctx.cluster.writes.load(Ordering::SeqCst);
     reconcile(Arc::new(obj), Arc::clone(&h.ctx)).await.unwrap();
     assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 2);
@@ -1046,4 +1056,234 @@ async fn a_template_cannot_make_a_patched_secret_ours() {
     let secret = stored(&h).unwrap();
     assert_eq!(data(&secret)["foo"], "bar");
     assert_eq!(secret.metadata.owner_references, None);
+}
+
+/// The SealedSecret `s` reconciled once into its Secret; events and counters of that pass
+/// are cleared. Returns the object with its status as the API server now has it.
+async fn unsealed_once(h: &Harness, annotations: &[(&str, &str)]) -> SealedSecretObject {
+    let mut obj = sealed(h, &[("foo", "bar")], &[]);
+    obj.spec
+        .template
+        .metadata
+        .annotations
+        .insert("tmpl".into(), "1".into());
+    if !annotations.is_empty() {
+        obj.metadata.annotations = Some(
+            annotations
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+    }
+    reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    events(h);
+    with_last_status(h, obj)
+}
+
+fn edit(h: &Harness, change: impl FnOnce(&mut Secret)) {
+    let mut secret = stored(h).unwrap();
+    change(&mut secret);
+    put(h, secret);
+}
+
+#[tokio::test]
+async fn a_hand_edit_is_put_back_and_other_tools_metadata_is_kept() {
+    let h = harness();
+    let obj = Arc::new(unsealed_once(&h, &[]).await);
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
+    // Someone edits the value, removes the template's annotation, adds a label of their own.
+    edit(&h, |s| {
+        s.data = Some([("foo".to_owned(), ByteString(b"edited".to_vec()))].into());
+        s.metadata.annotations = None;
+        s.metadata
+            .labels
+            .get_or_insert_with(BTreeMap::new)
+            .insert("team".into(), "x".into());
+    });
+    let action = reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(action, Action::await_change());
+    let secret = stored(&h).unwrap();
+    assert_eq!(data(&secret)["foo"], "bar");
+    assert_eq!(secret.metadata.annotations.as_ref().unwrap()["tmpl"], "1");
+    let labels = secret.metadata.labels.as_ref().unwrap();
+    assert_eq!(
+        (labels["mylabel"].as_str(), labels["team"].as_str()),
+        ("myvalue", "x")
+    );
+    assert_eq!(
+        secret.metadata.owner_references.as_ref().unwrap()[0].uid,
+        "uid-1"
+    );
+    let ev = events(&h);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!((ev[0].0, ev[0].1), (EventType::Warning, "SecretRepaired"));
+    assert!(
+        !ev[0].2.contains("bar") && !ev[0].2.contains("edited"),
+        "{}",
+        ev[0].2
+    );
+    assert_eq!(h.ctx.metrics.secrets_repaired.get(), 1);
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 2);
+    assert_eq!(last_status(&h).unwrap().conditions[0].status, "True");
+
+    // Our own write comes back as a watch event, the watch cache still showing the old status:
+    // the record remembered verifies, no RSA work, no write, no event.
+    let writes = h.ctx.cluster.writes.load(Ordering::SeqCst);
+    reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    // Another tool annotates the Secret: not ours to put back, no RSA work either.
+    edit(&h, |s| {
+        s.metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert("reloader/last".into(), "42".into());
+    });
+    let current = Arc::new(with_last_status(&h, (*obj).clone()));
+    reconcile(Arc::clone(&current), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 2);
+    assert_eq!(h.ctx.cluster.writes.load(Ordering::SeqCst), writes);
+    assert!(events(&h).is_empty());
+    assert_eq!(
+        stored(&h).unwrap().metadata.annotations.unwrap()["reloader/last"],
+        "42"
+    );
+}
+
+#[tokio::test]
+async fn opted_out_keeps_the_edit_until_the_sealed_secret_changes() {
+    let h = harness();
+    let obj = unsealed_once(&h, &[("sealed-secrets-rs/drift-repair", "false")]).await;
+    edit(&h, |s| {
+        s.data = Some([("foo".to_owned(), ByteString(b"edited".to_vec()))].into());
+    });
+    let statuses = lock(&h.ctx.cluster.statuses).len();
+    for _ in 0..2 {
+        reconcile(Arc::new(obj.clone()), Arc::clone(&h.ctx))
+            .await
+            .unwrap();
+    }
+    assert_eq!(data(&stored(&h).unwrap())["foo"], "edited");
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
+    assert!(events(&h).is_empty());
+    assert_eq!(lock(&h.ctx.cluster.statuses).len(), statuses);
+    assert_eq!(h.ctx.metrics.secrets_repaired.get(), 0);
+    // Still kept after a restart (a fresh process: no memory, the record from the status).
+    let restarted = {
+        let keys = Arc::clone(&h.keys);
+        let metrics = Metrics::new("t").unwrap();
+        let fake = Fake::default();
+        *lock(&fake.secrets) = lock(&h.ctx.cluster.secrets).clone();
+        Harness {
+            ctx: Arc::new(Context::new(
+                fake,
+                Arc::clone(&keys),
+                metrics.clone(),
+                Unsealer::new(metrics, UnsealOptions::default()),
+                config(),
+            )),
+            keys,
+        }
+    };
+    reconcile(Arc::new(obj.clone()), Arc::clone(&restarted.ctx))
+        .await
+        .unwrap();
+    assert_eq!(data(&stored(&restarted).unwrap())["foo"], "edited");
+    assert_eq!(restarted.ctx.metrics.rsa_decrypt_operations.get(), 0);
+
+    // The SealedSecret changes (a new label in its template): the Secret is updated, the edit
+    // goes, and that is an update, not a repair.
+    let mut changed = obj.clone();
+    changed
+        .spec
+        .template
+        .metadata
+        .labels
+        .insert("tier".into(), "2".into());
+    changed.metadata.generation = Some(2);
+    reconcile(Arc::new(changed), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    let secret = stored(&h).unwrap();
+    assert_eq!(data(&secret)["foo"], "bar");
+    assert_eq!(secret.metadata.labels.unwrap()["tier"], "2");
+    assert_eq!(h.ctx.metrics.secrets_repaired.get(), 0);
+    assert_eq!(events(&h)[0].1, "Unsealed");
+}
+
+#[tokio::test]
+async fn a_secret_that_keeps_changing_is_put_back_less_and_less_often() {
+    let h = harness();
+    let obj = Arc::new(unsealed_once(&h, &[]).await);
+    for round in 1..=drift::FREE_REPAIRS {
+        edit(&h, |s| {
+            s.data = Some([("foo".to_owned(), ByteString(b"theirs".to_vec()))].into());
+        });
+        let action = reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+            .await
+            .unwrap();
+        assert_eq!(action, Action::await_change(), "round {round}");
+        assert_eq!(data(&stored(&h).unwrap())["foo"], "bar");
+    }
+    edit(&h, |s| {
+        s.data = Some([("foo".to_owned(), ByteString(b"theirs".to_vec()))].into());
+    });
+    let rsa = h.ctx.metrics.rsa_decrypt_operations.get();
+    let action = reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_ne!(
+        action,
+        Action::await_change(),
+        "the fourth repair in a row waits"
+    );
+    assert_eq!(data(&stored(&h).unwrap())["foo"], "theirs");
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), rsa);
+    assert_eq!(
+        h.ctx.metrics.secrets_repaired.get(),
+        u64::from(drift::FREE_REPAIRS)
+    );
+}
+
+#[tokio::test]
+async fn a_record_from_before_drift_repair_verifies_and_is_rewritten_without_rsa() {
+    let h = harness();
+    let obj = unsealed_once(&h, &[]).await;
+    let secret = stored(&h).unwrap();
+    let keys = h.keys.snapshot();
+    let signing = keys.latest().unwrap();
+    let used = vec![signing.fingerprint.to_string()];
+    let ss = obj.to_core();
+    let v1 = digest::record_value_v1(
+        signing.digest_key.as_ref().unwrap(),
+        signing.fingerprint.as_str(),
+        &DigestInput {
+            sealed: &ss,
+            accept_v1_data: true,
+            keys_used: &used,
+        },
+        &secret,
+    )
+    .unwrap();
+    let v2 = obj
+        .status
+        .as_ref()
+        .unwrap()
+        .unsealed_digest
+        .clone()
+        .unwrap();
+    assert!(v2.starts_with("v2;"), "{v2}");
+    let mut old = obj.clone();
+    old.status.as_mut().unwrap().unsealed_digest = Some(v1);
+    // As a process that never wrote it (an upgrade): no memory.
+    h.ctx.drift.forget("ns/s");
+    reconcile(Arc::new(old), Arc::clone(&h.ctx)).await.unwrap();
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
+    assert_eq!(last_status(&h).unwrap().unsealed_digest, Some(v2));
 }

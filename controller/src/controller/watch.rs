@@ -116,7 +116,7 @@ pub struct WatchOptions {
     /// `None` for all namespaces.
     pub namespace: Option<String>,
     pub label_selector: Option<String>,
-    /// Watch Secrets (cache + recreation on delete); false with `--skip-recreate`.
+    /// Watch Secrets (cache, recreation on delete, drift repair); false with `--skip-recreate`.
     pub watch_secrets: bool,
     pub concurrency: u16,
 }
@@ -211,6 +211,12 @@ pub async fn run(
         wc = wc.labels(selector);
     }
 
+    // Which SealedSecret a Secret event concerns: a deleted Secret is recreated (upstream); a
+    // changed one (a watch event, not the listing at start or after a relist, which reconciles
+    // everything anyway) is checked for drift when there are records to tell a drift by
+    // (`--skip-unchanged`). Our own writes come back here too: their pass verifies the record
+    // this process remembers (DriftState), no RSA work.
+    let drift = shared.config.skip_unchanged;
     let (secret_store, secret_stream) = if options.watch_secrets {
         let (reader, writer) = reflector::store::<Secret>();
         let stream = watcher(scoped::<Secret>(shared.client.clone(), ns), wc.clone())
@@ -225,11 +231,28 @@ pub async fn run(
                     }
                 }
             })
-            .try_filter_map(|event| {
+            .try_filter_map(move |event| {
                 std::future::ready(Ok(match event {
-                    watcher::Event::Delete(secret) => Some(secret),
+                    watcher::Event::Delete(secret) => {
+                        target_secret::recreate_target(&secret.metadata)
+                    }
+                    watcher::Event::Apply(secret) if drift => {
+                        target_secret::drift_target(&secret.metadata)
+                    }
                     _ => None,
-                }))
+                }
+                .map(|(ns, name)| ObjectRef::<SealedSecretObject>::new(&name).within(&ns))))
+            })
+            .filter_map(|event| {
+                std::future::ready(match event {
+                    Ok(target) => Some(target),
+                    // The watcher retries with back-off (default_backoff); the error is logged
+                    // by the watcher's consumer only, so say it here.
+                    Err(e) => {
+                        tracing::debug!(error = %e, "Secret watch error");
+                        None
+                    }
+                })
             });
         (Some(reader), Some(stream))
     } else {
@@ -288,10 +311,7 @@ pub async fn run(
         .reconcile_all_on(futures::stream::select(key_changes, relists))
         .graceful_shutdown_on(shutdown);
     if let Some(stream) = secret_stream {
-        controller = controller.watches_stream(stream, |secret: Secret| {
-            target_secret::recreate_target(&secret.metadata)
-                .map(|(ns, name)| ObjectRef::<SealedSecretObject>::new(&name).within(&ns))
-        });
+        controller = controller.reconcile_on(stream);
     }
     let scope = ns.unwrap_or("<all>").to_owned();
     tracing::info!(namespace = %scope, "starting controller");
