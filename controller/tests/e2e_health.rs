@@ -5,7 +5,8 @@
 //! stopped so that two more stay in states it has not seen:
 //! - `synced` (Synced=True), `wrong-namespace` (False, reason `WrongNamespace`),
 //!   `unknown-key` (False, sealed for a key the controller does not have), `not-managed`
-//!   (False, the Secret belongs to someone else);
+//!   (False, the Secret belongs to someone else), each recorded once `Stalled` (the
+//!   controller stopped retrying);
 //! - `generation-ahead` (synced, then its spec changed: generation 2, observedGeneration 1) and
 //!   `pending` (created while no controller runs: no status).
 //!
@@ -195,6 +196,22 @@ async fn statuses_for_health_checks_match_the_fixtures() {
         let name = object["metadata"]["name"].as_str().unwrap().to_owned();
         create_sealed(&api, object).await;
         wait_synced(&api, &name, synced).await;
+        if synced == "False" {
+            // The final state: `Stalled` once the controller stops retrying (`not-managed` is
+            // `Reconciling` while its retries last).
+            harness::eventually(
+                &format!("{name}: Stalled=True"),
+                std::time::Duration::from_secs(30),
+                || async {
+                    let st = api.get(&name).await.ok()?.status?;
+                    st.conditions
+                        .iter()
+                        .any(|c| c.type_ == "Stalled" && c.status == "True")
+                        .then_some(())
+                },
+            )
+            .await;
+        }
     }
     assert!(controller.terminate(), "controller did not exit cleanly");
 

@@ -137,17 +137,18 @@ type expected struct {
 }
 
 // What each recorded state must give. The kstatus column is what Flux's kustomize-controller
-// (wait/healthChecks without healthCheckExprs) concludes today; see docs/gitops-health.md for
-// why a failed or not yet reconciled SealedSecret is Current there.
+// (wait/healthChecks without healthCheckExprs) concludes: our controller's failures carry
+// Stalled=True (Failed); see docs/gitops-health.md for why a SealedSecret with no status yet, and
+// upstream's failures (Synced only), are Current there.
 var recorded = map[string]expected{
 	"synced": {"Healthy", "Unsealed into its Secret", status.CurrentStatus},
 	"wrong-namespace": {"Degraded",
-		"WrongNamespace: no key could decrypt secret (value)", status.CurrentStatus},
+		"WrongNamespace: no key could decrypt secret (value)", status.FailedStatus},
 	"unknown-key": {"Degraded",
-		"UnknownKeyOrCorruptData: no key could decrypt secret (value)", status.CurrentStatus},
+		"UnknownKeyOrCorruptData: no key could decrypt secret (value)", status.FailedStatus},
 	"not-managed": {"Degraded",
 		`failed update: Resource "not-managed" already exists and is not managed by SealedSecret`,
-		status.CurrentStatus},
+		status.FailedStatus},
 	"generation-ahead": {"Progressing",
 		"Waiting for the controller to unseal generation 2", status.InProgressStatus},
 	"pending": {"Progressing",
@@ -279,5 +280,38 @@ func TestNoStringLibrary(t *testing.T) {
 	}
 	if _, _, err := argoHealth(`return {status = "Healthy", message = table.concat({"a", "b"}, ",")}`, map[string]any{}); err != nil {
 		t.Fatalf("table library: %v", err)
+	}
+}
+
+// kstatus on the transient state the recorded run does not keep: a failure the controller is
+// retrying (Reconciling=True next to Synced=False) is InProgress, not Failed; Stalled is Failed.
+func TestKstatusOfRetriedAndStalledFailures(t *testing.T) {
+	cases := []struct {
+		name, conditions string
+		want             status.Status
+	}{
+		{"retrying", `[{"type":"Synced","status":"False","message":"m"},{"type":"Reconciling","status":"True","reason":"Retrying","message":"m"}]`,
+			status.InProgressStatus},
+		{"stalled", `[{"type":"Synced","status":"False","message":"m"},{"type":"Stalled","status":"True","reason":"Failed","message":"m"}]`,
+			status.FailedStatus},
+		{"synced", `[{"type":"Synced","status":"True"}]`, status.CurrentStatus},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var obj map[string]any
+			text := `{"apiVersion":"bitnami.com/v1alpha1","kind":"SealedSecret",
+				"metadata":{"name":"x","namespace":"y","generation":3},
+				"status":{"observedGeneration":3,"conditions":` + c.conditions + `}}`
+			if err := utiljson.Unmarshal([]byte(text), &obj); err != nil {
+				t.Fatal(err)
+			}
+			res, err := status.Compute(&unstructured.Unstructured{Object: obj})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != c.want {
+				t.Errorf("kstatus: got %s (%s), want %s", res.Status, res.Message, c.want)
+			}
+		})
 	}
 }
