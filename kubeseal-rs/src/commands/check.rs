@@ -113,15 +113,13 @@ fn pins_for(
 /// Problems were found (after printing them), or the config or a path is unusable.
 pub fn run(args: &CheckArgs) -> Result<(), CliError> {
     let config = repo_config::load(args.config.as_deref())?;
-    let max_age = args
-        .max_age
-        .as_ref()
-        .map(|text| {
-            super::keygen::parse_duration(text)
-                .map(|age| (text.clone(), age))
-                .map_err(crate::error::CommandError::MaxAge)
-        })
-        .transpose()?;
+    let max_age = match &args.max_age {
+        Some(text) => Some((
+            text.clone(),
+            super::keygen::parse_duration(text).map_err(crate::error::CommandError::MaxAge)?,
+        )),
+        None => None,
+    };
     let now = super::now()?;
     let mut problems = Vec::new();
     let env_pins = config
