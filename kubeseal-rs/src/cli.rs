@@ -481,6 +481,10 @@ pub struct CheckArgs {
     /// The repository config (default: the nearest .sealed-secrets.toml upwards).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Fail on items sealed longer ago than this (e.g. 90d, 2w, 12h), and on items with no
+    /// recorded time (sealed-at), in every file; environments can set their own max-age.
+    #[arg(long, value_name = "DURATION")]
+    pub max_age: Option<String>,
 }
 
 /// Options of `set`.

@@ -25,6 +25,21 @@ use crate::error::{CliError, CommandError};
 use crate::mode::{CertSource, Plan};
 use crate::{cert_source, cluster, input};
 
+/// The time recorded in `sealed-at` and that `check --max-age` measures from: the clock, or
+/// the hidden `SSRS_NOW` (RFC 3339), so tests are deterministic.
+///
+/// # Errors
+/// `SSRS_NOW` is set but is not an RFC 3339 time.
+pub fn now() -> Result<time::OffsetDateTime, CliError> {
+    match std::env::var("SSRS_NOW") {
+        Ok(text) => {
+            time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| CommandError::BadNow(text).into())
+        }
+        Err(_) => Ok(time::OffsetDateTime::now_utc()),
+    }
+}
+
 /// The certificate to seal with, from `--cert` or the controller.
 ///
 /// # Errors

@@ -7,6 +7,7 @@
 //! cert = "certs/prod.pem"                 # pins its fingerprint; expiry and key size checked
 //! fingerprints = ["SHA256:…"]             # more pinned fingerprints (optional)
 //! paths = ["clusters/prod/**"]            # globs: `*`, `?` in a segment, `**` any segments
+//! max-age = "90d"                         # items sealed longer ago fail `check` (w, d, h, m, s)
 //!
 //! [check]
 //! require-sealed-with = true              # default: a SealedSecret must record its certificate
@@ -32,6 +33,8 @@ pub struct Environment {
     pub cert_text: Option<String>,
     pub fingerprints: Vec<String>,
     pub paths: Vec<String>,
+    /// The rotation policy: items sealed longer ago fail `check` (as written, parsed).
+    pub max_age: Option<(String, time::Duration)>,
 }
 
 /// A parsed config.
@@ -182,6 +185,7 @@ fn environment(
         cert_text: None,
         fingerprints: Vec::new(),
         paths: Vec::new(),
+        max_age: None,
     };
     for (key, value) in table(path, &format!("environments.{name}"), item)?.iter() {
         let full = format!("environments.{name}.{key}");
@@ -203,6 +207,14 @@ fn environment(
                 }
             }
             "paths" => env.paths = strings(path, &full, value)?,
+            "max-age" => {
+                let text = value
+                    .as_str()
+                    .ok_or_else(|| config_error(path, format!("{full} must be a string")))?;
+                let age = crate::commands::keygen::parse_duration(text)
+                    .map_err(|e| config_error(path, format!("{full}: {e}")))?;
+                env.max_age = Some((text.to_owned(), age));
+            }
             other => {
                 return Err(config_error(
                     path,
@@ -372,7 +384,7 @@ mod tests {
         let path = Path::new("repo/.sealed-secrets.toml");
         let config = parse(
             path,
-            "[environments.prod]\ncert = \"certs/prod.pem\"\npaths = [\"prod/**\"]\n\n[environments.dev]\nfingerprints = [\"SHA256:abc\"]\npaths = [\"dev\"]\n\n[check]\nrequire-sealed-with = false\n",
+            "[environments.prod]\ncert = \"certs/prod.pem\"\npaths = [\"prod/**\"]\nmax-age = \"2w\"\n\n[environments.dev]\nfingerprints = [\"SHA256:abc\"]\npaths = [\"dev\"]\n\n[check]\nrequire-sealed-with = false\n",
         )
         .unwrap();
         assert_eq!(config.environments.len(), 2);
@@ -381,6 +393,21 @@ mod tests {
             Some(Path::new("repo/certs/prod.pem"))
         );
         assert!(!config.require_sealed_with);
+        assert_eq!(
+            config.environments[0].max_age,
+            Some(("2w".to_owned(), time::Duration::days(14)))
+        );
+        assert_eq!(config.environments[1].max_age, None);
+        let err = parse(path, "[environments.prod]\nmax-age = \"90\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "repo/.sealed-secrets.toml: environments.prod.max-age: invalid duration \"90\": use units w, d, h, m or s, e.g. 87600h"
+        );
+        let err = parse(path, "[environments.prod]\nmax-age = 90\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("environments.prod.max-age must be a string")
+        );
         let err = parse(path, "[environments.prod]\npath = [\"x\"]\n").unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -35,8 +35,16 @@ fn upstream() -> Option<PathBuf> {
     }
 }
 
+/// The clock of our commands (`SSRS_NOW`), so recorded `sealed-at` times are known.
+const NOW: &str = "2026-12-02T17:00:00Z";
+
 fn run_in(bin: &Path, dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    run_at(bin, dir, NOW, args, stdin)
+}
+
+fn run_at(bin: &Path, dir: &Path, now: &str, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(bin)
+        .env("SSRS_NOW", now)
         .args(args)
         .current_dir(dir)
         .env_remove("KUBECONFIG")
@@ -106,6 +114,17 @@ impl Repo {
             std::fs::create_dir_all(self.path("certs")).unwrap();
         }
         run_in(&ours(), self.dir.path(), args, stdin)
+    }
+
+    /// Runs ours with the clock at `now`; expects success, returns stdout.
+    fn ours_at(&self, now: &str, args: &[&str], stdin: &[u8]) -> String {
+        let out = run_at(&ours(), self.dir.path(), now, args, stdin);
+        assert!(
+            out.status.success(),
+            "kubeseal-rs {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
     }
 
     fn ours(&self, args: &[&str]) -> String {
@@ -240,9 +259,16 @@ fn set_and_unset_change_one_item_and_keep_every_other_byte() {
     ]);
     let added = repo.read("prod/db.yaml");
     let token_line = item_line(&added, "token").to_owned();
+    // ...and its time, in the one sealed-at line (the clock is the same for both).
+    let at_line = item_line(&after, "sealed-secrets-rs/sealed-at");
     assert_eq!(
         added,
-        after.replace(&user_line, &format!("{token_line}\n{user_line}"))
+        after
+            .replace(&user_line, &format!("{token_line}\n{user_line}"))
+            .replace(
+                at_line,
+                &at_line.replace(",\"user\"", ",\"token\":\"2026-12-02T17:00:00Z\",\"user\"")
+            )
     );
     let data = repo.open("prod/db.yaml", "a");
     assert_eq!(data["password"], b64("new-Password-1"));
@@ -267,13 +293,27 @@ fn set_and_unset_change_one_item_and_keep_every_other_byte() {
         .unwrap()
         .to_owned();
     let password = json.lines().find(|l| l.contains("\"password\"")).unwrap();
+    // Plain sealing records no time; set records the time of the item it seals (last in the
+    // outer metadata, which is not sorted).
+    let outer_end = "\"namespace\": \"prod\"\n  },\n  \"spec\"";
+    let with = |annotations: &str| {
+        json.replacen(
+            outer_end,
+            &format!(
+                "\"namespace\": \"prod\",\n    \"annotations\": {annotations}\n  }},\n  \"spec\""
+            ),
+            1,
+        )
+    };
     assert_eq!(
         changed,
-        json.replace(password, &format!("{extra}\n{password}"))
+        with("{\n      \"sealed-secrets-rs/sealed-at\": \"{\\\"extra\\\":\\\"2026-12-02T17:00:00Z\\\"}\"\n    }")
+            .replace(password, &format!("{extra}\n{password}")),
     );
     assert_eq!(repo.open("prod/db.json", "a")["extra"], b64("x-Json"));
     repo.ours(&["unset", "prod/db.json", "extra"]);
-    assert_eq!(repo.read("prod/db.json"), json);
+    // Its entry goes with it; an empty map is left where set made one.
+    assert_eq!(repo.read("prod/db.json"), with("{}"));
 
     // Errors: one line, exit 1, file untouched.
     let err = repo.fails(&["unset", "prod/db.yaml", "nope"]);
@@ -1087,5 +1127,137 @@ fn migrating_an_upstream_repository_records_the_certificate_without_keys() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "prod/other.yaml: SealedSecret prod/db: 2 items resealed, certificate recorded\n"
+    );
+}
+
+/// The `sealed-at` line of a YAML file.
+fn sealed_at_line(text: &str) -> &str {
+    item_line(text, "sealed-secrets-rs/sealed-at")
+}
+
+#[test]
+fn items_record_when_they_were_sealed_and_check_enforces_a_max_age() {
+    let repo = Repo::new();
+    let at = |now: &str, args: &[&str], stdin: &[u8]| repo.ours_at(now, args, stdin);
+    let fails_at = |now: &str, args: &[&str]| {
+        let out = run_at(&ours(), repo.dir.path(), now, args, b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    // Sealing with the certificate recorded records each item's time.
+    let sealed = at(
+        "2026-09-01T00:00:00+02:00",
+        &[
+            "--cert",
+            "certs/a.pem",
+            "--record-fingerprint",
+            "-o",
+            "yaml",
+        ],
+        SECRET.as_bytes(),
+    );
+    assert_eq!(
+        sealed_at_line(&sealed),
+        r#"    sealed-secrets-rs/sealed-at: '{"password":"2026-08-31T22:00:00Z","user":"2026-08-31T22:00:00Z"}'"#
+    );
+    assert!(!sealed.contains("template:\n    metadata:\n      annotations"));
+    repo.write("prod/db.yaml", &sealed);
+
+    // set: the item's time changes, the others' stay; unset: the entry goes.
+    let set = ["set", "prod/db.yaml", "password", "--cert", "certs/a.pem"];
+    at("2026-11-01T12:00:00Z", &set, b"rotated-Password");
+    let after_set = repo.read("prod/db.yaml");
+    let t_set = r#"'{"password":"2026-11-01T12:00:00Z","user":"2026-08-31T22:00:00Z"}'"#;
+    assert_eq!(
+        after_set,
+        sealed
+            .replace(
+                item_line(&sealed, "password"),
+                item_line(&after_set, "password")
+            )
+            .replace(
+                sealed_at_line(&sealed),
+                &format!("    sealed-secrets-rs/sealed-at: {t_set}")
+            )
+    );
+    let token = ["set", "prod/db.yaml", "token", "--cert", "certs/a.pem"];
+    at("2026-11-02T00:00:00Z", &token, b"tok");
+    assert!(
+        sealed_at_line(&repo.read("prod/db.yaml")).contains(r#""token":"2026-11-02T00:00:00Z""#)
+    );
+    repo.ours(&["unset", "prod/db.yaml", "token"]);
+    assert_eq!(repo.read("prod/db.yaml"), after_set);
+    assert_eq!(
+        repo.open("prod/db.yaml", "a")["password"],
+        b64("rotated-Password")
+    );
+
+    // check --max-age: the flag applies to every file.
+    std::fs::create_dir_all(repo.path("other")).unwrap();
+    std::fs::copy(repo.path("prod/db.yaml"), repo.path("other/db.yaml")).unwrap();
+    let now = "2026-12-15T00:00:00Z";
+    let out = at(now, &["check", "other", "--max-age", "16w"], b"");
+    assert_eq!(out, "checked 1 file: no problems\n");
+    assert_eq!(
+        fails_at(now, &["check", "other", "--max-age", "90d"]),
+        "other/db.yaml: SealedSecret prod/db: item \"user\" was sealed on 2026-08-31T22:00:00Z, older than the max age of 90d (--max-age)\nerror: 1 problem found in 1 file checked\n"
+    );
+    // An item with no recorded time (plain sealing records none) has an unknown age.
+    let plain = repo.ours_stdin(&["--cert", "certs/a.pem", "-o", "yaml"], SECRET.as_bytes());
+    assert!(!plain.contains("sealed-at"));
+    repo.write("other/plain.yaml", &plain);
+    let err = fails_at(now, &["check", "other/plain.yaml", "--max-age", "90d"]);
+    assert_eq!(
+        err,
+        "other/plain.yaml: SealedSecret prod/db: item \"password\" has no sealed-secrets-rs/sealed-at record, so its age is unknown (set it again with kubeseal-rs set)\nother/plain.yaml: SealedSecret prod/db: item \"user\" has no sealed-secrets-rs/sealed-at record, so its age is unknown (set it again with kubeseal-rs set)\nerror: 2 problems found in 1 file checked\n"
+    );
+    let err = fails_at(now, &["check", "other", "--max-age", "90"]);
+    assert!(
+        err.starts_with("error: --max-age: invalid duration \"90\""),
+        "{err}"
+    );
+
+    // The repository config: max-age per environment, for the files it matches (strictest).
+    repo.write(
+        ".sealed-secrets.toml",
+        "[environments.prod]\ncert = \"certs/a.pem\"\npaths = [\"prod/**\"]\nmax-age = \"90d\"\n\n[environments.all]\npaths = [\"**\"]\nmax-age = \"26w\"\n",
+    );
+    assert_eq!(
+        at(
+            "2026-11-15T00:00:00Z",
+            &["check", "prod", "other/db.yaml"],
+            b""
+        ),
+        "checked 2 files: no problems\n"
+    );
+    assert_eq!(
+        fails_at(now, &["check", "prod", "other/db.yaml"]),
+        "prod/db.yaml: SealedSecret prod/db: item \"user\" was sealed on 2026-08-31T22:00:00Z, older than the max age of 90d (environment prod)\nerror: 1 problem found in 2 files checked\n"
+    );
+    // The flag counts too, when stricter.
+    assert!(
+        fails_at(now, &["check", "other/db.yaml", "--max-age", "30d"])
+            .starts_with("other/db.yaml: SealedSecret prod/db: item \"password\" was sealed on 2026-11-01T12:00:00Z, older than the max age of 30d (--max-age)\n")
+    );
+
+    // reseal re-encrypts the same values: their times stay (the age is the value's).
+    at(
+        "2027-01-01T00:00:00Z",
+        &[
+            "reseal",
+            "prod",
+            "--cert",
+            "certs/b.pem",
+            "--recovery-private-key",
+            "keys/a.yaml",
+        ],
+        b"",
+    );
+    let resealed = repo.read("prod/db.yaml");
+    assert_ne!(item_line(&resealed, "user"), item_line(&after_set, "user"));
+    assert_eq!(sealed_at_line(&resealed), sealed_at_line(&after_set));
+    assert_eq!(
+        repo.open("prod/db.yaml", "b")["password"],
+        b64("rotated-Password")
     );
 }

@@ -174,7 +174,7 @@ fn prune_needs_an_explicit_selection() {
         d,
         &["keys", "prune", "--older-than", "5y"],
         2,
-        "invalid duration \"5y\": use units d, h, m or s, e.g. 87600h",
+        "invalid duration \"5y\": use units w, d, h, m or s, e.g. 87600h",
     );
     let (code, _, stderr) = run(d, &["keys", "backup"]);
     assert_eq!(code, 2, "{stderr}");

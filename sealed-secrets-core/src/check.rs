@@ -7,7 +7,8 @@
 //!   (what the controller unseals with) and the template (what it was sealed for);
 //! - each item is base64 of a blob whose RSA block (the 2-byte length prefix, SPEC §1.2) is as
 //!   long as the pinned certificate's modulus, and the blob holds that block plus a GCM tag;
-//! - the certificate recorded in the [`SEALED_WITH_ANNOTATION`] is one of the pinned ones.
+//! - the certificate recorded in the [`SEALED_WITH_ANNOTATION`] is one of the pinned ones;
+//! - with a maximum age, every item's time in the [`SEALED_AT_ANNOTATION`] is recent enough.
 //!
 //! Every problem is reported (not only the first), as `<file>: <object>: <reason>`. No message
 //! contains a value: only file names, object names, item names, scopes and fingerprints.
@@ -22,7 +23,18 @@ use crate::scope::Scope;
 use crate::seal::LAST_APPLIED_ANNOTATIONS;
 use crate::types::{SealedSecret, base64_std};
 
-pub use crate::names::SEALED_WITH_ANNOTATION;
+pub use crate::names::{SEALED_AT_ANNOTATION, SEALED_WITH_ANNOTATION};
+
+/// The rotation policy for one file: items sealed longer than `max_age` before `now` fail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgePolicy {
+    pub max_age: time::Duration,
+    /// The maximum age as the user wrote it (`90d`), for messages.
+    pub shown: String,
+    /// Where it comes from (`environment prod`, `--max-age`), for messages.
+    pub source: String,
+    pub now: time::OffsetDateTime,
+}
 
 /// What the repository config pins for one file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -35,6 +47,8 @@ pub struct Pins {
     pub key_sizes: Vec<usize>,
     /// Whether a SealedSecret without the annotation fails.
     pub require_sealed_with: bool,
+    /// The maximum age of items, when one applies.
+    pub max_age: Option<AgePolicy>,
 }
 
 mod templated;
@@ -248,6 +262,9 @@ fn check_sealed_secret(
     {
         problems.push(format!("{object}: legacy spec.data: {problem}"));
     }
+    if let Some(policy) = pins.and_then(|p| p.max_age.as_ref()) {
+        check_ages(object, ss, policy, problems);
+    }
     let Some(pins) = pins.filter(|p| !p.fingerprints.is_empty()) else {
         return;
     };
@@ -262,6 +279,41 @@ fn check_sealed_secret(
             "{object}: no {SEALED_WITH_ANNOTATION} annotation, so the sealing certificate is unknown (reseal it with kubeseal-rs)"
         )),
         None => {}
+    }
+}
+
+/// Every item older than the policy, or without a recorded time, is a problem.
+fn check_ages(object: &str, ss: &SealedSecret, policy: &AgePolicy, problems: &mut Vec<String>) {
+    let record = match ss.metadata.annotations.get(SEALED_AT_ANNOTATION) {
+        None => crate::sealed_at::SealedAt::new(),
+        Some(text) => match crate::sealed_at::parse(text) {
+            Ok(record) => record,
+            Err(error) => {
+                problems.push(format!("{object}: {error}"));
+                return;
+            }
+        },
+    };
+    let items: std::collections::BTreeSet<&str> = ss
+        .spec
+        .encrypted_data
+        .iter()
+        .flatten()
+        .map(|(item, _)| item.as_str())
+        .collect();
+    for item in items {
+        match record.get(item) {
+            None => problems.push(format!(
+                "{object}: item {item:?} has no {SEALED_AT_ANNOTATION} record, so its age is unknown (set it again with kubeseal-rs set)"
+            )),
+            Some(at) if policy.now - *at > policy.max_age => problems.push(format!(
+                "{object}: item {item:?} was sealed on {}, older than the max age of {} ({})",
+                crate::sealed_at::format_time(*at),
+                policy.shown,
+                policy.source
+            )),
+            Some(_) => {}
+        }
     }
 }
 
@@ -342,6 +394,7 @@ mod tests {
             fingerprints: vec!["SHA256:abc".to_owned()],
             key_sizes: vec![512],
             require_sealed_with: true,
+            max_age: None,
         };
         let problems = check_file("a.yaml", yaml.as_bytes(), Some(&pins));
         assert_eq!(problems.len(), 2, "{problems:?}");
@@ -349,6 +402,50 @@ mod tests {
             "RSA block of 256 bytes (2048-bit key) does not fit the pinned 4096-bit key"
         ));
         assert!(problems[1].contains("no sealed-secrets-rs/sealed-with annotation"));
+    }
+
+    #[test]
+    fn items_older_than_the_max_age_or_without_a_time_fail() {
+        use time::macros::datetime;
+        let key = PrivateKey::generate(2048).unwrap();
+        let yaml = sealed_yaml(&key);
+        let policy = |now| Pins {
+            max_age: Some(AgePolicy {
+                max_age: time::Duration::days(90),
+                shown: "90d".to_owned(),
+                source: "--max-age".to_owned(),
+                now,
+            }),
+            ..Pins::default()
+        };
+        let young = policy(datetime!(2027-01-01 00:00:00 UTC));
+        assert_eq!(
+            check_file("a.yaml", yaml.as_bytes(), Some(&young)),
+            [
+                "a.yaml: SealedSecret prod/db: item \"password\" has no sealed-secrets-rs/sealed-at record, so its age is unknown (set it again with kubeseal-rs set)"
+            ]
+        );
+        let stamped = yaml.replacen(
+            "metadata:\n",
+            "metadata:\n  annotations:\n    sealed-secrets-rs/sealed-at: '{\"password\":\"2026-12-02T17:00:00Z\"}'\n",
+            1,
+        );
+        assert!(check_file("a.yaml", stamped.as_bytes(), Some(&young)).is_empty());
+        let old = policy(datetime!(2027-03-03 17:00:01 UTC));
+        assert_eq!(
+            check_file("a.yaml", stamped.as_bytes(), Some(&old)),
+            [
+                "a.yaml: SealedSecret prod/db: item \"password\" was sealed on 2026-12-02T17:00:00Z, older than the max age of 90d (--max-age)"
+            ]
+        );
+        let broken = stamped.replace("2026-12-02T17:00:00Z", "hunter2");
+        let problems = check_file("a.yaml", broken.as_bytes(), Some(&young));
+        assert_eq!(
+            problems,
+            [
+                "a.yaml: SealedSecret prod/db: annotation sealed-secrets-rs/sealed-at is not a JSON object of item names to RFC 3339 times"
+            ]
+        );
     }
 
     #[test]

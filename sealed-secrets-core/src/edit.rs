@@ -92,6 +92,26 @@ pub fn set_entry(
     }
 }
 
+/// [`set_entry`] for any one-line string `value` (JSON text, say): in YAML it is written
+/// single-quoted, so it reads back as the same string whatever characters it holds.
+///
+/// # Errors
+/// The path is missing or written in an unsupported layout.
+pub fn set_string_entry(
+    chunk: &Chunk,
+    path: &[&str],
+    key: &str,
+    value: &str,
+) -> Result<String, EditError> {
+    match chunk.syntax {
+        Syntax::Json => json::set_entry(&chunk.text, path, key, value),
+        Syntax::Yaml => {
+            let quoted = format!("'{}'", value.replace('\'', "''"));
+            yaml::set_entry(&chunk.text, path, key, &quoted)
+        }
+    }
+}
+
 /// Removes `key` from the mapping at `path`; `Ok(None)` when it is not there.
 ///
 /// # Errors

@@ -39,6 +39,7 @@ pub mod names;
 pub mod public_cert;
 pub mod scope;
 pub mod seal;
+pub mod sealed_at;
 pub mod secret_bytes;
 pub mod template;
 pub mod types;

@@ -32,6 +32,11 @@ pub const LAST_APPLIED_ANNOTATIONS: [&str; 2] = [
 /// SealedSecret (outer metadata) annotation: the fingerprint (`SHA256:…`) of the certificate it
 /// was sealed with, written by `kubeseal-rs` and read by `check` (never reaches the Secret).
 pub const SEALED_WITH_ANNOTATION: &str = "sealed-secrets-rs/sealed-with";
+/// SealedSecret (outer metadata) annotation: when each item was sealed, a compact JSON object
+/// item → RFC 3339 UTC time in whole seconds, keys sorted ([`crate::sealed_at`]). Written by
+/// `kubeseal-rs` next to [`SEALED_WITH_ANNOTATION`], read by `check --max-age`; never in the
+/// template, so it never reaches the Secret.
+pub const SEALED_AT_ANNOTATION: &str = "sealed-secrets-rs/sealed-at";
 /// Where controllers before ADR 0004 kept the digest record ([`crate::digest`]) on the Secret;
 /// it now lives in the SealedSecret's `status.unsealedDigest`, and this annotation is only read
 /// once (then removed) from Secrets written by an earlier version.

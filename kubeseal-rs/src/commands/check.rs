@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sealed_secrets_core::check::{self, Pins};
+use sealed_secrets_core::check::{self, AgePolicy, Pins};
 
 use crate::cli::CheckArgs;
 use crate::error::CliError;
@@ -59,6 +59,32 @@ pub fn file_pins(config: &RepoConfig, file: &std::path::Path) -> Option<Pins> {
     pins_for(config, &env_pins, file)
 }
 
+/// The strictest max age that applies to `file`: `--max-age` (`flag`) and those of the
+/// environments that match it.
+fn age_policy(
+    config: Option<&RepoConfig>,
+    flag: Option<&(String, time::Duration)>,
+    file: &std::path::Path,
+    now: time::OffsetDateTime,
+) -> Option<AgePolicy> {
+    let flag = flag.map(|(shown, age)| (shown.clone(), *age, "--max-age".to_owned()));
+    let envs = config.map(|c| c.environments_for(file)).unwrap_or_default();
+    let from_envs = envs.into_iter().filter_map(|env| {
+        env.max_age
+            .as_ref()
+            .map(|(shown, age)| (shown.clone(), *age, format!("environment {}", env.name)))
+    });
+    flag.into_iter()
+        .chain(from_envs)
+        .min_by_key(|(_, age, _)| *age)
+        .map(|(shown, max_age, source)| AgePolicy {
+            max_age,
+            shown,
+            source,
+            now,
+        })
+}
+
 fn pins_for(
     config: &RepoConfig,
     env_pins: &BTreeMap<String, EnvPins>,
@@ -87,6 +113,14 @@ fn pins_for(
 /// Problems were found (after printing them), or the config or a path is unusable.
 pub fn run(args: &CheckArgs) -> Result<(), CliError> {
     let config = repo_config::load(args.config.as_deref())?;
+    let max_age = match &args.max_age {
+        Some(text) => Some((
+            text.clone(),
+            super::keygen::parse_duration(text).map_err(crate::error::CommandError::MaxAge)?,
+        )),
+        None => None,
+    };
+    let now = super::now()?;
     let mut problems = Vec::new();
     let env_pins = config
         .as_ref()
@@ -105,7 +139,10 @@ pub fn run(args: &CheckArgs) -> Result<(), CliError> {
     let mut skipped = 0;
     for file in &files {
         let bytes = input::read_file(file)?;
-        let pins = config.as_ref().and_then(|c| pins_for(c, &env_pins, file));
+        let mut pins = config.as_ref().and_then(|c| pins_for(c, &env_pins, file));
+        if let Some(policy) = age_policy(config.as_ref(), max_age.as_ref(), file, now) {
+            pins.get_or_insert_with(Pins::default).max_age = Some(policy);
+        }
         let checked =
             check::check_file_noting_skips(&sealed_file::display(file), &bytes, pins.as_ref());
         if let Some(note) = checked.skipped {

@@ -7,18 +7,50 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use sealed_secrets_core::cert::Certificate;
-use sealed_secrets_core::edit;
+use sealed_secrets_core::edit::{self, Chunk};
 use sealed_secrets_core::seal;
+use sealed_secrets_core::sealed_at::{self, SEALED_AT_ANNOTATION};
 use sealed_secrets_core::types::{SealedSecret, base64_std};
 use zeroize::Zeroizing;
 
 use crate::cli::{SetArgs, UnsetArgs};
-use crate::error::{CliError, SetError};
+use crate::error::{CliError, CommandError, SetError};
 use crate::sealed_file::{Object, SealedFile};
 use crate::{input, output, sealed_file};
 
 /// `spec.encryptedData`.
 pub const ENCRYPTED_DATA: [&str; 2] = ["spec", "encryptedData"];
+/// `metadata.annotations` (the outer ones).
+pub const ANNOTATIONS: [&str; 2] = ["metadata", "annotations"];
+
+/// The object's `sealed-at` value after `key` was sealed now (other items' times kept).
+fn sealed_at_after_set(
+    file: &SealedFile,
+    object: &Object,
+    key: &str,
+    now: time::OffsetDateTime,
+) -> Result<String, CliError> {
+    let existing = object.sealed.metadata.annotations.get(SEALED_AT_ANNOTATION);
+    sealed_at::updated(existing.map(String::as_str), [key], now).map_err(|e| {
+        CommandError::SealedAt {
+            at: format!("{}: {}", file.shown, object.describe()),
+            error: e.to_string(),
+        }
+        .into()
+    })
+}
+
+/// `change` applied to a chunk's text, keeping its syntax.
+fn then<T>(
+    chunk: &Chunk,
+    text: String,
+    change: impl FnOnce(&Chunk) -> Result<T, edit::EditError>,
+) -> Result<T, edit::EditError> {
+    change(&Chunk {
+        text,
+        syntax: chunk.syntax,
+    })
+}
 
 /// Refuses to add an item sealed for another key than the object's other items.
 fn check_same_key(file: &SealedFile, object: &Object, cert: &Certificate) -> Result<(), CliError> {
@@ -147,6 +179,8 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
     )?;
     // Also covered above when the file records its certificate; kept for files that do not.
     check_same_key(&file, &object, &cert)?;
+    // Before the value is asked for: an unreadable record fails without a prompt.
+    let stamped = sealed_at_after_set(&file, &object, &key, super::now()?)?;
     let value = read_value(from_file.as_deref(), &key)?;
     if value.is_empty() && !allow_empty {
         let from = from_file.as_deref().map_or_else(
@@ -187,8 +221,15 @@ pub fn run_set(args: SetArgs) -> Result<(), CliError> {
         .encrypted_data
         .get_or_insert_with(Default::default)
         .insert(key.clone(), ciphertext.clone());
+    expected[index]
+        .metadata
+        .annotations
+        .insert(SEALED_AT_ANNOTATION.to_owned(), stamped.clone());
     file.edit(index, |chunk| {
-        edit::set_entry(chunk, &ENCRYPTED_DATA, &key, &ciphertext)
+        let text = edit::set_entry(chunk, &ENCRYPTED_DATA, &key, &ciphertext)?;
+        then(chunk, text, |c| {
+            edit::set_string_entry(c, &ANNOTATIONS, SEALED_AT_ANNOTATION, &stamped)
+        })
     })?;
     let text = file.render_checked(&expected)?;
     output::write_atomic(&file.path, text.as_bytes(), false)?;
@@ -230,10 +271,44 @@ pub fn run_unset(args: &UnsetArgs) -> Result<(), CliError> {
         }
         .into());
     }
+    // Its time goes with it (and the annotation, when no item is left in it).
+    let stamped = match object.sealed.metadata.annotations.get(SEALED_AT_ANNOTATION) {
+        None => None,
+        Some(existing) => Some(sealed_at::without(existing, key).map_err(|e| {
+            CliError::from(CommandError::SealedAt {
+                at: format!("{}: {}", file.shown, object.describe()),
+                error: e.to_string(),
+            })
+        })?),
+    };
+    let annotations = &mut expected[index].metadata.annotations;
+    match &stamped {
+        Some(Some(value)) => {
+            annotations.insert(SEALED_AT_ANNOTATION.to_owned(), value.clone());
+        }
+        Some(None) => {
+            annotations.remove(SEALED_AT_ANNOTATION);
+        }
+        None => {}
+    }
     file.edit(index, |chunk| {
-        edit::remove_entry(chunk, &ENCRYPTED_DATA, key)?.ok_or(edit::EditError::PathNotFound {
-            path: format!("spec.encryptedData.{key}"),
-        })
+        let text = edit::remove_entry(chunk, &ENCRYPTED_DATA, key)?.ok_or(
+            edit::EditError::PathNotFound {
+                path: format!("spec.encryptedData.{key}"),
+            },
+        )?;
+        match &stamped {
+            Some(Some(value)) => then(chunk, text, |c| {
+                edit::set_string_entry(c, &ANNOTATIONS, SEALED_AT_ANNOTATION, value)
+            }),
+            Some(None) => {
+                let removed = then(chunk, text.clone(), |c| {
+                    edit::remove_entry(c, &ANNOTATIONS, SEALED_AT_ANNOTATION)
+                })?;
+                Ok(removed.unwrap_or(text))
+            }
+            None => Ok(text),
+        }
     })?;
     let text = file.render_checked(&expected)?;
     output::write_atomic(&file.path, text.as_bytes(), false)?;

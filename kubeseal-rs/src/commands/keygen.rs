@@ -11,12 +11,12 @@ use crate::cli::KeygenArgs;
 use crate::error::{CliError, KeygenError};
 use crate::output;
 
-/// Parses a Go-style duration (`87600h`, `1h30m`, `90s`) plus a `d` (24h) unit.
+/// Parses a Go-style duration (`87600h`, `1h30m`, `90s`) plus `d` (24h) and `w` (7d) units.
 ///
 /// # Errors
 /// Not a positive duration.
 pub fn parse_duration(text: &str) -> Result<time::Duration, String> {
-    let bad = || format!("invalid duration {text:?}: use units d, h, m or s, e.g. 87600h");
+    let bad = || format!("invalid duration {text:?}: use units w, d, h, m or s, e.g. 87600h");
     let mut total: i64 = 0;
     let mut number = String::new();
     for c in text.chars() {
@@ -27,6 +27,7 @@ pub fn parse_duration(text: &str) -> Result<time::Duration, String> {
         let n: i64 = number.parse().map_err(|_| bad())?;
         number.clear();
         let unit = match c {
+            'w' => 604_800,
             'd' => 86_400,
             'h' => 3_600,
             'm' => 60,
@@ -105,6 +106,7 @@ mod tests {
         assert_eq!(parse_duration("87600h").unwrap().whole_hours(), 87_600);
         assert_eq!(parse_duration("1h30m").unwrap().whole_minutes(), 90);
         assert_eq!(parse_duration("30d").unwrap().whole_days(), 30);
+        assert_eq!(parse_duration("2w").unwrap().whole_days(), 14);
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("h").is_err());
         assert!(parse_duration("0s").is_err());

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use sealed_secrets_core::manifest;
 use sealed_secrets_core::seal;
+use sealed_secrets_core::sealed_at::{self, SEALED_AT_ANNOTATION};
 
 use crate::cli::Format;
 use crate::error::CliError;
@@ -100,6 +101,24 @@ pub fn run(plan: &Plan, target_path: &Path) -> Result<(), CliError> {
             source,
         })?;
 
+    // The merged items' times (added if the target records none; others kept).
+    let merged_items = update.spec.encrypted_data.clone().unwrap_or_default();
+    if !merged_items.is_empty() {
+        let existing = target.metadata.annotations.get(SEALED_AT_ANNOTATION);
+        let stamped = sealed_at::updated(
+            existing.map(String::as_str),
+            merged_items.keys().map(String::as_str),
+            super::now()?,
+        )
+        .map_err(|e| crate::error::CommandError::SealedAt {
+            at: format!("{target_display}: {object}"),
+            error: e.to_string(),
+        })?;
+        target
+            .metadata
+            .annotations
+            .insert(SEALED_AT_ANNOTATION.to_owned(), stamped);
+    }
     let encrypted = target
         .spec
         .encrypted_data

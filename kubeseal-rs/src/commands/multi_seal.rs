@@ -184,6 +184,7 @@ pub fn run(plan: &Plan, targets: &[Target], pattern: &str) -> Result<(), CliErro
     let mut opts = super::seal::seal_options(plan);
     super::seal::assume_default_namespace(&mut opts, secrets.iter().map(|(_, s)| s));
 
+    let now = super::now()?;
     let mut outputs: BTreeMap<PathBuf, (String, String)> = BTreeMap::new();
     for (cluster, cert) in &certs {
         for (position, secret) in &secrets {
@@ -198,6 +199,7 @@ pub fn run(plan: &Plan, targets: &[Target], pattern: &str) -> Result<(), CliErro
                 SEALED_WITH_ANNOTATION.to_owned(),
                 cert.fingerprint().to_string(),
             );
+            sealed_secrets_core::sealed_at::record_all(&mut sealed, now);
             let meta = &sealed.metadata;
             let namespace = if meta.namespace.is_empty() {
                 "cluster-wide"

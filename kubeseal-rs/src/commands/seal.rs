@@ -78,6 +78,7 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut opts = seal_options(plan);
     assume_default_namespace(&mut opts, secrets.iter().map(|(_, s)| s));
+    let now = super::now()?;
     let mut out = String::new();
     for (position, secret) in secrets {
         let mut sealed = seal::seal_secret(secret, cert.public_key(), &opts).map_err(|source| {
@@ -91,6 +92,9 @@ pub fn run(plan: &Plan) -> Result<(), CliError> {
                 sealed_secrets_core::check::SEALED_WITH_ANNOTATION.to_owned(),
                 cert.fingerprint().to_string(),
             );
+            // With the certificate, when each item was sealed (`check --max-age`); plain
+            // sealing stays annotation-free, as upstream's output.
+            sealed_secrets_core::sealed_at::record_all(&mut sealed, now);
         }
         out.push_str(&output::render(&sealed, plan.io.format)?);
     }

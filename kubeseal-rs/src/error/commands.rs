@@ -41,6 +41,15 @@ pub enum CommandError {
     /// `check`: `N problems found in M files checked`.
     #[error("{problems} found in {files} checked")]
     CheckProblems { problems: String, files: String },
+    /// The hidden `SSRS_NOW` (tests' clock) does not parse.
+    #[error("invalid SSRS_NOW {0:?}: use RFC 3339")]
+    BadNow(String),
+    /// `--max-age` does not parse (the parser's message).
+    #[error("--max-age: {0}")]
+    MaxAge(String),
+    /// A `sealed-at` record that `set`, `unset` or `--merge-into` must update cannot be read.
+    #[error("{at}: {error}; fix or remove it first")]
+    SealedAt { at: String, error: String },
     #[error(
         "{file}: {object}: refusing to {command}: the file is sealed for {existing}; {command} would seal for {would}{because}; nothing was written"
     )]
