@@ -1260,4 +1260,39 @@ fn items_record_when_they_were_sealed_and_check_enforces_a_max_age() {
         repo.open("prod/db.yaml", "b")["password"],
         b64("rotated-Password")
     );
+
+    // --merge-into: the merged item's time changes, the others' stay.
+    // (The config pins prod to a's certificate, which the reseal left.)
+    std::fs::remove_file(repo.path(".sealed-secrets.toml")).unwrap();
+    let one = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\nstringData:\n  user: merged-User\n";
+    at(
+        "2027-02-01T00:00:00Z",
+        &["--cert", "certs/b.pem", "--merge-into", "prod/db.yaml"],
+        one.as_bytes(),
+    );
+    assert_eq!(
+        sealed_at_line(&repo.read("prod/db.yaml")),
+        r#"    sealed-secrets-rs/sealed-at: '{"password":"2026-11-01T12:00:00Z","user":"2027-02-01T00:00:00Z"}'"#
+    );
+
+    // Sealing for several clusters records the time in every output.
+    at(
+        "2027-03-01T00:00:00Z",
+        &[
+            "--cert",
+            "certs/a.pem",
+            "--cert",
+            "certs/b.pem",
+            "-w",
+            "multi/{cluster}/{name}.yaml",
+        ],
+        SECRET.as_bytes(),
+    );
+    for cluster in ["a", "b"] {
+        assert_eq!(
+            sealed_at_line(&repo.read(&format!("multi/{cluster}/db.yaml"))),
+            r#"    sealed-secrets-rs/sealed-at: '{"password":"2027-03-01T00:00:00Z","user":"2027-03-01T00:00:00Z"}'"#,
+            "{cluster}"
+        );
+    }
 }
