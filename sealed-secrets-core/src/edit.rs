@@ -104,11 +104,13 @@ pub fn set_string_entry(
     value: &str,
 ) -> Result<String, EditError> {
     match chunk.syntax {
-        Syntax::Json => json::set_entry(&chunk.text, path, key, value),
-        Syntax::Yaml => {
-            let quoted = format!("'{}'", value.replace('\'', "''"));
-            yaml::set_entry(&chunk.text, path, key, &quoted)
-        }
+        Syntax::Json => set_entry(chunk, path, key, value),
+        Syntax::Yaml => set_entry(
+            chunk,
+            path,
+            key,
+            &format!("'{}'", value.replace('\'', "''")),
+        ),
     }
 }
 
