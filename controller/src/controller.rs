@@ -592,6 +592,7 @@ pub async fn reconcile<C: Cluster>(
     async move {
         let started = tokio::time::Instant::now();
         ctx.metrics.unseal_requests.inc();
+        ctx.metrics.sealed_ages.observe(&key, &obj);
         tracing::debug!("reconciling");
         let outcome = apply(&obj, &ctx).await;
         // How long templates ran may depend on a plaintext: a SealedSecret with templates
@@ -757,6 +758,9 @@ pub async fn handle_deleted<C: Cluster>(obj: &SealedSecretObject, ctx: &Context<
         .forget_condition(&namespace, &name, &obj.instance_label());
     ctx.metrics
         .key_dependents
+        .forget(&format!("{namespace}/{name}"));
+    ctx.metrics
+        .sealed_ages
         .forget(&format!("{namespace}/{name}"));
     ctx.retries().remove(&obj.key());
     ctx.drift.forget(&obj.key());

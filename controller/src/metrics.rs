@@ -7,6 +7,7 @@
 pub mod exposition;
 #[cfg(target_os = "linux")]
 pub mod process;
+pub mod sealed_age;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -67,6 +68,8 @@ pub struct Metrics {
     pub secrets_repaired: IntCounter,
     /// `sealed_secrets_rs_key_dependents{fingerprint}`.
     pub key_dependents: KeyDependents,
+    /// `sealed_secrets_rs_sealed_values_older_than{age}`, `…_unrecorded`.
+    pub sealed_ages: sealed_age::SealedAges,
     /// promhttp's `promhttp_metric_handler_requests_total{code}`.
     scrapes: IntCounterVec,
     /// promhttp's `promhttp_metric_handler_requests_in_flight`.
@@ -238,6 +241,7 @@ impl Metrics {
             by_object: Arc::new(Mutex::new(HashMap::new())),
         };
         registry.register(Box::new(key_dependents.gauge.clone()))?;
+        let sealed_ages = sealed_age::SealedAges::register(&registry)?;
         registry.register(Box::new(build_info.clone()))?;
         registry.register(Box::new(unseal_requests.clone()))?;
         registry.register(Box::new(unseal_errors.clone()))?;
@@ -282,6 +286,7 @@ impl Metrics {
             unseal_skipped,
             secrets_repaired,
             key_dependents,
+            sealed_ages,
             scrapes,
             scrapes_in_flight,
         })
@@ -376,6 +381,8 @@ impl Metrics {
     /// The text exposition of every metric.
     #[must_use]
     pub fn encode(&self) -> (String, Vec<u8>) {
+        self.sealed_ages
+            .refresh(time::OffsetDateTime::now_utc().unix_timestamp());
         let encoder = TextEncoder::new();
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail for IO reasons; a malformed family is skipped.

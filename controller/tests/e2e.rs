@@ -25,6 +25,9 @@
 //! - a Secret edited out of band is put back (drift repair), another tool's annotation kept, with
 //!   a `SecretRepaired` event; with `sealed-secrets-rs/drift-repair: "false"` the edit stays
 //!   until the SealedSecret changes;
+//! - `sealed_secrets_rs_sealed_values_older_than{age}` counts a SealedSecret whose
+//!   `sealed-secrets-rs/sealed-at` record is older than that, and stops counting it when the
+//!   record is renewed;
 //! - in-cluster, as a ServiceAccount with exactly upstream's RBAC, nothing is forbidden;
 //! - at the end, no plaintext value of the run (nor its base64, nor a private key) appears in
 //!   the controller logs (`--log-level DEBUG`, `RUST_LOG=debug`), in any Event or in any status.
@@ -236,6 +239,8 @@ async fn controller_on_a_real_api_server() {
     eprintln!("[{:>5.1?}] recreation", started.elapsed());
     drift_repair(&ctx, &controller, &second_cert, &mysecret_value).await;
     eprintln!("[{:>5.1?}] drift repair", started.elapsed());
+    sealed_ages(&ctx, &controller, &second_cert).await;
+    eprintln!("[{:>5.1?}] sealed-value ages", started.elapsed());
     let incluster_ns = format!("ssrs-incluster-{}", std::process::id());
     runs_in_cluster_with_upstream_rbac(&cluster, &ctx, &incluster_ns, &incluster_log).await;
     eprintln!("[{:>5.1?}] in-cluster, key renewal", started.elapsed());
@@ -796,6 +801,51 @@ async fn edit_secret(ctx: &Ctx, name: &str, value: &str) -> Secret {
 /// Scenario: drift repair. `mysecret`'s value edited by hand comes back (the other tool's
 /// annotation stays), with a `SecretRepaired` Warning that names the Secret only; an object
 /// annotated `sealed-secrets-rs/drift-repair: "false"` keeps the edit until its spec changes.
+/// The rotation-age gauges follow the `sealed-at` annotation `kubeseal-rs` writes.
+async fn sealed_ages(ctx: &Ctx, controller: &Process, cert: &str) {
+    const OLD: &str = "sealed_secrets_rs_sealed_values_older_than{age=\"90d\"}";
+    let scrape = || async {
+        let (_, text) = http_get(controller.metrics_port, "/metrics").await.unwrap();
+        metric(&text, OLD)
+    };
+    let before = scrape().await.expect("the gauge exists from the start");
+    let value = ctx.plaintexts.value("agedvalue");
+    let mut object = seal(cert, input(&ctx.ns, "aged", &[("foo", &value)], &[], &[]));
+    let hundred_days_ago = time::OffsetDateTime::now_utc() - time::Duration::days(100);
+    let at = |t: time::OffsetDateTime| {
+        serde_json::json!({"sealed-secrets-rs/sealed-at": format!(
+            "{{\"foo\":\"{}\"}}",
+            sealed_secrets_core::sealed_at::format_time(t)
+        )})
+    };
+    object["metadata"]["annotations"] = at(hundred_days_ago);
+    create_sealed(&ctx.ss, object).await;
+    wait_synced(&ctx.ss, "aged", "True").await;
+    eventually(
+        "aged counted as older than 90d",
+        Duration::from_secs(30),
+        || async { (scrape().await? >= before + 1.0).then_some(()) },
+    )
+    .await;
+    // Sealed again today (as `kubeseal-rs set` records it): no longer counted.
+    ctx.ss
+        .patch(
+            "aged",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "metadata": {"annotations": at(time::OffsetDateTime::now_utc())}
+            })),
+        )
+        .await
+        .expect("patch SealedSecret");
+    eventually(
+        "aged no longer counted",
+        Duration::from_secs(30),
+        || async { (scrape().await? <= before).then_some(()) },
+    )
+    .await;
+}
+
 async fn drift_repair(ctx: &Ctx, controller: &Process, cert: &str, value: &str) {
     let edited = ctx.plaintexts.value("drift-edit");
     let before = edit_secret(ctx, "mysecret", &edited).await;
