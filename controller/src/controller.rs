@@ -12,7 +12,9 @@
 
 mod cluster;
 mod drift;
+mod records;
 mod report;
+mod retry;
 mod watch;
 
 use std::collections::HashMap;
@@ -27,10 +29,14 @@ use tracing::Instrument as _;
 
 pub use self::cluster::{Cluster, KubeCluster};
 pub use self::drift::DriftState;
+pub use self::records::Record;
+use self::records::{best_check, lookup_in, record_of, records_of};
 use self::report::{CONFLICT_RETRIES, immutable_refused, update_failed, update_status};
+use self::retry::will_retry;
+pub use self::retry::{UNAVAILABLE_MAX_DELAY, error_policy, retry_delay};
 pub use self::watch::{Readiness, Shared, WatchOptions, run};
 use crate::digest::{self, DigestInput};
-use crate::error::{ReconcileError, RetryPolicy, api_error_text, is_conflict, is_not_found};
+use crate::error::{ReconcileError, api_error_text, is_conflict, is_not_found};
 use crate::events::{
     EventType, MESSAGE_UNSEALED, REASON_SECRET_REPAIRED, REASON_UNSEAL_FAILED, REASON_UNSEALED,
     REASON_UPDATE_FAILED, repaired_message,
@@ -124,85 +130,6 @@ fn names(obj: &SealedSecretObject) -> (String, String) {
         obj.metadata.namespace.clone().unwrap_or_default(),
         obj.metadata.name.clone().unwrap_or_default(),
     )
-}
-
-fn lookup_in<'k>(keys: &'k KeySet) -> impl Fn(&str) -> Option<&'k digest::DigestKey> + 'k {
-    |fp| keys.by_fingerprint(fp).and_then(|e| e.digest_key.as_ref())
-}
-
-/// The records to check, best first: the one this process last wrote to the status when the
-/// stored one differs (the watch cache may not show that write yet), then the stored one.
-fn records_of(
-    drift: &DriftState,
-    object: &str,
-    ss: &SealedSecret,
-    secret: Option<&Secret>,
-) -> Vec<digest::Found> {
-    let stored = digest::find(ss, secret);
-    let remembered = drift
-        .remembered(object)
-        .filter(|value| stored.as_ref().is_none_or(|s| s.value != *value))
-        .and_then(|value| {
-            Some(digest::Found {
-                record: digest::DigestRecord::parse(&value)?,
-                value,
-                source: digest::Source::Memory,
-            })
-        });
-    remembered.into_iter().chain(stored).collect()
-}
-
-/// What the best of `records` says of (`ss`, `secret`), and that record: the first that
-/// proves the Secret current, else the first that shows a drift, else the first one.
-fn best_check(
-    keys: &KeySet,
-    records: Vec<digest::Found>,
-    ss: &SealedSecret,
-    accept_v1: bool,
-    secret: &Secret,
-) -> (digest::Check, Option<digest::Found>) {
-    let mut best: (digest::Check, Option<digest::Found>) = (digest::Check::Changed, None);
-    for found in records {
-        let check = digest::check(&found.record, ss, accept_v1, secret, lookup_in(keys));
-        match check {
-            digest::Check::Current => return (check, Some(found)),
-            digest::Check::Drifted if best.0 != digest::Check::Drifted => {
-                best = (check, Some(found));
-            }
-            _ if best.1.is_none() => best.1 = Some(found),
-            _ => {}
-        }
-    }
-    best
-}
-
-fn record_of(
-    keys: &KeySet,
-    ss: &SealedSecret,
-    accept_v1: bool,
-    keys_used: &[String],
-    secret: &Secret,
-) -> Option<String> {
-    let signing = keys_used
-        .first()
-        .and_then(|fp| keys.by_fingerprint(fp))
-        .or_else(|| keys.latest())?;
-    let digest_key = signing.digest_key.as_ref()?;
-    let input = DigestInput {
-        sealed: ss,
-        accept_v1_data: accept_v1,
-        keys_used,
-    };
-    digest::record_value(digest_key, signing.fingerprint.as_str(), &input, secret)
-}
-
-/// What a pass does to the record in the status (`status.unsealedDigest`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Record {
-    /// The stored one stands: nothing was learnt, or this process already wrote it.
-    Keep,
-    /// This one; `None`: no record (the optimisation is off, or a legacy `spec.data` object).
-    Set(Option<String>),
 }
 
 /// A successful pass: what it did, and the record to keep.
@@ -683,72 +610,8 @@ pub const REPORT_DELAY: Duration = Duration::from_millis(1500);
 /// How long the templates of one SealedSecret may run, all together.
 pub const TEMPLATE_TIME: Duration = Duration::from_millis(500);
 
-/// The longest wait between retries while the API server is unavailable.
-pub const UNAVAILABLE_MAX_DELAY: Duration = Duration::from_secs(60);
-
 /// When a reconcile whose status write failed is redone.
 const STATUS_RETRY_DELAY: Duration = Duration::from_secs(2);
-
-/// Back-off of the n-th retry (client-go's per-item limiter: 5 ms doubling, capped at 1000 s).
-#[must_use]
-pub fn retry_delay(attempt: u32) -> Duration {
-    let factor = 2u64.saturating_pow(attempt.saturating_sub(1));
-    Duration::from_millis(5u64.saturating_mul(factor)).min(Duration::from_secs(1000))
-}
-
-/// Counts one more failed attempt for `key`; returns the count.
-fn next_attempt<C: Cluster>(ctx: &Context<C>, key: &str) -> u32 {
-    let mut retries = ctx.retries();
-    let n = retries.entry(key.to_owned()).or_insert(0);
-    *n = n.saturating_add(1);
-    *n
-}
-
-/// Whether [`error_policy`] will requeue `err` (reported as `Reconciling` rather than
-/// `Stalled`): the same decision, from the attempts made so far.
-fn will_retry<C: Cluster>(ctx: &Context<C>, key: &str, err: &ReconcileError) -> bool {
-    match err.retry_policy() {
-        RetryPolicy::AwaitChange => false,
-        RetryPolicy::UntilAvailable => true,
-        RetryPolicy::Backoff => {
-            let made = ctx.retries().get(key).copied().unwrap_or(0);
-            made.saturating_add(1) <= ctx.config.max_unseal_retries
-        }
-    }
-}
-
-/// The error policy: transient errors are retried with back-off up to `--max-unseal-retries`
-/// times, the rest wait for a change.
-pub fn error_policy<C: Cluster>(
-    obj: Arc<SealedSecretObject>,
-    err: &ReconcileError,
-    ctx: Arc<Context<C>>,
-) -> Action {
-    let key = obj.key();
-    match err.retry_policy() {
-        RetryPolicy::AwaitChange => {
-            ctx.retries().remove(&key);
-            tracing::error!(sealed_secret = %key, error = %err, "cannot unseal, waiting for a change");
-            Action::await_change()
-        }
-        RetryPolicy::Backoff => {
-            let attempt = next_attempt(&ctx, &key);
-            if attempt > ctx.config.max_unseal_retries {
-                ctx.retries().remove(&key);
-                tracing::error!(sealed_secret = %key, error = %err, "error updating, giving up");
-                Action::await_change()
-            } else {
-                tracing::error!(sealed_secret = %key, error = %err, attempt, "error updating, will retry");
-                Action::requeue(retry_delay(attempt))
-            }
-        }
-        RetryPolicy::UntilAvailable => {
-            let attempt = next_attempt(&ctx, &key);
-            tracing::warn!(sealed_secret = %key, error = %err, attempt, "API server unavailable, will retry");
-            Action::requeue(retry_delay(attempt).min(UNAVAILABLE_MAX_DELAY))
-        }
-    }
-}
 
 /// A SealedSecret disappeared (SPEC §3.6 step 2, §3.3 delete handler).
 pub async fn handle_deleted<C: Cluster>(obj: &SealedSecretObject, ctx: &Context<C>) {

@@ -12,9 +12,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sealed_secrets_core::seal::{MANAGED_ANNOTATION, PATCH_ANNOTATION};
 use sealed_secrets_core::types;
 
-use crate::digest::DIGEST_ANNOTATION;
 use crate::resource::{self, meta_from_core};
 use crate::value_errors::VALUE_ERRORS_ANNOTATION;
+use sealed_secrets_core::names::UNSEALED_DIGEST_ANNOTATION as DIGEST_ANNOTATION;
 
 /// The error text upstream uses when a Secret update is refused by the API server because the
 /// Secret is immutable.
