@@ -1264,6 +1264,30 @@ fn items_record_when_they_were_sealed_and_check_enforces_a_max_age() {
     // --merge-into: the merged item's time changes, the others' stay.
     // (The config pins prod to a's certificate, which the reseal left.)
     std::fs::remove_file(repo.path(".sealed-secrets.toml")).unwrap();
+    // A record that does not read: set and unset refuse, nothing is written.
+    let good = repo.read("prod/db.yaml");
+    let broken = good.replace(
+        sealed_at_line(&good),
+        "    sealed-secrets-rs/sealed-at: 'nope'",
+    );
+    repo.write("prod/db.yaml", &broken);
+    let unreadable = "error: prod/db.yaml: SealedSecret prod/db: annotation sealed-secrets-rs/sealed-at is not a JSON object of item names to RFC 3339 times; fix or remove it first\n";
+    let out = run_at(
+        &ours(),
+        repo.dir.path(),
+        "2027-02-01T00:00:00Z",
+        &["set", "prod/db.yaml", "user", "--cert", "certs/b.pem"],
+        b"x",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), unreadable);
+    assert_eq!(
+        fails_at("2027-02-01T00:00:00Z", &["unset", "prod/db.yaml", "user"]),
+        unreadable
+    );
+    assert_eq!(repo.read("prod/db.yaml"), broken);
+    repo.write("prod/db.yaml", &good);
+
     let one = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\nstringData:\n  user: merged-User\n";
     at(
         "2027-02-01T00:00:00Z",
