@@ -28,6 +28,7 @@ with the one key it has), and marked as such.
 """
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -475,6 +476,12 @@ class Bench:
             k["metadata"]["namespace"] = ns
             self.api.request("POST", SECRET_PATH.format(ns=ns), k, ok=(201, 409))
             self.sides[kind] = {"ns": ns, "ctl": Controller(a, kind, ns, a.work)}
+        if a.n_unrelated:
+            t = time.monotonic()
+            for side in self.sides.values():
+                self.create_unrelated(side["ns"])
+            log(f"created {a.n_unrelated} unrelated Secrets of {a.unrelated_bytes} B in each "
+                f"namespace in {time.monotonic() - t:.1f} s")
         cert = os.path.join(a.work, "cert.pem")
         t = time.monotonic()
         n_upd = min(a.n_big, max(a.rounds, a.restart_rounds) * int(a.rate * a.duration))
@@ -503,6 +510,22 @@ class Bench:
                 return
             time.sleep(0.5)
         raise ApiError(f"{ns} not empty after 300 s")
+
+    def create_unrelated(self, ns):
+        """Secrets no SealedSecret owns, as every real cluster has (here: Helm release
+        Secrets, type helm.sh/release.v1, which clean() leaves alone)."""
+        a = self.args
+        blob = base64.b64encode(os.urandom(a.unrelated_bytes)).decode()
+        objs = [{
+            "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+            "metadata": {"name": f"sh.helm.release.v1.app-{i:05d}.v1",
+                         "labels": {"owner": "helm", "name": f"app-{i:05d}",
+                                    "status": "deployed", "version": "1"}},
+            "data": {"release": blob},
+        } for i in range(a.n_unrelated)]
+        path = SECRET_PATH.format(ns=ns)
+        run_parallel(lambda o: self.api.request("POST", path, o, ok=(201, 409)), objs,
+                     a.threads)
 
     def create(self, ns, objs):
         path = SS_PATH.format(ns=ns)
@@ -634,6 +657,14 @@ class Bench:
                 self.record("steady", "RSS idle (MiB)", kind, rss_idle / 1024)
                 self.record("steady", "CPU idle (% of a core)", kind, 100 * idle_cpu)
                 # ... and under RATE updates/s
+                hold = os.environ.get("SSRS_BENCH_HOLD")
+                if hold and kind == "ours":
+                    # Profiling: the controller stays up, idle, until the file is removed.
+                    with open(hold, "w") as f:
+                        f.write(f"{ctl.pid}\n")
+                    log(f"holding: pid {ctl.pid} in {hold}; remove the file to go on")
+                    while os.path.exists(hold):
+                        time.sleep(1)
                 w = self.watch(side["ns"])
                 lat, lost, cpu_load, rss_load, hwm = self.load(side, ctl, w, r, per_round)
                 w.stop()
@@ -733,7 +764,8 @@ class Bench:
             print(f"RSA decryptions ({kind}): {how}")
         print(f"rounds: {a.rounds} cold, {a.restart_rounds or a.rounds} restart + steady "
               f"(alternating, medians); N_COLD={a.n_cold}, N_BIG={a.n_big}, "
-              f"{ITEMS} items per SealedSecret, RSA-4096; steady load {a.rate:g} updates/s for "
+              f"{ITEMS} items per SealedSecret, RSA-4096; "
+              f"{a.n_unrelated} unrelated Secrets of {a.unrelated_bytes} B per namespace; steady load {a.rate:g} updates/s for "
               f"{a.duration:g} s; controller flags: --all-namespaces=false {a.controller_args}")
 
 
@@ -750,6 +782,10 @@ def main():
                    help="rounds of restart + steady (default: --rounds)")
     p.add_argument("--n-cold", type=int, default=1000)
     p.add_argument("--n-big", type=int, default=10000)
+    p.add_argument("--n-unrelated", type=int, default=0,
+                   help="Secrets no SealedSecret owns, created in each controller's namespace")
+    p.add_argument("--unrelated-bytes", type=int, default=4096,
+                   help="size of each unrelated Secret's value before base64")
     p.add_argument("--rate", type=float, default=20)
     p.add_argument("--duration", type=float, default=30)
     p.add_argument("--idle-window", type=float, default=10)

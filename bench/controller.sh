@@ -7,7 +7,9 @@
 #   bench/controller.sh [--quick] [ROUNDS]        (default 3 rounds; --quick: 1 small round)
 #
 # Environment: SSRS_BENCH_ARGS adds bench/controller.py options (e.g. "--n-big 5000");
-# SSRS_BENCH_UNSEAL_MS skips the criterion run that measures one RSA-4096 decryption.
+# SSRS_BENCH_UNSEAL_MS skips the criterion run that measures one RSA-4096 decryption;
+# SSRS_BENCH_HOLD=FILE (profiling) keeps our controller up and idle after the restart, its pid
+# in FILE, until FILE is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"

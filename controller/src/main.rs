@@ -4,6 +4,13 @@ use std::process::ExitCode;
 
 use sealed_secrets_controller::{app, cli, telemetry};
 
+/// mimalloc instead of glibc's malloc: the watch caches are built from many short-lived
+/// allocations (each listed page is parsed, then copied into the cache), which glibc's
+/// per-thread arenas keep as fragmented free memory; mimalloc returns freed pages to the
+/// system (docs/performance.md, "Memory").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let mode = match cli::parse(std::env::args_os()) {
         Ok(mode) => mode,

@@ -1,6 +1,6 @@
 //! Unit tests of the reconciler against a scripted in-memory [`Cluster`].
 
-use super::watch::slim_secret;
+use super::watch::cache_event;
 use super::*;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -351,8 +351,11 @@ async fn creates_owned_secret_then_skips_unchanged() {
 
     // With the Secret in the watch cache (slimmed as the watch does), not even a GET.
     let gets = h.ctx.cluster.gets.load(Ordering::SeqCst);
-    let mut cached = stored(&h).unwrap();
-    slim_secret(&mut cached);
+    let Some(kube::runtime::watcher::Event::Apply(cached)) =
+        cache_event(kube::runtime::watcher::Event::Apply(stored(&h).unwrap()))
+    else {
+        panic!("our Secret must be cached");
+    };
     assert!(
         cached.data.is_some(),
         "our Secret keeps its data in the cache"

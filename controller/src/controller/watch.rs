@@ -155,27 +155,43 @@ fn reconcile_trigger_hash(obj: &SealedSecretObject) -> Option<u64> {
     Some(h.finish())
 }
 
-/// What the Secret watch cache keeps of a Secret: its metadata without `managedFields`, and its
-/// data only when a SealedSecret may have written it (owned by a SealedSecret, annotated
-/// `managed` or `patch`, or carrying the legacy digest annotation): the only use of cached data
-/// is the digest check; any other Secret is read from the API server when it matters. Unrelated
-/// Secrets in a watched namespace (Helm releases, tokens, TLS) then cost a few hundred bytes
-/// each, not their size.
-pub(super) fn slim_secret(secret: &mut Secret) {
-    secret.metadata.managed_fields = None;
+/// Whether a SealedSecret may have written `secret` (owned by a SealedSecret, annotated
+/// `managed` or `patch`, or carrying the legacy digest annotation): the only Secrets the watch
+/// cache keeps.
+fn may_be_ours(secret: &Secret) -> bool {
     let owned = secret
         .metadata
         .owner_references
         .iter()
         .flatten()
         .any(|o| o.kind == "SealedSecret" && o.api_version.starts_with("bitnami.com/"));
-    let ours = owned
+    owned
         || target_secret::is_managed(secret)
         || target_secret::is_patch(secret)
-        || digest::has_legacy_annotation(secret);
-    if !ours {
-        secret.data = None;
-        secret.string_data = None;
+        || digest::has_legacy_annotation(secret)
+}
+
+/// What the Secret watch cache keeps: only the Secrets a SealedSecret may have written
+/// ([`may_be_ours`]), without `managedFields`. The only use of the cache is the digest check
+/// of their content; any other Secret (one of the same name as a SealedSecret that is not
+/// ours) is read from the API server when it matters. Unrelated Secrets in a watched namespace
+/// (Helm releases, tokens, TLS) then cost nothing once listed: an event about one is passed to
+/// the cache as a deletion (it may have been ours before), and the listing skips them.
+pub(super) fn cache_event(event: watcher::Event<Secret>) -> Option<watcher::Event<Secret>> {
+    match event {
+        watcher::Event::InitApply(secret) if !may_be_ours(&secret) => None,
+        watcher::Event::Apply(secret) if !may_be_ours(&secret) => {
+            Some(watcher::Event::Delete(secret))
+        }
+        watcher::Event::Apply(mut secret) => {
+            secret.metadata.managed_fields = None;
+            Some(watcher::Event::Apply(secret))
+        }
+        watcher::Event::InitApply(mut secret) => {
+            secret.metadata.managed_fields = None;
+            Some(watcher::Event::InitApply(secret))
+        }
+        other => Some(other),
     }
 }
 
@@ -221,7 +237,7 @@ pub async fn run(
         let (reader, writer) = reflector::store::<Secret>();
         let stream = watcher(scoped::<Secret>(shared.client.clone(), ns), wc.clone())
             .default_backoff()
-            .modify(slim_secret)
+            .try_filter_map(|event| std::future::ready(Ok(cache_event(event))))
             .reflect(writer)
             .inspect_ok({
                 let sync = Arc::clone(&sync);
@@ -353,17 +369,45 @@ mod tests {
             ..ObjectMeta::default()
         };
         let data = Some([("k".to_owned(), ByteString(vec![7; 4096]))].into());
-        // A Secret that is not ours (a Helm release, a token): metadata only.
-        let mut other = Secret {
+        // A Secret that is not ours (a Helm release, a token) is not kept: not listed, and an
+        // event about it removes whatever the cache held under its name.
+        let other = Secret {
             metadata: meta(&[("a", "b")]),
             data: data.clone(),
-            string_data: Some([("s".to_owned(), "t".to_owned())].into()),
             ..Secret::default()
         };
-        slim_secret(&mut other);
-        assert_eq!((other.data, other.string_data), (None, None));
-        assert_eq!(other.metadata.managed_fields, None);
-        assert_eq!(other.metadata.annotations.unwrap()["a"], "b");
+        assert!(cache_event(watcher::Event::InitApply(other.clone())).is_none());
+        assert!(matches!(
+            cache_event(watcher::Event::Apply(other.clone())),
+            Some(watcher::Event::Delete(_))
+        ));
+        assert!(matches!(
+            cache_event(watcher::Event::Delete(other)),
+            Some(watcher::Event::Delete(_))
+        ));
+        // Ours keeps its data and loses managedFields.
+        for ours in [
+            meta(&[("sealedsecrets.bitnami.com/managed", "true")]),
+            meta(&[("sealedsecrets.bitnami.com/patch", "true")]),
+        ] {
+            let secret = Secret {
+                metadata: ours,
+                data: data.clone(),
+                ..Secret::default()
+            };
+            for event in [
+                watcher::Event::InitApply(secret.clone()),
+                watcher::Event::Apply(secret),
+            ] {
+                let (watcher::Event::InitApply(kept) | watcher::Event::Apply(kept)) =
+                    cache_event(event).unwrap()
+                else {
+                    panic!("an event about our Secret must reach the cache as it is");
+                };
+                assert_eq!(kept.data, data);
+                assert_eq!(kept.metadata.managed_fields, None);
+            }
+        }
         // A SealedSecret loses managedFields and kubectl's last-applied copy, nothing else.
         let mut ss: SealedSecretObject = serde_json::from_value(serde_json::json!({
             "spec": {"encryptedData": {"k": "AgB="}, "template": {"metadata": {"labels": {"l": "m"}}}}
