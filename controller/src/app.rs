@@ -183,6 +183,7 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
             old_gc_behavior: settings.old_gc_behavior,
             skip_unchanged: settings.skip_unchanged,
             max_unseal_retries: settings.max_unseal_retries,
+            fan_out: settings.fan_out,
         },
         readiness: Arc::clone(&readiness),
     });

@@ -93,6 +93,8 @@ pub struct Settings {
     pub write_timeout: Duration,
     pub kubeconfig: Option<PathBuf>,
     pub skip_unchanged: bool,
+    /// `--fan-out`: copies of cluster-wide SealedSecrets in consenting namespaces.
+    pub fan_out: bool,
     pub leader_elect: bool,
     pub leader_elect_lease: String,
     /// `--cert-configmap`: the ConfigMap to publish the certificate in; `None` when disabled.
@@ -271,6 +273,7 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
         write_timeout: cli.write_timeout,
         kubeconfig: cli.kubeconfig,
         skip_unchanged: cli.skip_unchanged,
+        fan_out: cli.fan_out,
         leader_elect: cli.leader_elect,
         leader_elect_lease: cli.leader_elect_lease,
         cert_configmap: Some(cli.cert_configmap).filter(|s| !s.is_empty()),

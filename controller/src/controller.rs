@@ -12,6 +12,7 @@
 
 mod cluster;
 mod drift;
+mod fan_out;
 mod records;
 mod report;
 mod retry;
@@ -60,6 +61,8 @@ pub struct ReconcileConfig {
     pub old_gc_behavior: bool,
     pub skip_unchanged: bool,
     pub max_unseal_retries: u32,
+    /// `--fan-out`: copies of cluster-wide SealedSecrets in consenting namespaces (ADR 0007).
+    pub fan_out: bool,
 }
 
 /// Shared state of one namespace-controller.
@@ -145,11 +148,12 @@ pub struct Applied {
 async fn apply<C: Cluster>(
     obj: &SealedSecretObject,
     ctx: &Context<C>,
+    keys: &Arc<KeySet>,
+    for_copies: &mut Option<fan_out::Unsealed>,
 ) -> Result<Applied, ReconcileError> {
     let (namespace, name) = names(obj);
     let ss = obj.to_core();
     let accept_v1 = ctx.config.accept_v1_data;
-    let keys = ctx.keys.snapshot();
     let object = format!("{namespace}/{name}");
     let dependents = &ctx.metrics.key_dependents;
     dependents.observe_keys(keys.unseal_order().iter().map(|e| e.fingerprint.as_str()));
@@ -157,14 +161,14 @@ async fn apply<C: Cluster>(
     if ctx.config.skip_unchanged
         && let Some(cached) = ctx.cluster.cached_secret(&namespace, &name)
         && let (digest::Check::Current, Some(found)) = best_check(
-            &keys,
+            keys,
             records_of(&ctx.drift, &object, &ss, Some(&cached)),
             &ss,
             accept_v1,
             &cached,
         )
     {
-        return Ok(skipped(obj, ctx, &keys, found, &cached).await);
+        return Ok(skipped(obj, ctx, keys, found, &cached).await);
     }
 
     // Upstream unseals before reading the Secret, so an undecryptable SealedSecret reports
@@ -176,7 +180,7 @@ async fn apply<C: Cluster>(
     let records = records_of(&ctx.drift, &object, &ss, existing.as_ref());
     let (check, found) = match &existing {
         Some(existing) if ctx.config.skip_unchanged => {
-            best_check(&keys, records, &ss, accept_v1, existing)
+            best_check(keys, records, &ss, accept_v1, existing)
         }
         _ => (digest::Check::Changed, records.into_iter().next()),
     };
@@ -185,7 +189,7 @@ async fn apply<C: Cluster>(
     {
         match check {
             digest::Check::Current => {
-                return Ok(skipped(obj, ctx, &keys, found.clone(), existing).await);
+                return Ok(skipped(obj, ctx, keys, found.clone(), existing).await);
             }
             digest::Check::Drifted => {
                 if let Some(kept) = drift_not_repaired(obj, ctx, &object, found) {
@@ -200,7 +204,7 @@ async fn apply<C: Cluster>(
     // The keys that opened it last time (the record) are tried first: about one RSA operation
     // per item instead of up to one per registered key.
     let recorded = digest::recorded_keys(found.as_ref());
-    let outcome = unseal_or_report(obj, ctx, &keys, &ss, recorded).await?;
+    let outcome = unseal_or_report(obj, ctx, keys, &ss, recorded).await?;
     match &outcome.keys_used {
         Some(used) => dependents.record(&object, used),
         // A legacy `spec.data` object: the core does not say which key opened it.
@@ -208,12 +212,19 @@ async fn apply<C: Cluster>(
     }
     let mut desired = target_secret::to_k8s(&outcome.unsealed.secret);
     desired.metadata.namespace = Some(namespace);
+    if fan_out::concerns(obj) {
+        *for_copies = Some(fan_out::Unsealed {
+            desired: desired.clone(),
+            failures: outcome.unsealed.value_failures.clone(),
+            keys_used: outcome.keys_used.clone(),
+        });
+    }
     let record = |secret: &Secret| {
         if !ctx.config.skip_unchanged {
             return None;
         }
         let used = outcome.keys_used.as_ref()?;
-        record_of(&keys, &ss, accept_v1, used, secret)
+        record_of(keys, &ss, accept_v1, used, secret)
     };
     // An immutable Secret whose record no longer verifies: the SealedSecret changed since the
     // Secret was written (or the Secret's metadata did). Decided from public inputs only, the
@@ -221,7 +232,7 @@ async fn apply<C: Cluster>(
     let immutable_conflict = |existing: &Secret| {
         existing.immutable == Some(true)
             && found.as_ref().is_some_and(|f| {
-                digest::sealed_unchanged(&f.record, &ss, accept_v1, existing, lookup_in(&keys))
+                digest::sealed_unchanged(&f.record, &ss, accept_v1, existing, lookup_in(keys))
                     == Some(false)
             })
     };
@@ -521,14 +532,25 @@ pub async fn reconcile<C: Cluster>(
         ctx.metrics.unseal_requests.inc();
         ctx.metrics.sealed_ages.observe(&key, &obj);
         tracing::debug!("reconciling");
-        let outcome = apply(&obj, &ctx).await;
+        let keys = ctx.keys.snapshot();
+        let mut for_copies = None;
+        let outcome = apply(&obj, &ctx, &keys, &mut for_copies).await;
+        // Fan-out (ADR 0007) once the SealedSecret's own Secret is current.
+        let copies = match &outcome {
+            Ok(_) if fan_out::concerns(&obj) => {
+                fan_out::sync(&obj, &ctx, &keys, for_copies.take()).await
+            }
+            _ => fan_out::Outcome::default(),
+        };
+        drop(for_copies);
         // How long templates ran may depend on a plaintext: a SealedSecret with templates
         // reports (status, event) no sooner than REPORT_DELAY after the reconcile began, and
         // templates stop well before that (UnsealOptions::template_time).
         if !obj.spec.template.data.is_empty()
-            && outcome
-                .as_ref()
-                .map_or(true, |applied| applied.outcome.unsealed())
+            && (copies.unsealed
+                || outcome
+                    .as_ref()
+                    .map_or(true, |applied| applied.outcome.unsealed()))
         {
             tokio::time::sleep_until(started + REPORT_DELAY).await;
         }
@@ -552,6 +574,7 @@ pub async fn reconcile<C: Cluster>(
                     Record::Keep => None,
                     Record::Set(record) => Some(record),
                 }),
+            copies.condition.as_ref(),
         )
         .await;
         match outcome {
@@ -592,6 +615,7 @@ pub async fn reconcile<C: Cluster>(
                 Ok(match outcome {
                     Outcome::RepairDeferred(wait) => Action::requeue(wait),
                     _ if status_failed => Action::requeue(STATUS_RETRY_DELAY),
+                    _ if copies.retry => Action::requeue(FAN_OUT_RETRY_DELAY),
                     _ => Action::await_change(),
                 })
             }
@@ -610,6 +634,10 @@ pub const REPORT_DELAY: Duration = Duration::from_millis(1500);
 /// How long the templates of one SealedSecret may run, all together.
 pub const TEMPLATE_TIME: Duration = Duration::from_millis(500);
 
+/// When a reconcile whose fan-out could not finish (namespaces not listed yet, a copy not
+/// written) is redone.
+const FAN_OUT_RETRY_DELAY: Duration = Duration::from_secs(10);
+
 /// When a reconcile whose status write failed is redone.
 const STATUS_RETRY_DELAY: Duration = Duration::from_secs(2);
 
@@ -627,6 +655,9 @@ pub async fn handle_deleted<C: Cluster>(obj: &SealedSecretObject, ctx: &Context<
         .forget(&format!("{namespace}/{name}"));
     ctx.retries().remove(&obj.key());
     ctx.drift.forget(&obj.key());
+    if fan_out::concerns(obj) {
+        fan_out::deleted(obj, ctx).await;
+    }
     if ctx.config.old_gc_behavior {
         tracing::info!(sealed_secret = %obj.key(), "SealedSecret has gone, deleting Secret");
         match ctx.cluster.delete_secret(&namespace, &name).await {

@@ -28,6 +28,7 @@ pub mod crd;
 pub mod digest;
 pub mod error;
 pub mod events;
+pub mod fan_out;
 pub mod go_flags;
 pub mod http_conn;
 pub mod key_guard;

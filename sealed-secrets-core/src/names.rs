@@ -48,6 +48,26 @@ pub const VALUE_ERRORS_ANNOTATION: &str = "sealed-secrets-rs/value-errors";
 /// so a Secret edited by hand keeps the edit until the SealedSecret itself changes (any other
 /// value, or none, leaves it on; docs/controller.md "Drift repair").
 pub const DRIFT_REPAIR_ANNOTATION: &str = "sealed-secrets-rs/drift-repair";
+/// SealedSecret (outer metadata) annotation of a cluster-wide SealedSecret: also unseal it
+/// into these namespaces (comma separated), each of which must consent with
+/// [`FAN_OUT_FROM_ANNOTATION`] (fan-out, docs/fan-out.md, ADR 0007).
+pub const FAN_OUT_NAMESPACES_ANNOTATION: &str = "sealed-secrets-rs/fan-out-namespaces";
+/// SealedSecret (outer metadata) annotation of a cluster-wide SealedSecret: also unseal it into
+/// the namespaces whose labels match this label selector (and that consent).
+pub const FAN_OUT_SELECTOR_ANNOTATION: &str = "sealed-secrets-rs/fan-out-selector";
+/// Namespace annotation: the namespaces (comma separated, or `*`) whose cluster-wide
+/// SealedSecrets may fan out into this one. Without it, nothing is ever written here.
+pub const FAN_OUT_FROM_ANNOTATION: &str = "sealed-secrets-rs/fan-out-from";
+/// Label on a fan-out copy: the namespace of its SealedSecret.
+pub const FAN_OUT_SOURCE_NAMESPACE_LABEL: &str = "sealed-secrets-rs/fan-out-source-namespace";
+/// Label on a fan-out copy: the name of its SealedSecret.
+pub const FAN_OUT_SOURCE_NAME_LABEL: &str = "sealed-secrets-rs/fan-out-source-name";
+/// Annotation on a fan-out copy: the uid of its SealedSecret. A Secret without the source's uid
+/// is not a copy of it, whatever its labels say: never overwritten, never deleted.
+pub const FAN_OUT_SOURCE_UID_ANNOTATION: &str = "sealed-secrets-rs/fan-out-source-uid";
+/// Annotation on a fan-out copy: the keyed digest record of the copy (as the SealedSecret's
+/// `status.unsealedDigest` for its own Secret), so that a current copy costs no RSA work.
+pub const FAN_OUT_DIGEST_ANNOTATION: &str = "sealed-secrets-rs/fan-out-digest";
 /// Label marking the ConfigMap in which the controller publishes its certificate.
 pub const PUBLIC_CERT_LABEL: &str = "sealed-secrets-rs/public-cert";
 /// The value of [`PUBLIC_CERT_LABEL`].

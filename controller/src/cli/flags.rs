@@ -195,6 +195,14 @@ pub struct Cli {
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub skip_unchanged: bool,
 
+    /// Unseal a cluster-wide SealedSecret annotated sealed-secrets-rs/fan-out-namespaces or
+    /// sealed-secrets-rs/fan-out-selector into the namespaces that consent (their Namespace
+    /// annotated sealed-secrets-rs/fan-out-from) as well (addition; needs RBAC to list and watch
+    /// namespaces and to delete Secrets; docs/fan-out.md).
+    #[arg(long, env = "SEALED_SECRETS_FAN_OUT", default_value = "false",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
+    pub fan_out: bool,
+
     /// Run several replicas safely: only the holder of a coordination.k8s.io Lease in the
     /// controller's namespace generates keys and unseals; every replica serves the HTTP API
     /// (addition; needs RBAC on leases).

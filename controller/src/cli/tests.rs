@@ -42,6 +42,7 @@ fn defaults_match_upstream() {
     assert_eq!(s.read_timeout, Duration::from_secs(120));
     assert_eq!(s.write_timeout, Duration::from_secs(120));
     assert!(s.skip_unchanged);
+    assert!(!s.fan_out);
     assert!(!s.rotate_period_used);
     assert_eq!(s.cert_configmap.as_deref(), Some("sealed-secrets-cert"));
 }

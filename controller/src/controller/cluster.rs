@@ -4,12 +4,15 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::Client;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::events::{EventType, Recorder};
+use crate::fan_out::NamespaceInfo;
 use crate::resource::SealedSecretObject;
 
 /// The cluster operations a reconcile needs.
@@ -51,6 +54,19 @@ pub trait Cluster: Send + Sync + 'static {
         name: &str,
         object: &SealedSecretObject,
     ) -> impl Future<Output = Result<(), kube::Error>> + Send;
+    /// Every namespace (fan-out targets), or `None` while the Namespace watch has not listed
+    /// them (or may not). The default: none known.
+    fn namespaces(&self) -> Option<Vec<NamespaceInfo>> {
+        None
+    }
+    /// LIST Secrets in every namespace matching a label selector (fan-out copies).
+    fn list_secrets(
+        &self,
+        label_selector: &str,
+    ) -> impl Future<Output = Result<Vec<Secret>, kube::Error>> + Send {
+        let _ = label_selector;
+        std::future::ready(Ok(Vec::new()))
+    }
     /// Records an event about `ss`.
     fn publish(
         &self,
@@ -66,6 +82,14 @@ pub struct KubeCluster {
     client: Client,
     secrets: Option<Store<Secret>>,
     recorder: Arc<Recorder>,
+    namespaces: Option<NamespaceCache>,
+}
+
+/// The Namespace watch cache (fan-out), and whether it has listed every namespace once.
+#[derive(Clone)]
+pub struct NamespaceCache {
+    pub store: Store<Namespace>,
+    pub synced: Arc<AtomicBool>,
 }
 
 impl KubeCluster {
@@ -75,7 +99,15 @@ impl KubeCluster {
             client,
             secrets,
             recorder,
+            namespaces: None,
         }
+    }
+
+    /// With the Namespace watch cache fan-out reads.
+    #[must_use]
+    pub fn with_namespaces(mut self, namespaces: NamespaceCache) -> Self {
+        self.namespaces = Some(namespaces);
+        self
     }
 
     fn secrets_api(&self, namespace: &str) -> Api<Secret> {
@@ -122,6 +154,28 @@ impl Cluster for KubeCluster {
             .delete(name, &DeleteParams::default())
             .await
             .map(|_| ())
+    }
+
+    fn namespaces(&self) -> Option<Vec<NamespaceInfo>> {
+        let cache = self.namespaces.as_ref()?;
+        if !cache.synced.load(Ordering::SeqCst) {
+            return None;
+        }
+        Some(
+            cache
+                .store
+                .state()
+                .iter()
+                .map(|ns| NamespaceInfo::of(ns))
+                .collect(),
+        )
+    }
+
+    async fn list_secrets(&self, label_selector: &str) -> Result<Vec<Secret>, kube::Error> {
+        Api::<Secret>::all(self.client.clone())
+            .list(&ListParams::default().labels(label_selector))
+            .await
+            .map(|list| list.items)
     }
 
     async fn get_sealed_secret(

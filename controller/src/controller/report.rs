@@ -80,14 +80,19 @@ pub(super) async fn update_status<C: Cluster>(
     ctx: &Context<C>,
     result: Result<(), Failure<'_>>,
     record: Option<&Option<String>>,
+    fan_out: Option<&Option<crate::fan_out::Condition>>,
 ) -> (bool, bool) {
     let (namespace, name) = names(obj);
     let instance = obj.instance_label();
     let generation = obj.metadata.generation.unwrap_or_default();
     let now = OffsetDateTime::now_utc();
-    let next = with_record(
-        next_status(obj.status.as_ref(), generation, result, now),
-        record,
+    let next = with_fan_out(
+        with_record(
+            next_status(obj.status.as_ref(), generation, result, now),
+            record,
+        ),
+        fan_out,
+        now,
     );
     let condition_status = if result.is_ok() { "True" } else { "False" };
     if !ctx.config.update_status {
@@ -114,9 +119,13 @@ pub(super) async fn update_status<C: Cluster>(
             written = match ctx.cluster.get_sealed_secret(&namespace, &name).await {
                 Ok(Some(fresh)) if fresh.metadata.uid == obj.metadata.uid => {
                     let generation = fresh.metadata.generation.unwrap_or_default();
-                    let next = with_record(
-                        next_status(fresh.status.as_ref(), generation, result, now),
-                        record,
+                    let next = with_fan_out(
+                        with_record(
+                            next_status(fresh.status.as_ref(), generation, result, now),
+                            record,
+                        ),
+                        fan_out,
+                        now,
                     );
                     if next.write {
                         let mut fresh = fresh;
@@ -153,6 +162,20 @@ pub(super) fn with_record(mut next: NextStatus, record: Option<&Option<String>>)
         && next.status.unsealed_digest != *record
     {
         next.status.unsealed_digest.clone_from(record);
+        next.write = true;
+    }
+    next
+}
+
+/// `next` with the `FanOut` condition set or removed (if given); a change must be written.
+fn with_fan_out(
+    mut next: NextStatus,
+    fan_out: Option<&Option<crate::fan_out::Condition>>,
+    now: OffsetDateTime,
+) -> NextStatus {
+    if let Some(wanted) = fan_out
+        && crate::fan_out::apply_condition(&mut next.status.conditions, wanted.as_ref(), now)
+    {
         next.write = true;
     }
     next

@@ -169,6 +169,7 @@ fn config() -> ReconcileConfig {
         old_gc_behavior: false,
         skip_unchanged: true,
         max_unseal_retries: 5,
+        fan_out: true,
     }
 }
 

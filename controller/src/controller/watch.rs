@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::{StreamExt as _, TryStreamExt as _};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::Client;
 use kube::api::Api;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt as _, watcher};
 
+use super::cluster::NamespaceCache;
 use super::{Context, KubeCluster, ReconcileConfig, error_policy, handle_deleted, reconcile};
 use crate::digest;
 use crate::events::Recorder;
@@ -155,9 +156,9 @@ fn reconcile_trigger_hash(obj: &SealedSecretObject) -> Option<u64> {
     Some(h.finish())
 }
 
-/// Whether a SealedSecret may have written `secret` (owned by a SealedSecret, annotated
-/// `managed` or `patch`, or carrying the legacy digest annotation): the only Secrets the watch
-/// cache keeps.
+/// Whether a SealedSecret may have written `secret` (owned by a SealedSecret, a fan-out copy,
+/// annotated `managed` or `patch`, or carrying the legacy digest annotation): the only Secrets
+/// the watch cache keeps.
 fn may_be_ours(secret: &Secret) -> bool {
     let owned = secret
         .metadata
@@ -166,6 +167,7 @@ fn may_be_ours(secret: &Secret) -> bool {
         .flatten()
         .any(|o| o.kind == "SealedSecret" && o.api_version.starts_with("bitnami.com/"));
     owned
+        || crate::fan_out::source_of(&secret.metadata).is_some()
         || target_secret::is_managed(secret)
         || target_secret::is_patch(secret)
         || digest::has_legacy_annotation(secret)
@@ -249,6 +251,12 @@ pub async fn run(
             })
             .try_filter_map(move |event| {
                 std::future::ready(Ok(match event {
+                    // A fan-out copy deleted or changed: its SealedSecret puts it back.
+                    watcher::Event::Delete(secret) | watcher::Event::Apply(secret)
+                        if crate::fan_out::source_of(&secret.metadata).is_some() =>
+                    {
+                        crate::fan_out::source_of(&secret.metadata)
+                    }
                     watcher::Event::Delete(secret) => {
                         target_secret::recreate_target(&secret.metadata)
                     }
@@ -275,11 +283,57 @@ pub async fn run(
         (None, None)
     };
 
-    let cluster = KubeCluster::new(
+    // Namespaces, with --fan-out (ADR 0007): their labels and consent. A Namespace created,
+    // relabelled, re-annotated or deleted looks at every SealedSecret that asks for fan-out.
+    let fan_out = shared.config.fan_out;
+    let namespaces = fan_out.then(|| {
+        let (ns_reader, ns_writer) = reflector::store::<Namespace>();
+        let ns_synced = Arc::new(AtomicBool::new(false));
+        let ns_events = watcher(
+            Api::<Namespace>::all(shared.client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .modify(|ns: &mut Namespace| {
+            ns.metadata.managed_fields = None;
+            ns.spec = None;
+            ns.status = None;
+        })
+        .reflect(ns_writer)
+        .filter_map({
+            let synced = Arc::clone(&ns_synced);
+            move |event| {
+                std::future::ready(match event {
+                    Ok(watcher::Event::InitDone) => {
+                        synced.store(true, Ordering::SeqCst);
+                        Some(())
+                    }
+                    Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => Some(()),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "Namespace watch error (fan-out)");
+                        None
+                    }
+                })
+            }
+        });
+        (
+            NamespaceCache {
+                store: ns_reader,
+                synced: ns_synced,
+            },
+            ns_events,
+        )
+    });
+    let (ns_cache, ns_events) = namespaces.unzip();
+    let mut cluster = KubeCluster::new(
         shared.client.clone(),
         secret_store.clone(),
         Arc::clone(&shared.recorder),
     );
+    if let Some(cache) = ns_cache {
+        cluster = cluster.with_namespaces(cache);
+    }
     let ctx = Arc::new(Context::new(
         cluster,
         Arc::clone(&shared.keys),
@@ -290,6 +344,11 @@ pub async fn run(
 
     let (reader, writer) = reflector::store::<SealedSecretObject>();
     let deletions_ctx = Arc::clone(&ctx);
+    // Copies whose SealedSecret went while nobody watched are removed once every SealedSecret
+    // is listed (at start and after each relist). Not with --label-selector: a SealedSecret
+    // outside the selector would look gone.
+    let sweep = (fan_out && options.label_selector.is_none())
+        .then(|| (Arc::clone(&ctx), reader.clone(), options.namespace.clone()));
     let ss_stream = watcher(scoped::<SealedSecretObject>(shared.client.clone(), ns), wc)
         .default_backoff()
         .modify(slim_sealed_secret)
@@ -300,7 +359,21 @@ pub async fn run(
                 let obj = obj.clone();
                 tokio::spawn(async move { handle_deleted(&obj, &ctx).await });
             }
-            watcher::Event::InitDone => ss_sync.mark(CacheKind::SealedSecrets),
+            watcher::Event::InitDone => {
+                ss_sync.mark(CacheKind::SealedSecrets);
+                if let Some((ctx, reader, namespace)) = &sweep {
+                    let (ctx, reader, namespace) =
+                        (Arc::clone(ctx), reader.clone(), namespace.clone());
+                    tokio::spawn(async move {
+                        let exists = |ns: &str, name: &str, uid: &str| {
+                            reader
+                                .get(&ObjectRef::new(name).within(ns))
+                                .is_some_and(|o| o.metadata.uid.as_deref() == Some(uid))
+                        };
+                        super::fan_out::sweep(&ctx, namespace.as_deref(), exists).await;
+                    });
+                }
+            }
             _ => {}
         })
         .applied_objects()
@@ -322,11 +395,27 @@ pub async fn run(
         Some(((), rx))
     });
 
+    let fan_out_sources = ns_events.map(|ns_events| {
+        let reader = reader.clone();
+        ns_events.flat_map(move |()| {
+            futures::stream::iter(
+                reader
+                    .state()
+                    .iter()
+                    .filter(|o| crate::fan_out::asks(&o.metadata))
+                    .map(|o| ObjectRef::from_obj(o.as_ref()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+    });
     let mut controller = Controller::for_stream(ss_stream, reader)
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
         .reconcile_all_on(futures::stream::select(key_changes, relists))
         .graceful_shutdown_on(shutdown);
     if let Some(stream) = secret_stream {
+        controller = controller.reconcile_on(stream);
+    }
+    if let Some(stream) = fan_out_sources {
         controller = controller.reconcile_on(stream);
     }
     let scope = ns.unwrap_or("<all>").to_owned();
