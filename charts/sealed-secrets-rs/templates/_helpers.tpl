@@ -110,8 +110,8 @@ each of additionalNamespaces, without duplicates.
 # `secretName`), create (unsealed Secrets, and new key Secrets in the controller namespace),
 # update (a changed SealedSecret, or an adopted `managed` Secret), list (key Secrets at startup,
 # and the informer below), watch (recreate a deleted Secret; new keys with watchForSecrets or
-# leaderElect), delete (only for oldGcBehavior). The controller namespace is always watched, so
-# these rules also cover the key Secrets there.
+# leaderElect), delete (oldGcBehavior; fanOut removes copies no longer wanted). The controller
+# namespace is always watched, so these rules also cover the key Secrets there.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs:
@@ -122,8 +122,14 @@ each of additionalNamespaces, without duplicates.
 {{- if or (not .Values.skipRecreate) .Values.watchForSecrets .Values.leaderElect }}
     - watch
 {{- end }}
-{{- if .Values.oldGcBehavior }}
+{{- if or .Values.oldGcBehavior .Values.fanOut.enabled }}
     - delete
+{{- end }}
+{{- if .Values.fanOut.enabled }}
+# Fan-out: which namespaces exist, their labels and their consent annotation (list, watch).
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["list", "watch"]
 {{- end }}
 # Events about SealedSecrets (Unsealed, ErrUnsealFailed, ErrUpdateFailed): create a new one,
 # patch the count of a repeated one.
@@ -136,6 +142,9 @@ each of additionalNamespaces, without duplicates.
 {{- define "ssrs.validate" -}}
 {{- if and (gt (int .Values.replicas) 1) (not .Values.leaderElect) -}}
 {{- fail "replicas > 1 needs leaderElect=true (two controllers without a lease would each make keys)" -}}
+{{- end -}}
+{{- if and .Values.fanOut.enabled .Values.rbac.namespacedRoles -}}
+{{- fail "fanOut.enabled needs the cluster-wide RBAC (rbac.namespacedRoles=false): copies go to other namespaces, and Namespaces are cluster-scoped" -}}
 {{- end -}}
 {{- if and .Values.networkPolicy.enabled .Values.networkPolicy.egress.enabled (or (not .Values.networkPolicy.egress.kubeapiCidr) (not .Values.networkPolicy.egress.kubeapiPort)) -}}
 {{- fail "networkPolicy.egress.enabled needs networkPolicy.egress.kubeapiCidr and networkPolicy.egress.kubeapiPort (the kube-apiserver address)" -}}

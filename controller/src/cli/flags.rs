@@ -23,7 +23,9 @@ fn go_duration(text: &str) -> Result<Duration, String> {
 #[command(
     name = "sealed-secrets-controller",
     about = "Unseals SealedSecrets into Secrets (drop-in successor to the Bitnami Sealed Secrets controller)",
-    disable_version_flag = true
+    disable_version_flag = true,
+    // As Go's flag package: a flag given twice keeps its last value.
+    args_override_self = true
 )]
 #[allow(clippy::struct_excessive_bools)] // mirrors upstream's flag set one to one
 pub struct Cli {

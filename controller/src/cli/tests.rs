@@ -84,6 +84,15 @@ fn go_style_booleans() {
 }
 
 #[test]
+fn a_flag_given_twice_keeps_its_last_value_as_go_does() {
+    let s = run(&["--all-namespaces=false", "--all-namespaces=true"]);
+    assert!(s.all_namespaces);
+    let s = run(&["--key-prefix", "a", "--key-prefix", "b", "--fan-out"]);
+    assert_eq!(s.key_prefix, "b");
+    assert!(s.fan_out);
+}
+
+#[test]
 fn version_flag() {
     assert!(matches!(parse(["c", "--version"]).unwrap(), Mode::Version));
     assert!(matches!(

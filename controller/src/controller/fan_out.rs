@@ -162,7 +162,18 @@ pub(super) async fn sync<C: Cluster>(
         match found {
             Some(copy) if !fan_out::is_copy_of(copy, &source) => report.refused += 1,
             Some(copy) if is_current(keys, &ss, accept_v1, repair, copy) => report.current += 1,
-            other => pending.push((ns.as_str(), other)),
+            Some(copy) => pending.push((ns.as_str(), Some(copy))),
+            // Not listed as a copy: free, or a Secret of someone else's (left alone, and no
+            // unseal spent on it in every pass).
+            None => match ctx.cluster.get_secret(ns, &name).await {
+                Ok(None) => pending.push((ns.as_str(), None)),
+                Ok(Some(_)) => report.refused += 1,
+                Err(e) => {
+                    tracing::warn!(namespace = %ns, error = %api_error_text(&e), "cannot read the Secret a fan-out copy would replace");
+                    report.failed += 1;
+                    retry = true;
+                }
+            },
         }
     }
     if pending.is_empty() {
