@@ -7,7 +7,8 @@
 //! - `b` consents (its Namespace names the source namespace): it gets a copy;
 //! - `c` does not consent, `e` is selected by label but does not consent yet: nothing there;
 //! - `d` consents but holds a Secret of that name that is not a copy: left untouched;
-//! - `e` consents later: the Namespace watch gives it its copy;
+//! - `e` consents later: the Namespace watch gives it its copy; a namespace created with the
+//!   label and consent gets one too, and leaves the count when deleted;
 //! - a deleted copy is put back; `b` withdrawing consent removes its copy;
 //! - a restart unseals nothing (0 RSA operations), the copies keep their resourceVersion;
 //! - a strict SealedSecret asking for fan-out is refused (`FanOut=False`, `ScopeNotClusterWide`)
@@ -228,6 +229,40 @@ async fn fan_out_to_consenting_namespaces() {
     // e consents: the Namespace watch brings its copy.
     set_namespace(&client, &e, json!({"team": "x"}), Some(&src)).await;
     wait_secret_value(&secrets(&e), "db", "value", &value).await;
+    wait_fan_out(
+        &sealed,
+        "db",
+        "True",
+        "2 namespaces have a current copy, 2 refused",
+    )
+    .await;
+
+    // A namespace that comes with the right label and consent gets its copy; when it goes, the
+    // count follows.
+    let f = ns("f");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let new_ns: Namespace = serde_json::from_value(json!({"metadata": {
+        "name": f,
+        "labels": {"team": "x"},
+        "annotations": {"sealed-secrets-rs/fan-out-from": src},
+    }}))
+    .unwrap();
+    namespaces
+        .create(&PostParams::default(), &new_ns)
+        .await
+        .expect("create namespace");
+    wait_secret_value(&secrets(&f), "db", "value", &value).await;
+    wait_fan_out(
+        &sealed,
+        "db",
+        "True",
+        "3 namespaces have a current copy, 2 refused",
+    )
+    .await;
+    namespaces
+        .delete(&f, &DeleteParams::default())
+        .await
+        .expect("delete namespace");
     wait_fan_out(
         &sealed,
         "db",
