@@ -98,8 +98,7 @@ impl Unsealer {
     ) -> Result<UnsealOutcome, UnsealTaskError> {
         self.on_pool(move |options, work| {
             let order = try_order(&keys, &ss, &preferred);
-            let refs: Vec<&dyn Decrypter> =
-                order.iter().map(|e| &e.key as &dyn Decrypter).collect();
+            let refs: Vec<&dyn Decrypter> = order.iter().map(|e| &*e.key).collect();
             let unsealed = seal::unseal_with(&ss, &refs, options, work)?;
             let keys_used = keys_used(&ss, &order, &unsealed);
             Ok(UnsealOutcome {
@@ -117,8 +116,7 @@ impl Unsealer {
     pub async fn verify(&self, keys: Arc<KeySet>, ss: SealedSecret) -> Result<(), UnsealTaskError> {
         self.on_pool(move |options, work| {
             let order = try_order(&keys, &ss, &[]);
-            let refs: Vec<&dyn Decrypter> =
-                order.iter().map(|e| &e.key as &dyn Decrypter).collect();
+            let refs: Vec<&dyn Decrypter> = order.iter().map(|e| &*e.key).collect();
             Ok(seal::verify(&ss, &refs, options, work)?)
         })
         .await
@@ -139,8 +137,7 @@ impl Unsealer {
                 .cloned()
                 .ok_or_else(|| UnsealTaskError::Task("no sealing key is registered".to_owned()))?;
             let order = try_order(&keys, &ss, &[]);
-            let refs: Vec<&dyn Decrypter> =
-                order.iter().map(|e| &e.key as &dyn Decrypter).collect();
+            let refs: Vec<&dyn Decrypter> = order.iter().map(|e| &*e.key).collect();
             Ok(seal::reseal(
                 &ss,
                 &refs,
@@ -162,8 +159,7 @@ impl Unsealer {
     ) -> Option<Diagnosis> {
         self.on_pool(move |_, work| {
             let order = keys.unseal_order();
-            let refs: Vec<&dyn Decrypter> =
-                order.iter().map(|e| &e.key as &dyn Decrypter).collect();
+            let refs: Vec<&dyn Decrypter> = order.iter().map(|e| &*e.key).collect();
             let mut rsa_ops = 0;
             let diagnosis = diagnose_item(&ss, &item, &refs, &mut rsa_ops);
             work.rsa_operations += rsa_ops;
