@@ -14,7 +14,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
@@ -34,6 +34,9 @@ mod der;
 mod objects;
 mod pin;
 pub mod provider;
+mod sessions;
+
+use sessions::Sessions;
 
 pub use der::{rsa_public_key_der, spki_der};
 pub use pin::{PIN_ENV, Pin};
@@ -217,12 +220,26 @@ impl Module {
     ///
     /// PKCS#11 login state belongs to the application, not the session: once a session of this
     /// process is logged in, `C_Login` answers `CKR_USER_ALREADY_LOGGED_IN` whatever the PIN,
-    /// and that is taken as success. Open the token once per process (as the controller will)
+    /// and that is taken as success. Open the token once per process (as the controller does)
     /// so the PIN is always checked.
     ///
     /// # Errors
     /// [`Pkcs11Error::NoToken`], [`Pkcs11Error::Login`] or a token error.
     pub fn open_token(&self, token_label: Option<&str>, pin: &Pin) -> Result<Token, Pkcs11Error> {
+        self.open_token_sessions(token_label, pin, 1)
+    }
+
+    /// [`Module::open_token`] with `sessions` sessions (at least one), so that as many
+    /// decryptions run at once (ADR 0005 §5): the first logs in, the others share its login.
+    ///
+    /// # Errors
+    /// As [`Module::open_token`].
+    pub fn open_token_sessions(
+        &self,
+        token_label: Option<&str>,
+        pin: &Pin,
+        sessions: usize,
+    ) -> Result<Token, Pkcs11Error> {
         let slot = self.find_slot(token_label)?;
         let session = self
             .ctx
@@ -237,18 +254,25 @@ impl Module {
                 });
             }
         }
+        let mut all = vec![session];
+        for _ in 1..sessions.max(1) {
+            all.push(
+                self.ctx
+                    .open_rw_session(slot)
+                    .map_err(token_error("C_OpenSession"))?,
+            );
+        }
         Ok(Token {
-            session: Arc::new(Mutex::new(session)),
+            sessions: Arc::new(Sessions::new(all)),
             slot,
         })
     }
 }
 
-/// A logged-in session on one token. Calls are serialised on the session (PKCS#11 sessions are
-/// single-threaded); several sessions for parallel decryptions are future work (ADR 0005).
+/// Logged-in sessions on one token: each call takes a free session ([`Sessions`]).
 #[derive(Clone)]
 pub struct Token {
-    session: Arc<Mutex<Session>>,
+    sessions: Arc<Sessions>,
     slot: Slot,
 }
 
@@ -256,15 +280,9 @@ impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Token")
             .field("slot", &self.slot.id())
+            .field("sessions", &self.sessions.len())
             .finish_non_exhaustive()
     }
-}
-
-fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
-    // A panic while holding the lock leaves the session as usable as before.
-    session
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Token {
@@ -274,9 +292,9 @@ impl Token {
         self.slot
     }
 
-    /// Runs `f` on the session (tests and tools; the lock is held meanwhile).
+    /// Runs `f` on a session (tests and tools; it is held meanwhile).
     pub fn with_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
-        f(&lock(&self.session))
+        f(&self.sessions.get())
     }
 
     /// The RSA private key labelled `label`, or `None`.
@@ -285,7 +303,9 @@ impl Token {
     /// [`Pkcs11Error::Ambiguous`] when several carry the label, [`Pkcs11Error::UnusableKey`]
     /// when it cannot decrypt, sign or is extractable, or a token error.
     pub fn find_key(&self, label: &str) -> Result<Option<TokenKey>, Pkcs11Error> {
-        let handles = lock(&self.session)
+        let handles = self
+            .sessions
+            .get()
             .find_objects(&[
                 Attribute::Class(ObjectClass::PRIVATE_KEY),
                 Attribute::KeyType(KeyType::RSA),
@@ -333,7 +353,9 @@ impl Token {
             Attribute::Label(name.clone()),
             Attribute::Id(name),
         ];
-        let (_, handle) = lock(&self.session)
+        let (_, handle) = self
+            .sessions
+            .get()
             .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
             .map_err(token_error("C_GenerateKeyPair"))?;
         self.key_from_handle(label, handle)
@@ -355,7 +377,9 @@ impl Token {
             label: label.to_owned(),
             reason: reason.to_owned(),
         };
-        let attributes = lock(&self.session)
+        let attributes = self
+            .sessions
+            .get()
             .get_attributes(
                 handle,
                 &[
@@ -399,7 +423,7 @@ impl Token {
         let public_key = PublicKey::from_spki_der(&spki_der(&pkcs1))
             .map_err(|e| unusable(&format!("public key: {e}")))?;
         Ok(TokenKey {
-            session: Arc::clone(&self.session),
+            sessions: Arc::clone(&self.sessions),
             handle,
             label: label.to_owned(),
             id,
@@ -439,7 +463,7 @@ fn is_token_fault(rv: RvError) -> bool {
 
 /// An RSA private key in the token, with its public half read from it.
 pub struct TokenKey {
-    session: Arc<Mutex<Session>>,
+    sessions: Arc<Sessions>,
     handle: ObjectHandle,
     label: String,
     /// `CKA_ID`, shared with the public key and the certificate objects.
@@ -464,7 +488,7 @@ impl TokenKey {
         &self.label
     }
 
-    /// The object handle of the private key (valid for this session).
+    /// The object handle of the private key (valid in every session of this process).
     #[must_use]
     pub fn handle(&self) -> ObjectHandle {
         self.handle
@@ -499,7 +523,9 @@ impl TokenKey {
             PkcsOaepSource::data_specified(label),
         );
         let result =
-            lock(&self.session).decrypt(&Mechanism::RsaPkcsOaep(params), self.handle, rsa_block);
+            self.sessions
+                .get()
+                .decrypt(&Mechanism::RsaPkcsOaep(params), self.handle, rsa_block);
         match result {
             Ok(key) => Ok(Zeroizing::new(key)),
             Err(CkError::Pkcs11(rv, _)) if !is_token_fault(rv) => Err(UnwrapError::NotOpened),
@@ -563,7 +589,8 @@ impl TokenKey {
     /// # Errors
     /// A token error.
     pub fn sign_sha256(&self, msg: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
-        lock(&self.session)
+        self.sessions
+            .get()
             .sign(&Mechanism::Sha256RsaPkcs, self.handle, msg)
             .map_err(token_error("C_Sign"))
     }

@@ -420,6 +420,37 @@ fn provider_generates_and_finds_keys_with_their_certificates() {
     );
 }
 
+/// Several sessions (one per RSA worker, ADR 0005 §5): decryptions from several threads at once
+/// all open, the key's handle found in one session works in the others.
+#[test]
+fn parallel_decryptions_on_several_sessions() {
+    in_token("parallel_decryptions_on_several_sessions", |module| {
+        let token = module
+            .open_token_sessions(Some(TOKEN_LABEL), &Pin::new(USER_PIN.to_owned()), 4)
+            .unwrap();
+        assert!(format!("{token:?}").contains("sessions: 4"), "{token:?}");
+        let key = token.generate_key(KEY_LABEL, 2048).unwrap();
+        let label = Scope::Strict.label("ns", "parallel");
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let (key, label) = (&key, &label);
+                scope.spawn(move || {
+                    for i in 0..5 {
+                        let value = format!("value {t}/{i}");
+                        let blob =
+                            crypto::hybrid_encrypt(key.public_key(), label, value.as_bytes())
+                                .unwrap();
+                        assert_eq!(
+                            key.decrypt_blob(label, &blob).unwrap().expose(),
+                            value.as_bytes()
+                        );
+                    }
+                });
+            }
+        });
+    });
+}
+
 /// A wrong PIN stops the provider in one line without the PIN.
 #[test]
 fn provider_wrong_pin_is_one_line() {

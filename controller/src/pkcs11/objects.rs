@@ -5,7 +5,7 @@
 use cryptoki::object::{Attribute, AttributeType, CertificateType, KeyType, ObjectClass};
 use sealed_secrets_core::cert::Certificate;
 
-use super::{Pkcs11Error, Token, TokenKey, lock, token_error};
+use super::{Pkcs11Error, Token, TokenKey, token_error};
 
 impl Token {
     /// Every RSA private key whose label is `prefix` or starts with `prefix-`, sorted by label.
@@ -14,7 +14,7 @@ impl Token {
     /// A token error, or a key that is unusable (see [`Token::find_key`]).
     pub fn find_keys(&self, prefix: &str) -> Result<Vec<TokenKey>, Pkcs11Error> {
         let labelled = {
-            let session = lock(&self.session);
+            let session = self.sessions.get();
             let handles = session
                 .find_objects(&[
                     Attribute::Class(ObjectClass::PRIVATE_KEY),
@@ -50,7 +50,7 @@ impl Token {
     /// # Errors
     /// A token error.
     pub fn find_certificate(&self, key: &TokenKey) -> Result<Option<Vec<u8>>, Pkcs11Error> {
-        let session = lock(&self.session);
+        let session = self.sessions.get();
         let handles = session
             .find_objects(&[
                 Attribute::Class(ObjectClass::CERTIFICATE),
@@ -75,7 +75,8 @@ impl Token {
     /// # Errors
     /// A token error.
     pub fn store_certificate(&self, key: &TokenKey, cert: &Certificate) -> Result<(), Pkcs11Error> {
-        lock(&self.session)
+        self.sessions
+            .get()
             .create_object(&[
                 Attribute::Class(ObjectClass::CERTIFICATE),
                 Attribute::CertificateType(CertificateType::X_509),

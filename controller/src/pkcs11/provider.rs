@@ -43,7 +43,9 @@ impl TokenProvider {
             Some(path) => Pin::from_file(path)?,
             None => Pin::from_env(PIN_ENV)?,
         };
-        let token = module.open_token(settings.token_label.as_deref(), &pin)?;
+        // One session per RSA-pool worker (the unsealer runs one RSA operation per CPU).
+        let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let token = module.open_token_sessions(settings.token_label.as_deref(), &pin, workers)?;
         drop(pin);
         let token_label = match &settings.token_label {
             Some(label) => label.clone(),
