@@ -22,6 +22,11 @@ Scenarios, each alternating ours / upstream (the order flips every round):
            objects, then RATE updates/s (each replaces a SealedSecret's 3 ciphertexts) for
            DURATION s: latency from sending the update to the Secret's watch event, RSS, CPU.
 
+Sides (--sides, default ours,upstream): "ours", "upstream", and "pkcs11": our controller with
+its key in a kryoptic PKCS#11 token (--pkcs11-module; the token is initialised here with
+pkcs11-tool, the key generated in it by the controller's first start, and that side's objects
+sealed for its certificate), for the cold figure side by side with in-memory keys.
+
 RSA decryptions: ours from its counter metric; upstream has none, so it is derived from
 sealed_secrets_controller_unseal_requests_total x 3 (each unseal decrypts every item once
 with the one key it has), and marked as such.
@@ -195,11 +200,12 @@ class Watcher(threading.Thread):
 class Controller:
     """One controller process "in a pod"; sampled through /proc."""
 
-    def __init__(self, args, kind, ns, logdir):
+    def __init__(self, args, kind, ns, logdir, extra_args=(), extra_env=None):
         self.args, self.kind, self.ns = args, kind, ns
-        self.bin = args.ours_bin if kind == "ours" else args.upstream_bin
+        self.bin = args.upstream_bin if kind == "upstream" else args.ours_bin
         self.log_path = os.path.join(logdir, f"{kind}.log")
         self.proc = None
+        self.extra_args, self.extra_env = list(extra_args), dict(extra_env or {})
 
     def start(self):
         self.port, self.metrics_port = free_port(), free_port()
@@ -210,12 +216,14 @@ class Controller:
             f"--listen-addr=127.0.0.1:{self.port}",
             f"--listen-metrics-addr=127.0.0.1:{self.metrics_port}",
             *self.args.controller_args.split(),
+            *self.extra_args,
         ]
         out = open(self.log_path, "ab")
         out.write(f"\n=== start {time.strftime('%H:%M:%S')}: {' '.join(cmd)}\n".encode())
         out.flush()
         self.t_start = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                     env={**os.environ, **self.extra_env})
         out.close()
         self.pid = self.proc.pid
 
@@ -245,7 +253,7 @@ class Controller:
             return None, ""
 
     def ready(self):
-        path = "/readyz" if self.kind == "ours" else "/healthz"
+        path = "/healthz" if self.kind == "upstream" else "/readyz"
         return self.http(self.port, path)[0] == 200
 
     def metrics(self):
@@ -263,7 +271,7 @@ class Controller:
     def rsa_ops(self):
         """(count, how): RSA private-key decryptions so far."""
         m = self.metrics()
-        if self.kind == "ours":
+        if self.kind != "upstream":
             for name in ("sealed_secrets_rs_rsa_decryptions_total",
                          "sealed_secrets_controller_rsa_decrypt_operations_total"):
                 if name in m:
@@ -465,28 +473,31 @@ class Bench:
             [a.kubeseal_rs, "keygen", "-o", "json", "--cert-out", os.path.join(a.work, "cert.pem")],
             capture_output=True, text=True, check=True).stdout)
         self.sides = {}
-        for kind in ("ours", "upstream"):
+        for kind in a.sides.split(","):
             ns = f"bench-{kind}"
             self.api.request("POST", "/api/v1/namespaces",
                              {"metadata": {"name": ns}}, ok=(201, 409))
             kubectl(["apply", "-f", "-"], self.kubeconfig, stdin=rbac(ns))
+            if kind == "pkcs11":
+                self.sides[kind] = self.setup_token(ns)
+                continue
             k = json.loads(json.dumps(key))
             k["metadata"].pop("generateName", None)
             k["metadata"]["name"] = "sealed-secrets-key-bench"
             k["metadata"]["namespace"] = ns
             self.api.request("POST", SECRET_PATH.format(ns=ns), k, ok=(201, 409))
-            self.sides[kind] = {"ns": ns, "ctl": Controller(a, kind, ns, a.work)}
+            self.sides[kind] = {"ns": ns, "ctl": Controller(a, kind, ns, a.work),
+                                "cert": os.path.join(a.work, "cert.pem")}
         if a.n_unrelated:
             t = time.monotonic()
             for side in self.sides.values():
                 self.create_unrelated(side["ns"])
             log(f"created {a.n_unrelated} unrelated Secrets of {a.unrelated_bytes} B in each "
                 f"namespace in {time.monotonic() - t:.1f} s")
-        cert = os.path.join(a.work, "cert.pem")
         t = time.monotonic()
         n_upd = min(a.n_big, max(a.rounds, a.restart_rounds) * int(a.rate * a.duration))
         for kind, side in self.sides.items():
-            ns = side["ns"]
+            ns, cert = side["ns"], side["cert"]
             side["cold"] = seal_all(a, cert, ns, [f"cold-{i:05d}" for i in range(a.n_cold)], "a")
             side["big"] = seal_all(a, cert, ns, [f"obj-{i:05d}" for i in range(a.n_big)], "a")
             alt = seal_all(a, cert, ns, [f"obj-{i:05d}" for i in range(n_upd)], "b")
@@ -497,6 +508,43 @@ class Bench:
             side["state"] = [0] * n_upd
         log(f"sealed {2 * (a.n_cold + a.n_big + n_upd)} SealedSecrets in "
             f"{time.monotonic() - t:.1f} s (kubeseal-rs, one process per set)")
+
+    def setup_token(self, ns):
+        """A fresh kryoptic token (pkcs11-tool from Debian's opensc), the controller started
+        once to generate its key there, and the certificate it serves."""
+        a = self.args
+        if not a.pkcs11_module:
+            raise ApiError("the pkcs11 side needs --pkcs11-module")
+        tok = os.path.join(a.work, "token")
+        os.makedirs(tok, exist_ok=True)
+        conf = os.path.join(tok, "kryoptic.conf")
+        with open(conf, "w") as f:
+            f.write(f'[[slots]]\nslot = 1\ndbtype = "sqlite"\ndbargs = "{tok}/token.sql"\n')
+        env = {**os.environ, "KRYOPTIC_CONF": conf}
+        tool = ["pkcs11-tool", "--module", a.pkcs11_module]
+        subprocess.run([*tool, "--init-token", "--label", "bench", "--so-pin", "bench-so-1"],
+                       env=env, check=True, capture_output=True)
+        subprocess.run([*tool, "--token-label", "bench", "--login", "--login-type", "so",
+                        "--so-pin", "bench-so-1", "--init-pin", "--pin", "bench-user-1"],
+                       env=env, check=True, capture_output=True)
+        pin = os.path.join(tok, "pin")
+        with open(pin, "w") as f:
+            f.write("bench-user-1\n")
+        ctl = Controller(a, "pkcs11", ns, a.work,
+                         extra_args=["--pkcs11-module", a.pkcs11_module,
+                                     "--pkcs11-token-label", "bench", "--pkcs11-pin-file", pin],
+                         extra_env={"KRYOPTIC_CONF": conf})
+        ctl.start()
+        ctl.wait_ready()
+        status, pem = ctl.http(ctl.port, "/v1/cert.pem")
+        ctl.stop()
+        if status != 200:
+            raise ApiError(f"pkcs11 controller served no certificate; see {ctl.log_path}")
+        cert = os.path.join(a.work, "cert-pkcs11.pem")
+        with open(cert, "w") as f:
+            f.write(pem)
+        log(f"token initialised, key generated in it; certificate in {cert}")
+        return {"ns": ns, "ctl": ctl, "cert": cert}
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -537,8 +585,8 @@ class Bench:
         return w
 
     def order(self, r):
-        kinds = ("ours", "upstream") if r % 2 == 0 else ("upstream", "ours")
-        return [k for k in kinds if k in self.args.sides.split(",")]
+        kinds = self.args.sides.split(",")
+        return kinds if r % 2 == 0 else kinds[::-1]
 
     # --- scenario 3: cold ----------------------------------------------------------------
 
@@ -737,15 +785,17 @@ class Bench:
     def report(self, unseal_ms, cores):
         a = self.args
         lines = []
-        lines.append(f"| scenario | metric | ours | upstream | upstream ÷ ours |")
+        kinds = a.sides.split(",")
+        first, second = kinds[0], kinds[1] if len(kinds) > 1 else kinds[0]
+        lines.append(f"| scenario | metric | {first} | {second} | {second} ÷ {first} |")
         lines.append("|---|---|---:|---:|---:|")
         seen = []
         for (sc, metric, _kind) in self.results:
             if (sc, metric) not in seen:
                 seen.append((sc, metric))
         for sc, metric in seen:
-            o = median(self.results.get((sc, metric, "ours"), []))
-            u = median(self.results.get((sc, metric, "upstream"), []))
+            o = median(self.results.get((sc, metric, first), []))
+            u = median(self.results.get((sc, metric, second), []))
             ratio = f"{u / o:.1f}×" if o and o == o and u == u and o > 0 else "—"
             fmt = (lambda v: f"{v:.0f}") if ("RSA" in metric or "lost" in metric or
                                              "ms" in metric) else (lambda v: f"{v:.2f}")
@@ -795,7 +845,10 @@ def main():
                    help="measured single RSA-4096 decryption, for the floor")
     p.add_argument("--controller-args", default="--kubeclient-qps=-1")
     p.add_argument("--scenarios", default="cold,backlog,restart")
-    p.add_argument("--sides", default="ours,upstream", help="which controllers to run")
+    p.add_argument("--sides", default="ours,upstream",
+                   help="which controllers to run, the reference first: ours, upstream, pkcs11")
+    p.add_argument("--pkcs11-module", default="",
+                   help="the kryoptic module, for the pkcs11 side (tests/pkcs11/install.sh)")
     a = p.parse_args()
     b = Bench(a)
     b.setup()

@@ -89,6 +89,25 @@ async fn existing_namespaces(client: &kube::Client, names: Vec<String>, own: &st
         .await
 }
 
+/// Opens the PKCS#11 token (`--pkcs11-module`) on the blocking pool.
+async fn open_token(
+    settings: &crate::cli::Pkcs11Settings,
+) -> Result<Arc<crate::pkcs11::provider::TokenProvider>, AppError> {
+    let settings = settings.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        crate::pkcs11::provider::TokenProvider::open(&settings)
+    })
+    .await
+    .map_err(|e| KeyManagerError::Token {
+        message: e.to_string(),
+    })?
+    .map_err(|e| KeyManagerError::Token {
+        message: e.to_string(),
+    })?;
+    tracing::info!(provider = %opened.provider(), "PKCS#11 token opened");
+    Ok(Arc::new(opened))
+}
+
 /// Resolves when SIGTERM or SIGINT arrives.
 async fn termination() -> Result<&'static str, AppError> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -130,7 +149,11 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
 
     // 4–6. Keys.
     let registry = Arc::new(KeyRegistry::new());
-    let manager = Arc::new(KeyManager::new(
+    let token = match &settings.pkcs11 {
+        Some(p11) => Some(open_token(p11).await?),
+        None => None,
+    };
+    let manager = KeyManager::new(
         client.clone(),
         KeyParams {
             namespace: own_namespace.clone(),
@@ -143,8 +166,12 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
             priority: settings.key_order_priority,
         },
         Arc::clone(&registry),
-    ));
-    let loaded = manager.load().await?;
+    );
+    let manager = Arc::new(match token {
+        Some(token) => manager.with_token(token),
+        None => manager,
+    });
+    let loaded = manager.load().await? + manager.load_token().await?;
     tracing::info!(keys = loaded, "loaded sealing keys");
     let mut elector = settings.leader_elect.then(|| {
         LeaderElector::new(

@@ -10,6 +10,7 @@
 //! startup error here, where upstream silently ignores it.
 
 mod flags;
+mod pkcs11;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use time::OffsetDateTime;
 
 pub use self::flags::Cli;
+pub use self::pkcs11::{Pkcs11Flags, Pkcs11Settings};
 use crate::go_flags;
 
 /// The default `--key-prefix`, also the exact name of a pre-0.9 legacy key Secret.
@@ -103,6 +105,8 @@ pub struct Settings {
     pub web_sealer: bool,
     /// `--rotate-period` was used (a deprecation notice is printed).
     pub rotate_period_used: bool,
+    /// `--pkcs11-*`: keys in a PKCS#11 token (`None` without `--pkcs11-module`).
+    pub pkcs11: Option<Pkcs11Settings>,
 }
 
 /// What `main` should do.
@@ -135,6 +139,8 @@ pub enum CliError {
         "invalid --cert-configmap {0:?}: a ConfigMap name has lowercase letters, digits, '-' and '.', at most 253 characters"
     )]
     CertConfigMap(String),
+    #[error("{0}")]
+    Pkcs11(String),
 }
 
 /// Parses `args` (with the program name first) and the environment into a [`Mode`].
@@ -239,6 +245,7 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
         }
     }
     let (key_renew_period, rotate_period_used) = renew_period(&cli, matches);
+    let pkcs11 = pkcs11::resolve(cli.pkcs11.clone())?;
     Ok(Settings {
         key_prefix: cli.key_prefix,
         key_size: cli.key_size,
@@ -279,6 +286,7 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
         cert_configmap: Some(cli.cert_configmap).filter(|s| !s.is_empty()),
         web_sealer: cli.web_sealer,
         rotate_period_used,
+        pkcs11,
     })
 }
 

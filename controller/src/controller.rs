@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::Action;
-use sealed_secrets_core::seal::{ItemError, ItemErrorKind};
+use sealed_secrets_core::seal::{ItemError, ItemErrorKind, UnsealError};
 use sealed_secrets_core::types::SealedSecret;
 use tracing::Instrument as _;
 
@@ -385,6 +385,13 @@ async fn unseal_or_report<C: Cluster>(
         Err(e) => e,
     };
     let (namespace, name) = names(obj);
+    if let UnsealTaskError::Unseal(source @ UnsealError::KeyUnavailable { .. }) = e {
+        // Not a verdict on the object: no event, no status, retried (ADR 0005 §2).
+        tracing::warn!(error = %source, "a sealing key is unavailable, will retry");
+        ctx.metrics
+            .unseal_error(ErrorReason::KeyUnavailable, &namespace);
+        return Err(ReconcileError::KeyUnavailable { source });
+    }
     if matches!(e, UnsealTaskError::Unseal(_)) {
         ctx.metrics
             .key_dependents
@@ -553,6 +560,10 @@ pub async fn reconcile<C: Cluster>(
                     .map_or(true, |applied| applied.outcome.unsealed()))
         {
             tokio::time::sleep_until(started + REPORT_DELAY).await;
+        }
+        if let Err(e @ ReconcileError::KeyUnavailable { .. }) = outcome {
+            // The status keeps its last verdict: the token being away says nothing about it.
+            return Err(e);
         }
         let message = outcome.as_ref().err().map(ToString::to_string);
         let status_input = match (&outcome, &message) {

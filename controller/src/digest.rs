@@ -53,7 +53,7 @@ pub use sealed_secrets_core::digest::DigestRecord;
 /// then removed).
 pub use sealed_secrets_core::names::UNSEALED_DIGEST_ANNOTATION as DIGEST_ANNOTATION;
 
-const DERIVATION_LABEL: &[u8] = b"sealed-secrets-rs unsealed-digest key v1";
+pub(crate) const DERIVATION_LABEL: &[u8] = b"sealed-secrets-rs unsealed-digest key v1";
 
 /// An HMAC key derived from one private key.
 #[derive(Clone)]
@@ -74,6 +74,16 @@ impl DigestKey {
         let outer = hmac::Key::new(hmac::HMAC_SHA256, der.expose());
         let tag = hmac::sign(&outer, DERIVATION_LABEL);
         Some(Self(hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref())))
+    }
+
+    /// The digest key of a key that cannot be exported (a token key, ADR 0005 §6): keyed by
+    /// SHA-256 of the key's PKCS#1 v1.5 signature of [`DERIVATION_LABEL`]. That signature is
+    /// deterministic, so every replica and restart derives the same key, and only a holder of
+    /// the private key can compute it.
+    #[must_use]
+    pub fn from_signature(signature: &[u8]) -> Self {
+        let seed = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, signature);
+        Self(hmac::Key::new(hmac::HMAC_SHA256, seed.as_ref()))
     }
 
     /// A digest key from raw bytes (tests).

@@ -47,6 +47,13 @@ pub enum ReconcileError {
     /// The Secret `name` exists and the controller may not write over it.
     #[error("failed update: {}", unmanaged_message(.name))]
     Unmanaged { name: String },
+    /// A sealing key could not be used (a PKCS#11 token away, a session lost): says nothing
+    /// about the object, so no `Synced` verdict is written and it is retried (ADR 0005 §2).
+    #[error("{source}")]
+    KeyUnavailable {
+        #[source]
+        source: UnsealError,
+    },
     /// A blocking task failed (a bug, never a user error).
     #[error("internal error: {source}")]
     Internal {
@@ -88,7 +95,9 @@ impl ReconcileError {
             ReconcileError::Immutable { .. } | ReconcileError::Unseal { .. } => {
                 RetryPolicy::AwaitChange
             }
-            ReconcileError::Unavailable { .. } => RetryPolicy::UntilAvailable,
+            ReconcileError::Unavailable { .. } | ReconcileError::KeyUnavailable { .. } => {
+                RetryPolicy::UntilAvailable
+            }
             ReconcileError::SecretApi { .. }
             | ReconcileError::Unmanaged { .. }
             | ReconcileError::Internal { .. } => RetryPolicy::Backoff,
@@ -172,6 +181,16 @@ mod tests {
             }
             .retry_policy(),
             RetryPolicy::UntilAvailable
+        );
+        let token_away = ReconcileError::KeyUnavailable {
+            source: UnsealError::KeyUnavailable {
+                reason: "C_Decrypt: DeviceRemoved".into(),
+            },
+        };
+        assert_eq!(token_away.retry_policy(), RetryPolicy::UntilAvailable);
+        assert_eq!(
+            token_away.to_string(),
+            "sealing key unavailable: C_Decrypt: DeviceRemoved"
         );
     }
 

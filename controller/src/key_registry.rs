@@ -14,7 +14,7 @@ mod manager;
 use std::sync::{Arc, RwLock};
 
 use sealed_secrets_core::cert::Certificate;
-use sealed_secrets_core::keys::{Fingerprint, PrivateKey};
+use sealed_secrets_core::keys::{Decrypter, Fingerprint, PrivateKey};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -22,17 +22,37 @@ use crate::digest::DigestKey;
 
 pub use self::manager::{KeyManager, KeyManagerError, KeyParams, entry_from_secret};
 
+/// Where a key's private half lives (ADR 0005 §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyProvider {
+    /// A `kubernetes.io/tls` key Secret, held in memory.
+    Secret,
+    /// A PKCS#11 token with this label; the private key never leaves it.
+    Pkcs11 { token: String },
+}
+
+impl std::fmt::Display for KeyProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyProvider::Secret => f.write_str("secret"),
+            KeyProvider::Pkcs11 { token } => write!(f, "pkcs11:{token}"),
+        }
+    }
+}
+
 /// One registered key.
 #[derive(Debug)]
 pub struct KeyEntry {
     pub fingerprint: Fingerprint,
-    pub key: PrivateKey,
+    /// The private-key operation, wherever the key lives.
+    pub key: Arc<dyn Decrypter>,
+    pub provider: KeyProvider,
     pub cert: Certificate,
     /// The time that orders keys: cert NotBefore, or the Secret's creation time.
     pub order_time: OffsetDateTime,
     /// HMAC key for digests signed with this key.
     pub digest_key: Option<DigestKey>,
-    /// Name of the key Secret (for logs).
+    /// Name of the key Secret, or the token key's label (for logs).
     pub secret_name: String,
 }
 
@@ -48,10 +68,32 @@ impl KeyEntry {
         Self {
             fingerprint: key.fingerprint().clone(),
             digest_key: DigestKey::derive(&key),
-            key,
+            key: Arc::new(key),
+            provider: KeyProvider::Secret,
             cert,
             order_time,
             secret_name,
+        }
+    }
+
+    /// Builds an entry for a key held elsewhere (a token), whose digest key the provider
+    /// derived (ADR 0005 §6).
+    #[must_use]
+    pub fn held(
+        key: Arc<dyn Decrypter>,
+        provider: KeyProvider,
+        cert: Certificate,
+        digest_key: DigestKey,
+        label: String,
+    ) -> Self {
+        Self {
+            fingerprint: key.fingerprint(),
+            order_time: cert.not_before(),
+            digest_key: Some(digest_key),
+            key,
+            provider,
+            cert,
+            secret_name: label,
         }
     }
 }

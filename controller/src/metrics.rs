@@ -28,6 +28,8 @@ pub enum ErrorReason {
     Update,
     Unmanaged,
     Status,
+    /// A sealing key could not be used (ADR 0005 §2).
+    KeyUnavailable,
 }
 
 impl ErrorReason {
@@ -39,6 +41,7 @@ impl ErrorReason {
             ErrorReason::Update => "update",
             ErrorReason::Unmanaged => "unmanaged",
             ErrorReason::Status => "status",
+            ErrorReason::KeyUnavailable => "key_unavailable",
         }
     }
 }

@@ -1,22 +1,21 @@
-//! Sealing keys held in a PKCS#11 token (preview, issue 19; see `docs/keys.md` and
+//! Sealing keys held in a PKCS#11 token (issue 19; see `docs/keys.md` and
 //! `docs/decisions/0005-key-providers.md`).
 //!
 //! The private key is generated inside the token as non-extractable and sensitive, and never
 //! leaves it: the controller asks the token for the RSA-OAEP decryption of the session key
 //! (`CKM_RSA_PKCS_OAEP`, SHA-256, MGF1-SHA-256, the scope label as `pSourceData`) and for the
 //! `sha256WithRSAEncryption` signature of its self-signed certificate (`CKM_SHA256_RSA_PKCS`).
-//! The AES-GCM part of the hybrid blob is finished in memory, as for in-memory keys.
-//!
-//! Not wired into the key registry yet: this module is the groundwork the ADR builds on.
+//! [`TokenKey`] is a [`Decrypter`]: the rest of the hybrid blob (length checks, AES-GCM) is the
+//! core's, as for in-memory keys. The certificate is a `CKO_CERTIFICATE` object beside the key
+//! (same `CKA_ID`), and [`provider`] registers the token's keys with the controller.
 //!
 //! The PIN is read from a file or an environment variable, held in a `secrecy` string and never
 //! written to a log, an error or a `Debug` output.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
@@ -25,14 +24,19 @@ use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
-use sealed_secrets_core::crypto::{self, DecryptError, LENGTH_PREFIX_LEN, SESSION_KEY_LEN};
-use sealed_secrets_core::keys::{Fingerprint, PublicKey};
+use sealed_secrets_core::crypto::{self, SESSION_KEY_LEN};
+use sealed_secrets_core::keys::{Decrypter, Fingerprint, PublicKey, UnwrapError};
 use sealed_secrets_core::secret_bytes::SecretBytes;
 use zeroize::Zeroizing;
 
 mod cert;
 mod der;
+mod objects;
 mod pin;
+pub mod provider;
+mod sessions;
+
+use sessions::Sessions;
 
 pub use der::{rsa_public_key_der, spki_der};
 pub use pin::{PIN_ENV, Pin};
@@ -171,6 +175,15 @@ impl Module {
         })
     }
 
+    /// `C_Finalize`: the module may be loaded again in this process afterwards (tests). Open
+    /// sessions are closed by the module.
+    ///
+    /// # Errors
+    /// A token error.
+    pub fn finalize(self) -> Result<(), Pkcs11Error> {
+        self.ctx.finalize().map_err(token_error("C_Finalize"))
+    }
+
     /// The cryptoki context (token and PIN initialisation in tests and tools).
     #[must_use]
     pub fn context(&self) -> &Pkcs11 {
@@ -207,12 +220,26 @@ impl Module {
     ///
     /// PKCS#11 login state belongs to the application, not the session: once a session of this
     /// process is logged in, `C_Login` answers `CKR_USER_ALREADY_LOGGED_IN` whatever the PIN,
-    /// and that is taken as success. Open the token once per process (as the controller will)
+    /// and that is taken as success. Open the token once per process (as the controller does)
     /// so the PIN is always checked.
     ///
     /// # Errors
     /// [`Pkcs11Error::NoToken`], [`Pkcs11Error::Login`] or a token error.
     pub fn open_token(&self, token_label: Option<&str>, pin: &Pin) -> Result<Token, Pkcs11Error> {
+        self.open_token_sessions(token_label, pin, 1)
+    }
+
+    /// [`Module::open_token`] with `sessions` sessions (at least one), so that as many
+    /// decryptions run at once (ADR 0005 §5): the first logs in, the others share its login.
+    ///
+    /// # Errors
+    /// As [`Module::open_token`].
+    pub fn open_token_sessions(
+        &self,
+        token_label: Option<&str>,
+        pin: &Pin,
+        sessions: usize,
+    ) -> Result<Token, Pkcs11Error> {
         let slot = self.find_slot(token_label)?;
         let session = self
             .ctx
@@ -227,18 +254,25 @@ impl Module {
                 });
             }
         }
+        let mut all = vec![session];
+        for _ in 1..sessions.max(1) {
+            all.push(
+                self.ctx
+                    .open_rw_session(slot)
+                    .map_err(token_error("C_OpenSession"))?,
+            );
+        }
         Ok(Token {
-            session: Arc::new(Mutex::new(session)),
+            sessions: Arc::new(Sessions::new(all)),
             slot,
         })
     }
 }
 
-/// A logged-in session on one token. Calls are serialised on the session (PKCS#11 sessions are
-/// single-threaded); several sessions for parallel decryptions are future work (ADR 0005).
+/// Logged-in sessions on one token: each call takes a free session ([`Sessions`]).
 #[derive(Clone)]
 pub struct Token {
-    session: Arc<Mutex<Session>>,
+    sessions: Arc<Sessions>,
     slot: Slot,
 }
 
@@ -246,15 +280,9 @@ impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Token")
             .field("slot", &self.slot.id())
+            .field("sessions", &self.sessions.len())
             .finish_non_exhaustive()
     }
-}
-
-fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
-    // A panic while holding the lock leaves the session as usable as before.
-    session
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Token {
@@ -264,9 +292,9 @@ impl Token {
         self.slot
     }
 
-    /// Runs `f` on the session (tests and tools; the lock is held meanwhile).
+    /// Runs `f` on a session (tests and tools; it is held meanwhile).
     pub fn with_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
-        f(&lock(&self.session))
+        f(&self.sessions.get())
     }
 
     /// The RSA private key labelled `label`, or `None`.
@@ -275,7 +303,9 @@ impl Token {
     /// [`Pkcs11Error::Ambiguous`] when several carry the label, [`Pkcs11Error::UnusableKey`]
     /// when it cannot decrypt, sign or is extractable, or a token error.
     pub fn find_key(&self, label: &str) -> Result<Option<TokenKey>, Pkcs11Error> {
-        let handles = lock(&self.session)
+        let handles = self
+            .sessions
+            .get()
             .find_objects(&[
                 Attribute::Class(ObjectClass::PRIVATE_KEY),
                 Attribute::KeyType(KeyType::RSA),
@@ -323,7 +353,9 @@ impl Token {
             Attribute::Label(name.clone()),
             Attribute::Id(name),
         ];
-        let (_, handle) = lock(&self.session)
+        let (_, handle) = self
+            .sessions
+            .get()
             .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
             .map_err(token_error("C_GenerateKeyPair"))?;
         self.key_from_handle(label, handle)
@@ -345,7 +377,9 @@ impl Token {
             label: label.to_owned(),
             reason: reason.to_owned(),
         };
-        let attributes = lock(&self.session)
+        let attributes = self
+            .sessions
+            .get()
             .get_attributes(
                 handle,
                 &[
@@ -355,10 +389,11 @@ impl Token {
                     AttributeType::Sign,
                     AttributeType::Extractable,
                     AttributeType::Sensitive,
+                    AttributeType::Id,
                 ],
             )
             .map_err(token_error("C_GetAttributeValue"))?;
-        let (mut modulus, mut exponent) = (None, None);
+        let (mut modulus, mut exponent, mut id) = (None, None, Vec::new());
         let (mut decrypt, mut sign, mut extractable, mut sensitive) = (false, false, true, false);
         for attribute in attributes {
             match attribute {
@@ -368,6 +403,7 @@ impl Token {
                 Attribute::Sign(b) => sign = b,
                 Attribute::Extractable(b) => extractable = b,
                 Attribute::Sensitive(b) => sensitive = b,
+                Attribute::Id(bytes) => id = bytes,
                 _ => {}
             }
         }
@@ -387,30 +423,14 @@ impl Token {
         let public_key = PublicKey::from_spki_der(&spki_der(&pkcs1))
             .map_err(|e| unusable(&format!("public key: {e}")))?;
         Ok(TokenKey {
-            session: Arc::clone(&self.session),
+            sessions: Arc::clone(&self.sessions),
             handle,
             label: label.to_owned(),
+            id,
             public_key,
             pkcs1_der: pkcs1,
         })
     }
-}
-
-/// Why the token did not give back a session key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UnwrapError {
-    /// The block is not for this key, the label is wrong, or the block is corrupt (any
-    /// `C_Decrypt` failure but the token-state ones, or a block of the wrong length). Opaque,
-    /// like [`DecryptError`].
-    #[error("no key could decrypt secret")]
-    NotOpened,
-    /// The token itself failed (device removed, session closed, logged out…): worth a retry
-    /// or a reconnect, not a verdict on the item.
-    #[error("PKCS#11 decryption failed: {reason}")]
-    Token {
-        /// The PKCS#11 return value.
-        reason: String,
-    },
 }
 
 /// Whether a failed `C_Decrypt` says the session or token is unusable (retry or reconnect) or
@@ -443,9 +463,11 @@ fn is_token_fault(rv: RvError) -> bool {
 
 /// An RSA private key in the token, with its public half read from it.
 pub struct TokenKey {
-    session: Arc<Mutex<Session>>,
+    sessions: Arc<Sessions>,
     handle: ObjectHandle,
     label: String,
+    /// `CKA_ID`, shared with the public key and the certificate objects.
+    id: Vec<u8>,
     public_key: PublicKey,
     pkcs1_der: Vec<u8>,
 }
@@ -466,7 +488,7 @@ impl TokenKey {
         &self.label
     }
 
-    /// The object handle of the private key (valid for this session).
+    /// The object handle of the private key (valid in every session of this process).
     #[must_use]
     pub fn handle(&self) -> ObjectHandle {
         self.handle
@@ -487,10 +509,7 @@ impl TokenKey {
     /// RSA-OAEP (SHA-256, MGF1-SHA-256, `label` as the encoding parameter) decryption of an
     /// RSA block in the token. A block that is not exactly one modulus long is refused before
     /// any token call (as `crypto` does for in-memory keys).
-    ///
-    /// # Errors
-    /// [`UnwrapError`].
-    pub fn decrypt_session_key(
+    fn token_decrypt(
         &self,
         label: &[u8],
         rsa_block: &[u8],
@@ -504,29 +523,26 @@ impl TokenKey {
             PkcsOaepSource::data_specified(label),
         );
         let result =
-            lock(&self.session).decrypt(&Mechanism::RsaPkcsOaep(params), self.handle, rsa_block);
+            self.sessions
+                .get()
+                .decrypt(&Mechanism::RsaPkcsOaep(params), self.handle, rsa_block);
         match result {
             Ok(key) => Ok(Zeroizing::new(key)),
             Err(CkError::Pkcs11(rv, _)) if !is_token_fault(rv) => Err(UnwrapError::NotOpened),
-            Err(e) => Err(UnwrapError::Token {
+            Err(e) => Err(UnwrapError::Unavailable {
                 reason: ck_reason(&e),
             }),
         }
     }
 
-    /// Unseals a hybrid blob (SPEC §1.1): the RSA block in the token, the AES-GCM part here.
+    /// Unseals a hybrid blob (SPEC §1.1): the RSA block in the token, the rest in the core
+    /// (`crypto::open_with_key`), as for every key.
     ///
     /// # Errors
-    /// [`UnwrapError::NotOpened`] for anything wrong with the blob, the key or the label.
+    /// [`UnwrapError::NotOpened`] for anything wrong with the blob, the key or the label;
+    /// [`UnwrapError::Unavailable`] when the token failed.
     pub fn decrypt_blob(&self, label: &[u8], blob: &[u8]) -> Result<SecretBytes, UnwrapError> {
-        let rsa_len = crypto::rsa_block_len(blob).ok_or(UnwrapError::NotOpened)?;
-        let rest = &blob[LENGTH_PREFIX_LEN..];
-        if rest.len() < rsa_len {
-            return Err(UnwrapError::NotOpened);
-        }
-        let (rsa_block, aead_part) = rest.split_at(rsa_len);
-        let session_key = self.decrypt_session_key(label, rsa_block)?;
-        open_aead(&session_key, aead_part).map_err(|DecryptError| UnwrapError::NotOpened)
+        crypto::open_with_key(self, label, blob)
     }
 
     /// Checks that the token does what sealing needs with this key, before it is trusted with
@@ -559,12 +575,12 @@ impl TokenKey {
                         .to_owned(),
                 ));
             }
-            Err(UnwrapError::Token { reason }) => return Err(unsupported(reason)),
+            Err(UnwrapError::Unavailable { reason }) => return Err(unsupported(reason)),
         }
         match self.decrypt_blob(b"another label", &blob) {
             Err(UnwrapError::NotOpened) => Ok(()),
             Ok(_) => Err(unsupported("the token ignores the OAEP label".to_owned())),
-            Err(UnwrapError::Token { reason }) => Err(unsupported(reason)),
+            Err(UnwrapError::Unavailable { reason }) => Err(unsupported(reason)),
         }
     }
 
@@ -573,33 +589,25 @@ impl TokenKey {
     /// # Errors
     /// A token error.
     pub fn sign_sha256(&self, msg: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
-        lock(&self.session)
+        self.sessions
+            .get()
             .sign(&Mechanism::Sha256RsaPkcs, self.handle, msg)
             .map_err(token_error("C_Sign"))
     }
 }
 
-/// AES-GCM part of the blob (zero nonce, no AAD), with 16-, 24- or 32-byte session keys as Go
-/// accepts (see `crypto.rs`).
-fn open_aead(session_key: &[u8], aead_part: &[u8]) -> Result<SecretBytes, DecryptError> {
-    let algorithm = match session_key.len() {
-        SESSION_KEY_LEN => &AES_256_GCM,
-        24 => &aws_lc_rs::aead::AES_192_GCM,
-        16 => &aws_lc_rs::aead::AES_128_GCM,
-        _ => return Err(DecryptError),
-    };
-    let aead = LessSafeKey::new(UnboundKey::new(algorithm, session_key).map_err(|_| DecryptError)?);
-    let mut buffer = Zeroizing::new(aead_part.to_vec());
-    let len = aead
-        .open_in_place(
-            Nonce::assume_unique_for_key([0u8; NONCE_LEN]),
-            Aad::empty(),
-            buffer.as_mut_slice(),
-        )
-        .map_err(|_| DecryptError)?
-        .len();
-    buffer.truncate(len);
-    Ok(SecretBytes::new(std::mem::take(&mut *buffer)))
+impl Decrypter for TokenKey {
+    fn public_key(&self) -> &PublicKey {
+        &self.public_key
+    }
+
+    fn decrypt_session_key(
+        &self,
+        label: &[u8],
+        rsa_block: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, UnwrapError> {
+        self.token_decrypt(label, rsa_block)
+    }
 }
 
 #[cfg(test)]

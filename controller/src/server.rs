@@ -20,6 +20,7 @@
 //! counted nor rate-limited; upstream answers 404 there.
 
 mod api;
+mod keys;
 
 pub use api::decode_sealed_secret;
 
@@ -197,6 +198,7 @@ pub fn router(state: Arc<ServerState>, request_timeout: Duration) -> Router {
         .route("/healthz", any(healthz))
         .route("/readyz", any(readyz))
         .route("/v1/cert.pem", any(cert_pem).layer(instrumented.clone()))
+        .route("/v1/keys", any(keys::list).layer(instrumented.clone()))
         .route(
             "/v1/verify",
             any(api::verify)
@@ -456,6 +458,24 @@ pub(super) mod tests {
                 "cannot get certificate\n"
             )
         );
+    }
+
+    #[tokio::test]
+    async fn keys_lists_public_facts_with_the_provider() {
+        let router = router(state(true), Duration::from_secs(5));
+        let (code, headers, body) = call(&router, "GET", "/v1/keys", String::new()).await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        let rows: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(rows[0]["provider"], "secret");
+        assert_eq!(rows[0]["latest"], true);
+        assert!(
+            rows[0]["fingerprint"]
+                .as_str()
+                .unwrap()
+                .starts_with("SHA256:")
+        );
+        assert!(!body.contains("PRIVATE"), "{body}");
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use sealed_secrets_core::check::SEALED_WITH_ANNOTATION;
 use sealed_secrets_core::diagnose::{Diagnosis, diagnose_item};
-use sealed_secrets_core::keys::PrivateKey;
+use sealed_secrets_core::keys::Decrypter;
 use sealed_secrets_core::seal::{self, UnsealError, UnsealOptions, Unsealed, Work};
 use sealed_secrets_core::types::SealedSecret;
 use tokio::sync::Semaphore;
@@ -98,7 +98,7 @@ impl Unsealer {
     ) -> Result<UnsealOutcome, UnsealTaskError> {
         self.on_pool(move |options, work| {
             let order = try_order(&keys, &ss, &preferred);
-            let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
+            let refs: Vec<&dyn Decrypter> = order.iter().map(|e| &*e.key).collect();
             let unsealed = seal::unseal_with(&ss, &refs, options, work)?;
             let keys_used = keys_used(&ss, &order, &unsealed);
             Ok(UnsealOutcome {
@@ -116,7 +116,7 @@ impl Unsealer {
     pub async fn verify(&self, keys: Arc<KeySet>, ss: SealedSecret) -> Result<(), UnsealTaskError> {
         self.on_pool(move |options, work| {
             let order = try_order(&keys, &ss, &[]);
-            let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
+            let refs: Vec<&dyn Decrypter> = order.iter().map(|e| &*e.key).collect();
             Ok(seal::verify(&ss, &refs, options, work)?)
         })
         .await
@@ -137,7 +137,7 @@ impl Unsealer {
                 .cloned()
                 .ok_or_else(|| UnsealTaskError::Task("no sealing key is registered".to_owned()))?;
             let order = try_order(&keys, &ss, &[]);
-            let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
+            let refs: Vec<&dyn Decrypter> = order.iter().map(|e| &*e.key).collect();
             Ok(seal::reseal(
                 &ss,
                 &refs,
@@ -159,7 +159,7 @@ impl Unsealer {
     ) -> Option<Diagnosis> {
         self.on_pool(move |_, work| {
             let order = keys.unseal_order();
-            let refs: Vec<&PrivateKey> = order.iter().map(|e| &e.key).collect();
+            let refs: Vec<&dyn Decrypter> = order.iter().map(|e| &*e.key).collect();
             let mut rsa_ops = 0;
             let diagnosis = diagnose_item(&ss, &item, &refs, &mut rsa_ops);
             work.rsa_operations += rsa_ops;
@@ -269,6 +269,7 @@ mod tests {
     use super::*;
     use crate::key_registry::KeyRegistry;
     use sealed_secrets_core::cert::{CertParams, Certificate};
+    use sealed_secrets_core::keys::PrivateKey;
     use time::OffsetDateTime;
 
     fn registry(n: i64) -> (KeyRegistry, Vec<String>) {

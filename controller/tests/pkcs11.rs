@@ -24,10 +24,12 @@ use std::time::Instant;
 use cryptoki::object::{Attribute, AttributeInfo, AttributeType};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
-use sealed_secrets_controller::pkcs11::{Module, Pin, Pkcs11Error, Token, UnwrapError};
+use sealed_secrets_controller::cli::Pkcs11Settings;
+use sealed_secrets_controller::pkcs11::provider::TokenProvider;
+use sealed_secrets_controller::pkcs11::{Module, Pin, Pkcs11Error, Token};
 use sealed_secrets_core::cert::CertParams;
 use sealed_secrets_core::crypto;
-use sealed_secrets_core::keys::PrivateKey;
+use sealed_secrets_core::keys::{Decrypter as _, PrivateKey, UnwrapError};
 use sealed_secrets_core::scope::Scope;
 use x509_parser::prelude::{FromDer as _, X509Certificate};
 
@@ -38,6 +40,11 @@ const KEY_LABEL: &str = "sealed-secrets-key-test";
 
 fn enabled() -> bool {
     std::env::var("SSRS_PKCS11").is_ok_and(|v| v == "1")
+}
+
+/// The module the child was given.
+fn module_path_in_child() -> PathBuf {
+    PathBuf::from(std::env::var("SSRS_PKCS11_MODULE").unwrap())
 }
 
 fn module_path() -> PathBuf {
@@ -61,11 +68,11 @@ const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
 /// Runs `body` with a freshly initialised kryoptic token (label [`TOKEN_LABEL`], PINs above)
 /// in a child process; the parent only checks that the child passed.
-fn in_token(test: &str, body: impl FnOnce(&Module)) {
+fn in_token(test: &str, body: impl FnOnce(Module)) {
     in_soft_token(Soft::Kryoptic, test, body);
 }
 
-fn in_soft_token(soft: Soft, test: &str, body: impl FnOnce(&Module)) {
+fn in_soft_token(soft: Soft, test: &str, body: impl FnOnce(Module)) {
     if !enabled() {
         eprintln!("skipped: set SSRS_PKCS11=1 (after bash tests/pkcs11/install.sh) to run {test}");
         return;
@@ -73,7 +80,7 @@ fn in_soft_token(soft: Soft, test: &str, body: impl FnOnce(&Module)) {
     if std::env::var("SSRS_PKCS11_CHILD").is_ok_and(|v| v == "1") {
         let module = Module::load(&module_path()).unwrap();
         init_token(&module);
-        body(&module);
+        body(module);
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -158,7 +165,7 @@ fn open(module: &Module) -> Token {
 #[test]
 fn round_trip_in_token() {
     in_token("round_trip_in_token", |module| {
-        let token = open(module);
+        let token = open(&module);
         assert!(token.find_key(KEY_LABEL).unwrap().is_none());
         let key = token.find_or_generate_key(KEY_LABEL, 4096).unwrap();
         assert_eq!(key.public_key().size_bits(), 4096);
@@ -184,7 +191,7 @@ fn round_trip_in_token() {
 #[test]
 fn wrong_label_or_key_fails() {
     in_token("wrong_label_or_key_fails", |module| {
-        let token = open(module);
+        let token = open(&module);
         let key = token.generate_key(KEY_LABEL, 4096).unwrap();
         let label = Scope::Strict.label("prod", "db-credentials");
         let blob = crypto::hybrid_encrypt(key.public_key(), &label, b"value").unwrap();
@@ -223,7 +230,7 @@ fn wrong_label_or_key_fails() {
 #[test]
 fn private_key_is_not_extractable() {
     in_token("private_key_is_not_extractable", |module| {
-        let token = open(module);
+        let token = open(&module);
         let key = token.generate_key(KEY_LABEL, 4096).unwrap();
         token.with_session(|session| {
             let info = session
@@ -295,7 +302,7 @@ fn pin_never_in_errors() {
             "no PKCS#11 token labelled \"no-such-token\""
         );
         // The right PIN works, and the PIN is not in the token's Debug either.
-        let token = open(module);
+        let token = open(&module);
         assert!(!format!("{token:?}").contains(USER_PIN));
         let key = token.generate_key(KEY_LABEL, 2048).unwrap();
         assert!(!format!("{key:?}").contains(USER_PIN));
@@ -306,7 +313,7 @@ fn pin_never_in_errors() {
 #[test]
 fn certificate_signed_in_token() {
     in_token("certificate_signed_in_token", |module| {
-        let token = open(module);
+        let token = open(&module);
         let key = token.generate_key(KEY_LABEL, 4096).unwrap();
         let params = CertParams {
             common_name: "sealed-secret".to_owned(),
@@ -345,13 +352,133 @@ fn certificate_signed_in_token() {
     });
 }
 
+/// The provider the controller uses (`--pkcs11-*`): keys found by label prefix, generated
+/// with `<prefix>-<suffix>` labels, each with a `CKO_CERTIFICATE` of the same `CKA_ID`; a
+/// second start finds the same keys and certificates; the digest signature is deterministic.
+#[test]
+fn provider_generates_and_finds_keys_with_their_certificates() {
+    in_token(
+        "provider_generates_and_finds_keys_with_their_certificates",
+        |module| {
+            // The provider loads the module itself: this process's copy is finalised first.
+            module.finalize().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let pin_file = dir.path().join("pin");
+            std::fs::write(&pin_file, format!("{USER_PIN}\n")).unwrap();
+            let settings = Pkcs11Settings {
+                module: module_path_in_child(),
+                token_label: Some(TOKEN_LABEL.to_owned()),
+                key_label: "sealing".to_owned(),
+                pin_file: Some(pin_file),
+            };
+            let validity = time::Duration::days(3650);
+            let (first_fp, first_cert) = {
+                let provider = TokenProvider::open(&settings).unwrap();
+                assert_eq!(provider.provider().to_string(), "pkcs11:ssrs-test");
+                assert!(provider.load("cn", validity).unwrap().is_empty());
+                let entry = provider.generate(2048, "sealed-secret", validity).unwrap();
+                assert!(
+                    entry.secret_name.starts_with("sealing-"),
+                    "{}",
+                    entry.secret_name
+                );
+                assert_eq!(entry.secret_name.len(), "sealing-".len() + 5);
+                assert_eq!(entry.cert.public_key(), entry.key.public_key());
+                assert!(entry.digest_key.is_some());
+                let label = Scope::Strict.label("ns", "app");
+                let blob = crypto::hybrid_encrypt(entry.cert.public_key(), &label, b"v").unwrap();
+                assert_eq!(
+                    crypto::decrypt_with_key(&*entry.key, &label, &blob)
+                        .unwrap()
+                        .expose(),
+                    b"v"
+                );
+                let found = (entry.fingerprint.clone(), entry.cert.der().to_vec());
+                drop(entry);
+                provider.close().unwrap();
+                found
+            };
+            // A new process (here: a new session after finalising) finds the key and the same
+            // certificate object; keys of another prefix are not loaded.
+            {
+                let provider = TokenProvider::open(&settings).unwrap();
+                let entries = provider.load("cn", validity).unwrap();
+                assert_eq!(entries.len(), 1);
+                assert_eq!(entries[0].fingerprint, first_fp);
+                assert_eq!(entries[0].cert.der(), first_cert.as_slice());
+                assert_eq!(entries[0].provider.to_string(), "pkcs11:ssrs-test");
+                drop(entries);
+                provider.close().unwrap();
+            }
+            let other = TokenProvider::open(&Pkcs11Settings {
+                key_label: "seal".to_owned(),
+                ..settings.clone()
+            })
+            .unwrap();
+            assert!(other.load("cn", validity).unwrap().is_empty());
+        },
+    );
+}
+
+/// Several sessions (one per RSA worker, ADR 0005 §5): decryptions from several threads at once
+/// all open, the key's handle found in one session works in the others.
+#[test]
+fn parallel_decryptions_on_several_sessions() {
+    in_token("parallel_decryptions_on_several_sessions", |module| {
+        let token = module
+            .open_token_sessions(Some(TOKEN_LABEL), &Pin::new(USER_PIN.to_owned()), 4)
+            .unwrap();
+        assert!(format!("{token:?}").contains("sessions: 4"), "{token:?}");
+        let key = token.generate_key(KEY_LABEL, 2048).unwrap();
+        let label = Scope::Strict.label("ns", "parallel");
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let (key, label) = (&key, &label);
+                scope.spawn(move || {
+                    for i in 0..5 {
+                        let value = format!("value {t}/{i}");
+                        let blob =
+                            crypto::hybrid_encrypt(key.public_key(), label, value.as_bytes())
+                                .unwrap();
+                        assert_eq!(
+                            key.decrypt_blob(label, &blob).unwrap().expose(),
+                            value.as_bytes()
+                        );
+                    }
+                });
+            }
+        });
+    });
+}
+
+/// A wrong PIN stops the provider in one line without the PIN.
+#[test]
+fn provider_wrong_pin_is_one_line() {
+    in_token("provider_wrong_pin_is_one_line", |module| {
+        module.finalize().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pin_file = dir.path().join("pin");
+        let wrong = "wrong-pin-5521";
+        std::fs::write(&pin_file, wrong).unwrap();
+        let settings = Pkcs11Settings {
+            module: module_path_in_child(),
+            token_label: Some(TOKEN_LABEL.to_owned()),
+            key_label: "sealing".to_owned(),
+            pin_file: Some(pin_file),
+        };
+        let err = TokenProvider::open(&settings).unwrap_err().to_string();
+        assert!(err.starts_with("PKCS#11 login failed: "), "{err}");
+        assert!(!err.contains(wrong) && !err.contains('\n'), "{err}");
+    });
+}
+
 /// Why kryoptic and not Debian's SoftHSM 2.6: it refuses OAEP with SHA-256 (and a label), and
 /// the self-test says so in one line instead of every item failing as "no key could decrypt".
 /// Skipped when SoftHSM is not installed.
 #[test]
 fn softhsm_refuses_oaep_sha256() {
     in_soft_token(Soft::SoftHsm, "softhsm_refuses_oaep_sha256", |module| {
-        let token = open(module);
+        let token = open(&module);
         let key = token.generate_key(KEY_LABEL, 2048).unwrap();
         let err = key.self_test().unwrap_err();
         assert!(matches!(err, Pkcs11Error::Unsupported { .. }), "{err}");
@@ -361,7 +488,7 @@ fn softhsm_refuses_oaep_sha256() {
         let blob = crypto::hybrid_encrypt(key.public_key(), &label, b"value").unwrap();
         assert!(matches!(
             key.decrypt_blob(&label, &blob),
-            Err(UnwrapError::Token { .. })
+            Err(UnwrapError::Unavailable { .. })
         ));
         // Signing (the certificate) works there.
         key.self_signed_certificate(&CertParams::controller_default(
@@ -385,7 +512,7 @@ fn bench_oaep_decrypt() {
             .and_then(|n| n.parse().ok())
             .filter(|n| *n > 0)
             .unwrap_or(20);
-        let token = open(module);
+        let token = open(&module);
         let key = token.generate_key(KEY_LABEL, 4096).unwrap();
         let memory = PrivateKey::generate(4096).unwrap();
         let label = Scope::Strict.label("bench", "secret");

@@ -39,7 +39,7 @@ fn seal_and_unseal(c: &mut Criterion) {
     group.bench_function("unseal_one_value_third_of_three_keys", |b| {
         b.iter(|| {
             hybrid_decrypt(
-                [&wrong[0], &wrong[1], &key],
+                &[&wrong[0], &wrong[1], &key],
                 black_box(&label),
                 black_box(&blob),
             )

@@ -261,6 +261,14 @@ impl Certificate {
             .unwrap_or_default()
     }
 
+    /// The subject as DER (a PKCS#11 certificate object's `CKA_SUBJECT`).
+    #[must_use]
+    pub fn subject_der(&self) -> Vec<u8> {
+        X509Certificate::from_der(&self.der)
+            .map(|(_, cert)| cert.subject().as_raw().to_vec())
+            .unwrap_or_default()
+    }
+
     /// The public key's SSH-style fingerprint.
     #[must_use]
     pub fn fingerprint(&self) -> Fingerprint {

@@ -3,7 +3,7 @@
 //!
 //! CONTRACT (owned by the crypto work; extend, do not change):
 //! - `hybrid_encrypt(&PublicKey, label: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError>`
-//! - `hybrid_decrypt<'k>(keys: impl IntoIterator<Item = &'k PrivateKey>, label, blob)
+//! - `hybrid_decrypt(keys: &[&dyn Decrypter], label, blob)
 //!    -> Result<Decrypted, DecryptError>` where `Decrypted { plaintext: SecretBytes, key_index: usize }`
 //!   tells which key (position in the iteration) opened it, so callers can try that key first
 //!   next time.
@@ -11,7 +11,9 @@
 //!   failure (too short, OAEP failure, GCM failure), like upstream.
 //! - `rsa_block_len(blob) -> Option<usize>` reads the length prefix (for diagnostics and checks).
 //!
-//! Extensions: `decrypt_with_key` (one key), `blob_len` (the size a blob will have).
+//! Extensions: `decrypt_with_key` (one key), `open_with_key` (one key, telling an unavailable
+//! key apart, ADR 0005 §2), `blob_len` (the size a blob will have). Keys are `&dyn Decrypter`:
+//! the private-key operation is the key's, the rest of the format is here once.
 //!
 //! Reusing the all-zero GCM nonce is safe only because every session key encrypts exactly one
 //! message; that is why the session key is drawn fresh inside `hybrid_encrypt` and never leaves.
@@ -22,7 +24,7 @@ use aws_lc_rs::aead::{
 use aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256;
 use zeroize::Zeroizing;
 
-use crate::keys::{PrivateKey, PublicKey};
+use crate::keys::{Decrypter, PublicKey, UnwrapError};
 use crate::secret_bytes::SecretBytes;
 
 /// Length of the AES-256 session key wrapped in every blob.
@@ -115,26 +117,30 @@ pub fn hybrid_encrypt(
 }
 
 /// Unseals `blob` with the first of `keys` that opens it, trying each in turn (SPEC §1.5).
+/// A key that is unavailable ([`UnwrapError::Unavailable`]) stops the search: the blob is
+/// not declared unopenable because a token was away.
 ///
 /// # Errors
 /// [`DecryptError`] when no key opens it, whatever the reason.
-pub fn hybrid_decrypt<'k>(
-    keys: impl IntoIterator<Item = &'k PrivateKey>,
+pub fn hybrid_decrypt(
+    keys: &[&dyn Decrypter],
     label: &[u8],
     blob: &[u8],
 ) -> Result<Decrypted, DecryptError> {
     let parts = split_blob(blob)?;
-    keys.into_iter()
-        .enumerate()
-        .find_map(|(key_index, key)| {
-            open_parts(key, label, &parts)
-                .ok()
-                .map(|plaintext| Decrypted {
+    for (key_index, key) in keys.iter().enumerate() {
+        match open_parts(*key, label, &parts) {
+            Ok(plaintext) => {
+                return Ok(Decrypted {
                     plaintext,
                     key_index,
-                })
-        })
-        .ok_or(DecryptError)
+                });
+            }
+            Err(UnwrapError::NotOpened) => {}
+            Err(UnwrapError::Unavailable { .. }) => return Err(DecryptError),
+        }
+    }
+    Err(DecryptError)
 }
 
 /// Unseals `blob` with one key.
@@ -142,18 +148,32 @@ pub fn hybrid_decrypt<'k>(
 /// # Errors
 /// [`DecryptError`] when the key does not open it, whatever the reason.
 pub fn decrypt_with_key(
-    key: &PrivateKey,
+    key: &dyn Decrypter,
     label: &[u8],
     blob: &[u8],
 ) -> Result<SecretBytes, DecryptError> {
-    open_parts(key, label, &split_blob(blob)?)
+    open_with_key(key, label, blob).map_err(|_| DecryptError)
+}
+
+/// Unseals `blob` with one key, telling "does not open" from "the key could not be used".
+///
+/// # Errors
+/// [`UnwrapError::NotOpened`] for anything wrong with the blob, the key or the label (as
+/// opaque as [`DecryptError`]); [`UnwrapError::Unavailable`] when the key could not be asked.
+pub fn open_with_key(
+    key: &dyn Decrypter,
+    label: &[u8],
+    blob: &[u8],
+) -> Result<SecretBytes, UnwrapError> {
+    let parts = split_blob(blob).map_err(|DecryptError| UnwrapError::NotOpened)?;
+    open_parts(key, label, &parts)
 }
 
 /// Whether `key` and `label` open the RSA-OAEP block of `blob` (the AES-GCM part is not
 /// checked; the session key is zeroized at once). For diagnostics only: it tells a corrupted
 /// AES-GCM part from a wrong key or label, which OAEP's chosen-ciphertext security allows.
 #[must_use]
-pub fn opens_session_key(key: &PrivateKey, label: &[u8], blob: &[u8]) -> bool {
+pub fn opens_session_key(key: &dyn Decrypter, label: &[u8], blob: &[u8]) -> bool {
     split_blob(blob).is_ok_and(|parts| unwrap_session_key(key, label, parts.rsa).is_ok())
 }
 
@@ -192,11 +212,16 @@ fn split_blob(blob: &[u8]) -> Result<BlobParts<'_>, DecryptError> {
 }
 
 fn open_parts(
-    key: &PrivateKey,
+    key: &dyn Decrypter,
     label: &[u8],
     parts: &BlobParts<'_>,
-) -> Result<SecretBytes, DecryptError> {
+) -> Result<SecretBytes, UnwrapError> {
     let session_key = unwrap_session_key(key, label, parts.rsa)?;
+    open_aead(&session_key, parts.aead).map_err(|DecryptError| UnwrapError::NotOpened)
+}
+
+/// The AES-GCM part (zero nonce, no AAD) under a session key.
+fn open_aead(session_key: &[u8], aead_part: &[u8]) -> Result<SecretBytes, DecryptError> {
     // Go builds the cipher with `aes.NewCipher(sessionKey)`, which takes 16-, 24- or 32-byte
     // keys. Upstream only ever seals 32-byte keys; the shorter ones are accepted as Go would.
     let algorithm = match session_key.len() {
@@ -205,9 +230,8 @@ fn open_parts(
         16 => &AES_128_GCM,
         _ => return Err(DecryptError),
     };
-    let aead =
-        LessSafeKey::new(UnboundKey::new(algorithm, &session_key).map_err(|_| DecryptError)?);
-    let mut buffer = Zeroizing::new(parts.aead.to_vec());
+    let aead = LessSafeKey::new(UnboundKey::new(algorithm, session_key).map_err(|_| DecryptError)?);
+    let mut buffer = Zeroizing::new(aead_part.to_vec());
     let plaintext_len = aead
         .open_in_place(zero_nonce(), Aad::empty(), buffer.as_mut_slice())
         .map_err(|_| DecryptError)?
@@ -220,8 +244,8 @@ fn open_parts(
 /// formed and its RSA block is exactly as long as the key's modulus. Anything else is refused
 /// before any RSA work (see [`unwrap_session_key`]).
 #[must_use]
-pub fn needs_rsa_operation(key: &PrivateKey, blob: &[u8]) -> bool {
-    split_blob(blob).is_ok_and(|parts| parts.rsa.len() == key.size_bytes())
+pub fn needs_rsa_operation(key: &dyn Decrypter, blob: &[u8]) -> bool {
+    split_blob(blob).is_ok_and(|parts| parts.rsa.len() == key.public_key().size_bytes())
 }
 
 /// RSA-OAEP-SHA256 decryption of the session key.
@@ -232,27 +256,14 @@ pub fn needs_rsa_operation(key: &PrivateKey, blob: &[u8]) -> bool {
 /// only a crafted blob is short; accepting it would let one 3-byte item cost a full private-key
 /// operation per key (docs/security.md).
 fn unwrap_session_key(
-    key: &PrivateKey,
+    key: &dyn Decrypter,
     label: &[u8],
     rsa_block: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
-    if rsa_block.len() != key.size_bytes() {
-        return Err(DecryptError);
+) -> Result<Zeroizing<Vec<u8>>, UnwrapError> {
+    if rsa_block.len() != key.public_key().size_bytes() {
+        return Err(UnwrapError::NotOpened);
     }
-    let oaep = key.oaep().map_err(|_| DecryptError)?;
-    let ciphertext = rsa_block;
-    let mut out = Zeroizing::new(vec![0u8; oaep.min_output_size()]);
-    let len = oaep
-        .decrypt(
-            &OAEP_SHA256_MGF1SHA256,
-            ciphertext,
-            out.as_mut_slice(),
-            Some(label),
-        )
-        .map_err(|_| DecryptError)?
-        .len();
-    out.truncate(len);
-    Ok(out)
+    key.decrypt_session_key(label, rsa_block)
 }
 
 /// The all-zero 12-byte nonce upstream uses (safe: one message per session key).
@@ -265,6 +276,7 @@ mod tests {
     use std::sync::LazyLock;
 
     use super::*;
+    use crate::keys::PrivateKey;
     use crate::scope::Scope;
 
     static KEY: LazyLock<PrivateKey> =
@@ -288,10 +300,10 @@ mod tests {
     fn round_trip_reports_key_index() {
         let label = Scope::NamespaceWide.label("ns", "name");
         let blob = hybrid_encrypt(KEY.public_key(), &label, b"s3cr3t").expect("seal");
-        let opened = hybrid_decrypt([&*OTHER, &*KEY], &label, &blob).expect("open");
+        let opened = hybrid_decrypt(&[&*OTHER, &*KEY], &label, &blob).expect("open");
         assert_eq!(opened.plaintext.expose(), b"s3cr3t");
         assert_eq!(opened.key_index, 1);
-        let opened = decrypt_with_key(&KEY, &label, &blob).expect("open");
+        let opened = decrypt_with_key(&*KEY, &label, &blob).expect("open");
         assert_eq!(opened.expose(), b"s3cr3t");
     }
 
@@ -299,7 +311,7 @@ mod tests {
     fn empty_plaintext_and_empty_label() {
         let blob = hybrid_encrypt(KEY.public_key(), b"", b"").expect("seal");
         assert_eq!(blob.len(), 2 + 256 + 16);
-        let opened = hybrid_decrypt([&*KEY], b"", &blob).expect("open");
+        let opened = hybrid_decrypt(&[&*KEY], b"", &blob).expect("open");
         assert!(opened.plaintext.is_empty());
     }
 
@@ -314,12 +326,15 @@ mod tests {
             (b"ns/a", &blob[..blob.len() - 1]),
         ];
         for (label, input) in cases {
-            let err = hybrid_decrypt([&*KEY], label, input).expect_err("must fail");
+            let err = hybrid_decrypt(&[&*KEY], label, input).expect_err("must fail");
             assert_eq!(err, DecryptError);
             assert_eq!(err.to_string(), "no key could decrypt secret");
         }
-        assert_eq!(hybrid_decrypt([], b"ns/a", &blob), Err(DecryptError));
-        assert_eq!(hybrid_decrypt([&*OTHER], b"ns/a", &blob), Err(DecryptError));
+        assert_eq!(hybrid_decrypt(&[], b"ns/a", &blob), Err(DecryptError));
+        assert_eq!(
+            hybrid_decrypt(&[&*OTHER], b"ns/a", &blob),
+            Err(DecryptError)
+        );
     }
 
     #[test]
@@ -333,12 +348,12 @@ mod tests {
             .expect("one in 256 RSA ciphertexts starts with 0x00");
         let mut short = vec![0x00, 0xff];
         short.extend_from_slice(&blob[3..]);
-        assert!(needs_rsa_operation(&KEY, &blob));
-        assert!(!needs_rsa_operation(&KEY, &short));
-        assert_eq!(decrypt_with_key(&KEY, label, &short), Err(DecryptError));
+        assert!(needs_rsa_operation(&*KEY, &blob));
+        assert!(!needs_rsa_operation(&*KEY, &short));
+        assert_eq!(decrypt_with_key(&*KEY, label, &short), Err(DecryptError));
         let tiny = [0x00, 0x01, 0x05, 1, 2, 3];
-        assert!(!needs_rsa_operation(&KEY, &tiny));
-        assert_eq!(hybrid_decrypt([&*KEY], label, &tiny), Err(DecryptError));
+        assert!(!needs_rsa_operation(&*KEY, &tiny));
+        assert_eq!(hybrid_decrypt(&[&*KEY], label, &tiny), Err(DecryptError));
     }
 
     #[test]
@@ -360,7 +375,7 @@ mod tests {
         aead.seal_in_place_append_tag(zero_nonce(), Aad::empty(), &mut body)
             .expect("seal");
         blob.extend_from_slice(&body);
-        let opened = decrypt_with_key(&KEY, b"", &blob).expect("open");
+        let opened = decrypt_with_key(&*KEY, b"", &blob).expect("open");
         assert_eq!(opened.expose(), b"legacy");
     }
 

@@ -18,7 +18,7 @@ use std::fmt;
 
 use crate::check::SEALED_WITH_ANNOTATION;
 use crate::crypto::{decrypt_with_key, opens_session_key, rsa_block_len};
-use crate::keys::PrivateKey;
+use crate::keys::Decrypter;
 use crate::scope::Scope;
 use crate::types::{SealedSecret, base64_std};
 
@@ -98,7 +98,7 @@ impl fmt::Display for Diagnosis {
     }
 }
 
-fn opens(keys: &[&PrivateKey], label: &[u8], blob: &[u8], rsa_ops: &mut u64) -> bool {
+fn opens(keys: &[&dyn Decrypter], label: &[u8], blob: &[u8], rsa_ops: &mut u64) -> bool {
     // The plaintext (if any) is a SecretBytes, zeroized when dropped here.
     keys.iter().any(|key| {
         *rsa_ops += 1;
@@ -112,7 +112,7 @@ fn opens(keys: &[&PrivateKey], label: &[u8], blob: &[u8], rsa_ops: &mut u64) -> 
 pub fn diagnose_item(
     ss: &SealedSecret,
     item: &str,
-    keys: &[&PrivateKey],
+    keys: &[&dyn Decrypter],
     rsa_ops: &mut u64,
 ) -> Option<Diagnosis> {
     let text = ss.spec.encrypted_data.as_ref()?.get(item)?;
@@ -132,7 +132,7 @@ pub fn diagnose_item(
             detail: "truncated".to_owned(),
         });
     }
-    if !keys.iter().any(|k| k.size_bytes() == block) {
+    if !keys.iter().any(|k| k.public_key().size_bytes() == block) {
         return Some(Diagnosis::UnknownKey {
             detail: format!(
                 "sealed for a {}-bit key; no such key is registered",
@@ -223,6 +223,7 @@ pub fn diagnose_item(
 mod tests {
     use super::*;
     use crate::crypto::hybrid_encrypt;
+    use crate::keys::PrivateKey;
     use crate::types::SealedSecret;
     use std::sync::LazyLock;
 
@@ -256,7 +257,7 @@ mod tests {
 
     #[test]
     fn tells_each_cause_apart() {
-        let keys = [&*KEY];
+        let keys: [&dyn Decrypter; 1] = [&*KEY];
         let moved = object("b", "app", "a", "app", &[], &KEY, b"a/app");
         assert_eq!(
             diagnose_item(&moved, "a", &keys, &mut 0)
@@ -317,7 +318,7 @@ mod tests {
 
     #[test]
     fn structure_is_checked_before_any_rsa_work() {
-        let keys = [&*KEY];
+        let keys: [&dyn Decrypter; 1] = [&*KEY];
         let mut ss = object("a", "app", "a", "app", &[], &KEY, b"a/app");
         let items = ss.spec.encrypted_data.as_mut().unwrap();
         items.insert("bad".into(), "not*base64".into());

@@ -34,7 +34,10 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::secret_bytes::SecretBytes;
 
+mod decrypter;
 mod fingerprint;
+
+pub use decrypter::{Decrypter, UnwrapError};
 pub use fingerprint::Fingerprint;
 #[cfg(test)]
 use fingerprint::ssh_mpint;

@@ -59,7 +59,7 @@ proptest! {
         prop_assert_eq!(blob.len(), blob_len(256, plaintext.len()));
         prop_assert_eq!(rsa_block_len(&blob), Some(256));
 
-        let opened = hybrid_decrypt([&*OTHER_KEY, &*KEY], &label, &blob).expect("unseal");
+        let opened = hybrid_decrypt(&[&*OTHER_KEY, &*KEY], &label, &blob).expect("unseal");
         prop_assert_eq!(opened.plaintext.expose(), plaintext.as_slice());
         prop_assert_eq!(opened.key_index, 1);
     }
@@ -84,7 +84,7 @@ proptest! {
         let other_label = opened_scope.label(&namespace, &other_name);
         prop_assume!(label != other_label);
         let blob = hybrid_encrypt(KEY.public_key(), &label, &plaintext).expect("seal");
-        prop_assert_eq!(hybrid_decrypt([&*KEY], &other_label, &blob), Err(DecryptError));
+        prop_assert_eq!(hybrid_decrypt(&[&*KEY], &other_label, &blob), Err(DecryptError));
     }
 
     #[test]
@@ -96,7 +96,7 @@ proptest! {
         let mut blob = hybrid_encrypt(KEY.public_key(), b"ns/n", &plaintext).expect("seal");
         let at = position.index(blob.len());
         blob[at] ^= flip;
-        let err = hybrid_decrypt([&*KEY], b"ns/n", &blob).expect_err("corrupted blob opened");
+        let err = hybrid_decrypt(&[&*KEY], b"ns/n", &blob).expect_err("corrupted blob opened");
         prop_assert_eq!(err.to_string(), "no key could decrypt secret");
     }
 
@@ -104,20 +104,20 @@ proptest! {
     fn any_truncation_fails(plaintext in plaintext(), cut in any::<prop::sample::Index>()) {
         let blob = hybrid_encrypt(KEY.public_key(), b"ns/n", &plaintext).expect("seal");
         let len = cut.index(blob.len());
-        prop_assert_eq!(hybrid_decrypt([&*KEY], b"ns/n", &blob[..len]), Err(DecryptError));
+        prop_assert_eq!(hybrid_decrypt(&[&*KEY], b"ns/n", &blob[..len]), Err(DecryptError));
     }
 
     #[test]
     fn wrong_key_fails(scope in scope(), plaintext in plaintext()) {
         let label = scope.label("ns", "n");
         let blob = hybrid_encrypt(KEY.public_key(), &label, &plaintext).expect("seal");
-        prop_assert_eq!(hybrid_decrypt([&*OTHER_KEY], &label, &blob), Err(DecryptError));
-        prop_assert_eq!(decrypt_with_key(&OTHER_KEY, &label, &blob), Err(DecryptError));
+        prop_assert_eq!(hybrid_decrypt(&[&*OTHER_KEY], &label, &blob), Err(DecryptError));
+        prop_assert_eq!(decrypt_with_key(&*OTHER_KEY, &label, &blob), Err(DecryptError));
     }
 
     #[test]
     fn arbitrary_input_never_opens(blob in prop::collection::vec(any::<u8>(), 0..600)) {
-        prop_assert_eq!(hybrid_decrypt([&*KEY], b"", &blob), Err(DecryptError));
+        prop_assert_eq!(hybrid_decrypt(&[&*KEY], b"", &blob), Err(DecryptError));
     }
 }
 
@@ -175,14 +175,14 @@ fn fixture_values_sealed_by_upstream_kubeseal_open() {
         assert_eq!(rsa_block_len(&blob), Some(512));
         assert_eq!(blob.len(), blob_len(512, b"hunter2".len()));
         let label = scope.label("myns", "mysecret");
-        let opened = hybrid_decrypt([&*KEY, &*FIXTURE_KEY], &label, &blob).expect(file);
+        let opened = hybrid_decrypt(&[&*KEY, &*FIXTURE_KEY], &label, &blob).expect(file);
         assert_eq!(opened.plaintext.expose(), b"hunter2");
         assert_eq!(opened.key_index, 1);
         // Each value is bound to its own scope's label.
         for other in Scope::ALL.into_iter().filter(|s| *s != scope) {
             let other_label = other.label("myns", "mysecret");
             assert_eq!(
-                decrypt_with_key(&FIXTURE_KEY, &other_label, &blob),
+                decrypt_with_key(&*FIXTURE_KEY, &other_label, &blob),
                 Err(DecryptError)
             );
         }
@@ -196,7 +196,7 @@ fn fixture_certificate_seals_4096_round_trip() {
     let label = Scope::Strict.label("myns", "mysecret");
     let blob = hybrid_encrypt(cert.public_key(), &label, b"value").expect("seal");
     assert_eq!(&blob[..2], &[0x02, 0x00]);
-    let opened = decrypt_with_key(&FIXTURE_KEY, &label, &blob).expect("unseal");
+    let opened = decrypt_with_key(&*FIXTURE_KEY, &label, &blob).expect("unseal");
     assert_eq!(opened.expose(), b"value");
 }
 

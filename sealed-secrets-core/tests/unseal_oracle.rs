@@ -9,7 +9,7 @@
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use sealed_secrets_core::keys::PrivateKey;
+use sealed_secrets_core::keys::{Decrypter, PrivateKey};
 use sealed_secrets_core::scope::Scope;
 use sealed_secrets_core::seal::{
     ItemErrorKind, MAX_SECRET_DATA_BYTES, UnsealError, UnsealOptions, Work, encrypt_item, reseal,
@@ -79,7 +79,7 @@ fn a_failure_decided_by_a_plaintext_is_a_value_failure_not_an_error() {
         let mut shapes = Vec::new();
         for template in guesses(probe) {
             let ss = sealed(&[("password", PASSWORD.as_bytes())], &[("x", &template)]);
-            let out = unseal_with(&ss, &[&KEY], &opts(), &mut Work::default())
+            let out = unseal_with(&ss, &[&*KEY], &opts(), &mut Work::default())
                 .unwrap_or_else(|e| panic!("{probe}: an error a plaintext decided: {e}"));
             for failure in &out.value_failures {
                 assert!(
@@ -96,7 +96,7 @@ fn a_failure_decided_by_a_plaintext_is_a_value_failure_not_an_error() {
     // Offline recovery, by whoever holds the key, reports it as an error.
     let [fails, _] = guesses(r#"{{ if hasPrefix "GUESS" .password }}{{ fail "no" }}{{ end }}"#);
     let ss = sealed(&[("password", PASSWORD.as_bytes())], &[("x", &fails)]);
-    let err = unseal(&ss, &[&KEY], &opts()).unwrap_err();
+    let err = unseal(&ss, &[&*KEY], &opts()).unwrap_err();
     assert!(
         matches!(err.items()[0].kind, ItemErrorKind::Template(_)),
         "{err}"
@@ -107,7 +107,7 @@ fn a_failure_decided_by_a_plaintext_is_a_value_failure_not_an_error() {
 fn failures_decided_by_public_input_are_errors() {
     // A source that does not parse.
     let ss = sealed(&[("password", PASSWORD.as_bytes())], &[("x", "{{ if }}")]);
-    let err = unseal_with(&ss, &[&KEY], &opts(), &mut Work::default()).unwrap_err();
+    let err = unseal_with(&ss, &[&*KEY], &opts(), &mut Work::default()).unwrap_err();
     assert!(err.to_string().contains("template: x:1"), "{err}");
     // An item no key opens: only the decryption errors are told, no template ran.
     let mut ss = sealed(
@@ -115,12 +115,12 @@ fn failures_decided_by_public_input_are_errors() {
         &[("x", r#"{{ fail "never" }}"#), ("y", "{{ .password }}")],
     );
     ss.metadata.name = "renamed".into();
-    let err = unseal_with(&ss, &[&KEY], &opts(), &mut Work::default()).unwrap_err();
+    let err = unseal_with(&ss, &[&*KEY], &opts(), &mut Work::default()).unwrap_err();
     assert_eq!(err.to_string(), "no key could decrypt secret (password)");
     // Decrypted values over what a Secret may hold.
     let big = vec![b'a'; MAX_SECRET_DATA_BYTES + 1];
     let ss = sealed(&[("big", &big)], &[]);
-    let err = unseal_with(&ss, &[&KEY], &opts(), &mut Work::default()).unwrap_err();
+    let err = unseal_with(&ss, &[&*KEY], &opts(), &mut Work::default()).unwrap_err();
     assert!(matches!(err, UnsealError::TooLarge { .. }), "{err}");
 }
 
@@ -131,7 +131,7 @@ fn templates_fill_only_what_the_values_leave_of_a_secret() {
         &[("big", &half)],
         &[("copy", "{{ .big }}"), ("small", "{{ len .big }}")],
     );
-    let out = unseal_with(&ss, &[&KEY], &opts(), &mut Work::default()).unwrap();
+    let out = unseal_with(&ss, &[&*KEY], &opts(), &mut Work::default()).unwrap();
     let total: usize = out.secret.data.values().map(|v| v.len()).sum();
     assert!(total <= MAX_SECRET_DATA_BYTES, "{total}");
     assert_eq!(out.value_failures.len(), 1, "{:?}", out.value_failures);
@@ -149,7 +149,7 @@ fn a_value_the_secret_type_refuses_is_a_value_failure() {
     ] {
         let mut ss = sealed(&[(".dockerconfigjson", value)], &[]);
         ss.spec.template.type_ = "kubernetes.io/dockerconfigjson".into();
-        let out = unseal_with(&ss, &[&KEY], &opts(), &mut Work::default()).unwrap();
+        let out = unseal_with(&ss, &[&*KEY], &opts(), &mut Work::default()).unwrap();
         assert_eq!(out.value_failures.len(), usize::from(fails));
         assert_eq!(out.secret.data.contains_key(".dockerconfigjson"), !fails);
     }
@@ -165,20 +165,20 @@ fn templates_stop_at_their_time_limit() {
         template_time: Some(Duration::ZERO),
         ..opts()
     };
-    let out = unseal_with(&ss, &[&KEY], &none, &mut Work::default()).unwrap();
+    let out = unseal_with(&ss, &[&*KEY], &none, &mut Work::default()).unwrap();
     assert_eq!(out.value_failures.len(), 1);
     let enough = UnsealOptions {
         template_time: Some(Duration::from_secs(60)),
         ..opts()
     };
-    let out = unseal_with(&ss, &[&KEY], &enough, &mut Work::default()).unwrap();
+    let out = unseal_with(&ss, &[&*KEY], &enough, &mut Work::default()).unwrap();
     assert!(out.value_failures.is_empty());
     // Past the whole unseal's deadline, not even decryption starts.
     let mut late = Work {
         deadline: Some(Instant::now()),
         ..Work::default()
     };
-    let err = unseal_with(&ss, &[&KEY], &opts(), &mut late).unwrap_err();
+    let err = unseal_with(&ss, &[&*KEY], &opts(), &mut late).unwrap_err();
     assert!(matches!(err, UnsealError::TooMuchWork { .. }), "{err}");
 }
 
@@ -188,22 +188,22 @@ fn verify_and_reseal_run_no_template() {
         &[("password", PASSWORD.as_bytes())],
         &[("x", r#"{{ fail "never runs" }}"#), ("y", "{{ if }}")],
     );
-    verify(&ss, &[&KEY], &opts(), &mut Work::default()).unwrap();
+    verify(&ss, &[&*KEY], &opts(), &mut Work::default()).unwrap();
     let out = reseal(
         &ss,
-        &[&KEY],
+        &[&*KEY],
         OTHER.public_key(),
         &opts(),
         &mut Work::default(),
     )
     .unwrap();
     assert_eq!(out.spec.template.data, ss.spec.template.data);
-    let opened = verify(&out, &[&OTHER], &opts(), &mut Work::default());
+    let opened = verify(&out, &[&*OTHER], &opts(), &mut Work::default());
     assert!(opened.is_ok());
     // Wrong name: the same error whatever the templates say.
     let mut renamed = ss.clone();
     renamed.metadata.name = "other".into();
-    let err = verify(&renamed, &[&KEY], &opts(), &mut Work::default()).unwrap_err();
+    let err = verify(&renamed, &[&*KEY], &opts(), &mut Work::default()).unwrap_err();
     assert_eq!(err.to_string(), "no key could decrypt secret (password)");
 }
 
@@ -217,20 +217,20 @@ fn reseal_re_encrypts_a_legacy_blob_without_parsing_it() {
         sealed_secrets_core::crypto::hybrid_encrypt(KEY.public_key(), &label, b"not a secret")
             .unwrap(),
     );
-    verify(&ss, &[&KEY], &opts(), &mut Work::default()).unwrap();
+    verify(&ss, &[&*KEY], &opts(), &mut Work::default()).unwrap();
     let out = reseal(
         &ss,
-        &[&KEY],
+        &[&*KEY],
         OTHER.public_key(),
         &opts(),
         &mut Work::default(),
     )
     .unwrap();
     let blob = out.spec.data.as_ref().unwrap();
-    let opened = sealed_secrets_core::crypto::decrypt_with_key(&OTHER, &label, blob).unwrap();
+    let opened = sealed_secrets_core::crypto::decrypt_with_key(&*OTHER, &label, blob).unwrap();
     assert_eq!(opened.expose(), b"not a secret");
     assert!(matches!(
-        unseal(&ss, &[&KEY], &opts()),
+        unseal(&ss, &[&*KEY], &opts()),
         Err(UnsealError::V1Malformed)
     ));
 }
@@ -240,7 +240,7 @@ fn rsa_work_is_counted_and_bounded() {
     // One operation per item with the right key first; none for a block of the wrong length.
     let mut ss = sealed(&[("a", b"1"), ("b", b"2"), ("c", b"3")], &[]);
     let mut work = Work::default();
-    unseal_with(&ss, &[&OTHER, &KEY], &opts(), &mut work).unwrap();
+    unseal_with(&ss, &[&*OTHER, &*KEY], &opts(), &mut work).unwrap();
     // The key that opened the first item is tried first for the next ones.
     assert_eq!(work.rsa_operations, 4);
     ss.spec
@@ -249,14 +249,14 @@ fn rsa_work_is_counted_and_bounded() {
         .unwrap()
         .insert("tiny".into(), base64_std::encode(&[0, 1, 9, 1, 2]));
     let mut work = Work::default();
-    let err = unseal_with(&ss, &[&OTHER, &KEY], &opts(), &mut work).unwrap_err();
+    let err = unseal_with(&ss, &[&*OTHER, &*KEY], &opts(), &mut work).unwrap_err();
     assert_eq!(err.to_string(), "no key could decrypt secret (tiny)");
     assert_eq!(work.rsa_operations, 4);
     // Items no key opens use the budget up, then the unseal stops.
     let keys: Vec<PrivateKey> = (0..12)
         .map(|_| PrivateKey::generate(2048).unwrap())
         .collect();
-    let refs: Vec<&PrivateKey> = keys.iter().collect();
+    let refs: Vec<&dyn Decrypter> = keys.iter().map(|k| k as &dyn Decrypter).collect();
     let items: Vec<(String, Vec<u8>)> = (0..8).map(|i| (format!("i{i}"), vec![b'v'])).collect();
     let borrowed: Vec<(&str, &[u8])> = items
         .iter()
@@ -275,7 +275,7 @@ fn rsa_work_is_counted_and_bounded() {
         ..Work::default()
     };
     let ss = sealed(&[("a", b"1")], &[]);
-    unseal_with(&ss, &[&KEY], &opts(), &mut work).unwrap();
+    unseal_with(&ss, &[&*KEY], &opts(), &mut work).unwrap();
     assert_eq!(work.rsa_operations, 1);
     let _ = work;
     assert_eq!(pauses, 1);

@@ -5,7 +5,7 @@
 # (CKR_ARGUMENTS_BAD), hence this token for tests/pkcs11 and bench/pkcs11.sh.
 #
 # Idempotent and cached: the module lands in ~/.cache/sealed-secrets-rs/kryoptic-$VERSION/ and a
-# second run is a no-op. Prints the module path on stdout (the last line); everything else goes to
+# second run is a no-op (besides checking that pkcs11-tool is there). Prints the module path on stdout (the last line); everything else goes to
 # stderr. Needs apt-get (Debian) and cargo.
 #
 #   bash tests/pkcs11/install.sh            # install, print the module path
@@ -17,12 +17,24 @@ CACHE="${SSRS_CACHE:-$HOME/.cache/sealed-secrets-rs}"
 DEST="$CACHE/kryoptic-$VERSION"
 MODULE="$DEST/libkryoptic_pkcs11.so"
 
+log() { echo "pkcs11/install: $*" >&2; }
+
+# pkcs11-tool (Debian's opensc) initialises tokens for docs/keys.md and bench/controller.py's
+# pkcs11 side; the tests do it through cryptoki and do not need it. Installed when missing.
+if ! command -v pkcs11-tool >/dev/null 2>&1; then
+  if [[ $(id -u) -eq 0 ]]; then
+    log "apt-get install opensc (pkcs11-tool)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends opensc >&2
+  else
+    log "note: pkcs11-tool is missing (apt-get install opensc); the tests do not need it"
+  fi
+fi
+
 if [[ -s "$MODULE" ]]; then
   echo "$MODULE"
   exit 0
 fi
-
-log() { echo "pkcs11/install: $*" >&2; }
 
 # Build dependencies: OpenSSL 3 headers (ossl-sys links the system libcrypto), libclang for
 # bindgen, SQLite for the token store, pkg-config to find them.

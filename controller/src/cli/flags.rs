@@ -235,4 +235,7 @@ pub struct Cli {
     #[arg(long, env = "SEALED_SECRETS_WEB_SEALER", default_value = "true",
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub web_sealer: bool,
+
+    #[command(flatten)]
+    pub pkcs11: super::Pkcs11Flags,
 }

@@ -236,3 +236,34 @@ fn log_formats() {
         assert_eq!(run(&["--log-format", value]).log_format, want, "{value}");
     }
 }
+
+#[test]
+fn pkcs11_flags() {
+    assert_eq!(run(&[]).pkcs11, None);
+    let s = run(&[
+        "--pkcs11-module",
+        "/usr/lib/x.so",
+        "--pkcs11-token-label",
+        "sealing",
+        "--pkcs11-pin-file",
+        "/pin/pin",
+    ]);
+    assert_eq!(
+        s.pkcs11,
+        Some(Pkcs11Settings {
+            module: PathBuf::from("/usr/lib/x.so"),
+            token_label: Some("sealing".into()),
+            key_label: "sealed-secrets-key".into(),
+            pin_file: Some(PathBuf::from("/pin/pin")),
+        })
+    );
+    let err = parse(["c", "--pkcs11-token-label", "t"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "--pkcs11-token-label and --pkcs11-pin-file need --pkcs11-module"
+    );
+    let err = parse(["c", "--pkcs11-module", "/x.so", "--pkcs11-key-label", ""]).unwrap_err();
+    assert!(matches!(err, CliError::Pkcs11(_)), "{err}");
+    // No flag takes the PIN itself.
+    assert!(parse(["c", "--pkcs11-pin", "1234"]).is_err());
+}

@@ -1291,3 +1291,81 @@ async fn a_record_from_before_drift_repair_verifies_and_is_rewritten_without_rsa
     assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
     assert_eq!(last_status(&h).unwrap().unsealed_digest, Some(v2));
 }
+
+/// A key in a "token" that can be taken away (ADR 0005 §2).
+#[derive(Debug)]
+struct Removable {
+    key: PrivateKey,
+    away: std::sync::atomic::AtomicBool,
+}
+
+impl sealed_secrets_core::keys::Decrypter for Removable {
+    fn public_key(&self) -> &sealed_secrets_core::keys::PublicKey {
+        self.key.public_key()
+    }
+
+    fn decrypt_session_key(
+        &self,
+        label: &[u8],
+        rsa_block: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, sealed_secrets_core::keys::UnwrapError> {
+        if self.away.load(Ordering::SeqCst) {
+            return Err(sealed_secrets_core::keys::UnwrapError::Unavailable {
+                reason: "C_Decrypt: DeviceRemoved".to_owned(),
+            });
+        }
+        sealed_secrets_core::keys::Decrypter::decrypt_session_key(&self.key, label, rsa_block)
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_token_key_is_retried_without_a_verdict() {
+    let h = harness();
+    let key = PrivateKey::generate(2048).unwrap();
+    // Newer than the harness's key: it is the latest, tried first.
+    let later = OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let cert = Certificate::self_signed(&key, &CertParams::controller_default(later)).unwrap();
+    let token = Arc::new(Removable {
+        key,
+        away: std::sync::atomic::AtomicBool::new(true),
+    });
+    h.keys.register(KeyEntry::held(
+        Arc::clone(&token) as Arc<dyn sealed_secrets_core::keys::Decrypter>,
+        crate::key_registry::KeyProvider::Pkcs11 { token: "t".into() },
+        cert,
+        crate::digest::DigestKey::from_bytes(b"token digest key"),
+        "sealed-secrets-key-t".into(),
+    ));
+    let obj = Arc::new(sealed(&h, &[("foo", "bar")], &[]));
+    let err = reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ReconcileError::KeyUnavailable { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "sealing key unavailable: C_Decrypt: DeviceRemoved"
+    );
+    // No verdict: no event, no status, no Secret; counted; retried, not left to a change.
+    assert!(events(&h).is_empty(), "{:?}", events(&h));
+    assert!(last_status(&h).is_none());
+    assert!(stored(&h).is_none());
+    assert_eq!(
+        h.ctx
+            .metrics
+            .unseal_error_count(ErrorReason::KeyUnavailable, "ns"),
+        1
+    );
+    assert_ne!(
+        error_policy(Arc::clone(&obj), &err, Arc::clone(&h.ctx)),
+        Action::await_change()
+    );
+    // The token is back: the next pass unseals.
+    token.away.store(false, Ordering::SeqCst);
+    reconcile(Arc::clone(&obj), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(data(&stored(&h).unwrap())["foo"], "bar");
+}

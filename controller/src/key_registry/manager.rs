@@ -17,9 +17,10 @@ use sealed_secrets_core::keys::PrivateKey;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use super::{KeyEntry, KeyRegistry};
+use super::{KeyEntry, KeyProvider, KeyRegistry};
 use crate::cli::KeyOrderPriority;
 use crate::error::{api_error_text, is_not_found};
+use crate::pkcs11::provider::TokenProvider;
 use crate::target_secret;
 
 /// Why a key operation failed. Never carries key material.
@@ -31,6 +32,9 @@ pub enum KeyManagerError {
     Generate { bits: usize, message: String },
     #[error("cannot write the new key Secret in namespace {namespace:?}: {message}")]
     Write { namespace: String, message: String },
+    /// The PKCS#11 provider failed (one line, never the PIN).
+    #[error("{message}")]
+    Token { message: String },
 }
 
 /// Settings for key generation.
@@ -80,6 +84,8 @@ pub struct KeyManager {
     client: Client,
     params: KeyParams,
     registry: Arc<KeyRegistry>,
+    /// With `--pkcs11-module`, new keys are made in the token (ADR 0005 §4).
+    token: Option<Arc<TokenProvider>>,
 }
 
 impl KeyManager {
@@ -89,7 +95,84 @@ impl KeyManager {
             client,
             params,
             registry,
+            token: None,
         }
+    }
+
+    /// Keys generated from now on live in `token`.
+    #[must_use]
+    pub fn with_token(mut self, token: Arc<TokenProvider>) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    fn validity(&self) -> time::Duration {
+        time::Duration::try_from(self.params.ttl).unwrap_or(time::Duration::MAX)
+    }
+
+    /// Registers the token's keys (each self-tested first). Returns how many were registered.
+    ///
+    /// # Errors
+    /// [`KeyManagerError::Token`]: a key failed its self-test or a token call failed.
+    pub async fn load_token(&self) -> Result<usize, KeyManagerError> {
+        let Some(token) = self.token.clone() else {
+            return Ok(0);
+        };
+        let common_name = self.params.common_name.clone();
+        let validity = self.validity();
+        let entries = tokio::task::spawn_blocking(move || token.load(&common_name, validity))
+            .await
+            .map_err(|e| KeyManagerError::Token {
+                message: e.to_string(),
+            })?
+            .map_err(|e| KeyManagerError::Token {
+                message: e.to_string(),
+            })?;
+        let mut registered = 0;
+        for entry in entries {
+            let (label, fp, provider) = (
+                entry.secret_name.clone(),
+                entry.fingerprint.to_string(),
+                entry.provider.to_string(),
+            );
+            if self.registry.register(entry) {
+                registered += 1;
+                tracing::info!(key = %label, fingerprint = %fp, provider = %provider, "registered key");
+            }
+        }
+        Ok(registered)
+    }
+
+    async fn generate_in_token(
+        &self,
+        token: Arc<TokenProvider>,
+    ) -> Result<Arc<KeyEntry>, KeyManagerError> {
+        let bits = self.params.bits;
+        let common_name = self.params.common_name.clone();
+        let validity = self.validity();
+        let entry =
+            tokio::task::spawn_blocking(move || token.generate(bits, &common_name, validity))
+                .await
+                .map_err(|e| KeyManagerError::Generate {
+                    bits,
+                    message: e.to_string(),
+                })?
+                .map_err(|e| KeyManagerError::Generate {
+                    bits,
+                    message: e.to_string(),
+                })?;
+        tracing::info!(key = %entry.secret_name, provider = %entry.provider, "new key generated in the token");
+        tracing::info!(certificate = %entry.cert.to_pem(), "Certificate generated");
+        let fp = entry.fingerprint.clone();
+        self.registry.register(entry);
+        self.registry
+            .snapshot()
+            .by_fingerprint(fp.as_str())
+            .cloned()
+            .ok_or_else(|| KeyManagerError::Generate {
+                bits,
+                message: "the new key was not registered".to_owned(),
+            })
     }
 
     fn api(&self) -> Api<Secret> {
@@ -149,6 +232,9 @@ impl KeyManager {
     /// # Errors
     /// Generation or the create call failed.
     pub async fn generate(&self) -> Result<Arc<KeyEntry>, KeyManagerError> {
+        if let Some(token) = self.token.clone() {
+            return self.generate_in_token(token).await;
+        }
         let bits = self.params.bits;
         let common_name = self.params.common_name.clone();
         let validity = time::Duration::try_from(self.params.ttl).unwrap_or(time::Duration::MAX);
@@ -223,6 +309,11 @@ impl KeyManager {
         let needs_key = match snapshot.latest() {
             None => {
                 tracing::info!("no sealing key found, generating one");
+                true
+            }
+            // With a token, the key that seals lives in it (key Secrets still decrypt).
+            Some(latest) if self.token.is_some() && latest.provider == KeyProvider::Secret => {
+                tracing::info!("no sealing key in the PKCS#11 token, generating one there");
                 true
             }
             Some(latest) => match cutoff {

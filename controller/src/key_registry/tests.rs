@@ -53,12 +53,16 @@ fn latest_only_moves_forward_and_dedups() {
     assert_eq!(order, vec![a_fp.clone(), c_fp, b_fp]);
     // Re-registering the same key is a no-op.
     let snap = reg.snapshot();
-    let dup = KeyEntry::new(
-        snap.latest().unwrap().key.clone(),
-        snap.latest().unwrap().cert.clone(),
-        datetime!(2030-01-01 00:00 UTC),
-        "dup".into(),
-    );
+    let latest = snap.latest().unwrap();
+    let dup = KeyEntry {
+        order_time: datetime!(2030-01-01 00:00 UTC),
+        secret_name: "dup".into(),
+        key: Arc::clone(&latest.key),
+        provider: latest.provider.clone(),
+        cert: latest.cert.clone(),
+        fingerprint: latest.fingerprint.clone(),
+        digest_key: latest.digest_key.clone(),
+    };
     assert!(!reg.register(dup));
     assert_eq!(reg.snapshot().len(), 3);
     assert_eq!(reg.snapshot().latest().unwrap().fingerprint, a_fp);

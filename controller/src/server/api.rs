@@ -206,7 +206,7 @@ mod tests {
         let snapshot = st.keys.snapshot();
         let only_new = snapshot.by_fingerprint(newer_fp.as_str()).unwrap();
         let unsealed =
-            sealed_secrets_core::seal::unseal(&out, &[&only_new.key], &UnsealOptions::default())
+            sealed_secrets_core::seal::unseal(&out, &[&*only_new.key], &UnsealOptions::default())
                 .unwrap();
         assert_eq!(unsealed.secret.data["foo"].expose(), b"bar");
         let (code, _, _) = call(&router, "POST", "/v1/rotate", "garbage".into()).await;

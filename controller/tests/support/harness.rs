@@ -101,6 +101,24 @@ pub fn start_ours(cluster: &Cluster, key_namespace: &str, log: &Path, args: &[&s
     spawn(cmd, log, &all)
 }
 
+/// [`start_ours`] with extra environment variables (a PKCS#11 module's configuration, a PIN).
+pub fn start_ours_env(
+    cluster: &Cluster,
+    key_namespace: &str,
+    log: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Process {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealed-secrets-controller"));
+    cmd.env("KUBECONFIG", cluster.kubeconfig())
+        .env("POD_NAMESPACE", key_namespace)
+        .env("RUST_LOG", "debug")
+        .envs(env.iter().copied());
+    let mut all = vec!["--log-level", "DEBUG"];
+    all.extend_from_slice(args);
+    spawn(cmd, log, &all)
+}
+
 /// Our controller "in a pod" as ServiceAccount `namespace/sa` (in-cluster config only).
 pub fn start_ours_in_cluster(
     cluster: &Cluster,

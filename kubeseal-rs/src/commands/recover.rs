@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use sealed_secrets_core::key_secret;
-use sealed_secrets_core::keys::PrivateKey;
+use sealed_secrets_core::keys::{Decrypter, PrivateKey};
 use sealed_secrets_core::seal::{self, UnsealOptions};
 
 use crate::error::CliError;
@@ -49,7 +49,7 @@ pub fn run(plan: &Plan, key_paths: &[PathBuf]) -> Result<(), CliError> {
     if documents.is_empty() {
         return Err(crate::error::CommandError::NoSealedSecrets.into());
     }
-    let key_refs: Vec<&PrivateKey> = keys.iter().collect();
+    let key_refs: Vec<&dyn Decrypter> = keys.iter().map(|k| k as &dyn Decrypter).collect();
     for doc in documents {
         let position = doc.position();
         let sealed = doc.into_sealed_secret()?;

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use sealed_secrets_core::check::SEALED_WITH_ANNOTATION;
 use sealed_secrets_core::edit;
-use sealed_secrets_core::keys::PrivateKey;
+use sealed_secrets_core::keys::{Decrypter, PrivateKey};
 use sealed_secrets_core::seal::{ItemResealer, ResealItemError, Resealed, Work};
 
 use crate::cli::ResealArgs;
@@ -77,7 +77,7 @@ pub fn run(args: &ResealArgs) -> Result<(), CliError> {
         super::recover::load_keys(&args.recovery_private_key)?
     };
     let new_private = keys.iter().find(|k| k.fingerprint().to_string() == new_fp);
-    let key_refs: Vec<&PrivateKey> = keys.iter().collect();
+    let key_refs: Vec<&dyn Decrypter> = keys.iter().map(|k| k as &dyn Decrypter).collect();
     let files = sealed_file::walk(&args.paths)?;
 
     // The files are independent: each is read, parsed and re-encrypted (the RSA work) on its
@@ -164,7 +164,7 @@ pub fn run(args: &ResealArgs) -> Result<(), CliError> {
 
 /// What every file's work shares.
 struct Shared<'a> {
-    keys: &'a [&'a PrivateKey],
+    keys: &'a [&'a dyn Decrypter],
     new_private: Option<&'a PrivateKey>,
     cert: &'a sealed_secrets_core::cert::Certificate,
     new_fp: &'a str,
@@ -309,7 +309,8 @@ fn reseal_file(
                 Err(ResealItemError::NoKey) => {
                     problems.push(format!("{prefix}: item {item:?}: no key could decrypt it"));
                 }
-                Err(e @ ResealItemError::TooMuchWork) => {
+                // (In-memory keys are never unavailable; reported like the budget if one were.)
+                Err(e @ (ResealItemError::TooMuchWork | ResealItemError::KeyUnavailable(_))) => {
                     problems.push(format!("{prefix}: item {item:?}: {e}"));
                 }
                 Err(ResealItemError::Encrypt) => {

@@ -172,7 +172,7 @@ pub enum KeysError {
     #[error("{0} exists; use --force to replace it")]
     Exists(String),
     #[error(
-        "no key Secrets in namespace {0:?}: nothing to back up (is the controller namespace right? use --controller-namespace)"
+        "no key Secrets in namespace {0:?}: nothing to back up (is the controller namespace right? use --controller-namespace; keys in a PKCS#11 token have no Secret and are backed up with the token's own tools, docs/keys.md)"
     )]
     NothingToBackUp(String),
     /// A backup file that cannot be restored: `FILE: …` (or `FILE: DOCUMENT: …`).

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::crypto;
-use crate::keys::{PrivateKey, PublicKey};
+use crate::keys::{Decrypter, PublicKey};
 use crate::scope::Scope;
 use crate::types::{SealedSecret, base64_std};
 
@@ -43,13 +43,16 @@ pub enum ResealItemError {
     /// Encrypting for the new key failed.
     #[error("cannot encrypt it for the new key")]
     Encrypt,
+    /// A key could not be used (a token away): transient, see [`UnsealError::KeyUnavailable`].
+    #[error("sealing key unavailable: {0}")]
+    KeyUnavailable(String),
 }
 
 /// Re-encrypts the items of one SealedSecret for a new key, one at a time, under one RSA
 /// budget ([`rsa_budget`] of its items and keys); a key that opened an item is tried first for
 /// the next.
 pub struct ItemResealer<'k> {
-    keys: &'k [&'k PrivateKey],
+    keys: &'k [&'k dyn Decrypter],
     order: Vec<usize>,
     scope: Scope,
     namespace: String,
@@ -63,7 +66,7 @@ pub struct ItemResealer<'k> {
 impl<'k> ItemResealer<'k> {
     /// A resealer for the items of `ss`, opened with `keys`.
     #[must_use]
-    pub fn new(ss: &SealedSecret, keys: &'k [&'k PrivateKey]) -> Self {
+    pub fn new(ss: &SealedSecret, keys: &'k [&'k dyn Decrypter]) -> Self {
         Self {
             keys,
             order: (0..keys.len()).collect(),
@@ -77,7 +80,7 @@ impl<'k> ItemResealer<'k> {
     }
 
     /// Whether `key` opens the item `text` (one RSA operation at most, counted in `work`).
-    pub fn opens_with(&self, key: &PrivateKey, text: &str, work: &mut Work<'_>) -> bool {
+    pub fn opens_with(&self, key: &dyn Decrypter, text: &str, work: &mut Work<'_>) -> bool {
         let Ok(blob) = base64_std::decode(text) else {
             return false;
         };
@@ -112,6 +115,7 @@ impl<'k> ItemResealer<'k> {
         .map_err(|e| match e {
             Opening::NoKey => ResealItemError::NoKey,
             Opening::TooMuchWork => ResealItemError::TooMuchWork,
+            Opening::Unavailable(reason) => ResealItemError::KeyUnavailable(reason),
         })?;
         if !wanted(opened_by) {
             return Ok(Resealed::Skipped { opened_by });
@@ -139,7 +143,7 @@ impl<'k> ItemResealer<'k> {
 /// error).
 pub fn reseal(
     ss: &SealedSecret,
-    keys: &[&PrivateKey],
+    keys: &[&dyn Decrypter],
     new_key: &PublicKey,
     opts: &UnsealOptions,
     work: &mut Work<'_>,
@@ -167,6 +171,9 @@ pub fn reseal(
                         items: ss.item_count(),
                         keys: keys.len(),
                     });
+                }
+                Err(ResealItemError::KeyUnavailable(reason)) => {
+                    return Err(UnsealError::KeyUnavailable { reason });
                 }
                 Err(ResealItemError::Base64(message)) => ItemErrorKind::Base64(message),
                 // (Every key is wanted, so nothing is skipped.)
@@ -199,6 +206,7 @@ mod tests {
     use std::sync::LazyLock;
 
     use super::*;
+    use crate::keys::PrivateKey;
     use crate::types::ObjectMeta;
 
     static OLD: LazyLock<PrivateKey> = LazyLock::new(|| PrivateKey::generate(2048).unwrap());
@@ -235,7 +243,7 @@ mod tests {
     #[test]
     fn items_move_to_the_new_key_and_skips_are_reported() {
         let ss = sealed(&[("a", &OLD), ("b", &OTHER), ("c", &OLD)]);
-        let keys = [&*OLD, &*OTHER];
+        let keys: [&dyn Decrypter; 2] = [&*OLD, &*OTHER];
         let mut resealer = ItemResealer::new(&ss, &keys);
         let mut work = Work::default();
         let new_public = NEW.public_key();
@@ -245,8 +253,8 @@ mod tests {
             match resealer.reseal(text, new_public, &mut work, |index| index == 0) {
                 Ok(Resealed::Sealed { text, opened_by }) => {
                     assert_eq!(opened_by, 0);
-                    assert!(resealer.opens_with(&NEW, &text, &mut work));
-                    assert!(!resealer.opens_with(&OLD, &text, &mut work));
+                    assert!(resealer.opens_with(&*NEW, &text, &mut work));
+                    assert!(!resealer.opens_with(&*OLD, &text, &mut work));
                     moved.push(item);
                 }
                 Ok(Resealed::Skipped { opened_by }) => assert_eq!((item, opened_by), ("b", 1)),
@@ -259,7 +267,7 @@ mod tests {
     #[test]
     fn unopenable_and_malformed_items_are_errors() {
         let ss = sealed(&[("a", &OTHER)]);
-        let keys = [&*OLD];
+        let keys: [&dyn Decrypter; 1] = [&*OLD];
         let mut resealer = ItemResealer::new(&ss, &keys);
         let mut work = Work::default();
         let new_public = NEW.public_key();
@@ -281,7 +289,7 @@ mod tests {
             (0..40).map(|i| (format!("k{i}"), &*OTHER)).collect();
         let refs: Vec<(&str, &PrivateKey)> = items.iter().map(|(n, k)| (n.as_str(), *k)).collect();
         let ss = sealed(&refs);
-        let keys: Vec<&PrivateKey> = std::iter::repeat_n(&*OLD, 8).collect();
+        let keys: Vec<&dyn Decrypter> = std::iter::repeat_n(&*OLD as &dyn Decrypter, 8).collect();
         let mut resealer = ItemResealer::new(&ss, &keys);
         let mut work = Work::default();
         let new_public = NEW.public_key();

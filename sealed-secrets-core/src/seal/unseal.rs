@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::crypto;
-use crate::keys::PrivateKey;
+use crate::keys::{Decrypter, UnwrapError};
 use crate::secret_bytes::SecretBytes;
 use crate::template;
 use crate::types::{
@@ -111,7 +111,7 @@ impl Work<'_> {
 /// Decrypts `blob` trying `order` (indexes into `keys`) front to back, counting each RSA
 /// operation against `budget`; the key that opened it moves to the front of `order`.
 pub(super) fn open_blob(
-    keys: &[&PrivateKey],
+    keys: &[&dyn Decrypter],
     order: &mut Vec<usize>,
     label: &[u8],
     blob: &[u8],
@@ -132,10 +132,16 @@ pub(super) fn open_blob(
             pause();
         }
         work.rsa_operations += 1;
-        if let Ok(plaintext) = crypto::decrypt_with_key(key, label, blob) {
-            order.remove(position);
-            order.insert(0, index);
-            return Ok((plaintext, index));
+        match crypto::open_with_key(key, label, blob) {
+            Ok(plaintext) => {
+                order.remove(position);
+                order.insert(0, index);
+                return Ok((plaintext, index));
+            }
+            Err(UnwrapError::NotOpened) => {}
+            // A key that could not be asked (a token away) says nothing about the item: stop,
+            // so that the caller retries instead of declaring the item unopenable (ADR 0005 §2).
+            Err(UnwrapError::Unavailable { reason }) => return Err(Opening::Unavailable(reason)),
         }
     }
     Err(Opening::NoKey)
@@ -144,6 +150,7 @@ pub(super) fn open_blob(
 pub(super) enum Opening {
     NoKey,
     TooMuchWork,
+    Unavailable(String),
 }
 
 /// What went wrong with one item.
@@ -199,6 +206,10 @@ pub enum UnsealError {
     /// More than [`MAX_SECRET_DATA_BYTES`] of decrypted values.
     #[error("decrypted values exceed the {limit}-byte limit of a Secret")]
     TooLarge { limit: usize },
+    /// A key could not be used (a token away, a session lost): transient, not a verdict on
+    /// the object ([`UnwrapError::Unavailable`]). The reason never holds key material.
+    #[error("sealing key unavailable: {reason}")]
+    KeyUnavailable { reason: String },
 }
 
 impl UnsealError {
@@ -258,7 +269,7 @@ pub fn controller_owner_reference(ss: &SealedSecret) -> OwnerReference {
 /// See [`UnsealError`]; nothing in it carries a plaintext.
 pub fn unseal(
     ss: &SealedSecret,
-    keys: &[&PrivateKey],
+    keys: &[&dyn Decrypter],
     opts: &UnsealOptions,
 ) -> Result<Unsealed, UnsealError> {
     let unsealed = unseal_with(ss, keys, opts, &mut Work::default())?;
@@ -279,7 +290,7 @@ pub fn unseal(
 /// [`MAX_SECRET_DATA_BYTES`], the work budget. Nothing in it carries a plaintext.
 pub fn unseal_with(
     ss: &SealedSecret,
-    keys: &[&PrivateKey],
+    keys: &[&dyn Decrypter],
     opts: &UnsealOptions,
     work: &mut Work<'_>,
 ) -> Result<Unsealed, UnsealError> {
@@ -323,7 +334,7 @@ pub fn unseal_with(
 /// See [`UnsealError`].
 pub fn verify(
     ss: &SealedSecret,
-    keys: &[&PrivateKey],
+    keys: &[&dyn Decrypter],
     opts: &UnsealOptions,
     work: &mut Work<'_>,
 ) -> Result<(), UnsealError> {
@@ -338,7 +349,7 @@ pub fn verify(
 /// Decrypts a legacy whole-Secret `spec.data` blob.
 pub(super) fn open_v1(
     ss: &SealedSecret,
-    keys: &[&PrivateKey],
+    keys: &[&dyn Decrypter],
     opts: &UnsealOptions,
     label: &[u8],
     blob: &[u8],
@@ -364,6 +375,7 @@ pub(super) fn open_v1(
             items: 1,
             keys: keys.len(),
         }),
+        Err(Opening::Unavailable(reason)) => Err(UnsealError::KeyUnavailable { reason }),
     }
 }
 
@@ -375,7 +387,7 @@ struct OpenedItems {
 
 fn open_items(
     ss: &SealedSecret,
-    keys: &[&PrivateKey],
+    keys: &[&dyn Decrypter],
     label: &[u8],
     work: &mut Work<'_>,
 ) -> Result<OpenedItems, UnsealError> {
@@ -409,6 +421,9 @@ fn open_items(
                     items,
                     keys: keys.len(),
                 });
+            }
+            Err(Opening::Unavailable(reason)) => {
+                return Err(UnsealError::KeyUnavailable { reason });
             }
         }
     }

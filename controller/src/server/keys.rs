@@ -1,0 +1,62 @@
+//! `GET /v1/keys` (addition, issue 19): the registered keys and where each lives, public
+//! information only (fingerprint, provider, certificate dates), for operators and
+//! `docs/keys.md`. Key Secrets are listed by `kubeseal-rs keys list` too; a token key exists
+//! only here, since it has no Secret.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+
+use super::ServerState;
+
+/// One row of the listing.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyRow {
+    fingerprint: String,
+    /// `secret` or `pkcs11:<token label>`.
+    provider: String,
+    /// The key Secret's name, or the token key's label.
+    name: String,
+    not_before: String,
+    not_after: String,
+    /// The key new SealedSecrets are sealed for (served on `/v1/cert.pem`).
+    latest: bool,
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+pub(super) async fn list(State(state): State<Arc<ServerState>>) -> Response {
+    let keys = state.keys.snapshot();
+    let latest = keys.latest().map(|l| l.fingerprint.clone());
+    let rows: Vec<KeyRow> = keys
+        .unseal_order()
+        .iter()
+        .map(|entry| KeyRow {
+            fingerprint: entry.fingerprint.to_string(),
+            provider: entry.provider.to_string(),
+            name: entry.secret_name.clone(),
+            not_before: rfc3339(entry.cert.not_before()),
+            not_after: rfc3339(entry.cert.not_after()),
+            latest: latest.as_ref() == Some(&entry.fingerprint),
+        })
+        .collect();
+    match serde_json::to_string_pretty(&rows) {
+        Ok(mut body) => {
+            body.push('\n');
+            let mut resp = (StatusCode::OK, body).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
