@@ -24,8 +24,9 @@ log() { echo "pkcs11/install: $*" >&2; }
 if ! command -v pkcs11-tool >/dev/null 2>&1; then
   if [[ $(id -u) -eq 0 ]]; then
     log "apt-get install opensc (pkcs11-tool)"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends opensc >&2
+    { DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends opensc >&2; } ||
+      log "note: apt-get install opensc failed; the tests do not need pkcs11-tool"
   else
     log "note: pkcs11-tool is missing (apt-get install opensc); the tests do not need it"
   fi
