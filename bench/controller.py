@@ -412,7 +412,7 @@ subjects: [{{kind: ServiceAccount, name: {SA}, namespace: {ns}}}]
 
 def seal_all(args, cert, ns, names, variant):
     """SealedSecrets (dicts) for names in ns, 3 items each, strict scope, sealed by kubeseal-rs
-    in one process."""
+    (one process per 20,000)."""
     docs = []
     for i, name in enumerate(names):
         docs.append(json.dumps({
@@ -424,8 +424,12 @@ def seal_all(args, cert, ns, names, variant):
                 "url": f"postgres://db-{i}.{ns}.svc:5432/app",
             },
         }))
-    out = subprocess.run([args.kubeseal_rs, "--cert", cert, "-o", "json"],
-                         input="\n".join(docs), capture_output=True, text=True, check=True).stdout
+    # In chunks: kubeseal-rs reads at most 16 MiB from stdin (its input budget).
+    out = "".join(
+        subprocess.run([args.kubeseal_rs, "--cert", cert, "-o", "json"],
+                       input="\n".join(docs[i:i + 20000]), capture_output=True, text=True,
+                       check=True).stdout
+        for i in range(0, len(docs), 20000))
     dec, pos, objs = json.JSONDecoder(), 0, []
     while True:
         while pos < len(out) and out[pos].isspace():
