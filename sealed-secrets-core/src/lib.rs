@@ -44,3 +44,4 @@ pub mod secret_bytes;
 pub mod template;
 pub mod types;
 pub mod web;
+pub mod wrapped_key;
