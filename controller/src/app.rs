@@ -167,8 +167,19 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         },
         Arc::clone(&registry),
     );
-    let manager = Arc::new(match token {
+    let manager = match token {
         Some(token) => manager.with_token(token),
+        None => manager,
+    };
+    let manager = Arc::new(match &settings.kms {
+        Some(kms) => {
+            let wrapper =
+                crate::kms::aws::AwsKms::from_settings(kms).map_err(|e| KeyManagerError::Kms {
+                    message: e.to_string(),
+                })?;
+            tracing::info!(provider = crate::kms::aws::PROVIDER, key = %kms.key_id, "key Secrets are wrapped by a KMS key");
+            manager.with_kms(Arc::new(wrapper), kms.migrate)
+        }
         None => manager,
     });
     let loaded = manager.load().await? + manager.load_token().await?;

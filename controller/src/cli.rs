@@ -10,6 +10,7 @@
 //! startup error here, where upstream silently ignores it.
 
 mod flags;
+mod kms;
 mod pkcs11;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use time::OffsetDateTime;
 
 pub use self::flags::Cli;
+pub use self::kms::{KmsFlags, KmsMigration, KmsProviderKind, KmsSettings};
 pub use self::pkcs11::{Pkcs11Flags, Pkcs11Settings};
 use crate::go_flags;
 
@@ -107,6 +109,8 @@ pub struct Settings {
     pub rotate_period_used: bool,
     /// `--pkcs11-*`: keys in a PKCS#11 token (`None` without `--pkcs11-module`).
     pub pkcs11: Option<Pkcs11Settings>,
+    /// `--kms-*`: key Secrets wrapped by a KMS key (`None` without `--kms-provider`).
+    pub kms: Option<KmsSettings>,
 }
 
 /// What `main` should do.
@@ -141,6 +145,8 @@ pub enum CliError {
     CertConfigMap(String),
     #[error("{0}")]
     Pkcs11(String),
+    #[error("{0}")]
+    Kms(String),
 }
 
 /// Parses `args` (with the program name first) and the environment into a [`Mode`].
@@ -246,6 +252,13 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
     }
     let (key_renew_period, rotate_period_used) = renew_period(&cli, matches);
     let pkcs11 = pkcs11::resolve(cli.pkcs11.clone())?;
+    let kms = kms::resolve(cli.kms.clone())?;
+    if pkcs11.is_some() && kms.is_some() {
+        return Err(CliError::Kms(
+            "--pkcs11-module and --kms-provider are two places for the same keys: choose one"
+                .to_owned(),
+        ));
+    }
     Ok(Settings {
         key_prefix: cli.key_prefix,
         key_size: cli.key_size,
@@ -287,6 +300,7 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
         web_sealer: cli.web_sealer,
         rotate_period_used,
         pkcs11,
+        kms,
     })
 }
 

@@ -29,6 +29,8 @@ pub enum KeyProvider {
     Secret,
     /// A PKCS#11 token with this label; the private key never leaves it.
     Pkcs11 { token: String },
+    /// A key Secret wrapped by this KMS key, unwrapped in memory (ADR 0008).
+    Kms { key_id: String },
 }
 
 impl std::fmt::Display for KeyProvider {
@@ -36,6 +38,7 @@ impl std::fmt::Display for KeyProvider {
         match self {
             KeyProvider::Secret => f.write_str("secret"),
             KeyProvider::Pkcs11 { token } => write!(f, "pkcs11:{token}"),
+            KeyProvider::Kms { key_id } => write!(f, "kms:{key_id}"),
         }
     }
 }

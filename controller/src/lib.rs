@@ -33,6 +33,7 @@ pub mod go_flags;
 pub mod http_conn;
 pub mod key_guard;
 pub mod key_registry;
+pub mod kms;
 pub mod kube_client;
 pub mod leader;
 pub mod metrics;

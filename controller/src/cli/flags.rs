@@ -238,4 +238,7 @@ pub struct Cli {
 
     #[command(flatten)]
     pub pkcs11: super::Pkcs11Flags,
+
+    #[command(flatten)]
+    pub kms: super::KmsFlags,
 }

@@ -267,3 +267,73 @@ fn pkcs11_flags() {
     // No flag takes the PIN itself.
     assert!(parse(["c", "--pkcs11-pin", "1234"]).is_err());
 }
+
+#[test]
+fn kms_flags_are_checked() {
+    let err = |args: &[&str]| {
+        let mut all = vec!["controller"];
+        all.extend_from_slice(args);
+        parse(all).unwrap_err().to_string()
+    };
+    assert_eq!(
+        err(&["--kms-key-id", "alias/k"]),
+        "--kms-key-id and --kms-migrate-keys need --kms-provider"
+    );
+    assert_eq!(
+        err(&["--kms-provider", "aws"]),
+        "--kms-provider needs --kms-key-id"
+    );
+    assert_eq!(
+        err(&["--kms-provider", "vault", "--kms-key-id", "k"]),
+        "--kms-provider \"vault\" is not supported (supported: aws)"
+    );
+    assert_eq!(
+        err(&[
+            "--kms-provider",
+            "aws",
+            "--kms-key-id",
+            "k",
+            "--kms-migrate-keys",
+            "yes"
+        ]),
+        "--kms-migrate-keys must be none, wrap or unwrap, got \"yes\""
+    );
+    assert_eq!(
+        err(&[
+            "--kms-provider",
+            "aws",
+            "--kms-key-id",
+            "k",
+            "--kms-endpoint",
+            "kms.local"
+        ]),
+        "--kms-endpoint \"kms.local\" must be an http:// or https:// URL"
+    );
+    assert!(
+        err(&[
+            "--kms-provider",
+            "aws",
+            "--kms-key-id",
+            "k",
+            "--pkcs11-module",
+            "/x.so"
+        ])
+        .contains("choose one")
+    );
+    let Ok(Mode::Run(settings)) = parse([
+        "controller",
+        "--kms-provider",
+        "aws",
+        "--kms-key-id",
+        "alias/k",
+        "--kms-migrate-keys",
+        "wrap",
+    ]) else {
+        panic!("not a run");
+    };
+    let kms = settings.kms.unwrap();
+    assert_eq!(kms.provider, KmsProviderKind::Aws);
+    assert_eq!(kms.key_id, "alias/k");
+    assert_eq!(kms.migrate, KmsMigration::Wrap);
+    assert_eq!(kms.endpoint, None);
+}

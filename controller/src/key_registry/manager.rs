@@ -14,12 +14,14 @@ use kube::{Api, Client};
 use sealed_secrets_core::cert::{CertParams, Certificate};
 use sealed_secrets_core::key_secret::{self, ACTIVE, SEALED_SECRETS_KEY_LABEL};
 use sealed_secrets_core::keys::PrivateKey;
+use sealed_secrets_core::wrapped_key;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use super::{KeyEntry, KeyProvider, KeyRegistry};
-use crate::cli::KeyOrderPriority;
+use crate::cli::{KeyOrderPriority, KmsMigration};
 use crate::error::{api_error_text, is_not_found};
+use crate::kms::{self, KeyWrapper};
 use crate::pkcs11::provider::TokenProvider;
 use crate::target_secret;
 
@@ -35,6 +37,19 @@ pub enum KeyManagerError {
     /// The PKCS#11 provider failed (one line, never the PIN).
     #[error("{message}")]
     Token { message: String },
+    /// A wrapped key could not be unwrapped for a reason that is not the key's (the KMS is
+    /// unreachable or refuses us, or no KMS is configured): start-up stops rather than
+    /// generating a key the existing SealedSecrets were not sealed for.
+    #[error("{message}")]
+    Kms { message: String },
+}
+
+/// Why one key Secret was not registered.
+enum ReadError {
+    /// This Secret is unusable (logged and skipped, as a malformed key Secret).
+    Skip(String),
+    /// Not this Secret's fault (see [`KeyManagerError::Kms`]).
+    Fatal(String),
 }
 
 /// Settings for key generation.
@@ -55,6 +70,16 @@ fn secret_creation_time(secret: &Secret) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(ts.0.as_second()).ok()
 }
 
+/// The time that orders the key of `secret`.
+fn order_time(secret: &Secret, cert: &Certificate, priority: KeyOrderPriority) -> OffsetDateTime {
+    match priority {
+        KeyOrderPriority::CertNotBefore => cert.not_before(),
+        KeyOrderPriority::SecretCreationTimestamp => {
+            secret_creation_time(secret).unwrap_or_else(|| cert.not_before())
+        }
+    }
+}
+
 /// Reads a key Secret into an entry, ordering it by `priority`.
 ///
 /// # Errors
@@ -63,12 +88,7 @@ pub fn entry_from_secret(secret: &Secret, priority: KeyOrderPriority) -> Result<
     let name = secret.metadata.name.clone().unwrap_or_default();
     let material =
         key_secret::key_from_secret(&target_secret::to_core(secret)).map_err(|e| e.to_string())?;
-    let order_time = match priority {
-        KeyOrderPriority::CertNotBefore => material.cert.not_before(),
-        KeyOrderPriority::SecretCreationTimestamp => {
-            secret_creation_time(secret).unwrap_or_else(|| material.cert.not_before())
-        }
-    };
+    let order_time = order_time(secret, &material.cert, priority);
     // Serving a certificate this controller cannot decrypt for would make every new seal
     // unreadable (or readable by whoever holds the certificate's real key): refused.
     if material.cert.public_key().fingerprint() != material.key.fingerprint() {
@@ -86,6 +106,10 @@ pub struct KeyManager {
     registry: Arc<KeyRegistry>,
     /// With `--pkcs11-module`, new keys are made in the token (ADR 0005 §4).
     token: Option<Arc<TokenProvider>>,
+    /// With `--kms-provider`, key Secrets are wrapped by this KMS key (ADR 0008).
+    kms: Option<Arc<dyn KeyWrapper>>,
+    /// `--kms-migrate-keys`, applied by [`Self::load`].
+    migrate: KmsMigration,
 }
 
 impl KeyManager {
@@ -96,7 +120,18 @@ impl KeyManager {
             params,
             registry,
             token: None,
+            kms: None,
+            migrate: KmsMigration::None,
         }
+    }
+
+    /// Key Secrets are wrapped by `kms`; [`Self::load`] converts existing ones as `migrate`
+    /// says.
+    #[must_use]
+    pub fn with_kms(mut self, kms: Arc<dyn KeyWrapper>, migrate: KmsMigration) -> Self {
+        self.kms = Some(kms);
+        self.migrate = migrate;
+        self
     }
 
     /// Keys generated from now on live in `token`.
@@ -208,22 +243,122 @@ impl KeyManager {
         let mut registered = 0;
         for secret in &secrets {
             let name = secret.metadata.name.clone().unwrap_or_default();
-            match entry_from_secret(secret, self.params.priority) {
+            match self.read(secret, true).await {
                 Ok(entry) => {
-                    let fp = entry.fingerprint.to_string();
+                    let (fp, provider) =
+                        (entry.fingerprint.to_string(), entry.provider.to_string());
                     if self.registry.register(entry) {
                         registered += 1;
-                        tracing::info!(secret = %name, fingerprint = %fp, "registered key");
+                        tracing::info!(secret = %name, fingerprint = %fp, provider = %provider, "registered key");
                     }
                 }
-                Err(message) => tracing::error!(
+                Err(ReadError::Skip(message)) => tracing::error!(
                     secret = %name,
                     error = %message,
                     "skipping key Secret that cannot be read"
                 ),
+                Err(ReadError::Fatal(message)) => return Err(KeyManagerError::Kms { message }),
             }
         }
         Ok(registered)
+    }
+
+    /// Reads one key Secret, plain or wrapped (unwrapped through the KMS); with `migrate`,
+    /// converts it as `--kms-migrate-keys` says.
+    async fn read(&self, secret: &Secret, migrate: bool) -> Result<KeyEntry, ReadError> {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        let core = target_secret::to_core(secret);
+        let (key, cert, provider) = match wrapped_key::wrapped_from_secret(&core) {
+            Err(e) => return Err(ReadError::Skip(format!("key Secret {name:?}: {e}"))),
+            Ok(None) => {
+                let material = key_secret::key_from_secret(&core)
+                    .map_err(|e| ReadError::Skip(e.to_string()))?;
+                (material.key, material.cert, KeyProvider::Secret)
+            }
+            Ok(Some((wrapped, cert))) => {
+                let Some(kms) = &self.kms else {
+                    return Err(ReadError::Fatal(format!(
+                        "key Secret {name:?} is wrapped by KMS key {:?} ({}): start the controller with --kms-provider and --kms-key-id (docs/keys.md)",
+                        wrapped.key_id, wrapped.provider
+                    )));
+                };
+                match kms::unwrap(kms.as_ref(), &wrapped, &cert).await {
+                    Ok(key) => {
+                        let key_id = wrapped.key_id.clone();
+                        (key, cert, KeyProvider::Kms { key_id })
+                    }
+                    Err(e) if e.is_unavailable() => {
+                        return Err(ReadError::Fatal(format!("key Secret {name:?}: {e}")));
+                    }
+                    Err(e) => return Err(ReadError::Skip(format!("key Secret {name:?}: {e}"))),
+                }
+            }
+        };
+        if cert.public_key().fingerprint() != key.fingerprint() {
+            return Err(ReadError::Skip(format!(
+                "key Secret {name:?}: its certificate does not match its private key"
+            )));
+        }
+        let provider = if migrate {
+            self.migrate(secret, &key, provider).await?
+        } else {
+            provider
+        };
+        let order_time = order_time(secret, &cert, self.params.priority);
+        let mut entry = KeyEntry::new(key, cert, order_time, name);
+        entry.provider = provider;
+        Ok(entry)
+    }
+
+    /// `--kms-migrate-keys`: rewrites `secret` in place (same name, labels and creation time,
+    /// so key order is kept; the resourceVersion guards against a concurrent writer). Returns
+    /// where the key lives afterwards.
+    async fn migrate(
+        &self,
+        secret: &Secret,
+        key: &PrivateKey,
+        provider: KeyProvider,
+    ) -> Result<KeyProvider, ReadError> {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        let mut core = target_secret::to_core(secret);
+        let (after, what) = match (&self.kms, self.migrate, &provider) {
+            (Some(kms), KmsMigration::Wrap, KeyProvider::Secret) => {
+                let wrapped = kms::wrap(kms.as_ref(), key)
+                    .await
+                    .map_err(|e| ReadError::Fatal(format!("wrapping key Secret {name:?}: {e}")))?;
+                wrapped_key::wrap_secret(&mut core, &wrapped);
+                (
+                    KeyProvider::Kms {
+                        key_id: wrapped.key_id,
+                    },
+                    "wrapped",
+                )
+            }
+            (Some(_), KmsMigration::Unwrap, KeyProvider::Kms { .. }) => {
+                wrapped_key::unwrap_secret(&mut core, key)
+                    .map_err(|e| ReadError::Skip(format!("key Secret {name:?}: {e}")))?;
+                (KeyProvider::Secret, "unwrapped")
+            }
+            _ => return Ok(provider),
+        };
+        let converted = target_secret::to_k8s(&core);
+        let mut next = secret.clone();
+        next.data = converted.data;
+        next.metadata.annotations = converted.metadata.annotations;
+        match self
+            .api()
+            .replace(&name, &PostParams::default(), &next)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(secret = %name, provider = %after, "key Secret {what} (--kms-migrate-keys)");
+                Ok(after)
+            }
+            Err(e) => {
+                tracing::error!(secret = %name, error = %api_error_text(&e), "cannot rewrite the key Secret (--kms-migrate-keys); it is left as it was");
+                Ok(provider)
+            }
+        }
     }
 
     /// Generates a key, writes its Secret (`generateName: <prefix>`) and registers it with
@@ -259,7 +394,7 @@ impl KeyManager {
         })?
         .map_err(|message| KeyManagerError::Generate { bits, message })?;
         let (key, cert) = generated;
-        let core_secret = key_secret::new_key_secret(
+        let mut core_secret = key_secret::new_key_secret(
             &key,
             &cert,
             &self.params.prefix,
@@ -270,6 +405,20 @@ impl KeyManager {
             bits,
             message: e.to_string(),
         })?;
+        let mut provider = KeyProvider::Secret;
+        if let Some(kms) = &self.kms {
+            let wrapped =
+                kms::wrap(kms.as_ref(), &key)
+                    .await
+                    .map_err(|e| KeyManagerError::Generate {
+                        bits,
+                        message: format!("cannot wrap the new key: {e}"),
+                    })?;
+            wrapped_key::wrap_secret(&mut core_secret, &wrapped);
+            provider = KeyProvider::Kms {
+                key_id: wrapped.key_id,
+            };
+        }
         let mut secret = target_secret::to_k8s(&core_secret);
         secret.metadata.namespace = Some(self.params.namespace.clone());
         let created = self
@@ -281,9 +430,10 @@ impl KeyManager {
                 message: api_error_text(&e),
             })?;
         let name = created.metadata.name.unwrap_or_default();
-        tracing::info!(secret = %name, namespace = %self.params.namespace, "new key written");
+        tracing::info!(secret = %name, namespace = %self.params.namespace, provider = %provider, "new key written");
         tracing::info!(certificate = %cert.to_pem(), "Certificate generated");
-        let entry = KeyEntry::new(key, cert, OffsetDateTime::now_utc(), name);
+        let mut entry = KeyEntry::new(key, cert, OffsetDateTime::now_utc(), name);
+        entry.provider = provider;
         let fp = entry.fingerprint.clone();
         self.registry.register(entry);
         self.registry
@@ -382,6 +532,19 @@ impl KeyManager {
         }
     }
 
+    /// A wrapped key Secret whose certificate's key is registered already.
+    fn known(&self, secret: &Secret) -> bool {
+        let core = target_secret::to_core(secret);
+        matches!(
+            wrapped_key::wrapped_from_secret(&core),
+            Ok(Some((_, cert))) if self
+                .registry
+                .snapshot()
+                .by_fingerprint(cert.public_key().fingerprint().as_str())
+                .is_some()
+        )
+    }
+
     /// `--watch-for-secrets`: registers key Secrets as they are added (update and delete
     /// events are ignored, as upstream).
     pub async fn watch_keys(self: Arc<Self>) {
@@ -392,18 +555,24 @@ impl KeyManager {
             match event {
                 Ok(watcher::Event::Apply(secret) | watcher::Event::InitApply(secret)) => {
                     let name = secret.metadata.name.clone().unwrap_or_default();
-                    match entry_from_secret(&secret, self.params.priority) {
+                    // Keys this controller knows are not unwrapped again (a KMS call each).
+                    if self.known(&secret) {
+                        continue;
+                    }
+                    match self.read(&secret, false).await {
                         Ok(entry) => {
                             let fp = entry.fingerprint.to_string();
                             if self.registry.register(entry) {
                                 tracing::info!(secret = %name, fingerprint = %fp, "registered key from watch");
                             }
                         }
-                        Err(message) => tracing::error!(
-                            secret = %name,
-                            error = %message,
-                            "skipping key Secret that cannot be read"
-                        ),
+                        Err(ReadError::Skip(message) | ReadError::Fatal(message)) => {
+                            tracing::error!(
+                                secret = %name,
+                                error = %message,
+                                "skipping key Secret that cannot be read"
+                            )
+                        }
                     }
                 }
                 Ok(_) => {}

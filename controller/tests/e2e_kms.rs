@@ -1,0 +1,422 @@
+//! End-to-end: KMS-wrapped key Secrets (issue 19 part 2, ADR 0008, `docs/keys.md`) on a real
+//! kube-apiserver, against a real server of the AWS KMS API (local-kms, `tests/kms/install.sh`).
+//!
+//! Skipped unless `SSRS_E2E=1` and `SSRS_KMS=1`. One story:
+//! - a controller without KMS writes a plain key Secret; upstream's `kubeseal` seals for it;
+//! - restarted with `--kms-provider aws --kms-migrate-keys wrap`, the controller rewrites that
+//!   Secret in place (same name, uid and creation time, so key order is kept): `tls.key` empty,
+//!   the envelope in `tls.key.kms`; the SealedSecret stays synced with 0 RSA operations;
+//! - SIGUSR1 writes the next key wrapped; `kubeseal-rs` seals for it; no Secret of the
+//!   namespace holds a private key in the clear;
+//! - an envelope copied next to another key's certificate is refused by the KMS (bound to the
+//!   key's fingerprint) and skipped; a restart unwraps both keys through the KMS, 0 RSA work;
+//! - without the KMS flags, or with the KMS down, start-up stops with one line and generates no key;
+//! - `--kms-migrate-keys unwrap` turns them back into plain key Secrets that a controller
+//!   without KMS (and upstream's) reads; both SealedSecrets stay synced;
+//! - no plaintext in logs, events or statuses.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+#[path = "support/harness.rs"]
+mod harness;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use harness::{
+    Cluster, KEY_LABEL, Plaintexts, Process, apply_crd, assert_no_leaks, client, create_sealed,
+    enabled, ensure_namespace, eventually, free_port, http_get, kubeseal_rs, metric, scratch_dir,
+    seal_with, secret_yaml, start_ours, start_ours_env, upstream_bin, wait_cert, wait_secret_value,
+    wait_synced,
+};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::{DeleteParams, ListParams, PostParams};
+use sealed_secrets_controller::resource::SealedSecretObject;
+use sealed_secrets_core::cert::Certificate;
+
+const KEY_ID: &str = "bc436485-5092-42b8-92a3-0aa8b93536dc";
+const ALIAS: &str = "alias/ssrs-e2e";
+const RSA_OPS: &str = "sealed_secrets_controller_rsa_decrypt_operations_total";
+const DEPENDENTS: &str = "sealed_secrets_rs_key_dependents";
+const ACCESS_KEY: &str = "AKIDSSRSE2E";
+const SECRET_KEY: &str = "ssrs-e2e-aws-secret-access-key-5521";
+
+fn kms_enabled() -> bool {
+    std::env::var("SSRS_KMS").is_ok_and(|v| v == "1")
+}
+
+fn local_kms() -> PathBuf {
+    if let Ok(path) = std::env::var("SSRS_LOCAL_KMS") {
+        return PathBuf::from(path);
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".to_owned());
+    PathBuf::from(home)
+        .join(".cache/sealed-secrets-rs/local-kms-v0.0.0-20260228092603-2a5e92d09ab6/bin/local-kms")
+}
+
+/// local-kms on a free loopback port, seeded with one AES key and its alias; killed on drop.
+struct LocalKms {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for LocalKms {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl LocalKms {
+    fn start(dir: &Path, port: u16) -> Self {
+        let seed = dir.join("seed.yaml");
+        std::fs::write(
+            &seed,
+            format!(
+                "Keys:\n  Symmetric:\n    Aes:\n      - Metadata:\n          KeyId: {KEY_ID}\n        BackingKeys:\n          - 5cdaead27fe7da2de47945d73cd6d79e36494e73802f3cd3869f1d2cb0b5d7a9\nAliases:\n  - AliasName: {ALIAS}\n    TargetKeyId: {KEY_ID}\n"
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join(format!("local-kms-{port}.log"))).unwrap();
+        let child = Command::new(local_kms())
+            .env("PORT", port.to_string())
+            .env("KMS_REGION", "eu-west-2")
+            .env("KMS_SEED_PATH", &seed)
+            .env("KMS_DATA_PATH", dir.join("kms-data"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start local-kms");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "local-kms did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, port }
+    }
+}
+
+/// `/v1/keys` as JSON rows.
+async fn keys_listing(process: &Process) -> Vec<serde_json::Value> {
+    let (code, body) = http_get(process.port, "/v1/keys").await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str::<serde_json::Value>(&body)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn fingerprint(pem: &str) -> String {
+    Certificate::from_pem(pem.as_bytes())
+        .unwrap()
+        .fingerprint()
+        .to_string()
+}
+
+async fn key_secrets(secrets: &Api<Secret>) -> Vec<Secret> {
+    let mut all = secrets
+        .list(&ListParams::default().labels(KEY_LABEL))
+        .await
+        .unwrap()
+        .items;
+    all.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    all
+}
+
+fn data(secret: &Secret) -> BTreeMap<String, ByteString> {
+    secret.data.clone().unwrap_or_default()
+}
+
+fn is_wrapped(secret: &Secret) -> bool {
+    let d = data(secret);
+    d.contains_key("tls.key.kms") && d.get("tls.key").is_some_and(|k| k.0.is_empty())
+}
+
+/// No Secret of the namespace holds a PEM private key.
+async fn no_private_key_in_the_clear(secrets: &Api<Secret>) {
+    for s in secrets.list(&ListParams::default()).await.unwrap().items {
+        for (item, value) in data(&s) {
+            assert!(
+                !String::from_utf8_lossy(&value.0).contains("PRIVATE KEY"),
+                "Secret {:?} item {item} holds a private key in the clear",
+                s.metadata.name
+            );
+        }
+    }
+}
+
+/// Runs the controller to its exit (a start-up failure); returns (code, stderr).
+fn start_fails(cluster: &Cluster, ns: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sealed-secrets-controller"))
+        .args(args)
+        .args([
+            "--key-size",
+            "2048",
+            "--all-namespaces=false",
+            "--listen-addr",
+            "127.0.0.1:0",
+            "--listen-metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .env("KUBECONFIG", cluster.kubeconfig())
+        .env("POD_NAMESPACE", ns)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story, told in order
+async fn kms_wrapped_keys_on_a_real_api_server() {
+    if !enabled() || !kms_enabled() {
+        eprintln!("skipped: set SSRS_E2E=1 SSRS_KMS=1 (after bash tests/kms/install.sh) to run");
+        return;
+    }
+    assert!(
+        local_kms().is_file(),
+        "{} is missing: run bash tests/kms/install.sh (or set SSRS_LOCAL_KMS)",
+        local_kms().display()
+    );
+    let cluster = Cluster::start("kms-e2e");
+    let client = client(&cluster).await;
+    apply_crd(&cluster);
+    let dir = scratch_dir("kms-e2e");
+    let log = dir.join("controller.log");
+    let ns = format!("ssrs-kms-{}", std::process::id());
+    ensure_namespace(&client, &ns).await;
+    let kms_port = free_port();
+    let kms = LocalKms::start(&dir, kms_port);
+    let endpoint = format!("http://127.0.0.1:{}", kms.port);
+    let kms_args = [
+        "--kms-provider",
+        "aws",
+        "--kms-key-id",
+        ALIAS,
+        "--kms-region",
+        "eu-west-2",
+        "--kms-endpoint",
+        endpoint.as_str(),
+    ];
+    let aws_env = [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+    ];
+    let ss_api: Api<SealedSecretObject> = Api::namespaced(client.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let plaintexts = Plaintexts::default();
+    let wait_dependents = |process: &Process, fp: String, n: f64| {
+        let port = process.metrics_port;
+        async move {
+            eventually("key dependents", Duration::from_secs(60), || async {
+                let text = http_get(port, "/metrics").await?.1;
+                (metric(&text, &format!("{DEPENDENTS}{{fingerprint=\"{fp}\"}}")) == Some(n))
+                    .then_some(text)
+            })
+            .await
+        }
+    };
+
+    // 1. No KMS: a plain key Secret, and upstream's kubeseal seals for it.
+    let controller = start_ours(&cluster, &ns, &log, &[]);
+    let pem = wait_cert(&controller).await;
+    let first_fp = fingerprint(&pem);
+    let plain = key_secrets(&secrets).await;
+    assert_eq!(plain.len(), 1);
+    assert!(!is_wrapped(&plain[0]));
+    let cert_file = dir.join("cert.pem");
+    std::fs::write(&cert_file, &pem).unwrap();
+    let before = plaintexts.value("before");
+    let object = seal_with(
+        &upstream_bin("kubeseal"),
+        &cert_file,
+        "strict",
+        &secret_yaml(&ns, "before", &[("token", &before)]),
+    );
+    create_sealed(&ss_api, object).await;
+    wait_secret_value(&secrets, "before", "token", &before).await;
+    wait_synced(&ss_api, "before", "True").await;
+    wait_dependents(&controller, first_fp.clone(), 1.0).await;
+    assert!(controller.terminate());
+
+    // 2. KMS, --kms-migrate-keys wrap: the same Secret, wrapped in place; no RSA work.
+    let mut migrate_wrap = kms_args.to_vec();
+    migrate_wrap.extend(["--kms-migrate-keys", "wrap"]);
+    let controller = start_ours_env(&cluster, &ns, &log, &migrate_wrap, &aws_env);
+    assert_eq!(fingerprint(&wait_cert(&controller).await), first_fp);
+    let wrapped = key_secrets(&secrets).await;
+    assert_eq!(wrapped.len(), 1);
+    assert!(is_wrapped(&wrapped[0]), "{:?}", data(&wrapped[0]).keys());
+    assert_eq!(wrapped[0].metadata.uid, plain[0].metadata.uid);
+    assert_eq!(
+        wrapped[0].metadata.creation_timestamp,
+        plain[0].metadata.creation_timestamp
+    );
+    assert_eq!(
+        wrapped[0].metadata.annotations.as_ref().unwrap()["sealed-secrets-rs/kms-key-id"],
+        ALIAS
+    );
+    assert_eq!(data(&wrapped[0])["tls.crt"], data(&plain[0])["tls.crt"]);
+    let rows = keys_listing(&controller).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["provider"], format!("kms:{ALIAS}"));
+    let text = wait_dependents(&controller, first_fp.clone(), 1.0).await;
+    assert_eq!(metric(&text, RSA_OPS), Some(0.0), "migration: all skipped");
+
+    // 3. SIGUSR1: the next key is written wrapped; kubeseal-rs seals for it.
+    controller.signal("USR1");
+    let rows = eventually("a second key", Duration::from_secs(60), || async {
+        let rows = keys_listing(&controller).await;
+        (rows.len() == 2).then_some(rows)
+    })
+    .await;
+    for row in &rows {
+        assert_eq!(row["provider"], format!("kms:{ALIAS}"), "{rows:?}");
+    }
+    let pem = wait_cert(&controller).await;
+    let second_fp = fingerprint(&pem);
+    assert_ne!(second_fp, first_fp);
+    let all = key_secrets(&secrets).await;
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(is_wrapped));
+    std::fs::write(&cert_file, &pem).unwrap();
+    let after = plaintexts.value("after");
+    let object = seal_with(
+        &kubeseal_rs(),
+        &cert_file,
+        "strict",
+        &secret_yaml(&ns, "after", &[("token", &after)]),
+    );
+    create_sealed(&ss_api, object).await;
+    wait_secret_value(&secrets, "after", "token", &after).await;
+    wait_synced(&ss_api, "after", "True").await;
+    no_private_key_in_the_clear(&secrets).await;
+    assert!(controller.terminate());
+
+    // 4. A forged key Secret: the first key's certificate with the second key's envelope.
+    let first = all
+        .iter()
+        .find(|s| fingerprint(&String::from_utf8_lossy(&data(s)["tls.crt"].0)) == first_fp)
+        .unwrap();
+    let second = all
+        .iter()
+        .find(|s| s.metadata.uid != first.metadata.uid)
+        .unwrap();
+    let mut forged_data = data(first);
+    forged_data.insert(
+        "tls.key.kms".to_owned(),
+        data(second)["tls.key.kms"].clone(),
+    );
+    let forged = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("sealed-secrets-keyforged".to_owned()),
+            labels: first.metadata.labels.clone(),
+            ..Default::default()
+        },
+        type_: Some("kubernetes.io/tls".to_owned()),
+        data: Some(forged_data),
+        ..Default::default()
+    };
+    secrets
+        .create(&PostParams::default(), &forged)
+        .await
+        .unwrap();
+
+    // 5. Restart: both keys unwrapped through the KMS, the forged one skipped, no RSA work.
+    let controller = start_ours_env(&cluster, &ns, &log, &kms_args, &aws_env);
+    assert_eq!(fingerprint(&wait_cert(&controller).await), second_fp);
+    let rows = keys_listing(&controller).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let text = wait_dependents(&controller, first_fp.clone(), 1.0).await;
+    wait_dependents(&controller, second_fp.clone(), 1.0).await;
+    assert_eq!(metric(&text, RSA_OPS), Some(0.0), "restart: all skipped");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("sealed-secrets-keyforged") && l.contains("skipping key Secret")),
+        "the forged key Secret was not skipped"
+    );
+    assert!(controller.terminate());
+    secrets
+        .delete("sealed-secrets-keyforged", &DeleteParams::default())
+        .await
+        .unwrap();
+
+    // 6. Without the KMS flags: start-up stops, one line, no key generated.
+    let (code, stderr) = start_fails(&cluster, &ns, &[], &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: key Secret \"sealed-secrets-key")
+            && last.contains("is wrapped by KMS key \"alias/ssrs-e2e\" (aws-kms): start the controller with --kms-provider"),
+        "{stderr}"
+    );
+
+    // 7. The KMS down: start-up stops, one line, no key generated.
+    drop(kms);
+    let (code, stderr) = start_fails(&cluster, &ns, &kms_args, &aws_env);
+    assert_eq!(code, 1, "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: key Secret \"sealed-secrets-key")
+            && last.contains("KMS Decrypt failed: cannot reach 127.0.0.1:"),
+        "{stderr}"
+    );
+    assert_eq!(key_secrets(&secrets).await.len(), 2);
+    let kms = LocalKms::start(&dir, kms_port);
+
+    // 8. --kms-migrate-keys unwrap: plain key Secrets again, read by a controller without KMS.
+    let mut migrate_unwrap = kms_args.to_vec();
+    migrate_unwrap.extend(["--kms-migrate-keys", "unwrap"]);
+    let controller = start_ours_env(&cluster, &ns, &log, &migrate_unwrap, &aws_env);
+    wait_cert(&controller).await;
+    let unwrapped = key_secrets(&secrets).await;
+    assert_eq!(unwrapped.len(), 2);
+    for s in &unwrapped {
+        assert!(
+            !data(s).contains_key("tls.key.kms"),
+            "{:?}",
+            s.metadata.name
+        );
+        assert!(String::from_utf8_lossy(&data(s)["tls.key"].0).contains("BEGIN RSA PRIVATE KEY"));
+    }
+    assert!(controller.terminate());
+    drop(kms);
+    let controller = start_ours(&cluster, &ns, &log, &[]);
+    assert_eq!(fingerprint(&wait_cert(&controller).await), second_fp);
+    let rows = keys_listing(&controller).await;
+    assert!(rows.iter().all(|r| r["provider"] == "secret"), "{rows:?}");
+    let text = wait_dependents(&controller, first_fp.clone(), 1.0).await;
+    wait_dependents(&controller, second_fp.clone(), 1.0).await;
+    assert_eq!(metric(&text, RSA_OPS), Some(0.0));
+    for (name, value) in [("before", &before), ("after", &after)] {
+        wait_secret_value(&secrets, name, "token", value).await;
+        wait_synced(&ss_api, name, "True").await;
+    }
+    assert!(controller.terminate());
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !logged.contains(SECRET_KEY),
+        "the AWS secret key is in the log"
+    );
+    assert!(
+        !logged.contains("PRIVATE KEY-----\n"),
+        "a private key is in the log"
+    );
+    assert_no_leaks(&client, &[&ns], &[&log], &plaintexts).await;
+    harness::remove_scratch_dir(&dir);
+}
