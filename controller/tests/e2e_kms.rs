@@ -303,6 +303,51 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     wait_secret_value(&secrets, "after", "token", &after).await;
     wait_synced(&ss_api, "after", "True").await;
     no_private_key_in_the_clear(&secrets).await;
+
+    // kubeseal-rs keys list shows where each key lives; keys backup keeps them wrapped.
+    let keys_cli = |args: &[&str]| {
+        Command::new(kubeseal_rs())
+            .arg("keys")
+            .args(args)
+            .args(["--controller-namespace", &ns, "--kubeconfig"])
+            .arg(cluster.kubeconfig())
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = keys_cli(&["list"]);
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{listed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        listed.lines().next().unwrap().ends_with("WHERE"),
+        "{listed}"
+    );
+    for fp in [&first_fp, &second_fp] {
+        let row = listed.lines().find(|l| l.starts_with(fp.as_str())).unwrap();
+        assert!(row.ends_with(&format!("kms:{ALIAS}")), "{listed}");
+    }
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(second_fp.as_str()) && l.contains(" newest ")),
+        "{listed}"
+    );
+    let backup = dir.join("backup.yaml");
+    let out = keys_cli(&["backup", "-w", backup.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("2 of them are wrapped by a KMS key"),
+        "{stderr}"
+    );
+    let written = std::fs::read_to_string(&backup).unwrap();
+    // "-----BEGIN RSA PRIVATE KEY", base64-encoded as backup data is.
+    let pem_b64 = "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVk";
+    assert!(written.contains("tls.key.kms") && !written.contains(pem_b64), "{written}");
     assert!(controller.terminate());
 
     // 4. A forged key Secret: the first key's certificate with the second key's envelope.

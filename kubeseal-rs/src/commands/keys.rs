@@ -25,6 +25,7 @@ use std::path::Path;
 use sealed_secrets_core::key_secret::{self, SEALED_SECRETS_KEY_LABEL, TLS_SECRET_TYPE};
 use sealed_secrets_core::manifest;
 use sealed_secrets_core::types::Secret;
+use sealed_secrets_core::wrapped_key;
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -95,19 +96,20 @@ fn list(args: &KeysListArgs) -> Result<(), CliError> {
     let keys = inventory(&key_secrets(&api, namespace)?);
     let usage = usage_of(&api)?;
     let mut out = format!(
-        "{:<51} {:<30} {:<21} {:<21} {:<10} {}\n",
-        "FINGERPRINT", "SECRET", "NOT BEFORE", "NOT AFTER", "STATE", "DEPENDENTS"
+        "{:<51} {:<30} {:<21} {:<21} {:<10} {:<10} {}\n",
+        "FINGERPRINT", "SECRET", "NOT BEFORE", "NOT AFTER", "STATE", "DEPENDENTS", "WHERE"
     );
     for key in &keys {
         let fp = key.fingerprint.as_deref().unwrap_or("-");
         out.push_str(&format!(
-            "{:<51} {:<30} {:<21} {:<21} {:<10} {}\n",
+            "{:<51} {:<30} {:<21} {:<21} {:<10} {:<10} {}\n",
             fp,
             key.name,
             date(key.not_before),
             date(key.not_after),
             key.state(),
-            usage.dependents(fp).len()
+            usage.dependents(fp).len(),
+            key.location
         ));
     }
     stdout(&out)?;
@@ -182,7 +184,11 @@ fn backup(args: &KeysBackupArgs) -> Result<(), CliError> {
     } else {
         output::write_atomic(&args.output, rendered.as_bytes(), true)?;
     }
-    let unreadable = keys.iter().filter(|k| k.key.is_none()).count();
+    let unreadable = keys.iter().filter(|k| !k.readable).count();
+    let wrapped = keys
+        .iter()
+        .filter(|k| k.readable && k.key.is_none())
+        .count();
     eprintln!(
         "wrote {} key Secrets of namespace {namespace:?} to {}: {}",
         keys.len(),
@@ -198,6 +204,11 @@ fn backup(args: &KeysBackupArgs) -> Result<(), CliError> {
     );
     if unreadable > 0 {
         eprintln!("warning: {unreadable} of them hold no usable key (copied as they are)");
+    }
+    if wrapped > 0 {
+        eprintln!(
+            "note: {wrapped} of them are wrapped by a KMS key: the backup restores only where that KMS key can be used (docs/keys.md)"
+        );
     }
     Ok(())
 }
@@ -244,21 +255,29 @@ fn read_backup(path: &Path) -> Result<Vec<Restorable>, CliError> {
             ))
             .into());
         }
-        let material = key_secret::key_from_secret(&secret)
-            .map_err(|e| KeysError::Backup(format!("{shown}: {position}: {e}")))?;
-        let fingerprint = material.key.fingerprint().to_string();
-        if material.cert.fingerprint().to_string() != fingerprint {
-            eprintln!(
-                "warning: {at}: its certificate does not match its private key (restored as it is)"
-            );
-        }
+        let (fingerprint, cert) = match wrapped_key::wrapped_from_secret(&secret) {
+            // Wrapped (ADR 0008): the certificate names the key; the KMS checks the rest.
+            Ok(Some((_, cert))) => (cert.public_key().fingerprint().to_string(), cert),
+            Err(e) => return Err(KeysError::Backup(format!("{at}: {e}")).into()),
+            Ok(None) => {
+                let material = key_secret::key_from_secret(&secret)
+                    .map_err(|e| KeysError::Backup(format!("{shown}: {position}: {e}")))?;
+                let fingerprint = material.key.fingerprint().to_string();
+                if material.cert.fingerprint().to_string() != fingerprint {
+                    eprintln!(
+                        "warning: {at}: its certificate does not match its private key (restored as it is)"
+                    );
+                }
+                (fingerprint, material.cert)
+            }
+        };
         if out.iter().any(|r| r.fingerprint == fingerprint) {
             continue;
         }
         out.push(Restorable {
             secret,
             fingerprint,
-            not_before: material.cert.not_before(),
+            not_before: cert.not_before(),
         });
     }
     if out.is_empty() {
@@ -389,7 +408,7 @@ fn prune(args: &KeysPruneArgs) -> Result<(), CliError> {
     let mut refusals = Vec::new();
     let mut deletable = Vec::new();
     for key in candidates {
-        let (Some(fp), Some(private)) = (key.fingerprint.as_deref(), key.key.as_ref()) else {
+        let Some(fp) = key.fingerprint.as_deref().filter(|_| key.readable) else {
             continue;
         };
         if key.newest {
@@ -399,7 +418,21 @@ fn prune(args: &KeysPruneArgs) -> Result<(), CliError> {
             ));
             continue;
         }
-        let users = dependents(&usage, fp, private);
+        let users = match key.key.as_ref() {
+            Some(private) => dependents(&usage, fp, private),
+            // A wrapped key cannot be asked here: only records count, so every unrecorded
+            // SealedSecret might depend on it.
+            None if !usage.unrecorded.is_empty() => {
+                refusals.push(format!(
+                    "key {fp} (Secret {namespace}/{}) is wrapped by a KMS key ({}): {} SealedSecrets carry no current record of their key and kubeseal-rs cannot check them without the KMS; prune it once the controller has synced them",
+                    key.name,
+                    key.location,
+                    usage.unrecorded.len()
+                ));
+                continue;
+            }
+            None => usage.dependents(fp).to_vec(),
+        };
         if !users.is_empty() {
             refusals.push(format!(
                 "key {fp} (Secret {namespace}/{}) is still used by {} SealedSecrets ({}); re-encrypt them for another key first (kubeseal-rs --re-encrypt, or kubeseal-rs reseal)",

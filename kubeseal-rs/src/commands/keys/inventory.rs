@@ -13,11 +13,13 @@
 
 use std::collections::BTreeMap;
 
+use sealed_secrets_core::cert::Certificate;
 use sealed_secrets_core::crypto;
 use sealed_secrets_core::digest::DigestRecord;
 use sealed_secrets_core::key_secret::{self, ACTIVE, SEALED_SECRETS_KEY_LABEL};
 use sealed_secrets_core::keys::PrivateKey;
 use sealed_secrets_core::types::{ObjectMeta, SealedSecret, Secret, base64_std};
+use sealed_secrets_core::wrapped_key;
 use time::OffsetDateTime;
 
 /// Where controllers before ADR 0004 kept the record: an annotation of the Secret.
@@ -31,8 +33,13 @@ pub const LEGACY_KEY_NAME: &str = "sealed-secrets-key";
 pub struct KeyInfo {
     pub name: String,
     pub uid: String,
-    /// `None` when the Secret holds no usable key.
+    /// `None` when the Secret holds no usable key in the clear (unreadable, or wrapped).
     pub key: Option<PrivateKey>,
+    /// Where the private key lives: `secret`, or `kms:<key id>` for a key Secret wrapped by a
+    /// KMS key (ADR 0008; its certificate is read, its key cannot be without the KMS).
+    pub location: String,
+    /// It holds a key the controller can use (in the clear, or wrapped with a certificate).
+    pub readable: bool,
     pub fingerprint: Option<String>,
     pub not_before: Option<OffsetDateTime>,
     pub not_after: Option<OffsetDateTime>,
@@ -48,7 +55,7 @@ impl KeyInfo {
     /// `newest`, `active`, `inactive` (labelled otherwise, not loaded), or `unreadable`.
     #[must_use]
     pub fn state(&self) -> &'static str {
-        if self.key.is_none() {
+        if !self.readable {
             "unreadable"
         } else if self.newest {
             "newest"
@@ -78,6 +85,7 @@ pub fn inventory(secrets: &[Secret]) -> Vec<KeyInfo> {
         .iter()
         .map(|secret| {
             let material = key_secret::key_from_secret(secret).ok();
+            let wrapped = wrapped_key::wrapped_from_secret(secret).ok().flatten();
             let label = secret
                 .metadata
                 .labels
@@ -85,12 +93,23 @@ pub fn inventory(secrets: &[Secret]) -> Vec<KeyInfo> {
                 .cloned();
             let loaded =
                 label.as_deref() == Some(ACTIVE) || secret.metadata.name == LEGACY_KEY_NAME;
+            let cert = material
+                .as_ref()
+                .map(|m| &m.cert)
+                .or(wrapped.as_ref().map(|(_, cert)| cert));
             KeyInfo {
                 name: secret.metadata.name.clone(),
                 uid: secret.metadata.uid.clone(),
-                fingerprint: material.as_ref().map(|m| m.key.fingerprint().to_string()),
-                not_before: material.as_ref().map(|m| m.cert.not_before()),
-                not_after: material.as_ref().map(|m| m.cert.not_after()),
+                fingerprint: material.as_ref().map_or_else(
+                    || cert.map(|c| c.public_key().fingerprint().to_string()),
+                    |m| Some(m.key.fingerprint().to_string()),
+                ),
+                not_before: cert.map(Certificate::not_before),
+                not_after: cert.map(Certificate::not_after),
+                readable: material.is_some() || wrapped.is_some(),
+                location: wrapped
+                    .as_ref()
+                    .map_or_else(|| "secret".to_owned(), |(w, _)| format!("kms:{}", w.key_id)),
                 key: material.map(|m| m.key),
                 loaded,
                 newest: false,
@@ -105,7 +124,7 @@ pub fn inventory(secrets: &[Secret]) -> Vec<KeyInfo> {
             .then_with(|| a.name.cmp(&b.name))
     });
     // Sorted ascending with ties created-last first, so the last loaded one is the newest.
-    if let Some(newest) = keys.iter_mut().rev().find(|k| k.loaded && k.key.is_some()) {
+    if let Some(newest) = keys.iter_mut().rev().find(|k| k.loaded && k.readable) {
         newest.newest = true;
     }
     keys
@@ -326,6 +345,26 @@ mod tests {
                 ("k-c", "inactive"),
             ]
         );
+    }
+
+    #[test]
+    fn a_wrapped_key_is_listed_from_its_certificate() {
+        let (plain, key) = key_secret("k-w", Some("active"), datetime!(2025-01-01 0:00 UTC));
+        let data_key = wrapped_key::DataKey::generate().unwrap();
+        let w =
+            wrapped_key::WrappedKey::seal(&key, &data_key, "aws-kms", "alias/k", vec![1]).unwrap();
+        let mut wrapped = plain.clone();
+        wrapped_key::wrap_secret(&mut wrapped, &w);
+        let (old, _) = key_secret("k-old", Some("active"), datetime!(2024-01-01 0:00 UTC));
+        let keys = inventory(&[wrapped, old]);
+        let w = keys.iter().find(|k| k.name == "k-w").unwrap();
+        assert_eq!(w.state(), "newest");
+        assert_eq!(w.location, "kms:alias/k");
+        assert_eq!(w.fingerprint.as_deref(), Some(key.fingerprint().as_str()));
+        assert!(w.key.is_none());
+        assert_eq!(w.not_before, Some(datetime!(2025-01-01 0:00 UTC)));
+        let old = keys.iter().find(|k| k.name == "k-old").unwrap();
+        assert_eq!((old.state(), old.location.as_str()), ("active", "secret"));
     }
 
     #[test]
