@@ -21,7 +21,9 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::PostParams;
 use kube::core::ObjectMeta;
-use sealed_secrets_core::public_cert::{DATA_KEY, FINGERPRINT_ANNOTATION, LABEL, LABEL_VALUE};
+use sealed_secrets_core::public_cert::{
+    DATA_KEY, FINGERPRINT_ANNOTATION, KEYS_DATA_KEY, LABEL, LABEL_VALUE,
+};
 
 use crate::error::{api_error_text, is_conflict};
 use crate::key_registry::KeyRegistry;
@@ -47,8 +49,9 @@ pub enum Plan {
     NotOurs,
 }
 
-/// Decides what to write so that the ConfigMap `namespace/name` holds `pem` (fingerprint `fp`).
-/// Pure: the caller does the API calls. Other data keys, labels and annotations are kept.
+/// Decides what to write so that the ConfigMap `namespace/name` holds `pem` (fingerprint `fp`)
+/// and the key listing `keys` (JSON). Pure: the caller does the API calls. Other data keys,
+/// labels and annotations are kept.
 #[must_use]
 pub fn plan(
     existing: Option<&ConfigMap>,
@@ -56,6 +59,7 @@ pub fn plan(
     name: &str,
     pem: &str,
     fp: &str,
+    keys: &str,
 ) -> Plan {
     let Some(existing) = existing else {
         return Plan::Create(ConfigMap {
@@ -69,7 +73,10 @@ pub fn plan(
                 )])),
                 ..ObjectMeta::default()
             },
-            data: Some(BTreeMap::from([(DATA_KEY.to_owned(), pem.to_owned())])),
+            data: Some(BTreeMap::from([
+                (DATA_KEY.to_owned(), pem.to_owned()),
+                (KEYS_DATA_KEY.to_owned(), keys.to_owned()),
+            ])),
             ..ConfigMap::default()
         });
     };
@@ -82,18 +89,22 @@ pub fn plan(
     if !sealed_secrets_core::public_cert::is_ours(label) {
         return Plan::NotOurs;
     }
-    let holds = existing
-        .data
-        .as_ref()
-        .and_then(|d| d.get(DATA_KEY))
-        .map(String::as_str);
+    let item = |key: &str| {
+        existing
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(String::as_str)
+    };
+    let holds = item(DATA_KEY);
+    let lists = item(KEYS_DATA_KEY);
     let records = existing
         .metadata
         .annotations
         .as_ref()
         .and_then(|a| a.get(FINGERPRINT_ANNOTATION))
         .map(String::as_str);
-    if holds == Some(pem) && records == Some(fp) {
+    if holds == Some(pem) && records == Some(fp) && lists == Some(keys) {
         return Plan::UpToDate;
     }
     let mut next = existing.clone();
@@ -101,12 +112,13 @@ pub fn plan(
         .annotations
         .get_or_insert_with(BTreeMap::new)
         .insert(FINGERPRINT_ANNOTATION.to_owned(), fp.to_owned());
-    next.data
-        .get_or_insert_with(BTreeMap::new)
-        .insert(DATA_KEY.to_owned(), pem.to_owned());
-    // The PEM is text: a stale binary copy under the same key would make the object invalid.
+    let data = next.data.get_or_insert_with(BTreeMap::new);
+    data.insert(DATA_KEY.to_owned(), pem.to_owned());
+    data.insert(KEYS_DATA_KEY.to_owned(), keys.to_owned());
+    // Both are text: a stale binary copy under the same key would make the object invalid.
     if let Some(binary) = next.binary_data.as_mut() {
         binary.remove(DATA_KEY);
+        binary.remove(KEYS_DATA_KEY);
     }
     Plan::Replace(next)
 }
@@ -144,14 +156,21 @@ impl CertPublisher {
     /// # Errors
     /// An API call failed; the text is the API server's message (never key material: the
     /// certificate is public).
-    pub async fn publish(&self, pem: &str, fp: &str) -> Result<Outcome, String> {
+    pub async fn publish(&self, pem: &str, fp: &str, keys: &str) -> Result<Outcome, String> {
         for _ in 0..CONFLICT_ATTEMPTS {
             let existing = self
                 .api
                 .get_opt(&self.name)
                 .await
                 .map_err(|e| api_error_text(&e))?;
-            let result = match plan(existing.as_ref(), &self.namespace, &self.name, pem, fp) {
+            let result = match plan(
+                existing.as_ref(),
+                &self.namespace,
+                &self.name,
+                pem,
+                fp,
+                keys,
+            ) {
                 Plan::UpToDate => return Ok(Outcome::UpToDate),
                 Plan::NotOurs => return Ok(Outcome::NotOurs),
                 Plan::Create(object) => self.api.create(&PostParams::default(), &object).await,
@@ -181,10 +200,12 @@ impl CertPublisher {
             // Mark the current version seen before reading the snapshot, so a key registered
             // while we write wakes the next pass.
             changes.mark_unchanged();
-            let latest = registry.snapshot().latest().cloned();
+            let snapshot = registry.snapshot();
+            let latest = snapshot.latest().cloned();
+            let keys = crate::server::keys_json(&snapshot);
             let outcome = match &latest {
                 Some(entry) => {
-                    self.publish(&entry.cert.to_pem(), entry.fingerprint.as_str())
+                    self.publish(&entry.cert.to_pem(), entry.fingerprint.as_str(), &keys)
                         .await
                 }
                 None => Ok(Outcome::NoKey),
@@ -255,7 +276,7 @@ mod tests {
     const PEM: &str = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
 
     fn ours(pem: &str, fp: &str) -> ConfigMap {
-        match plan(None, "ns", "cm", pem, fp) {
+        match plan(None, "ns", "cm", pem, fp, "[]") {
             Plan::Create(object) => object,
             other => panic!("{other:?}"),
         }
@@ -286,7 +307,7 @@ mod tests {
     fn up_to_date_replace_and_not_ours() {
         let current = ours(PEM, "SHA256:a");
         assert_eq!(
-            plan(Some(&current), "ns", "cm", PEM, "SHA256:a"),
+            plan(Some(&current), "ns", "cm", PEM, "SHA256:a", "[]"),
             Plan::UpToDate
         );
         // A new key: same object, new certificate and fingerprint; others' keys stay.
@@ -306,7 +327,8 @@ mod tests {
             DATA_KEY.to_owned(),
             k8s_openapi::ByteString(b"old".to_vec()),
         )]));
-        let Plan::Replace(next) = plan(Some(&decorated), "ns", "cm", "NEW", "SHA256:b") else {
+        let Plan::Replace(next) = plan(Some(&decorated), "ns", "cm", "NEW", "SHA256:b", "[]")
+        else {
             panic!("expected a replace");
         };
         assert_eq!(next.data.as_ref().unwrap()[DATA_KEY], "NEW");
@@ -321,19 +343,19 @@ mod tests {
         let mut stale = current.clone();
         stale.metadata.annotations = None;
         assert!(matches!(
-            plan(Some(&stale), "ns", "cm", PEM, "SHA256:a"),
+            plan(Some(&stale), "ns", "cm", PEM, "SHA256:a", "[]"),
             Plan::Replace(_)
         ));
         // Without the label (or with another value) it is someone else's.
         let mut foreign = current.clone();
         foreign.metadata.labels = None;
         assert_eq!(
-            plan(Some(&foreign), "ns", "cm", "NEW", "SHA256:b"),
+            plan(Some(&foreign), "ns", "cm", "NEW", "SHA256:b", "[]"),
             Plan::NotOurs
         );
         foreign.metadata.labels = Some(BTreeMap::from([(LABEL.to_owned(), "false".to_owned())]));
         assert_eq!(
-            plan(Some(&foreign), "ns", "cm", "NEW", "SHA256:b"),
+            plan(Some(&foreign), "ns", "cm", "NEW", "SHA256:b", "[]"),
             Plan::NotOurs
         );
     }

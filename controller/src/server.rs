@@ -23,6 +23,7 @@ mod api;
 mod keys;
 
 pub use api::decode_sealed_secret;
+pub use keys::keys_json;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};

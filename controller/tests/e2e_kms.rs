@@ -347,7 +347,10 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     let written = std::fs::read_to_string(&backup).unwrap();
     // "-----BEGIN RSA PRIVATE KEY", base64-encoded as backup data is.
     let pem_b64 = "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVk";
-    assert!(written.contains("tls.key.kms") && !written.contains(pem_b64), "{written}");
+    assert!(
+        written.contains("tls.key.kms") && !written.contains(pem_b64),
+        "{written}"
+    );
     assert!(controller.terminate());
 
     // 4. A forged key Secret: the first key's certificate with the second key's envelope.

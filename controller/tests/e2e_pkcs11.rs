@@ -11,6 +11,8 @@
 //!   too, which becomes the served one;
 //! - a restart (PIN from the environment this time) loads both keys from the token and costs
 //!   0 RSA operations (the digest key derived from the token's signature is the same);
+//! - `kubeseal-rs keys list` shows both token keys (WHERE `pkcs11:<token>`, the newest marked),
+//!   from the key listing the controller publishes in its certificate ConfigMap;
 //! - `kubeseal-rs keys backup` finds no key Secret and says that token keys are not in it;
 //! - a wrong PIN stops start-up with one line that does not contain the PIN;
 //! - no plaintext in logs, events or statuses.
@@ -275,6 +277,42 @@ async fn token_keys_on_a_real_api_server() {
     let text = wait_dependents(&controller, first_fp.clone(), 2.0).await;
     assert_eq!(metric(&text, RSA_OPS), Some(0.0), "restart: all skipped");
     no_private_keys().await;
+
+    // keys list: the token keys, from the listing the controller publishes in its ConfigMap.
+    let listed = eventually(
+        "keys list shows both token keys",
+        Duration::from_secs(30),
+        || {
+            let out = Command::new(kubeseal_rs())
+                .args([
+                    "keys",
+                    "list",
+                    "--controller-namespace",
+                    &ns,
+                    "--kubeconfig",
+                ])
+                .arg(cluster.kubeconfig())
+                .env_remove("KUBECONFIG")
+                .output()
+                .unwrap();
+            let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+            let rows = listed
+                .lines()
+                .filter(|l| l.ends_with(&format!("pkcs11:{TOKEN_LABEL}")))
+                .count();
+            async move { (out.status.success() && rows == 2).then_some(listed) }
+        },
+    )
+    .await;
+    let newest = listed
+        .lines()
+        .find(|l| l.starts_with(second_fp.as_str()))
+        .unwrap();
+    assert!(newest.contains(" newest "), "{listed}");
+    assert!(
+        listed.lines().next().unwrap().ends_with("WHERE"),
+        "{listed}"
+    );
 
     // keys backup: token keys have no Secret, and it says so.
     let out = Command::new(kubeseal_rs())

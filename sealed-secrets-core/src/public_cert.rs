@@ -19,6 +19,11 @@ pub use crate::names::{PUBLIC_CERT_LABEL as LABEL, PUBLIC_CERT_LABEL_VALUE as LA
 /// The data key holding the certificate PEM.
 pub const DATA_KEY: &str = "cert.pem";
 
+/// The data key holding the controller's registered keys as JSON, as `GET /v1/keys` lists them
+/// (fingerprint, provider, name, validity, latest: public facts), for `kubeseal-rs keys list`
+/// to show keys that have no Secret (PKCS#11 tokens).
+pub const KEYS_DATA_KEY: &str = "keys.json";
+
 /// The annotation recording which certificate the ConfigMap holds (`SHA256:…`).
 pub use crate::names::CERT_FINGERPRINT_ANNOTATION as FINGERPRINT_ANNOTATION;
 

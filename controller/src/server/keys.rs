@@ -12,13 +12,14 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 
 use super::ServerState;
+use crate::key_registry::KeySet;
 
 /// One row of the listing.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct KeyRow {
     fingerprint: String,
-    /// `secret` or `pkcs11:<token label>`.
+    /// `secret`, `pkcs11:<token label>` or `kms:<key id>`.
     provider: String,
     /// The key Secret's name, or the token key's label.
     name: String,
@@ -32,11 +33,9 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-pub(super) async fn list(State(state): State<Arc<ServerState>>) -> Response {
-    let keys = state.keys.snapshot();
+fn rows(keys: &KeySet) -> Vec<KeyRow> {
     let latest = keys.latest().map(|l| l.fingerprint.clone());
-    let rows: Vec<KeyRow> = keys
-        .unseal_order()
+    keys.unseal_order()
         .iter()
         .map(|entry| KeyRow {
             fingerprint: entry.fingerprint.to_string(),
@@ -46,7 +45,18 @@ pub(super) async fn list(State(state): State<Arc<ServerState>>) -> Response {
             not_after: rfc3339(entry.cert.not_after()),
             latest: latest.as_ref() == Some(&entry.fingerprint),
         })
-        .collect();
+        .collect()
+}
+
+/// The listing as compact JSON, as published in the certificate ConfigMap
+/// (`sealed_secrets_core::public_cert::KEYS_DATA_KEY`).
+#[must_use]
+pub fn keys_json(keys: &KeySet) -> String {
+    serde_json::to_string(&rows(keys)).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub(super) async fn list(State(state): State<Arc<ServerState>>) -> Response {
+    let rows = rows(&state.keys.snapshot());
     match serde_json::to_string_pretty(&rows) {
         Ok(mut body) => {
             body.push('\n');

@@ -174,6 +174,34 @@ impl KubeApi {
         }
     }
 
+    /// One ConfigMap as JSON, `None` when it does not exist.
+    ///
+    /// # Errors
+    /// The call failed or was refused.
+    pub fn configmap(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<serde_json::Value>, ApiError> {
+        let what = format!("cannot read ConfigMap {namespace}/{name}");
+        let path = format!(
+            "/api/v1/namespaces/{}/configmaps/{}",
+            escape(namespace),
+            escape(name)
+        );
+        let response = self.call("GET", &path, "application/json", None)?;
+        match response.status {
+            200 => serde_json::from_slice(&response.body)
+                .map(Some)
+                .map_err(|_| ApiError::Decode {
+                    what,
+                    expected: "a ConfigMap",
+                }),
+            404 => Ok(None),
+            _ => Err(refused(&what, &response)),
+        }
+    }
+
     /// Creates `secret` in `namespace` (its name must be set).
     ///
     /// # Errors

@@ -24,6 +24,7 @@ use std::path::Path;
 
 use sealed_secrets_core::key_secret::{self, SEALED_SECRETS_KEY_LABEL, TLS_SECRET_TYPE};
 use sealed_secrets_core::manifest;
+use sealed_secrets_core::public_cert::{self, DEFAULT_CONFIGMAP_NAME};
 use sealed_secrets_core::types::Secret;
 use sealed_secrets_core::wrapped_key;
 use serde::Serialize;
@@ -93,7 +94,11 @@ fn stdout(text: &str) -> Result<(), CliError> {
 fn list(args: &KeysListArgs) -> Result<(), CliError> {
     let namespace = &args.cluster.controller_namespace;
     let api = connect(&args.cluster)?;
-    let keys = inventory(&key_secrets(&api, namespace)?);
+    let mut keys = inventory(&key_secrets(&api, namespace)?);
+    let published = published_listing(&api, namespace);
+    let merged = published
+        .as_deref()
+        .is_some_and(|json| inventory::merge_published(&mut keys, json));
     let usage = usage_of(&api)?;
     let mut out = format!(
         "{:<51} {:<30} {:<21} {:<21} {:<10} {:<10} {}\n",
@@ -116,6 +121,11 @@ fn list(args: &KeysListArgs) -> Result<(), CliError> {
     if keys.is_empty() {
         eprintln!("no key Secrets in namespace {namespace:?}");
     }
+    if !merged {
+        eprintln!(
+            "note: no key listing in configmap {namespace}/{DEFAULT_CONFIGMAP_NAME} (a controller before sealed-secrets-rs 0.1, or --cert-configmap elsewhere): keys outside Secrets (PKCS#11 tokens) are not shown"
+        );
+    }
     if !usage.unrecorded.is_empty() {
         eprintln!(
             "note: {} SealedSecrets carry no current record of their key (not unsealed by sealed-secrets-rs yet, failing, or changed since): {}; keys prune checks them with the key itself",
@@ -128,6 +138,28 @@ fn list(args: &KeysListArgs) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// The key listing the controller publishes in its certificate ConfigMap, if the ConfigMap is
+/// the controller's (labelled) and has one. Best effort: `None` on any failure.
+fn published_listing(api: &KubeApi, namespace: &str) -> Option<String> {
+    let object = api.configmap(namespace, DEFAULT_CONFIGMAP_NAME).ok()??;
+    let label = object
+        .pointer(&format!(
+            "/metadata/labels/{}",
+            public_cert::LABEL.replace('~', "~0").replace('/', "~1")
+        ))
+        .and_then(serde_json::Value::as_str);
+    if !public_cert::is_ours(label) {
+        return None;
+    }
+    object
+        .pointer(&format!(
+            "/data/{}",
+            public_cert::KEYS_DATA_KEY.replace('/', "~1")
+        ))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
 }
 
 /// A `v1` List of key Secrets, the shape `kubectl get -o yaml` writes.

@@ -130,6 +130,83 @@ pub fn inventory(secrets: &[Secret]) -> Vec<KeyInfo> {
     keys
 }
 
+/// At most this many keys are read from the controller's published listing.
+pub const MAX_PUBLISHED_KEYS: usize = 1000;
+
+/// One key of the listing the controller publishes in its certificate ConfigMap
+/// (`public_cert::KEYS_DATA_KEY`, the rows of `GET /v1/keys`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PublishedKey {
+    fingerprint: String,
+    provider: String,
+    name: String,
+    not_before: String,
+    not_after: String,
+    latest: bool,
+}
+
+fn parse_time(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// Adds the keys the controller registered that no key Secret holds (PKCS#11 token keys) from
+/// its published listing `json`, and lets the listing say which key is the newest (the
+/// controller knows; the Secrets alone cannot tell when a token key seals). A listing that
+/// does not parse is ignored (`false`).
+pub fn merge_published(keys: &mut Vec<KeyInfo>, json: &str) -> bool {
+    let Ok(published) = serde_json::from_str::<Vec<PublishedKey>>(json) else {
+        return false;
+    };
+    let latest = published
+        .iter()
+        .find(|p| p.latest)
+        .map(|p| p.fingerprint.clone());
+    for p in published.into_iter().take(MAX_PUBLISHED_KEYS) {
+        if keys
+            .iter()
+            .any(|k| k.fingerprint.as_deref() == Some(p.fingerprint.as_str()))
+        {
+            continue;
+        }
+        let name: String = p
+            .name
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(253)
+            .collect();
+        let location: String = p
+            .provider
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(253)
+            .collect();
+        keys.push(KeyInfo {
+            name,
+            uid: String::new(),
+            key: None,
+            location,
+            readable: true,
+            fingerprint: Some(p.fingerprint),
+            not_before: parse_time(&p.not_before),
+            not_after: parse_time(&p.not_after),
+            loaded: true,
+            newest: false,
+            created: None,
+        });
+    }
+    if let Some(latest) = latest
+        && keys
+            .iter()
+            .any(|k| k.fingerprint.as_deref() == Some(latest.as_str()))
+    {
+        for key in keys.iter_mut() {
+            key.newest = key.fingerprint.as_deref() == Some(latest.as_str());
+        }
+    }
+    true
+}
+
 /// The key fingerprints recorded in a digest annotation value; `None` if malformed.
 #[must_use]
 pub fn recorded_keys(value: &str) -> Option<Vec<String>> {
@@ -365,6 +442,28 @@ mod tests {
         assert_eq!(w.not_before, Some(datetime!(2025-01-01 0:00 UTC)));
         let old = keys.iter().find(|k| k.name == "k-old").unwrap();
         assert_eq!((old.state(), old.location.as_str()), ("active", "secret"));
+    }
+
+    #[test]
+    fn token_keys_come_from_the_published_listing() {
+        let (a, key_a) = key_secret("k-a", Some("active"), datetime!(2025-01-01 0:00 UTC));
+        let mut keys = inventory(&[a]);
+        assert_eq!(keys[0].state(), "newest");
+        let fp_a = key_a.fingerprint().to_string();
+        let json = format!(
+            r#"[{{"fingerprint":"SHA256:tok","provider":"pkcs11:hsm","name":"sealed-secrets-key-x\n","notBefore":"2026-01-01T00:00:00Z","notAfter":"2036-01-01T00:00:00Z","latest":true}},
+                {{"fingerprint":"{fp_a}","provider":"secret","name":"k-a","notBefore":"2025-01-01T00:00:00Z","notAfter":"2035-01-01T00:00:00Z","latest":false}}]"#
+        );
+        assert!(merge_published(&mut keys, &json));
+        assert_eq!(keys.len(), 2);
+        let token = keys.iter().find(|k| k.location == "pkcs11:hsm").unwrap();
+        assert_eq!(token.state(), "newest");
+        assert_eq!(token.name, "sealed-secrets-key-x");
+        assert_eq!(token.not_before, Some(datetime!(2026-01-01 0:00 UTC)));
+        let a = keys.iter().find(|k| k.name == "k-a").unwrap();
+        assert_eq!((a.state(), a.location.as_str()), ("active", "secret"));
+        assert!(!merge_published(&mut keys, "not json"));
+        assert_eq!(keys.len(), 2);
     }
 
     #[test]
