@@ -26,36 +26,27 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use harness::{
-    Cluster, KEY_LABEL, Plaintexts, Process, apply_crd, assert_no_leaks, client, create_sealed,
-    enabled, ensure_namespace, eventually, free_port, http_get, kubeseal_rs, metric, scratch_dir,
-    seal_with, secret_yaml, start_ours, start_ours_env, upstream_bin, wait_cert, wait_secret_value,
-    wait_synced,
+    Cluster, KEY_LABEL, Plaintexts, RSA_OPS, apply_crd, assert_no_leaks, cached_tool,
+    cert_fingerprint, client, create_sealed, enabled, ensure_namespace, eventually, free_port,
+    keys_listing, kubeseal_rs, metric, opted_in, scratch_dir, seal_with, secret_yaml, start_ours,
+    start_ours_env, upstream_bin, wait_cert, wait_key_dependents, wait_secret_value, wait_synced,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, PostParams};
 use sealed_secrets_controller::resource::SealedSecretObject;
-use sealed_secrets_core::cert::Certificate;
 
 const KEY_ID: &str = "bc436485-5092-42b8-92a3-0aa8b93536dc";
 const ALIAS: &str = "alias/ssrs-e2e";
-const RSA_OPS: &str = "sealed_secrets_controller_rsa_decrypt_operations_total";
-const DEPENDENTS: &str = "sealed_secrets_rs_key_dependents";
 const ACCESS_KEY: &str = "AKIDSSRSE2E";
 const SECRET_KEY: &str = "ssrs-e2e-aws-secret-access-key-5521";
 
-fn kms_enabled() -> bool {
-    std::env::var("SSRS_KMS").is_ok_and(|v| v == "1")
-}
-
 fn local_kms() -> PathBuf {
-    if let Ok(path) = std::env::var("SSRS_LOCAL_KMS") {
-        return PathBuf::from(path);
-    }
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".to_owned());
-    PathBuf::from(home)
-        .join(".cache/sealed-secrets-rs/local-kms-v0.0.0-20260228092603-2a5e92d09ab6/bin/local-kms")
+    cached_tool(
+        "SSRS_LOCAL_KMS",
+        "local-kms-v0.0.0-20260228092603-2a5e92d09ab6/bin/local-kms",
+    )
 }
 
 /// local-kms on a free loopback port, seeded with one AES key and its alias; killed on drop.
@@ -102,24 +93,6 @@ impl LocalKms {
         }
         Self { child, port }
     }
-}
-
-/// `/v1/keys` as JSON rows.
-async fn keys_listing(process: &Process) -> Vec<serde_json::Value> {
-    let (code, body) = http_get(process.port, "/v1/keys").await.unwrap();
-    assert_eq!(code, 200, "{body}");
-    serde_json::from_str::<serde_json::Value>(&body)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn fingerprint(pem: &str) -> String {
-    Certificate::from_pem(pem.as_bytes())
-        .unwrap()
-        .fingerprint()
-        .to_string()
 }
 
 async fn key_secrets(secrets: &Api<Secret>) -> Vec<Secret> {
@@ -181,7 +154,7 @@ fn start_fails(cluster: &Cluster, ns: &str, args: &[&str], env: &[(&str, &str)])
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::too_many_lines)] // one story, told in order
 async fn kms_wrapped_keys_on_a_real_api_server() {
-    if !enabled() || !kms_enabled() {
+    if !enabled() || !opted_in("SSRS_KMS") {
         eprintln!("skipped: set SSRS_E2E=1 SSRS_KMS=1 (after bash tests/kms/install.sh) to run");
         return;
     }
@@ -217,22 +190,11 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     let ss_api: Api<SealedSecretObject> = Api::namespaced(client.clone(), &ns);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let plaintexts = Plaintexts::default();
-    let wait_dependents = |process: &Process, fp: String, n: f64| {
-        let port = process.metrics_port;
-        async move {
-            eventually("key dependents", Duration::from_secs(60), || async {
-                let text = http_get(port, "/metrics").await?.1;
-                (metric(&text, &format!("{DEPENDENTS}{{fingerprint=\"{fp}\"}}")) == Some(n))
-                    .then_some(text)
-            })
-            .await
-        }
-    };
 
     // 1. No KMS: a plain key Secret, and upstream's kubeseal seals for it.
     let controller = start_ours(&cluster, &ns, &log, &[]);
     let pem = wait_cert(&controller).await;
-    let first_fp = fingerprint(&pem);
+    let first_fp = cert_fingerprint(&pem);
     let plain = key_secrets(&secrets).await;
     assert_eq!(plain.len(), 1);
     assert!(!is_wrapped(&plain[0]));
@@ -248,14 +210,14 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     create_sealed(&ss_api, object).await;
     wait_secret_value(&secrets, "before", "token", &before).await;
     wait_synced(&ss_api, "before", "True").await;
-    wait_dependents(&controller, first_fp.clone(), 1.0).await;
+    wait_key_dependents(&controller, &first_fp, 1.0).await;
     assert!(controller.terminate());
 
     // 2. KMS, --kms-migrate-keys wrap: the same Secret, wrapped in place; no RSA work.
     let mut migrate_wrap = kms_args.to_vec();
     migrate_wrap.extend(["--kms-migrate-keys", "wrap"]);
     let controller = start_ours_env(&cluster, &ns, &log, &migrate_wrap, &aws_env);
-    assert_eq!(fingerprint(&wait_cert(&controller).await), first_fp);
+    assert_eq!(cert_fingerprint(&wait_cert(&controller).await), first_fp);
     let wrapped = key_secrets(&secrets).await;
     assert_eq!(wrapped.len(), 1);
     assert!(is_wrapped(&wrapped[0]), "{:?}", data(&wrapped[0]).keys());
@@ -272,7 +234,7 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     let rows = keys_listing(&controller).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["provider"], format!("kms:{ALIAS}"));
-    let text = wait_dependents(&controller, first_fp.clone(), 1.0).await;
+    let text = wait_key_dependents(&controller, &first_fp, 1.0).await;
     assert_eq!(metric(&text, RSA_OPS), Some(0.0), "migration: all skipped");
 
     // 3. SIGUSR1: the next key is written wrapped; kubeseal-rs seals for it.
@@ -286,7 +248,7 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
         assert_eq!(row["provider"], format!("kms:{ALIAS}"), "{rows:?}");
     }
     let pem = wait_cert(&controller).await;
-    let second_fp = fingerprint(&pem);
+    let second_fp = cert_fingerprint(&pem);
     assert_ne!(second_fp, first_fp);
     let all = key_secrets(&secrets).await;
     assert_eq!(all.len(), 2);
@@ -356,7 +318,7 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     // 4. A forged key Secret: the first key's certificate with the second key's envelope.
     let first = all
         .iter()
-        .find(|s| fingerprint(&String::from_utf8_lossy(&data(s)["tls.crt"].0)) == first_fp)
+        .find(|s| cert_fingerprint(&String::from_utf8_lossy(&data(s)["tls.crt"].0)) == first_fp)
         .unwrap();
     let second = all
         .iter()
@@ -384,11 +346,11 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
 
     // 5. Restart: both keys unwrapped through the KMS, the forged one skipped, no RSA work.
     let controller = start_ours_env(&cluster, &ns, &log, &kms_args, &aws_env);
-    assert_eq!(fingerprint(&wait_cert(&controller).await), second_fp);
+    assert_eq!(cert_fingerprint(&wait_cert(&controller).await), second_fp);
     let rows = keys_listing(&controller).await;
     assert_eq!(rows.len(), 2, "{rows:?}");
-    let text = wait_dependents(&controller, first_fp.clone(), 1.0).await;
-    wait_dependents(&controller, second_fp.clone(), 1.0).await;
+    let text = wait_key_dependents(&controller, &first_fp, 1.0).await;
+    wait_key_dependents(&controller, &second_fp, 1.0).await;
     assert_eq!(metric(&text, RSA_OPS), Some(0.0), "restart: all skipped");
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(
@@ -444,11 +406,11 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     assert!(controller.terminate());
     drop(kms);
     let controller = start_ours(&cluster, &ns, &log, &[]);
-    assert_eq!(fingerprint(&wait_cert(&controller).await), second_fp);
+    assert_eq!(cert_fingerprint(&wait_cert(&controller).await), second_fp);
     let rows = keys_listing(&controller).await;
     assert!(rows.iter().all(|r| r["provider"] == "secret"), "{rows:?}");
-    let text = wait_dependents(&controller, first_fp.clone(), 1.0).await;
-    wait_dependents(&controller, second_fp.clone(), 1.0).await;
+    let text = wait_key_dependents(&controller, &first_fp, 1.0).await;
+    wait_key_dependents(&controller, &second_fp, 1.0).await;
     assert_eq!(metric(&text, RSA_OPS), Some(0.0));
     for (name, value) in [("before", &before), ("after", &after)] {
         wait_secret_value(&secrets, name, "token", value).await;

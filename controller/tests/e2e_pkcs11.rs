@@ -30,33 +30,23 @@ use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 use harness::{
-    Cluster, Plaintexts, Process, apply_crd, assert_no_leaks, client, create_sealed, enabled,
-    ensure_namespace, eventually, http_get, kubeseal_rs, metric, scratch_dir, seal_with,
-    secret_yaml, start_ours_env, upstream_bin, wait_cert, wait_secret_value, wait_synced,
+    Cluster, Plaintexts, RSA_OPS, apply_crd, assert_no_leaks, cached_tool, cert_fingerprint,
+    client, create_sealed, enabled, ensure_namespace, eventually, keys_listing, kubeseal_rs,
+    metric, opted_in, scratch_dir, seal_with, secret_yaml, start_ours_env, upstream_bin, wait_cert,
+    wait_key_dependents, wait_secret_value, wait_synced,
 };
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::ListParams;
 use sealed_secrets_controller::resource::SealedSecretObject;
-use sealed_secrets_core::cert::Certificate;
 
 const TOKEN_LABEL: &str = "ssrs-e2e";
 const SO_PIN: &str = "ssrs-e2e-so-4410";
 const USER_PIN: &str = "ssrs-e2e-user-8862";
-const RSA_OPS: &str = "sealed_secrets_controller_rsa_decrypt_operations_total";
-const DEPENDENTS: &str = "sealed_secrets_rs_key_dependents";
 const INIT_ENV: &str = "SSRS_PKCS11_E2E_INIT";
 
-fn pkcs11_enabled() -> bool {
-    std::env::var("SSRS_PKCS11").is_ok_and(|v| v == "1")
-}
-
 fn module_path() -> PathBuf {
-    if let Ok(path) = std::env::var("SSRS_PKCS11_MODULE") {
-        return PathBuf::from(path);
-    }
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".to_owned());
-    PathBuf::from(home).join(".cache/sealed-secrets-rs/kryoptic-1.5.4/libkryoptic_pkcs11.so")
+    cached_tool("SSRS_PKCS11_MODULE", "kryoptic-1.5.4/libkryoptic_pkcs11.so")
 }
 
 /// Not a test on its own: run by [`init_token`] in a child process (a module is initialised
@@ -109,28 +99,10 @@ fn init_token(dir: &Path) -> PathBuf {
     conf
 }
 
-/// `/v1/keys` as JSON rows.
-async fn keys_listing(process: &Process) -> Vec<serde_json::Value> {
-    let (code, body) = http_get(process.port, "/v1/keys").await.unwrap();
-    assert_eq!(code, 200, "{body}");
-    serde_json::from_str::<serde_json::Value>(&body)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn fingerprint(pem: &str) -> String {
-    Certificate::from_pem(pem.as_bytes())
-        .unwrap()
-        .fingerprint()
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::too_many_lines)] // one story, told in order
 async fn token_keys_on_a_real_api_server() {
-    if !enabled() || !pkcs11_enabled() {
+    if !enabled() || !opted_in("SSRS_PKCS11") {
         eprintln!(
             "skipped: set SSRS_E2E=1 SSRS_PKCS11=1 (after bash tests/pkcs11/install.sh) to run"
         );
@@ -175,7 +147,7 @@ async fn token_keys_on_a_real_api_server() {
         &[("KRYOPTIC_CONF", conf_env)],
     );
     let pem = wait_cert(&controller).await;
-    let first_fp = fingerprint(&pem);
+    let first_fp = cert_fingerprint(&pem);
     let rows = keys_listing(&controller).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["provider"], format!("pkcs11:{TOKEN_LABEL}"));
@@ -226,18 +198,7 @@ async fn token_keys_on_a_real_api_server() {
         wait_secret_value(&secrets, name, "token", value).await;
         wait_synced(&ss_api, name, "True").await;
     }
-    let wait_dependents = |process: &Process, fp: String, n: f64| {
-        let port = process.metrics_port;
-        async move {
-            eventually("key dependents", Duration::from_secs(60), || async {
-                let text = http_get(port, "/metrics").await?.1;
-                (metric(&text, &format!("{DEPENDENTS}{{fingerprint=\"{fp}\"}}")) == Some(n))
-                    .then_some(text)
-            })
-            .await
-        }
-    };
-    let text = wait_dependents(&controller, first_fp.clone(), 2.0).await;
+    let text = wait_key_dependents(&controller, &first_fp, 2.0).await;
     let ops = metric(&text, RSA_OPS).unwrap();
     eprintln!("first unseal of 2 objects: {ops} RSA operations in the token");
     assert!(ops >= 2.0, "{ops}");
@@ -257,7 +218,7 @@ async fn token_keys_on_a_real_api_server() {
         .unwrap()
         .to_owned();
     assert_ne!(second_fp, first_fp);
-    assert_eq!(fingerprint(&wait_cert(&controller).await), second_fp);
+    assert_eq!(cert_fingerprint(&wait_cert(&controller).await), second_fp);
     no_private_keys().await;
 
     // Restart, the PIN from the environment: both keys from the token, no RSA work.
@@ -272,9 +233,9 @@ async fn token_keys_on_a_real_api_server() {
             ("SEALED_SECRETS_PKCS11_PIN", USER_PIN),
         ],
     );
-    assert_eq!(fingerprint(&wait_cert(&controller).await), second_fp);
+    assert_eq!(cert_fingerprint(&wait_cert(&controller).await), second_fp);
     assert_eq!(keys_listing(&controller).await.len(), 2);
-    let text = wait_dependents(&controller, first_fp.clone(), 2.0).await;
+    let text = wait_key_dependents(&controller, &first_fp, 2.0).await;
     assert_eq!(metric(&text, RSA_OPS), Some(0.0), "restart: all skipped");
     no_private_keys().await;
 

@@ -24,6 +24,24 @@ pub const DATA_KEY: &str = "cert.pem";
 /// to show keys that have no Secret (PKCS#11 tokens).
 pub const KEYS_DATA_KEY: &str = "keys.json";
 
+/// One row of the controller's key listing (`GET /v1/keys`, and [`KEYS_DATA_KEY`]): public
+/// facts only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyListingRow {
+    pub fingerprint: String,
+    /// `secret`, `pkcs11:<token label>` or `kms:<key id>`.
+    pub provider: String,
+    /// The key Secret's name, or the token key's label.
+    pub name: String,
+    /// RFC 3339.
+    pub not_before: String,
+    /// RFC 3339.
+    pub not_after: String,
+    /// The key new SealedSecrets are sealed for (served on `/v1/cert.pem`).
+    pub latest: bool,
+}
+
 /// The annotation recording which certificate the ConfigMap holds (`SHA256:…`).
 pub use crate::names::CERT_FINGERPRINT_ANNOTATION as FINGERPRINT_ANNOTATION;
 

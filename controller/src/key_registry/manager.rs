@@ -354,6 +354,11 @@ impl KeyManager {
                 tracing::info!(secret = %name, provider = %after, "key Secret {what} (--kms-migrate-keys)");
                 Ok(after)
             }
+            // Another replica rewrote it first (same flags): nothing is lost.
+            Err(e) if crate::error::is_conflict(&e) => {
+                tracing::info!(secret = %name, "key Secret changed meanwhile (another replica migrating it); left to it");
+                Ok(provider)
+            }
             Err(e) => {
                 tracing::error!(secret = %name, error = %api_error_text(&e), "cannot rewrite the key Secret (--kms-migrate-keys); it is left as it was");
                 Ok(provider)

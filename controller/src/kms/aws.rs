@@ -226,7 +226,8 @@ impl AwsKms {
         }
         let request = builder
             .header("authorization", authorization)
-            .body(Full::new(Bytes::from(body.to_vec())))
+            // The body (an Encrypt request holds the data key) is wiped when hyper drops it.
+            .body(Full::new(Bytes::from_owner(body)))
             .map_err(|e| unavailable(operation, format!("cannot build the request: {e}")))?;
         let answer = async {
             let response =
@@ -234,12 +235,25 @@ impl AwsKms {
                     unavailable(operation, format!("cannot reach {}: {e}", self.host))
                 })?;
             let status = response.status().as_u16();
-            let bytes = Limited::new(response.into_body(), MAX_RESPONSE)
-                .collect()
-                .await
-                .map_err(|e| unavailable(operation, format!("reading the answer: {e}")))?
-                .to_bytes();
-            Ok::<_, KmsError>((status, Zeroizing::new(bytes.to_vec())))
+            // Read frame by frame into one wiped buffer (a Decrypt answer holds the data key);
+            // the HTTP and TLS layers' own buffers are freed, not wiped.
+            let mut body = Limited::new(response.into_body(), MAX_RESPONSE);
+            let mut bytes = Zeroizing::new(Vec::with_capacity(4096));
+            while let Some(frame) = body.frame().await {
+                let frame = frame
+                    .map_err(|e| unavailable(operation, format!("reading the answer: {e}")))?;
+                if let Ok(data) = frame.into_data() {
+                    if bytes.len() + data.len() > bytes.capacity() {
+                        // Grow by hand so the old buffer is wiped, not left behind.
+                        let mut bigger =
+                            Zeroizing::new(Vec::with_capacity((bytes.len() + data.len()) * 2));
+                        bigger.extend_from_slice(&bytes);
+                        bytes = bigger;
+                    }
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Ok::<_, KmsError>((status, bytes))
         };
         let (status, bytes) =
             tokio::time::timeout(CALL_TIMEOUT, answer)

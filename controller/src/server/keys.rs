@@ -1,43 +1,28 @@
 //! `GET /v1/keys` (addition, issue 19): the registered keys and where each lives, public
 //! information only (fingerprint, provider, certificate dates), for operators and
-//! `docs/keys.md`. Key Secrets are listed by `kubeseal-rs keys list` too; a token key exists
-//! only here, since it has no Secret.
+//! `docs/keys.md`. The same rows are published in the certificate ConfigMap
+//! (`cert_configmap.rs`), where `kubeseal-rs keys list` reads the keys that have no Secret.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use sealed_secrets_core::public_cert::KeyListingRow;
 use time::format_description::well_known::Rfc3339;
 
 use super::ServerState;
 use crate::key_registry::KeySet;
 
-/// One row of the listing.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct KeyRow {
-    fingerprint: String,
-    /// `secret`, `pkcs11:<token label>` or `kms:<key id>`.
-    provider: String,
-    /// The key Secret's name, or the token key's label.
-    name: String,
-    not_before: String,
-    not_after: String,
-    /// The key new SealedSecrets are sealed for (served on `/v1/cert.pem`).
-    latest: bool,
-}
-
 fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-fn rows(keys: &KeySet) -> Vec<KeyRow> {
+fn rows(keys: &KeySet) -> Vec<KeyListingRow> {
     let latest = keys.latest().map(|l| l.fingerprint.clone());
     keys.unseal_order()
         .iter()
-        .map(|entry| KeyRow {
+        .map(|entry| KeyListingRow {
             fingerprint: entry.fingerprint.to_string(),
             provider: entry.provider.to_string(),
             name: entry.secret_name.clone(),

@@ -305,3 +305,55 @@ pub fn seal_with(bin: &Path, cert: &Path, scope: &str, manifest: &str) -> serde_
     );
     serde_json::from_slice(&out).expect("sealed JSON")
 }
+
+/// The RSA decryption counter (upstream's name).
+pub const RSA_OPS: &str = "sealed_secrets_controller_rsa_decrypt_operations_total";
+/// How many SealedSecrets each key opened last (ours).
+pub const KEY_DEPENDENTS: &str = "sealed_secrets_rs_key_dependents";
+
+/// Whether the environment variable `name` is `1` (a suite's opt-in, e.g. `SSRS_KMS`).
+pub fn opted_in(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "1")
+}
+
+/// A tool the project's install scripts put in the cache: `$var` if set, else
+/// `~/.cache/sealed-secrets-rs/<relative>`.
+pub fn cached_tool(var: &str, relative: &str) -> PathBuf {
+    if let Ok(path) = std::env::var(var) {
+        return PathBuf::from(path);
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".to_owned());
+    PathBuf::from(home)
+        .join(".cache/sealed-secrets-rs")
+        .join(relative)
+}
+
+/// `/v1/keys` as JSON rows.
+pub async fn keys_listing(process: &Process) -> Vec<serde_json::Value> {
+    let (code, body) = http_get(process.port, "/v1/keys").await.expect("/v1/keys");
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str::<serde_json::Value>(&body)
+        .expect("JSON")
+        .as_array()
+        .expect("an array")
+        .clone()
+}
+
+/// The fingerprint of a PEM certificate.
+pub fn cert_fingerprint(pem: &str) -> String {
+    sealed_secrets_core::cert::Certificate::from_pem(pem.as_bytes())
+        .expect("a certificate")
+        .fingerprint()
+        .to_string()
+}
+
+/// Waits until the metrics say key `fp` opened `n` SealedSecrets; returns the metrics text.
+pub async fn wait_key_dependents(process: &Process, fp: &str, n: f64) -> String {
+    let port = process.metrics_port;
+    let series = format!("{KEY_DEPENDENTS}{{fingerprint=\"{fp}\"}}");
+    eventually("key dependents", Duration::from_secs(60), || async {
+        let text = http_get(port, "/metrics").await?.1;
+        (metric(&text, &series) == Some(n)).then_some(text)
+    })
+    .await
+}

@@ -18,6 +18,7 @@ use sealed_secrets_core::crypto;
 use sealed_secrets_core::digest::DigestRecord;
 use sealed_secrets_core::key_secret::{self, ACTIVE, SEALED_SECRETS_KEY_LABEL};
 use sealed_secrets_core::keys::PrivateKey;
+use sealed_secrets_core::public_cert::KeyListingRow;
 use sealed_secrets_core::types::{ObjectMeta, SealedSecret, Secret, base64_std};
 use sealed_secrets_core::wrapped_key;
 use time::OffsetDateTime;
@@ -133,19 +134,6 @@ pub fn inventory(secrets: &[Secret]) -> Vec<KeyInfo> {
 /// At most this many keys are read from the controller's published listing.
 pub const MAX_PUBLISHED_KEYS: usize = 1000;
 
-/// One key of the listing the controller publishes in its certificate ConfigMap
-/// (`public_cert::KEYS_DATA_KEY`, the rows of `GET /v1/keys`).
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PublishedKey {
-    fingerprint: String,
-    provider: String,
-    name: String,
-    not_before: String,
-    not_after: String,
-    latest: bool,
-}
-
 fn parse_time(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
 }
@@ -155,7 +143,7 @@ fn parse_time(text: &str) -> Option<OffsetDateTime> {
 /// controller knows; the Secrets alone cannot tell when a token key seals). A listing that
 /// does not parse is ignored (`false`).
 pub fn merge_published(keys: &mut Vec<KeyInfo>, json: &str) -> bool {
-    let Ok(published) = serde_json::from_str::<Vec<PublishedKey>>(json) else {
+    let Ok(published) = serde_json::from_str::<Vec<KeyListingRow>>(json) else {
         return false;
     };
     let latest = published
