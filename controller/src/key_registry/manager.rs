@@ -44,12 +44,17 @@ pub enum KeyManagerError {
     Kms { message: String },
 }
 
+/// How many times [`KeyManager::retry_read`] asks the KMS again.
+const RETRY_READS: u32 = 24;
+
 /// Why one key Secret was not registered.
 enum ReadError {
     /// This Secret is unusable (logged and skipped, as a malformed key Secret).
     Skip(String),
-    /// Not this Secret's fault (see [`KeyManagerError::Kms`]).
-    Fatal(String),
+    /// Wrapped, and no KMS is configured (see [`KeyManagerError::Kms`]).
+    NoKms(String),
+    /// The KMS did not answer or refused us: worth asking again later.
+    Unavailable(String),
 }
 
 /// Settings for key generation.
@@ -257,7 +262,9 @@ impl KeyManager {
                     error = %message,
                     "skipping key Secret that cannot be read"
                 ),
-                Err(ReadError::Fatal(message)) => return Err(KeyManagerError::Kms { message }),
+                Err(ReadError::NoKms(message) | ReadError::Unavailable(message)) => {
+                    return Err(KeyManagerError::Kms { message });
+                }
             }
         }
         Ok(registered)
@@ -277,7 +284,7 @@ impl KeyManager {
             }
             Ok(Some((wrapped, cert))) => {
                 let Some(kms) = &self.kms else {
-                    return Err(ReadError::Fatal(format!(
+                    return Err(ReadError::NoKms(format!(
                         "key Secret {name:?} is wrapped by KMS key {:?} ({}): start the controller with --kms-provider and --kms-key-id (docs/keys.md)",
                         wrapped.key_id, wrapped.provider
                     )));
@@ -288,7 +295,7 @@ impl KeyManager {
                         (key, cert, KeyProvider::Kms { key_id })
                     }
                     Err(e) if e.is_unavailable() => {
-                        return Err(ReadError::Fatal(format!("key Secret {name:?}: {e}")));
+                        return Err(ReadError::Unavailable(format!("key Secret {name:?}: {e}")));
                     }
                     Err(e) => return Err(ReadError::Skip(format!("key Secret {name:?}: {e}"))),
                 }
@@ -323,9 +330,9 @@ impl KeyManager {
         let mut core = target_secret::to_core(secret);
         let (after, what) = match (&self.kms, self.migrate, &provider) {
             (Some(kms), KmsMigration::Wrap, KeyProvider::Secret) => {
-                let wrapped = kms::wrap(kms.as_ref(), key)
-                    .await
-                    .map_err(|e| ReadError::Fatal(format!("wrapping key Secret {name:?}: {e}")))?;
+                let wrapped = kms::wrap(kms.as_ref(), key).await.map_err(|e| {
+                    ReadError::Unavailable(format!("wrapping key Secret {name:?}: {e}"))
+                })?;
                 wrapped_key::wrap_secret(&mut core, &wrapped);
                 (
                     KeyProvider::Kms {
@@ -537,6 +544,35 @@ impl KeyManager {
         }
     }
 
+    /// Reads a key Secret the KMS could not unwrap, again, with back-off (5 s doubling to a
+    /// minute, for about 20 minutes); registers it when it opens.
+    async fn retry_read(self: Arc<Self>, secret: Secret) {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        let mut delay = Duration::from_secs(5);
+        for _ in 0..RETRY_READS {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(60));
+            if self.known(&secret) {
+                return;
+            }
+            match self.read(&secret, false).await {
+                Ok(entry) => {
+                    let fp = entry.fingerprint.to_string();
+                    if self.registry.register(entry) {
+                        tracing::info!(secret = %name, fingerprint = %fp, "registered key from watch (after a retry)");
+                    }
+                    return;
+                }
+                Err(ReadError::Unavailable(_)) => {}
+                Err(ReadError::Skip(message) | ReadError::NoKms(message)) => {
+                    tracing::error!(secret = %name, error = %message, "skipping key Secret that cannot be read");
+                    return;
+                }
+            }
+        }
+        tracing::error!(secret = %name, "gave up unwrapping the key Secret; a restart reads it again");
+    }
+
     /// A wrapped key Secret whose certificate's key is registered already.
     fn known(&self, secret: &Secret) -> bool {
         let core = target_secret::to_core(secret);
@@ -571,12 +607,18 @@ impl KeyManager {
                                 tracing::info!(secret = %name, fingerprint = %fp, "registered key from watch");
                             }
                         }
-                        Err(ReadError::Skip(message) | ReadError::Fatal(message)) => {
+                        // A follower must not miss the leader's new key for a KMS blip: the
+                        // watch reports a Secret once, so it is asked again here.
+                        Err(ReadError::Unavailable(message)) => {
+                            tracing::warn!(secret = %name, error = %message, "cannot unwrap the key Secret now; retrying");
+                            tokio::spawn(Arc::clone(&self).retry_read(secret));
+                        }
+                        Err(ReadError::Skip(message) | ReadError::NoKms(message)) => {
                             tracing::error!(
                                 secret = %name,
                                 error = %message,
                                 "skipping key Secret that cannot be read"
-                            )
+                            );
                         }
                     }
                 }
