@@ -8,6 +8,7 @@
 
 pub mod aws;
 pub mod sigv4;
+pub mod web_identity;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -9,7 +9,8 @@
 //! - SIGUSR1 writes the next key wrapped; `kubeseal-rs` seals for it; no Secret of the
 //!   namespace holds a private key in the clear;
 //! - an envelope copied next to another key's certificate is refused by the KMS (bound to the
-//!   key's fingerprint) and skipped; a restart unwraps both keys through the KMS, 0 RSA work;
+//!   key's fingerprint) and skipped; a restart with web-identity credentials (IRSA: a token
+//!   file exchanged at a stand-in STS, no static key) unwraps both keys, 0 RSA work;
 //! - without the KMS flags, or with the KMS down, start-up stops with one line and generates no key;
 //! - `--kms-migrate-keys unwrap` turns them back into plain key Secrets that a controller
 //!   without KMS (and upstream's) reads; both SealedSecrets stay synced;
@@ -103,6 +104,62 @@ async fn key_secrets(secrets: &Api<Secret>) -> Vec<Secret> {
         .items;
     all.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     all
+}
+
+const WEB_IDENTITY_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.e2e-web-identity-token.sig";
+const STS_SECRET_KEY: &str = "ssrs-e2e-sts-secret-3318";
+
+/// An STS stand-in on a loopback port: answers every `AssumeRoleWithWebIdentity` with
+/// credentials valid for an hour, and keeps the request bodies.
+async fn fake_sts() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&bodies);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = std::sync::Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 4096];
+                let body = loop {
+                    let n = stream.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    raw.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&raw).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break body.to_owned();
+                        }
+                    }
+                };
+                seen.lock().unwrap().push(body);
+                let expires = (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap();
+                let xml = format!(
+                    "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIAE2E</AccessKeyId><SecretAccessKey>{STS_SECRET_KEY}</SecretAccessKey><SessionToken>e2e-session</SessionToken><Expiration>{expires}</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
+                );
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{xml}",
+                    xml.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (port, bodies)
 }
 
 fn data(secret: &Secret) -> BTreeMap<String, ByteString> {
@@ -344,14 +401,37 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
         .await
         .unwrap();
 
-    // 5. Restart: both keys unwrapped through the KMS, the forged one skipped, no RSA work.
-    let controller = start_ours_env(&cluster, &ns, &log, &kms_args, &aws_env);
+    // 5. Restart, with web-identity credentials this time (IRSA: a token file, STS), no static
+    // key: both keys unwrapped through the KMS, the forged one skipped, no RSA work.
+    let token_file = dir.join("web-identity-token");
+    std::fs::write(&token_file, format!("{WEB_IDENTITY_TOKEN}\n")).unwrap();
+    let (sts_port, sts_bodies) = fake_sts().await;
+    let sts_url = format!("http://127.0.0.1:{sts_port}");
+    let irsa_env = [
+        (
+            "AWS_ROLE_ARN",
+            "arn:aws:iam::111122223333:role/sealed-secrets",
+        ),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.to_str().unwrap()),
+        ("AWS_ENDPOINT_URL_STS", sts_url.as_str()),
+    ];
+    let controller = start_ours_env(&cluster, &ns, &log, &kms_args, &irsa_env);
     assert_eq!(cert_fingerprint(&wait_cert(&controller).await), second_fp);
     let rows = keys_listing(&controller).await;
     assert_eq!(rows.len(), 2, "{rows:?}");
     let text = wait_key_dependents(&controller, &first_fp, 1.0).await;
     wait_key_dependents(&controller, &second_fp, 1.0).await;
     assert_eq!(metric(&text, RSA_OPS), Some(0.0), "restart: all skipped");
+    {
+        let bodies = sts_bodies.lock().unwrap();
+        // One exchange, cached for the KMS calls that follow.
+        assert_eq!(bodies.len(), 1, "{bodies:?}");
+        assert!(
+            bodies[0].starts_with("Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fsealed-secrets&")
+                && bodies[0].ends_with(&format!("&WebIdentityToken={WEB_IDENTITY_TOKEN}")),
+            "{bodies:?}"
+        );
+    }
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(
         logged
@@ -422,6 +502,14 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     assert!(
         !logged.contains(SECRET_KEY),
         "the AWS secret key is in the log"
+    );
+    assert!(
+        !logged.contains(STS_SECRET_KEY),
+        "the STS secret key is in the log"
+    );
+    assert!(
+        !logged.contains(WEB_IDENTITY_TOKEN),
+        "the web identity token is in the log"
     );
     assert!(
         !logged.contains("PRIVATE KEY-----\n"),

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::sigv4::{self, Credentials};
+use super::web_identity::{self, Expiring, WebIdentity};
 use super::{BoxFuture, KeyWrapper, KmsError};
 use crate::cli::KmsSettings;
 
@@ -40,8 +41,23 @@ pub struct AwsKms {
     /// `https://kms.<region>.amazonaws.com`, or the configured endpoint.
     endpoint: hyper::Uri,
     host: String,
-    credentials: Credentials,
+    credentials: CredentialSource,
     client: Client<Https, Full<Bytes>>,
+}
+
+/// Where the request-signing credentials come from.
+enum CredentialSource {
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    Static(Credentials),
+    /// STS `AssumeRoleWithWebIdentity` ([`web_identity`]), cached until shortly before expiry.
+    WebIdentity(Box<WebIdentitySource>),
+}
+
+/// [`CredentialSource::WebIdentity`].
+struct WebIdentitySource {
+    identity: WebIdentity,
+    sts: hyper::Uri,
+    cached: tokio::sync::Mutex<Option<Expiring>>,
 }
 
 impl std::fmt::Debug for AwsKms {
@@ -159,13 +175,39 @@ impl AwsKms {
             .authority()
             .map(ToString::to_string)
             .ok_or_else(|| setup("the KMS endpoint has no host".to_owned()))?;
-        let access_key_id = env("AWS_ACCESS_KEY_ID").ok_or_else(|| {
-            setup("no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_owned())
-        })?;
-        let secret_access_key = Zeroizing::new(env("AWS_SECRET_ACCESS_KEY").ok_or_else(|| {
-            setup("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".to_owned())
-        })?);
-        let session_token = env("AWS_SESSION_TOKEN").map(Zeroizing::new);
+        let credentials = match (
+            env("AWS_ACCESS_KEY_ID"),
+            WebIdentity::from_env(&region, env),
+        ) {
+            (Some(access_key_id), _) => {
+                let secret_access_key =
+                    Zeroizing::new(env("AWS_SECRET_ACCESS_KEY").ok_or_else(|| {
+                        setup(
+                            "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".to_owned(),
+                        )
+                    })?);
+                CredentialSource::Static(Credentials {
+                    access_key_id,
+                    secret_access_key,
+                    session_token: env("AWS_SESSION_TOKEN").map(Zeroizing::new),
+                })
+            }
+            (None, Some(identity)) => {
+                let sts = identity.sts.parse().map_err(|_| {
+                    setup(format!("the STS endpoint {:?} is not a URL", identity.sts))
+                })?;
+                CredentialSource::WebIdentity(Box::new(WebIdentitySource {
+                    identity,
+                    sts,
+                    cached: tokio::sync::Mutex::new(None),
+                }))
+            }
+            (None, None) => {
+                return Err(setup(
+                    "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (IRSA)".to_owned(),
+                ));
+            }
+        };
         let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(provider)
@@ -178,65 +220,67 @@ impl AwsKms {
             region,
             endpoint,
             host,
-            credentials: Credentials {
-                access_key_id,
-                secret_access_key,
-                session_token,
-            },
+            credentials,
             client: Client::builder(TokioExecutor::new()).build(https),
         })
     }
 
-    /// One signed `TrentService.<operation>` call; the answer's body (zeroized on drop: a
-    /// Decrypt answer holds a data key).
-    async fn call(
+    /// The credentials to sign with now: the static ones, or web-identity ones (exchanged
+    /// again when they are about to expire).
+    async fn signing_credentials(&self, operation: &'static str) -> Result<Credentials, KmsError> {
+        let (identity, sts, cached) = match &self.credentials {
+            CredentialSource::Static(credentials) => return Ok(credentials.clone()),
+            CredentialSource::WebIdentity(source) => {
+                (&source.identity, &source.sts, &source.cached)
+            }
+        };
+        let mut cached = cached.lock().await;
+        let now = time::OffsetDateTime::now_utc();
+        if let Some(current) = cached.as_ref().filter(|c| c.fresh(now)) {
+            return Ok(current.credentials.clone());
+        }
+        let token = identity.token().map_err(|m| unavailable(operation, m))?;
+        let request = hyper::Request::post(sts.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/xml")
+            .body(Full::new(Bytes::from_owner(identity.request_body(&token))))
+            .map_err(|e| unavailable(operation, format!("cannot build the STS request: {e}")))?;
+        let sts_host = sts.authority().map(ToString::to_string).unwrap_or_default();
+        let (status, body) = self.send(operation, &sts_host, request).await?;
+        let text = String::from_utf8_lossy(&body);
+        if status != 200 {
+            return Err(unavailable(
+                operation,
+                format!(
+                    "STS AssumeRoleWithWebIdentity: {}",
+                    web_identity::error_text(status, &text)
+                ),
+            ));
+        }
+        let fresh = web_identity::parse_response(&text)
+            .map_err(|m| unavailable(operation, format!("STS AssumeRoleWithWebIdentity: {m}")))?;
+        tracing::info!(role = %identity.role_arn, expires = %fresh.expires, "KMS credentials from the web identity token");
+        let credentials = fresh.credentials.clone();
+        *cached = Some(fresh);
+        Ok(credentials)
+    }
+
+    /// Sends `request` to `host` with the call deadline; the status and the body, read into
+    /// one wiped buffer (a Decrypt or STS answer holds secrets; the HTTP and TLS layers' own
+    /// buffers are freed, not wiped).
+    async fn send(
         &self,
         operation: &'static str,
-        body: Zeroizing<Vec<u8>>,
-    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-        let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
-        let target = format!("TrentService.{operation}");
-        let content_type = "application/x-amz-json-1.1";
-        let mut signed: Vec<(&str, &str)> = vec![
-            ("content-type", content_type),
-            ("host", &self.host),
-            ("x-amz-date", &amz_date),
-            ("x-amz-target", &target),
-        ];
-        if let Some(token) = &self.credentials.session_token {
-            signed.push(("x-amz-security-token", token.as_str()));
-        }
-        let authorization = sigv4::authorization(
-            &sigv4::Request {
-                method: "POST",
-                path: "/",
-                headers: &signed,
-                body: &body,
-                amz_date: &amz_date,
-                region: &self.region,
-                service: "kms",
-            },
-            &self.credentials,
-        );
-        let mut builder = hyper::Request::post(self.endpoint.clone());
-        for (name, value) in &signed {
-            if *name != "host" {
-                builder = builder.header(*name, *value);
-            }
-        }
-        let request = builder
-            .header("authorization", authorization)
-            // The body (an Encrypt request holds the data key) is wiped when hyper drops it.
-            .body(Full::new(Bytes::from_owner(body)))
-            .map_err(|e| unavailable(operation, format!("cannot build the request: {e}")))?;
+        host: &str,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> Result<(u16, Zeroizing<Vec<u8>>), KmsError> {
         let answer = async {
-            let response =
-                self.client.request(request).await.map_err(|e| {
-                    unavailable(operation, format!("cannot reach {}: {e}", self.host))
-                })?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| unavailable(operation, format!("cannot reach {host}: {e}")))?;
             let status = response.status().as_u16();
-            // Read frame by frame into one wiped buffer (a Decrypt answer holds the data key);
-            // the HTTP and TLS layers' own buffers are freed, not wiped.
             let mut body = Limited::new(response.into_body(), MAX_RESPONSE);
             let mut bytes = Zeroizing::new(Vec::with_capacity(4096));
             while let Some(frame) = body.frame().await {
@@ -255,15 +299,60 @@ impl AwsKms {
             }
             Ok::<_, KmsError>((status, bytes))
         };
-        let (status, bytes) =
-            tokio::time::timeout(CALL_TIMEOUT, answer)
-                .await
-                .map_err(|_| {
-                    unavailable(
-                        operation,
-                        format!("no answer from {} in {CALL_TIMEOUT:?}", self.host),
-                    )
-                })??;
+        tokio::time::timeout(CALL_TIMEOUT, answer)
+            .await
+            .map_err(|_| {
+                unavailable(
+                    operation,
+                    format!("no answer from {host} in {CALL_TIMEOUT:?}"),
+                )
+            })?
+    }
+
+    /// One signed `TrentService.<operation>` call; the answer's body (zeroized on drop: a
+    /// Decrypt answer holds a data key).
+    async fn call(
+        &self,
+        operation: &'static str,
+        body: Zeroizing<Vec<u8>>,
+    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        let credentials = self.signing_credentials(operation).await?;
+        let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
+        let target = format!("TrentService.{operation}");
+        let content_type = "application/x-amz-json-1.1";
+        let mut signed: Vec<(&str, &str)> = vec![
+            ("content-type", content_type),
+            ("host", &self.host),
+            ("x-amz-date", &amz_date),
+            ("x-amz-target", &target),
+        ];
+        if let Some(token) = &credentials.session_token {
+            signed.push(("x-amz-security-token", token.as_str()));
+        }
+        let authorization = sigv4::authorization(
+            &sigv4::Request {
+                method: "POST",
+                path: "/",
+                headers: &signed,
+                body: &body,
+                amz_date: &amz_date,
+                region: &self.region,
+                service: "kms",
+            },
+            &credentials,
+        );
+        let mut builder = hyper::Request::post(self.endpoint.clone());
+        for (name, value) in &signed {
+            if *name != "host" {
+                builder = builder.header(*name, *value);
+            }
+        }
+        let request = builder
+            .header("authorization", authorization)
+            // The body (an Encrypt request holds the data key) is wiped when hyper drops it.
+            .body(Full::new(Bytes::from_owner(body)))
+            .map_err(|e| unavailable(operation, format!("cannot build the request: {e}")))?;
+        let (status, bytes) = self.send(operation, &self.host, request).await?;
         if status == 200 {
             return Ok(bytes);
         }
