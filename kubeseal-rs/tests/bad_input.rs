@@ -467,10 +467,9 @@ fn failed_merge_leaves_target_untouched() {
         .stderr(Stdio::piped())
         .spawn()
         .and_then(|mut c| {
-            c.stdin
-                .take()
-                .unwrap()
-                .write_all(good_secret().as_bytes())?;
+            // It may fail on the certificate and exit before reading its input: a write
+            // into the closed pipe is then EPIPE, not a test failure.
+            let _ = c.stdin.take().unwrap().write_all(good_secret().as_bytes());
             c.wait_with_output()
         })
         .unwrap();
