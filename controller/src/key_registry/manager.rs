@@ -94,14 +94,21 @@ pub fn entry_from_secret(secret: &Secret, priority: KeyOrderPriority) -> Result<
     let material =
         key_secret::key_from_secret(&target_secret::to_core(secret)).map_err(|e| e.to_string())?;
     let order_time = order_time(secret, &material.cert, priority);
-    // Serving a certificate this controller cannot decrypt for would make every new seal
-    // unreadable (or readable by whoever holds the certificate's real key): refused.
-    if material.cert.public_key().fingerprint() != material.key.fingerprint() {
-        return Err(format!(
-            "key Secret {name:?}: its certificate does not match its private key"
-        ));
-    }
+    check_matches(&name, &material.key, &material.cert)?;
     Ok(KeyEntry::new(material.key, material.cert, order_time, name))
+}
+
+/// Serving a certificate this controller cannot decrypt for would make every new seal
+/// unreadable (or readable by whoever holds the certificate's real key): refused, for plain and
+/// unwrapped keys alike.
+fn check_matches(name: &str, key: &PrivateKey, cert: &Certificate) -> Result<(), String> {
+    if cert.public_key().fingerprint() == key.fingerprint() {
+        Ok(())
+    } else {
+        Err(format!(
+            "key Secret {name:?}: its certificate does not match its private key"
+        ))
+    }
 }
 
 /// Key discovery, generation and renewal against the API.
@@ -301,11 +308,7 @@ impl KeyManager {
                 }
             }
         };
-        if cert.public_key().fingerprint() != key.fingerprint() {
-            return Err(ReadError::Skip(format!(
-                "key Secret {name:?}: its certificate does not match its private key"
-            )));
-        }
+        check_matches(&name, &key, &cert).map_err(ReadError::Skip)?;
         let provider = if migrate {
             self.migrate(secret, &key, provider).await?
         } else {
