@@ -8,6 +8,14 @@
 //!   the envelope in `tls.key.kms`; the SealedSecret stays synced with 0 RSA operations;
 //! - SIGUSR1 writes the next key wrapped; `kubeseal-rs` seals for it; no Secret of the
 //!   namespace holds a private key in the clear;
+//! - `kubeseal-rs keys backup` keeps the keys wrapped; `keys restore` puts them into an empty
+//!   namespace (still wrapped, never over a Secret holding another key), where a controller
+//!   with the KMS opens them;
+//! - a key Secret written while the KMS is down (made by that second controller, copied next to
+//!   the first's keys) is seen by the first's key watch, retried, and registered once the KMS is
+//!   back: what is sealed for it opens;
+//! - `keys prune` refuses a wrapped key while a SealedSecret has no record of its key, and goes
+//!   by the records otherwise;
 //! - an envelope copied next to another key's certificate is refused by the KMS (bound to the
 //!   key's fingerprint) and skipped; a restart with web-identity credentials (IRSA: a token
 //!   file exchanged at a stand-in STS, no static key) unwraps both keys, 0 RSA work;
@@ -272,7 +280,9 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
 
     // 2. KMS, --kms-migrate-keys wrap: the same Secret, wrapped in place; no RSA work.
     let mut migrate_wrap = kms_args.to_vec();
-    migrate_wrap.extend(["--kms-migrate-keys", "wrap"]);
+    // --watch-for-secrets: key Secrets written later, by another controller or by hand, are
+    // unwrapped from the watch (step 3b).
+    migrate_wrap.extend(["--kms-migrate-keys", "wrap", "--watch-for-secrets"]);
     let controller = start_ours_env(&cluster, &ns, &log, &migrate_wrap, &aws_env);
     assert_eq!(cert_fingerprint(&wait_cert(&controller).await), first_fp);
     let wrapped = key_secrets(&secrets).await;
@@ -324,16 +334,17 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     no_private_key_in_the_clear(&secrets).await;
 
     // kubeseal-rs keys list shows where each key lives; keys backup keeps them wrapped.
-    let keys_cli = |args: &[&str]| {
+    let keys_cli_in = |namespace: &str, args: &[&str]| {
         Command::new(kubeseal_rs())
             .arg("keys")
             .args(args)
-            .args(["--controller-namespace", &ns, "--kubeconfig"])
+            .args(["--controller-namespace", namespace, "--kubeconfig"])
             .arg(cluster.kubeconfig())
             .env_remove("KUBECONFIG")
             .output()
             .unwrap()
     };
+    let keys_cli = |args: &[&str]| keys_cli_in(&ns, args);
     let out = keys_cli(&["list"]);
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -370,6 +381,218 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
         written.contains("tls.key.kms") && !written.contains(pem_b64),
         "{written}"
     );
+
+    // 3a. Disaster recovery: keys restore puts the wrapped backup into an empty namespace, still
+    // wrapped; a controller there with the KMS opens both keys. A second restore adds nothing,
+    // and a file naming one of those Secrets with another key is refused, nothing written.
+    let dr_ns = format!("{ns}-dr");
+    ensure_namespace(&client, &dr_ns).await;
+    let dr_secrets: Api<Secret> = Api::namespaced(client.clone(), &dr_ns);
+    let restore =
+        |namespace: &str, file: &Path| keys_cli_in(namespace, &["restore", file.to_str().unwrap()]);
+    let out = restore(&dr_ns, &backup);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for fp in [&first_fp, &second_fp] {
+        assert!(
+            said.lines().any(
+                |l| l.starts_with(&format!("added {dr_ns}/sealed-secrets-key"))
+                    && l.ends_with(&format!("({fp})"))
+            ),
+            "{said}"
+        );
+    }
+    let restored = key_secrets(&dr_secrets).await;
+    assert_eq!(restored.len(), 2);
+    assert!(restored.iter().all(is_wrapped));
+    no_private_key_in_the_clear(&dr_secrets).await;
+    let out = restore(&dr_ns, &backup);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}");
+    assert_eq!(
+        said.lines()
+            .filter(|l| l.starts_with("skipped ") && l.ends_with("already present"))
+            .count(),
+        2,
+        "{said}"
+    );
+    let other_key = dir.join("other-key.yaml");
+    let keygen = Command::new(kubeseal_rs())
+        .args(["keygen", "--key-size", "2048", "-n", &dr_ns, "-w"])
+        .arg(&other_key)
+        .output()
+        .unwrap();
+    assert!(
+        keygen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keygen.stderr)
+    );
+    let taken = restored[0].metadata.name.clone().unwrap();
+    let taken_fp = cert_fingerprint(&String::from_utf8_lossy(&data(&restored[0])["tls.crt"].0));
+    let text = std::fs::read_to_string(&other_key).unwrap();
+    assert!(
+        text.contains("  generateName: sealed-secrets-key\n"),
+        "keygen wrote no generateName"
+    );
+    std::fs::write(
+        &other_key,
+        text.replace(
+            "  generateName: sealed-secrets-key\n",
+            &format!("  name: {taken}\n"),
+        ),
+    )
+    .unwrap();
+    let out = restore(&dr_ns, &other_key);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: Secret {dr_ns}/{taken} exists and holds key {taken_fp} (wrapped by KMS key {ALIAS}), not key SHA256:"))
+            && stderr.trim_end().ends_with("it is not overwritten: nothing was restored"),
+        "{stderr}"
+    );
+    assert_eq!(key_secrets(&dr_secrets).await, restored);
+    let dr_log = dir.join("controller-dr.log");
+    let dr = start_ours_env(&cluster, &dr_ns, &dr_log, &kms_args, &aws_env);
+    assert_eq!(cert_fingerprint(&wait_cert(&dr).await), second_fp);
+    let rows = keys_listing(&dr).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r["provider"] == format!("kms:{ALIAS}")),
+        "{rows:?}"
+    );
+
+    // 3b. Key change while the KMS is down: the DR controller makes a third key (wrapped);
+    // with local-kms stopped, that key Secret is copied next to the running controller's keys.
+    // Its watch cannot unwrap it, says so, asks again, and registers the key once the KMS is
+    // back; what is sealed for that key then opens. Nothing is generated meanwhile.
+    dr.signal("USR1");
+    let third = eventually("a third key", Duration::from_secs(60), || async {
+        let all = key_secrets(&dr_secrets).await;
+        (all.len() == 3).then(|| {
+            all.into_iter()
+                .find(|s| !restored.iter().any(|r| r.metadata.uid == s.metadata.uid))
+        })?
+    })
+    .await;
+    assert!(is_wrapped(&third));
+    let third_pem = String::from_utf8_lossy(&data(&third)["tls.crt"].0).into_owned();
+    let third_fp = cert_fingerprint(&third_pem);
+    assert!(dr.terminate());
+    drop(kms);
+    let copied = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("sealed-secrets-keycopied".to_owned()),
+            labels: third.metadata.labels.clone(),
+            annotations: third.metadata.annotations.clone(),
+            ..Default::default()
+        },
+        type_: Some("kubernetes.io/tls".to_owned()),
+        data: third.data.clone(),
+        ..Default::default()
+    };
+    secrets
+        .create(&PostParams::default(), &copied)
+        .await
+        .unwrap();
+    eventually(
+        "the watch's retry notice",
+        Duration::from_secs(30),
+        || async {
+            std::fs::read_to_string(&log)
+                .ok()?
+                .lines()
+                .any(|l| {
+                    l.contains("sealed-secrets-keycopied")
+                        && l.contains("cannot unwrap the key Secret now; retrying")
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(keys_listing(&controller).await.len(), 2);
+    let kms = LocalKms::start(&dir, kms_port);
+    let rows = eventually(
+        "the copied key registered",
+        Duration::from_secs(60),
+        || async {
+            let rows = keys_listing(&controller).await;
+            (rows.len() == 3).then_some(rows)
+        },
+    )
+    .await;
+    assert!(
+        rows.iter().all(|r| r["provider"] == format!("kms:{ALIAS}")),
+        "{rows:?}"
+    );
+    assert!(
+        std::fs::read_to_string(&log).unwrap().lines().any(|l| {
+            l.contains("sealed-secrets-keycopied")
+                && l.contains("registered key from watch (after a retry)")
+        }),
+        "no registration after a retry"
+    );
+    std::fs::write(&cert_file, &third_pem).unwrap();
+    let copied_value = plaintexts.value("copied");
+    let object = seal_with(
+        &kubeseal_rs(),
+        &cert_file,
+        "strict",
+        &secret_yaml(&ns, "copied", &[("token", &copied_value)]),
+    );
+    create_sealed(&ss_api, object).await;
+    wait_secret_value(&secrets, "copied", "token", &copied_value).await;
+    wait_synced(&ss_api, "copied", "True").await;
+    wait_key_dependents(&controller, &third_fp, 1.0).await;
+
+    // 3c. keys prune and a wrapped key: kubeseal-rs cannot open a SealedSecret with it, so
+    // while one in the cluster has no record of its key (here: in a namespace no controller
+    // watches) the key is refused; with every SealedSecret recorded, the records decide.
+    let apps_ns = format!("{ns}-apps");
+    ensure_namespace(&client, &apps_ns).await;
+    let apps_ss: Api<SealedSecretObject> = Api::namespaced(client.clone(), &apps_ns);
+    let unrecorded_value = plaintexts.value("unrecorded");
+    let object = seal_with(
+        &kubeseal_rs(),
+        &cert_file,
+        "strict",
+        &secret_yaml(&apps_ns, "unrecorded", &[("token", &unrecorded_value)]),
+    );
+    create_sealed(&apps_ss, object).await;
+    let out = keys_cli(&["prune", &second_fp]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: key {second_fp} (Secret {ns}/"))
+            && stderr.contains(&format!("is wrapped by a KMS key (kms:{ALIAS}): 1 SealedSecrets carry no current record of their key"))
+            && stderr.trim_end().ends_with("nothing was deleted"),
+        "{stderr}"
+    );
+    apps_ss
+        .delete("unrecorded", &DeleteParams::default())
+        .await
+        .unwrap();
+    let out = keys_cli(&["prune", &first_fp]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("key {first_fp} (Secret {ns}/"))
+            && stderr.contains("is still used by 1 SealedSecrets"),
+        "{stderr}"
+    );
+    assert_eq!(key_secrets(&secrets).await.len(), 3);
+    ss_api
+        .delete("copied", &DeleteParams::default())
+        .await
+        .unwrap();
+    secrets
+        .delete("sealed-secrets-keycopied", &DeleteParams::default())
+        .await
+        .unwrap();
     assert!(controller.terminate());
 
     // 4. A forged key Secret: the first key's certificate with the second key's envelope.
@@ -498,23 +721,23 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     }
     assert!(controller.terminate());
 
-    let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        !logged.contains(SECRET_KEY),
-        "the AWS secret key is in the log"
-    );
-    assert!(
-        !logged.contains(STS_SECRET_KEY),
-        "the STS secret key is in the log"
-    );
-    assert!(
-        !logged.contains(WEB_IDENTITY_TOKEN),
-        "the web identity token is in the log"
-    );
-    assert!(
-        !logged.contains("PRIVATE KEY-----\n"),
-        "a private key is in the log"
-    );
-    assert_no_leaks(&client, &[&ns], &[&log], &plaintexts).await;
+    for file in [&log, &dr_log] {
+        let logged = std::fs::read_to_string(file).unwrap();
+        for (needle, what) in [
+            (SECRET_KEY, "the AWS secret key"),
+            (STS_SECRET_KEY, "the STS secret key"),
+            (WEB_IDENTITY_TOKEN, "the web identity token"),
+            ("PRIVATE KEY-----\n", "a private key"),
+        ] {
+            assert!(!logged.contains(needle), "{what} is in {}", file.display());
+        }
+    }
+    assert_no_leaks(
+        &client,
+        &[&ns, &dr_ns, &apps_ns],
+        &[&log, &dr_log],
+        &plaintexts,
+    )
+    .await;
     harness::remove_scratch_dir(&dir);
 }

@@ -120,6 +120,29 @@ fn restore_refuses_bad_files_before_connecting() {
         ),
     );
 
+    // A wrapped key Secret (ADR 0008) whose envelope is not one: refused, the item named.
+    let tls_key = key
+        .lines()
+        .find(|l| l.trim_start().starts_with("tls.key:"))
+        .unwrap()
+        .to_owned();
+    let indent = &tls_key[..tls_key.len() - tls_key.trim_start().len()];
+    let bad_envelope = file(
+        "bad-envelope.yaml",
+        &key.replace(
+            &tls_key,
+            &format!("{indent}tls.key: ''\n{indent}tls.key.kms: bm90IGFuIGVudmVsb3Bl"),
+        ),
+    );
+    refused(
+        d,
+        &["keys", "restore", &bad_envelope],
+        1,
+        &format!(
+            "{bad_envelope}: document 1 (Secret \"sealed-secrets-key\"): the tls.key.kms item is not a key envelope: syntax error at column 2"
+        ),
+    );
+
     let empty = file("empty.yaml", "---\n");
     refused(
         d,

@@ -17,8 +17,10 @@ pub struct KeysArgs {
 /// What to do with the controller's sealing keys.
 #[derive(Debug, Subcommand)]
 pub enum KeysAction {
-    /// List the key Secrets: fingerprint, Secret, validity, state (newest, active, …) and how
-    /// many SealedSecrets in the cluster were last unsealed with each key.
+    /// List the controller's keys: fingerprint, Secret, validity, state (newest, active, …),
+    /// how many SealedSecrets in the cluster were last unsealed with each key, and where the
+    /// private key lives (WHERE: `secret`, `kms:<key id>` for a KMS-wrapped key Secret, or
+    /// `pkcs11:<token>` for a key in a token, from the controller's published listing).
     List(KeysListArgs),
     /// Write every key Secret of the controller's namespace (not only the newest) to a file,
     /// as a v1 List that `keys restore`, `kubectl apply -f` and

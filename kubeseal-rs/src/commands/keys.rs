@@ -344,10 +344,17 @@ fn restore(args: &KeysRestoreArgs) -> Result<(), CliError> {
         if !name.is_empty()
             && let Some(other) = api.secret(namespace, name).map_err(|e| api_error(&e))?
         {
-            let holds = key_secret::key_from_secret(&other).map_or_else(
-                |_| "something else".to_owned(),
-                |m| format!("key {}", m.key.fingerprint()),
-            );
+            let holds = match wrapped_key::wrapped_from_secret(&other) {
+                Ok(Some((wrapped, cert))) => format!(
+                    "key {} (wrapped by KMS key {})",
+                    cert.public_key().fingerprint(),
+                    wrapped.key_id
+                ),
+                _ => key_secret::key_from_secret(&other).map_or_else(
+                    |_| "something else".to_owned(),
+                    |m| format!("key {}", m.key.fingerprint()),
+                ),
+            };
             return Err(KeysError::OtherKeyExists {
                 namespace: namespace.clone(),
                 name: name.clone(),
