@@ -145,12 +145,66 @@ pub struct Applied {
 /// Steps 5–10 of SPEC §3.6: everything except the status update. Skips a SealedSecret whose
 /// record (`status.unsealedDigest`) proves its Secret current, else unseals it
 /// ([`unseal_or_report`]) and writes the result ([`write_secret`]).
+///
+/// The watch cache holds no ciphertexts (their digests only, [`digest::hash_ciphertexts`]):
+/// a pass that has to open the SealedSecret, or to verify a record older than `v3`, reads the
+/// whole object ([`whole_object`]) and is made again with it.
 async fn apply<C: Cluster>(
     obj: &SealedSecretObject,
     ctx: &Context<C>,
     keys: &Arc<KeySet>,
     for_copies: &mut Option<fan_out::Unsealed>,
 ) -> Result<Applied, ReconcileError> {
+    match apply_with(obj, ctx, keys, for_copies).await? {
+        Step::Done(applied) => Ok(applied),
+        Step::NeedsCiphertexts => {
+            let Some(whole) = whole_object(obj, ctx).await? else {
+                tracing::debug!("the SealedSecret went while it was reconciled");
+                return Ok(Applied {
+                    outcome: Outcome::Skipped,
+                    record: Record::Keep,
+                });
+            };
+            match apply_with(&whole, ctx, keys, for_copies).await? {
+                Step::Done(applied) => Ok(applied),
+                Step::NeedsCiphertexts => Err(ReconcileError::Internal {
+                    source: crate::unseal::UnsealTaskError::Task(
+                        "the SealedSecret read from the API server has no ciphertexts".to_owned(),
+                    ),
+                }),
+            }
+        }
+    }
+}
+
+/// What one [`apply_with`] came to.
+enum Step {
+    Done(Applied),
+    /// The object is a watch cache copy and the pass must open it: read it whole, again.
+    NeedsCiphertexts,
+}
+
+/// `obj` as stored, with its ciphertexts (a GET), for a pass that opens it; `None` when it
+/// has gone or is another object of the same name now (its own events follow).
+pub(super) async fn whole_object<C: Cluster>(
+    obj: &SealedSecretObject,
+    ctx: &Context<C>,
+) -> Result<Option<SealedSecretObject>, ReconcileError> {
+    let (namespace, name) = names(obj);
+    match ctx.cluster.get_sealed_secret(&namespace, &name).await {
+        Ok(Some(whole)) if whole.metadata.uid == obj.metadata.uid => Ok(Some(whole)),
+        Ok(_) => Ok(None),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(update_failed(obj, ctx, &namespace, &name, e).await),
+    }
+}
+
+async fn apply_with<C: Cluster>(
+    obj: &SealedSecretObject,
+    ctx: &Context<C>,
+    keys: &Arc<KeySet>,
+    for_copies: &mut Option<fan_out::Unsealed>,
+) -> Result<Step, ReconcileError> {
     let (namespace, name) = names(obj);
     let ss = obj.to_core();
     let accept_v1 = ctx.config.accept_v1_data;
@@ -168,7 +222,7 @@ async fn apply<C: Cluster>(
             &cached,
         )
     {
-        return Ok(skipped(obj, ctx, keys, found, &cached).await);
+        return Ok(Step::Done(skipped(obj, ctx, keys, found, &cached).await));
     }
 
     // Upstream unseals before reading the Secret, so an undecryptable SealedSecret reports
@@ -189,17 +243,22 @@ async fn apply<C: Cluster>(
     {
         match check {
             digest::Check::Current => {
-                return Ok(skipped(obj, ctx, keys, found.clone(), existing).await);
+                return Ok(Step::Done(
+                    skipped(obj, ctx, keys, found.clone(), existing).await,
+                ));
             }
             digest::Check::Drifted => {
                 if let Some(kept) = drift_not_repaired(obj, ctx, &object, found) {
-                    return Ok(kept);
+                    return Ok(Step::Done(kept));
                 }
             }
             digest::Check::Changed => {}
         }
     }
     let repair = check == digest::Check::Drifted;
+    if ss.spec.ciphertexts_hashed {
+        return Ok(Step::NeedsCiphertexts);
+    }
 
     // The keys that opened it last time (the record) are tried first: about one RSA operation
     // per item instead of up to one per registered key.
@@ -251,6 +310,7 @@ async fn apply<C: Cluster>(
         },
     )
     .await
+    .map(Step::Done)
 }
 
 /// A drift (`found` shows the SealedSecret unchanged, its Secret changed) that is not to be
@@ -285,8 +345,10 @@ fn drift_not_repaired<C: Cluster>(
 /// A pass proven unnecessary by the record `found`: no RSA work, no Secret write, except that
 /// a Secret still carrying the legacy annotation loses it (one metadata update).
 ///
-/// A `v1` record (written before drift repair) is rewritten as `v2` from the same inputs; a
-/// record remembered by this process is not written again (its status write succeeded).
+/// A `v1` or `v2` record (written before drift repair, or before the ciphertext-free watch
+/// cache) is rewritten as `v3` from the same inputs (the pass verified it with the whole
+/// object); a record remembered by this process is not written again (its status write
+/// succeeded).
 async fn skipped<C: Cluster>(
     obj: &SealedSecretObject,
     ctx: &Context<C>,
@@ -309,7 +371,7 @@ async fn skipped<C: Cluster>(
                 record: Record::Keep,
             };
         }
-        _ if found.record.sealed_tag.is_none() => {
+        _ if !found.record.hashed_ciphertexts => {
             let ss = obj.to_core();
             let upgraded = keys
                 .by_fingerprint(&found.record.signing_fp)
@@ -376,6 +438,12 @@ async fn unseal_or_report<C: Cluster>(
     ss: &SealedSecret,
     recorded: Vec<String>,
 ) -> Result<UnsealOutcome, ReconcileError> {
+    if ss.spec.ciphertexts_hashed {
+        // A watch cache copy: its items are digests, which no key opens ([`whole_object`]).
+        return Err(ReconcileError::Internal {
+            source: UnsealTaskError::Task("a watch cache copy cannot be unsealed".to_owned()),
+        });
+    }
     let e = match ctx
         .unsealer
         .unseal_preferring(Arc::clone(keys), ss.clone(), recorded)

@@ -434,6 +434,7 @@ mod tests {
                 },
                 data: Some(vec![1]),
                 encrypted_data: Some(Default::default()),
+                ciphertexts_hashed: false,
             },
             status: Some(SealedSecretStatus {
                 observed_generation: 1,

@@ -25,6 +25,13 @@
 //! SealedSecret and the whole Secret) still verify; a pass that verifies one rewrites it as `v2`
 //! (no RSA work).
 //!
+//! Records since the ciphertext-free watch cache are `v3`: the same two HMACs, over messages in
+//! which every ciphertext (and a legacy `spec.data` blob) stands as its SHA-256
+//! ([`ciphertext_digest`]). The watch cache keeps only those digests ([`hash_ciphertexts`]), so
+//! a `v3` record is verified from the cache alone; a reconcile that has to open the
+//! SealedSecret, or to verify an older record, reads the whole object first. A pass that
+//! verifies a `v1` or `v2` record rewrites it as `v3` (no RSA work).
+//!
 //! The third field is also the controller's readable record of which keys opened the
 //! SealedSecret ([`recorded_keys`]): a full unseal tries those keys first, the
 //! `sealed_secrets_rs_key_dependents` gauge counts them, and `kubeseal-rs keys list|prune`
@@ -35,14 +42,17 @@
 //! the same value verifies); the controller copies it into the status and removes the
 //! annotation from the Secret.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use aws_lc_rs::hmac;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use sealed_secrets_core::keys::PrivateKey;
-use sealed_secrets_core::types::SealedSecret;
+use sealed_secrets_core::types::{SealedSecret, SealedSecretSpec, SecretTemplateSpec};
 use serde::Serialize;
 
 use crate::target_secret;
@@ -93,16 +103,68 @@ impl DigestKey {
     }
 }
 
-/// Everything about the SealedSecret that decides the unsealed result.
+/// Everything about the SealedSecret that decides the unsealed result; `S` is its spec (`v1`,
+/// `v2`) or [`HashedSpec`] (`v3`).
 #[derive(Serialize)]
-struct SealedPart<'a> {
+struct SealedPart<'a, S> {
     uid: &'a str,
     namespace: &'a str,
     name: &'a str,
     scope: &'static str,
     accept_v1_data: bool,
     keys_used: &'a [String],
-    spec: &'a sealed_secrets_core::types::SealedSecretSpec,
+    spec: S,
+}
+
+/// The spec as `v3` messages cover it: each ciphertext (and a legacy `spec.data` blob) by its
+/// SHA-256.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HashedSpec<'a> {
+    template: &'a SecretTemplateSpec,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<String>,
+    encrypted_data: Option<BTreeMap<&'a str, Cow<'a, str>>>,
+}
+
+/// The SHA-256 of a ciphertext (or any sealed bytes), base64url unpadded: what `v3` messages
+/// and the watch cache hold in its place.
+#[must_use]
+pub fn ciphertext_digest(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
+}
+
+/// Replaces the ciphertexts of `spec.encryptedData` by their [`ciphertext_digest`], as the
+/// watch cache keeps them (about 700 bytes less per RSA-4096 item). Enough for the digest
+/// checks of `v3` records; to open the SealedSecret, it is read again.
+pub fn hash_ciphertexts(spec: &mut SealedSecretSpec) {
+    if spec.ciphertexts_hashed {
+        return;
+    }
+    for value in spec.encrypted_data.iter_mut().flat_map(|d| d.values_mut()) {
+        *value = ciphertext_digest(value.as_bytes());
+    }
+    spec.ciphertexts_hashed = true;
+}
+
+fn hashed_spec(spec: &SealedSecretSpec) -> HashedSpec<'_> {
+    HashedSpec {
+        template: &spec.template,
+        data: spec.data.as_deref().map(ciphertext_digest),
+        encrypted_data: spec.encrypted_data.as_ref().map(|items| {
+            items
+                .iter()
+                .map(|(item, value)| {
+                    let digest = if spec.ciphertexts_hashed {
+                        Cow::Borrowed(value.as_str())
+                    } else {
+                        Cow::Owned(ciphertext_digest(value.as_bytes()))
+                    };
+                    (item.as_str(), digest)
+                })
+                .collect()
+        }),
+    }
 }
 
 /// The Secret content the digest covers, normalized the way the API server stores it.
@@ -140,18 +202,32 @@ pub struct DigestInput<'a> {
     pub keys_used: &'a [String],
 }
 
-fn sealed_message(input: &DigestInput<'_>) -> Option<Vec<u8>> {
-    let meta = &input.sealed.metadata;
-    let sealed = SealedPart {
-        uid: &meta.uid,
-        namespace: &meta.namespace,
-        name: &meta.name,
-        scope: input.sealed.scope().as_str(),
-        accept_v1_data: input.accept_v1_data,
-        keys_used: input.keys_used,
-        spec: &input.sealed.spec,
-    };
-    serde_json::to_vec(&sealed).ok()
+/// The message about the SealedSecret alone: `v3` (`hashed`) covers its ciphertexts by their
+/// SHA-256 and starts `v3\0`; `v1` and `v2` cover the spec as it is, and cannot be made from
+/// a watch cache copy (`None`).
+fn sealed_message(input: &DigestInput<'_>, hashed: bool) -> Option<Vec<u8>> {
+    fn part<'a, S>(input: &DigestInput<'a>, spec: S) -> SealedPart<'a, S> {
+        let meta = &input.sealed.metadata;
+        SealedPart {
+            uid: &meta.uid,
+            namespace: &meta.namespace,
+            name: &meta.name,
+            scope: input.sealed.scope().as_str(),
+            accept_v1_data: input.accept_v1_data,
+            keys_used: input.keys_used,
+            spec,
+        }
+    }
+    let spec = &input.sealed.spec;
+    if hashed {
+        let mut out = b"v3\0".to_vec();
+        out.extend(serde_json::to_vec(&part(input, hashed_spec(spec))).ok()?);
+        Some(out)
+    } else if spec.ciphertexts_hashed {
+        None
+    } else {
+        serde_json::to_vec(&part(input, spec)).ok()
+    }
 }
 
 fn secret_type(secret: &Secret) -> &str {
@@ -180,16 +256,16 @@ fn message(input: &DigestInput<'_>, secret: &Secret) -> Option<Vec<u8>> {
         owner_references: secret.metadata.owner_references.as_deref().unwrap_or(&[]),
         data: secret.data.as_ref().unwrap_or(&empty_data),
     };
-    let mut out = sealed_message(input)?;
+    let mut out = sealed_message(input, false)?;
     out.push(0);
     out.extend(serde_json::to_vec(&secret_part).ok()?);
     Some(out)
 }
 
-/// The `v2` content message: the SealedSecret and the [`RestoredPart`] of the Secret. (JSON
-/// never holds a raw 0 byte, and the `v1` message goes on with `{` after it: the three
+/// The `v2`/`v3` content message: the SealedSecret and the [`RestoredPart`] of the Secret.
+/// (JSON never holds a raw 0 byte, and the `v1` message goes on with `{` after it: the
 /// messages cannot be confused.)
-fn content_message(input: &DigestInput<'_>, secret: &Secret) -> Option<Vec<u8>> {
+fn content_message(input: &DigestInput<'_>, secret: &Secret, hashed: bool) -> Option<Vec<u8>> {
     let sealed = input.sealed;
     let patch = target_secret::is_patch(secret);
     let template = &sealed.spec.template;
@@ -234,7 +310,7 @@ fn content_message(input: &DigestInput<'_>, secret: &Secret) -> Option<Vec<u8>> 
             .map(|k| (k, annotations.and_then(|a| a.get(k)).map(String::as_str)))
             .collect(),
     };
-    let mut out = sealed_message(input)?;
+    let mut out = sealed_message(input, hashed)?;
     out.push(0);
     out.extend(b"v2-restored");
     out.push(0);
@@ -242,15 +318,15 @@ fn content_message(input: &DigestInput<'_>, secret: &Secret) -> Option<Vec<u8>> 
     Some(out)
 }
 
-/// The `v2` sealed message: the SealedSecret alone.
-fn sealed_only_message(input: &DigestInput<'_>) -> Option<Vec<u8>> {
-    let mut out = sealed_message(input)?;
+/// The `v2`/`v3` sealed message: the SealedSecret alone.
+fn sealed_only_message(input: &DigestInput<'_>, hashed: bool) -> Option<Vec<u8>> {
+    let mut out = sealed_message(input, hashed)?;
     out.push(0);
     out.extend(b"v2-sealed");
     Some(out)
 }
 
-/// The record value (`status.unsealedDigest`, `v2`) for `secret` as produced from `input`,
+/// The record value (`status.unsealedDigest`, `v3`) for `secret` as produced from `input`,
 /// signed with `signing` (whose fingerprint is `signing_fp`).
 #[must_use]
 pub fn record_value(
@@ -259,15 +335,39 @@ pub fn record_value(
     input: &DigestInput<'_>,
     secret: &Secret,
 ) -> Option<String> {
-    let content = hmac::sign(&signing.0, &content_message(input, secret)?);
-    let sealed = hmac::sign(&signing.0, &sealed_only_message(input)?);
+    record_with(signing, signing_fp, input, secret, true)
+}
+
+fn record_with(
+    signing: &DigestKey,
+    signing_fp: &str,
+    input: &DigestInput<'_>,
+    secret: &Secret,
+    hashed: bool,
+) -> Option<String> {
+    let content = hmac::sign(&signing.0, &content_message(input, secret, hashed)?);
+    let sealed = hmac::sign(&signing.0, &sealed_only_message(input, hashed)?);
     let record = DigestRecord {
         signing_fp: signing_fp.to_owned(),
         keys_used: input.keys_used.to_vec(),
         tag: content.as_ref().to_vec(),
         sealed_tag: Some(sealed.as_ref().to_vec()),
+        hashed_ciphertexts: hashed,
     };
     Some(record.to_value())
+}
+
+/// A `v2` record value, as controllers before the ciphertext-free cache wrote it (tests of the
+/// migration).
+#[cfg(test)]
+#[must_use]
+pub fn record_value_v2(
+    signing: &DigestKey,
+    signing_fp: &str,
+    input: &DigestInput<'_>,
+    secret: &Secret,
+) -> Option<String> {
+    record_with(signing, signing_fp, input, secret, false)
 }
 
 /// A `v1` record value, as controllers before drift repair wrote it (tests of the migration).
@@ -285,6 +385,7 @@ pub fn record_value_v1(
         keys_used: input.keys_used.to_vec(),
         tag: tag.as_ref().to_vec(),
         sealed_tag: None,
+        hashed_ciphertexts: false,
     };
     Some(record.to_value())
 }
@@ -377,11 +478,12 @@ pub fn check<'k>(
     let verifies = |msg: Option<Vec<u8>>, tag: &[u8]| {
         msg.is_some_and(|m| hmac::verify(&key.0, &m, tag).is_ok())
     };
+    let hashed = record.hashed_ciphertexts;
     match &record.sealed_tag {
         None if verifies(message(&input, secret), &record.tag) => Check::Current,
         None => Check::Changed,
-        Some(_) if verifies(content_message(&input, secret), &record.tag) => Check::Current,
-        Some(tag) if verifies(sealed_only_message(&input), tag) => Check::Drifted,
+        Some(_) if verifies(content_message(&input, secret, hashed), &record.tag) => Check::Current,
+        Some(tag) if verifies(sealed_only_message(&input, hashed), tag) => Check::Drifted,
         Some(_) => Check::Changed,
     }
 }
@@ -398,7 +500,8 @@ pub fn verify<'k>(
 }
 
 /// Whether `record` shows `sealed` unchanged since it was made, whatever the keys that opened
-/// the items: `None` when it cannot be told (its signing key is not registered). A `v2` record
+/// the items: `None` when it cannot be told (its signing key is not registered, or a `v1`/`v2`
+/// record and a watch cache copy without ciphertexts). A `v2` or `v3` record
 /// answers from its sealed tag; a `v1` record only from its one tag, which also covers the
 /// whole Secret (so an edited Secret reads as a changed SealedSecret).
 pub fn sealed_unchanged<'k>(
@@ -415,7 +518,7 @@ pub fn sealed_unchanged<'k>(
         keys_used: &record.keys_used,
     };
     let (msg, tag) = match &record.sealed_tag {
-        Some(tag) => (sealed_only_message(&input)?, tag),
+        Some(tag) => (sealed_only_message(&input, record.hashed_ciphertexts)?, tag),
         None => (message(&input, secret)?, &record.tag),
     };
     Some(hmac::verify(&key.0, &msg, tag).is_ok())
@@ -562,6 +665,59 @@ mod tests {
             .get_or_insert_with(BTreeMap::new)
             .insert("x".into(), "y".into());
         assert!(check(&ss, true, &annotated, lookup));
+    }
+
+    #[test]
+    fn a_v3_record_verifies_from_the_watch_cache_copy_and_older_ones_do_not() {
+        let key = DigestKey::from_bytes(b"k1");
+        let used = vec!["SHA256:one".to_owned()];
+        let s = secret();
+        let lookup = |fp: &str| (fp == "SHA256:one").then_some(&key);
+        let mut whole = sealed();
+        whole.spec.data = Some(b"legacy".to_vec());
+        let ss = recorded(&key, "SHA256:one", &used, &whole, &s);
+        assert!(find(&ss, None).unwrap().value.starts_with("v3;"));
+        let mut copy = ss.clone();
+        hash_ciphertexts(&mut copy.spec);
+        assert_ne!(copy.spec.encrypted_data, ss.spec.encrypted_data);
+        // The same record verifies from both, and tells a drift from both.
+        assert!(check(&ss, true, &s, lookup));
+        assert!(check(&copy, true, &s, lookup));
+        let mut edited = s.clone();
+        edited.data = Some([("a".to_owned(), ByteString(b"w".to_vec()))].into());
+        assert_eq!(what(&copy, &edited, &key), Check::Drifted);
+        // Hashing twice changes nothing.
+        let mut twice = copy.clone();
+        hash_ciphertexts(&mut twice.spec);
+        assert_eq!(twice, copy);
+        // Another ciphertext, or an item renamed: changed.
+        let mut other = ss.clone();
+        other.spec.encrypted_data = Some([("a".to_owned(), "AgB=".to_owned())].into());
+        hash_ciphertexts(&mut other.spec);
+        assert_eq!(what(&other, &s, &key), Check::Changed);
+        let mut renamed = copy.clone();
+        let items = renamed.spec.encrypted_data.take().unwrap();
+        renamed.spec.encrypted_data =
+            Some(items.into_values().map(|v| ("b".to_owned(), v)).collect());
+        assert_eq!(what(&renamed, &s, &key), Check::Changed);
+        // A ciphertext that is the text of another's digest is not that digest: an API object
+        // cannot claim to be a cache copy.
+        let mut claimed = ss.clone();
+        claimed.spec.encrypted_data = copy.spec.encrypted_data.clone();
+        assert_eq!(what(&claimed, &s, &key), Check::Changed);
+        // A v2 record: verified from the whole object only; a cache copy cannot tell.
+        let input = DigestInput {
+            sealed: &whole,
+            accept_v1_data: true,
+            keys_used: &used,
+        };
+        let v2 =
+            DigestRecord::parse(&record_value_v2(&key, "SHA256:one", &input, &s).unwrap()).unwrap();
+        assert!(!v2.hashed_ciphertexts);
+        assert_eq!(super::check(&v2, &ss, true, &s, lookup), Check::Current);
+        assert_eq!(super::check(&v2, &copy, true, &s, lookup), Check::Changed);
+        assert_eq!(sealed_unchanged(&v2, &ss, true, &s, lookup), Some(true));
+        assert_eq!(sealed_unchanged(&v2, &copy, true, &s, lookup), None);
     }
 
     fn what(ss: &SealedSecret, s: &Secret, key: &DigestKey) -> Check {

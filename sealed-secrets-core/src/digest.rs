@@ -14,8 +14,10 @@
 //! or, since drift repair (docs/decisions/0006-drift-repair.md), `v2;<signing key
 //! fingerprint>;<keys used>;<content HMAC>;<sealed HMAC>`: the first HMAC covers the
 //! SealedSecret and what the controller writes of the Secret, the second the SealedSecret alone,
-//! so that a changed Secret can be told from a changed SealedSecret. Readers that know only `v1`
-//! see no record (and fall back to work that needs none).
+//! so that a changed Secret can be told from a changed SealedSecret. `v3` has the fields of `v2`;
+//! its HMACs cover each ciphertext by its SHA-256 instead of its text, so the controller's
+//! watch cache need not keep the ciphertexts (docs/performance.md). Readers that know only
+//! older versions see no record (and fall back to work that needs none).
 
 use std::collections::BTreeMap;
 
@@ -36,18 +38,21 @@ pub struct DigestRecord {
     /// The HMAC tag: over the SealedSecret and the whole Secret (`v1`), or over the
     /// SealedSecret and the part of the Secret the controller restores (`v2`).
     pub tag: Vec<u8>,
-    /// `v2` only: the HMAC tag over the SealedSecret alone.
+    /// `v2` and `v3`: the HMAC tag over the SealedSecret alone.
     pub sealed_tag: Option<Vec<u8>>,
+    /// `v3`: the HMACs cover the ciphertexts by their SHA-256 (needs a sealed tag).
+    pub hashed_ciphertexts: bool,
 }
 
 impl DigestRecord {
-    /// Parses a record; `None` if it is not a well-formed `v1` or `v2` record.
+    /// Parses a record; `None` if it is not a well-formed `v1`, `v2` or `v3` record.
     #[must_use]
     pub fn parse(value: &str) -> Option<Self> {
         let mut parts = value.split(';');
-        let v2 = match parts.next()? {
-            "v1" => false,
-            "v2" => true,
+        let (v2, hashed_ciphertexts) = match parts.next()? {
+            "v1" => (false, false),
+            "v2" => (true, false),
+            "v3" => (true, true),
             _ => return None,
         };
         let signing_fp = parts.next()?.to_owned();
@@ -71,6 +76,7 @@ impl DigestRecord {
             keys_used,
             tag,
             sealed_tag,
+            hashed_ciphertexts,
         })
     }
 
@@ -91,7 +97,8 @@ impl DigestRecord {
             .and_then(|value| Self::parse(value))
     }
 
-    /// The text of this record (`v2` when it has a sealed tag).
+    /// The text of this record (`v3` when it hashes ciphertexts, else `v2` when it has a sealed
+    /// tag).
     #[must_use]
     pub fn to_value(&self) -> String {
         let head = format!(
@@ -102,7 +109,11 @@ impl DigestRecord {
         );
         match &self.sealed_tag {
             None => format!("v1;{head}"),
-            Some(sealed) => format!("v2;{head};{}", URL_SAFE_NO_PAD.encode(sealed)),
+            Some(sealed) => format!(
+                "{};{head};{}",
+                if self.hashed_ciphertexts { "v3" } else { "v2" },
+                URL_SAFE_NO_PAD.encode(sealed)
+            ),
         }
     }
 }
@@ -125,13 +136,20 @@ mod tests {
         assert_eq!(v2.tag, vec![0, 1, 2]);
         assert_eq!(v2.sealed_tag, Some(vec![1, 2]));
         assert_eq!(v2.to_value(), "v2;SHA256:a;SHA256:a;AAEC;AQI");
+        assert!(!v2.hashed_ciphertexts && !p.hashed_ciphertexts);
         assert_eq!(p.sealed_tag, None);
+        let v3 = DigestRecord::parse("v3;SHA256:a;SHA256:a;AAEC;AQI").unwrap();
+        assert!(v3.hashed_ciphertexts);
+        assert_eq!(v3.sealed_tag, Some(vec![1, 2]));
+        assert_eq!(v3.to_value(), "v3;SHA256:a;SHA256:a;AAEC;AQI");
     }
 
     #[test]
     fn malformed_values_are_not_records() {
         for value in [
+            "v4;a;;AAEC;AAEC",
             "v3;a;;AAEC",
+            "v3;a;;AAEC;AAEC;extra",
             "v2;a;;AAEC",
             "v2;a;;AAEC;AAEC;extra",
             "v2;a;;AAEC;not base64!",

@@ -155,6 +155,7 @@ pub fn seal_secret(
             },
             data: None,
             encrypted_data: Some(encrypted),
+            ciphertexts_hashed: false,
         },
         status: None,
     })

@@ -220,6 +220,11 @@ pub struct SealedSecretSpec {
     pub data: Option<Vec<u8>>,
     #[serde(default, deserialize_with = "lenient_string_map")]
     pub encrypted_data: Option<BTreeMap<String, String>>,
+    /// The `encryptedData` values are not ciphertexts but their SHA-256 (base64url, unpadded):
+    /// the controller's watch cache keeps them so, and reads the object again to open it. Never
+    /// read from or written to JSON, so no API object can claim it.
+    #[serde(skip)]
+    pub ciphertexts_hashed: bool,
 }
 
 /// `spec.template`: the metadata, type and templates of the Secret to produce.

@@ -9,7 +9,7 @@
 use k8s_openapi::api::core::v1::Secret;
 
 use super::records::{lookup_in, record_of};
-use super::{Cluster, Context, drift, names, unseal_or_report};
+use super::{Cluster, Context, drift, names, unseal_or_report, whole_object};
 use crate::digest;
 use crate::error::{api_error_text, is_conflict, is_not_found};
 use crate::fan_out::{self, Condition, Report, Source};
@@ -189,7 +189,20 @@ pub(super) async fn sync<C: Cluster>(
         None => {
             let found = digest::find(&ss, None);
             let recorded = digest::recorded_keys(found.as_ref());
-            match unseal_or_report(obj, ctx, keys, &ss, recorded).await {
+            // The watch cache holds digests, not ciphertexts: open the object as stored.
+            let whole = if ss.spec.ciphertexts_hashed {
+                match whole_object(obj, ctx).await {
+                    Ok(Some(whole)) => whole.to_core(),
+                    Ok(None) => return failed_outcome(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the SealedSecret for the fan-out copies");
+                        return failed_outcome();
+                    }
+                }
+            } else {
+                ss.clone()
+            };
+            match unseal_or_report(obj, ctx, keys, &whole, recorded).await {
                 Ok(outcome) => {
                     let mut desired = target_secret::to_k8s(&outcome.unsealed.secret);
                     desired.metadata.namespace = Some(namespace.clone());

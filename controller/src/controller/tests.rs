@@ -320,7 +320,7 @@ async fn creates_owned_secret_then_skips_unchanged() {
     assert!(
         last_status(&h)
             .and_then(|s| s.unsealed_digest)
-            .is_some_and(|r| r.starts_with("v2;"))
+            .is_some_and(|r| r.starts_with("v3;"))
     );
     assert_eq!(
         events(&h),
@@ -1275,21 +1275,136 @@ async fn a_record_from_before_drift_repair_verifies_and_is_rewritten_without_rsa
         &secret,
     )
     .unwrap();
-    let v2 = obj
+    let v3 = obj
         .status
         .as_ref()
         .unwrap()
         .unsealed_digest
         .clone()
         .unwrap();
-    assert!(v2.starts_with("v2;"), "{v2}");
+    assert!(v3.starts_with("v3;"), "{v3}");
     let mut old = obj.clone();
     old.status.as_mut().unwrap().unsealed_digest = Some(v1);
     // As a process that never wrote it (an upgrade): no memory.
     h.ctx.drift.forget("ns/s");
     reconcile(Arc::new(old), Arc::clone(&h.ctx)).await.unwrap();
     assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
-    assert_eq!(last_status(&h).unwrap().unsealed_digest, Some(v2));
+    assert_eq!(last_status(&h).unwrap().unsealed_digest, Some(v3));
+}
+
+/// `obj` as the SealedSecret watch cache keeps it: ciphertexts replaced by their digests.
+fn cache_copy(obj: &SealedSecretObject) -> SealedSecretObject {
+    let mut copy = obj.clone();
+    digest::hash_ciphertexts(&mut copy.spec);
+    copy
+}
+
+/// What the fake API server stores for `ns/s`.
+fn store_sealed(h: &Harness, obj: &SealedSecretObject) {
+    lock(&h.ctx.cluster.sealed).insert(("ns".into(), "s".into()), obj.clone());
+}
+
+#[tokio::test]
+async fn a_cache_copy_with_a_v3_record_is_skipped_without_reading_the_object() {
+    let h = harness();
+    let obj = unsealed_once(&h, &[]).await;
+    let rsa = h.ctx.metrics.rsa_decrypt_operations.get();
+    // A restart: no memory; the object as the API server does not hold it (never read).
+    h.ctx.drift.forget("ns/s");
+    let copy = cache_copy(&obj);
+    assert_ne!(copy.spec.encrypted_data, obj.spec.encrypted_data);
+    reconcile(Arc::new(copy), Arc::clone(&h.ctx)).await.unwrap();
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), rsa);
+    assert_eq!(h.ctx.metrics.unseal_skipped.get(), 1);
+    assert!(lock(&h.ctx.cluster.sealed).is_empty());
+    assert_eq!(events(&h), vec![]);
+}
+
+#[tokio::test]
+async fn a_cache_copy_to_open_is_read_whole_then_unsealed() {
+    let h = harness();
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    store_sealed(&h, &obj);
+    reconcile(Arc::new(cache_copy(&obj)), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(data(&stored(&h).unwrap())["foo"], "bar");
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
+    // Its v3 record verifies from the cache copy alone next time.
+    let next = cache_copy(&with_last_status(&h, obj));
+    h.ctx.drift.forget("ns/s");
+    lock(&h.ctx.cluster.sealed).clear();
+    reconcile(Arc::new(next), Arc::clone(&h.ctx)).await.unwrap();
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
+    assert_eq!(h.ctx.metrics.unseal_skipped.get(), 1);
+}
+
+#[tokio::test]
+async fn a_cache_copy_with_a_v2_record_is_read_whole_and_rewritten_as_v3_without_rsa() {
+    let h = harness();
+    let obj = unsealed_once(&h, &[]).await;
+    let v3 = obj
+        .status
+        .as_ref()
+        .unwrap()
+        .unsealed_digest
+        .clone()
+        .unwrap();
+    let secret = stored(&h).unwrap();
+    let keys = h.keys.snapshot();
+    let signing = keys.latest().unwrap();
+    let used = vec![signing.fingerprint.to_string()];
+    let ss = obj.to_core();
+    let v2 = digest::record_value_v2(
+        signing.digest_key.as_ref().unwrap(),
+        signing.fingerprint.as_str(),
+        &DigestInput {
+            sealed: &ss,
+            accept_v1_data: true,
+            keys_used: &used,
+        },
+        &secret,
+    )
+    .unwrap();
+    assert!(v2.starts_with("v2;"), "{v2}");
+    let mut old = obj.clone();
+    old.status.as_mut().unwrap().unsealed_digest = Some(v2);
+    store_sealed(&h, &old);
+    // An upgrade: a record from before, and no memory of it.
+    h.ctx.drift.forget("ns/s");
+    let rsa = h.ctx.metrics.rsa_decrypt_operations.get();
+    let writes = h.ctx.cluster.writes.load(Ordering::SeqCst);
+    reconcile(Arc::new(cache_copy(&old)), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), rsa);
+    assert_eq!(h.ctx.cluster.writes.load(Ordering::SeqCst), writes);
+    assert_eq!(last_status(&h).unwrap().unsealed_digest, Some(v3));
+}
+
+#[tokio::test]
+async fn a_cache_copy_whose_object_went_or_was_replaced_is_not_opened() {
+    let h = harness();
+    let obj = sealed(&h, &[("foo", "bar")], &[]);
+    // Gone: nothing stored.
+    reconcile(Arc::new(cache_copy(&obj)), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    // Replaced by another object of the same name.
+    let mut other = obj.clone();
+    other.metadata.uid = Some("uid-2".into());
+    store_sealed(&h, &other);
+    reconcile(Arc::new(cache_copy(&obj)), Arc::clone(&h.ctx))
+        .await
+        .unwrap();
+    assert_eq!(stored(&h), None);
+    assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 0);
+    assert!(
+        events(&h)
+            .iter()
+            .all(|(_, reason, _)| *reason != REASON_UNSEAL_FAILED),
+        "a digest must never be taken for a ciphertext"
+    );
 }
 
 /// A key in a "token" that can be taken away (ADR 0005 §2).

@@ -197,14 +197,17 @@ pub(super) fn cache_event(event: watcher::Event<Secret>) -> Option<watcher::Even
     }
 }
 
-/// What the SealedSecret watch cache keeps: everything but `managedFields` and `kubectl
-/// apply`'s copy of the whole object. Status writes go to the status subresource, where the API
-/// server takes the metadata from the stored object, so neither is written back.
+/// What the SealedSecret watch cache keeps: everything but `managedFields`, `kubectl apply`'s
+/// copy of the whole object and the ciphertexts, which it holds as their SHA-256
+/// ([`digest::hash_ciphertexts`]: what a `v3` record covers; a pass that opens the object reads
+/// it whole). Status writes go to the status subresource, where the API server takes the
+/// metadata and spec from the stored object, so none of it is written back.
 fn slim_sealed_secret(obj: &mut SealedSecretObject) {
     obj.metadata.managed_fields = None;
     if let Some(annotations) = obj.metadata.annotations.as_mut() {
         annotations.remove(LAST_APPLIED_ANNOTATION);
     }
+    digest::hash_ciphertexts(&mut obj.spec);
 }
 
 const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -497,19 +500,24 @@ mod tests {
                 assert_eq!(kept.metadata.managed_fields, None);
             }
         }
-        // A SealedSecret loses managedFields and kubectl's last-applied copy, nothing else.
+        // A SealedSecret loses managedFields, kubectl's last-applied copy and its ciphertexts
+        // (kept as their SHA-256), nothing else.
         let mut ss: SealedSecretObject = serde_json::from_value(serde_json::json!({
             "spec": {"encryptedData": {"k": "AgB="}, "template": {"metadata": {"labels": {"l": "m"}}}}
         }))
         .unwrap();
         ss.metadata = meta(&[(LAST_APPLIED_ANNOTATION, "{}"), ("x", "y")]);
-        let spec = serde_json::to_value(&ss.spec).unwrap();
+        let template = ss.spec.template.clone();
         slim_sealed_secret(&mut ss);
         assert_eq!(ss.metadata.managed_fields, None);
         assert_eq!(
             ss.metadata.annotations.unwrap().keys().collect::<Vec<_>>(),
             ["x"]
         );
-        assert_eq!(serde_json::to_value(&ss.spec).unwrap(), spec);
+        assert!(ss.spec.ciphertexts_hashed);
+        assert_eq!(ss.spec.template, template);
+        let items = ss.spec.encrypted_data.unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items["k"], digest::ciphertext_digest(b"AgB="));
     }
 }
