@@ -20,7 +20,7 @@ use crate::digest;
 use crate::events::Recorder;
 use crate::key_registry::KeyRegistry;
 use crate::metrics::Metrics;
-use crate::resource::SealedSecretObject;
+use crate::resource::{SealedSecretObject, WatchedSecret};
 use crate::target_secret;
 use crate::unseal::Unsealer;
 
@@ -240,47 +240,50 @@ pub async fn run(
     let drift = shared.config.skip_unchanged;
     let (secret_store, secret_stream) = if options.watch_secrets {
         let (reader, writer) = reflector::store::<Secret>();
-        let stream = watcher(scoped::<Secret>(shared.client.clone(), ns), wc.clone())
-            .default_backoff()
-            .try_filter_map(|event| std::future::ready(Ok(cache_event(event))))
-            .reflect(writer)
-            .inspect_ok({
-                let sync = Arc::clone(&sync);
-                move |event| {
-                    if matches!(event, watcher::Event::InitDone) {
-                        sync.mark(CacheKind::Secrets);
-                    }
+        let stream = watcher(
+            scoped::<WatchedSecret>(shared.client.clone(), ns),
+            wc.clone(),
+        )
+        .default_backoff()
+        .try_filter_map(|event| {
+            std::future::ready(Ok(cache_event(WatchedSecret::into_event(event))))
+        })
+        .reflect(writer)
+        .inspect_ok({
+            let sync = Arc::clone(&sync);
+            move |event| {
+                if matches!(event, watcher::Event::InitDone) {
+                    sync.mark(CacheKind::Secrets);
+                }
+            }
+        })
+        .try_filter_map(move |event| {
+            std::future::ready(Ok(match event {
+                // A fan-out copy deleted or changed: its SealedSecret puts it back.
+                watcher::Event::Delete(secret) | watcher::Event::Apply(secret)
+                    if crate::fan_out::source_of(&secret.metadata).is_some() =>
+                {
+                    crate::fan_out::source_of(&secret.metadata)
+                }
+                watcher::Event::Delete(secret) => target_secret::recreate_target(&secret.metadata),
+                watcher::Event::Apply(secret) if drift => {
+                    target_secret::drift_target(&secret.metadata)
+                }
+                _ => None,
+            }
+            .map(|(ns, name)| ObjectRef::<SealedSecretObject>::new(&name).within(&ns))))
+        })
+        .filter_map(|event| {
+            std::future::ready(match event {
+                Ok(target) => Some(target),
+                // The watcher retries with back-off (default_backoff); the error is logged
+                // by the watcher's consumer only, so say it here.
+                Err(e) => {
+                    tracing::debug!(error = %e, "Secret watch error");
+                    None
                 }
             })
-            .try_filter_map(move |event| {
-                std::future::ready(Ok(match event {
-                    // A fan-out copy deleted or changed: its SealedSecret puts it back.
-                    watcher::Event::Delete(secret) | watcher::Event::Apply(secret)
-                        if crate::fan_out::source_of(&secret.metadata).is_some() =>
-                    {
-                        crate::fan_out::source_of(&secret.metadata)
-                    }
-                    watcher::Event::Delete(secret) => {
-                        target_secret::recreate_target(&secret.metadata)
-                    }
-                    watcher::Event::Apply(secret) if drift => {
-                        target_secret::drift_target(&secret.metadata)
-                    }
-                    _ => None,
-                }
-                .map(|(ns, name)| ObjectRef::<SealedSecretObject>::new(&name).within(&ns))))
-            })
-            .filter_map(|event| {
-                std::future::ready(match event {
-                    Ok(target) => Some(target),
-                    // The watcher retries with back-off (default_backoff); the error is logged
-                    // by the watcher's consumer only, so say it here.
-                    Err(e) => {
-                        tracing::debug!(error = %e, "Secret watch error");
-                        None
-                    }
-                })
-            });
+        });
         (Some(reader), Some(stream))
     } else {
         (None, None)
