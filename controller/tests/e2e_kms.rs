@@ -170,6 +170,27 @@ async fn fake_sts() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     (port, bodies)
 }
 
+/// Seals `ns/name` (one item, `token`: `value`, strict scope) with `bin` for the certificate
+/// in `cert`, creates it through `apis` (of `ns`) and waits until its Secret holds the value.
+async fn seal_and_open(
+    bin: &Path,
+    cert: &Path,
+    (ss_api, secrets): (&Api<SealedSecretObject>, &Api<Secret>),
+    ns: &str,
+    name: &str,
+    value: &str,
+) {
+    let object = seal_with(
+        bin,
+        cert,
+        "strict",
+        &secret_yaml(ns, name, &[("token", value)]),
+    );
+    create_sealed(ss_api, object).await;
+    wait_secret_value(secrets, name, "token", value).await;
+    wait_synced(ss_api, name, "True").await;
+}
+
 fn data(secret: &Secret) -> BTreeMap<String, ByteString> {
     secret.data.clone().unwrap_or_default()
 }
@@ -266,15 +287,15 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     let cert_file = dir.join("cert.pem");
     std::fs::write(&cert_file, &pem).unwrap();
     let before = plaintexts.value("before");
-    let object = seal_with(
+    seal_and_open(
         &upstream_bin("kubeseal"),
         &cert_file,
-        "strict",
-        &secret_yaml(&ns, "before", &[("token", &before)]),
-    );
-    create_sealed(&ss_api, object).await;
-    wait_secret_value(&secrets, "before", "token", &before).await;
-    wait_synced(&ss_api, "before", "True").await;
+        (&ss_api, &secrets),
+        &ns,
+        "before",
+        &before,
+    )
+    .await;
     wait_key_dependents(&controller, &first_fp, 1.0).await;
     assert!(controller.terminate());
 
@@ -322,15 +343,15 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     assert!(all.iter().all(is_wrapped));
     std::fs::write(&cert_file, &pem).unwrap();
     let after = plaintexts.value("after");
-    let object = seal_with(
+    seal_and_open(
         &kubeseal_rs(),
         &cert_file,
-        "strict",
-        &secret_yaml(&ns, "after", &[("token", &after)]),
-    );
-    create_sealed(&ss_api, object).await;
-    wait_secret_value(&secrets, "after", "token", &after).await;
-    wait_synced(&ss_api, "after", "True").await;
+        (&ss_api, &secrets),
+        &ns,
+        "after",
+        &after,
+    )
+    .await;
     no_private_key_in_the_clear(&secrets).await;
 
     // kubeseal-rs keys list shows where each key lives; keys backup keeps them wrapped.
@@ -538,15 +559,15 @@ async fn kms_wrapped_keys_on_a_real_api_server() {
     );
     std::fs::write(&cert_file, &third_pem).unwrap();
     let copied_value = plaintexts.value("copied");
-    let object = seal_with(
+    seal_and_open(
         &kubeseal_rs(),
         &cert_file,
-        "strict",
-        &secret_yaml(&ns, "copied", &[("token", &copied_value)]),
-    );
-    create_sealed(&ss_api, object).await;
-    wait_secret_value(&secrets, "copied", "token", &copied_value).await;
-    wait_synced(&ss_api, "copied", "True").await;
+        (&ss_api, &secrets),
+        &ns,
+        "copied",
+        &copied_value,
+    )
+    .await;
     wait_key_dependents(&controller, &third_fp, 1.0).await;
 
     // 3c. keys prune and a wrapped key: kubeseal-rs cannot open a SealedSecret with it, so

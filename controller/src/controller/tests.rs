@@ -1255,33 +1255,46 @@ async fn a_secret_that_keeps_changing_is_put_back_less_and_less_often() {
     );
 }
 
-#[tokio::test]
-async fn a_record_from_before_drift_repair_verifies_and_is_rewritten_without_rsa() {
-    let h = harness();
-    let obj = unsealed_once(&h, &[]).await;
-    let secret = stored(&h).unwrap();
+/// The record in `obj`'s status.
+fn status_record(obj: &SealedSecretObject) -> String {
+    obj.status
+        .as_ref()
+        .and_then(|s| s.unsealed_digest.clone())
+        .expect("a record in the status")
+}
+
+/// The record of `obj` and its stored Secret in an older format (`make`: `record_value_v1` or
+/// `record_value_v2`), signed with the latest key.
+fn older_record(
+    h: &Harness,
+    obj: &SealedSecretObject,
+    make: fn(&digest::DigestKey, &str, &DigestInput<'_>, &Secret) -> Option<String>,
+) -> String {
+    let secret = stored(h).unwrap();
     let keys = h.keys.snapshot();
     let signing = keys.latest().unwrap();
     let used = vec![signing.fingerprint.to_string()];
     let ss = obj.to_core();
-    let v1 = digest::record_value_v1(
+    let input = DigestInput {
+        sealed: &ss,
+        accept_v1_data: true,
+        keys_used: &used,
+    };
+    make(
         signing.digest_key.as_ref().unwrap(),
         signing.fingerprint.as_str(),
-        &DigestInput {
-            sealed: &ss,
-            accept_v1_data: true,
-            keys_used: &used,
-        },
+        &input,
         &secret,
     )
-    .unwrap();
-    let v3 = obj
-        .status
-        .as_ref()
-        .unwrap()
-        .unsealed_digest
-        .clone()
-        .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_record_from_before_drift_repair_verifies_and_is_rewritten_without_rsa() {
+    let h = harness();
+    let obj = unsealed_once(&h, &[]).await;
+    let v1 = older_record(&h, &obj, digest::record_value_v1);
+    let v3 = status_record(&obj);
     assert!(v3.starts_with("v3;"), "{v3}");
     let mut old = obj.clone();
     old.status.as_mut().unwrap().unsealed_digest = Some(v1);
@@ -1343,29 +1356,8 @@ async fn a_cache_copy_to_open_is_read_whole_then_unsealed() {
 async fn a_cache_copy_with_a_v2_record_is_read_whole_and_rewritten_as_v3_without_rsa() {
     let h = harness();
     let obj = unsealed_once(&h, &[]).await;
-    let v3 = obj
-        .status
-        .as_ref()
-        .unwrap()
-        .unsealed_digest
-        .clone()
-        .unwrap();
-    let secret = stored(&h).unwrap();
-    let keys = h.keys.snapshot();
-    let signing = keys.latest().unwrap();
-    let used = vec![signing.fingerprint.to_string()];
-    let ss = obj.to_core();
-    let v2 = digest::record_value_v2(
-        signing.digest_key.as_ref().unwrap(),
-        signing.fingerprint.as_str(),
-        &DigestInput {
-            sealed: &ss,
-            accept_v1_data: true,
-            keys_used: &used,
-        },
-        &secret,
-    )
-    .unwrap();
+    let v3 = status_record(&obj);
+    let v2 = older_record(&h, &obj, digest::record_value_v2);
     assert!(v2.starts_with("v2;"), "{v2}");
     let mut old = obj.clone();
     old.status.as_mut().unwrap().unsealed_digest = Some(v2);
