@@ -148,16 +148,16 @@ pub struct Applied {
 ///
 /// The watch cache holds no ciphertexts (their digests only, [`digest::hash_ciphertexts`]):
 /// a pass that has to open the SealedSecret, or to verify a record older than `v3`, reads the
-/// whole object ([`whole_object`]) and is made again with it.
+/// whole object ([`whole_object`]) and is made again with it and the Secret it already read.
 async fn apply<C: Cluster>(
     obj: &SealedSecretObject,
     ctx: &Context<C>,
     keys: &Arc<KeySet>,
     for_copies: &mut Option<fan_out::Unsealed>,
 ) -> Result<Applied, ReconcileError> {
-    match apply_with(obj, ctx, keys, for_copies).await? {
+    match apply_with(obj, ctx, keys, for_copies, None).await? {
         Step::Done(applied) => Ok(applied),
-        Step::NeedsCiphertexts => {
+        Step::NeedsCiphertexts(existing) => {
             let Some(whole) = whole_object(obj, ctx).await? else {
                 tracing::debug!("the SealedSecret went while it was reconciled");
                 return Ok(Applied {
@@ -165,9 +165,9 @@ async fn apply<C: Cluster>(
                     record: Record::Keep,
                 });
             };
-            match apply_with(&whole, ctx, keys, for_copies).await? {
+            match apply_with(&whole, ctx, keys, for_copies, Some(existing.map(|s| *s))).await? {
                 Step::Done(applied) => Ok(applied),
-                Step::NeedsCiphertexts => Err(ReconcileError::Internal {
+                Step::NeedsCiphertexts(_) => Err(ReconcileError::Internal {
                     source: crate::unseal::UnsealTaskError::Task(
                         "the SealedSecret read from the API server has no ciphertexts".to_owned(),
                     ),
@@ -180,8 +180,9 @@ async fn apply<C: Cluster>(
 /// What one [`apply_with`] came to.
 enum Step {
     Done(Applied),
-    /// The object is a watch cache copy and the pass must open it: read it whole, again.
-    NeedsCiphertexts,
+    /// The object is a watch cache copy and the pass must open it: read it whole, and make
+    /// the pass again with the Secret this one read.
+    NeedsCiphertexts(Option<Box<Secret>>),
 }
 
 /// `obj` as stored, with its ciphertexts (a GET), for a pass that opens it; `None` when it
@@ -199,11 +200,14 @@ pub(super) async fn whole_object<C: Cluster>(
     }
 }
 
+/// One pass of [`apply`]. `read`: the Secret as the pass before this one read it (`None`: read
+/// it here, after the check against the watch cache).
 async fn apply_with<C: Cluster>(
     obj: &SealedSecretObject,
     ctx: &Context<C>,
     keys: &Arc<KeySet>,
     for_copies: &mut Option<fan_out::Unsealed>,
+    read: Option<Option<Secret>>,
 ) -> Result<Step, ReconcileError> {
     let (namespace, name) = names(obj);
     let ss = obj.to_core();
@@ -213,6 +217,7 @@ async fn apply_with<C: Cluster>(
     dependents.observe_keys(keys.unseal_order().iter().map(|e| e.fingerprint.as_str()));
 
     if ctx.config.skip_unchanged
+        && read.is_none()
         && let Some(cached) = ctx.cluster.cached_secret(&namespace, &name)
         && let (digest::Check::Current, Some(found)) = best_check(
             keys,
@@ -227,9 +232,12 @@ async fn apply_with<C: Cluster>(
 
     // Upstream unseals before reading the Secret, so an undecryptable SealedSecret reports
     // ErrUnsealFailed even when its Secret is not ours; the digest check above needs no read.
-    let existing = match ctx.cluster.get_secret(&namespace, &name).await {
-        Ok(existing) => existing,
-        Err(e) => return Err(update_failed(obj, ctx, &namespace, &name, e).await),
+    let existing = match read {
+        Some(existing) => existing,
+        None => match ctx.cluster.get_secret(&namespace, &name).await {
+            Ok(existing) => existing,
+            Err(e) => return Err(update_failed(obj, ctx, &namespace, &name, e).await),
+        },
     };
     let records = records_of(&ctx.drift, &object, &ss, existing.as_ref());
     let (check, found) = match &existing {
@@ -257,7 +265,7 @@ async fn apply_with<C: Cluster>(
     }
     let repair = check == digest::Check::Drifted;
     if ss.spec.ciphertexts_hashed {
-        return Ok(Step::NeedsCiphertexts);
+        return Ok(Step::NeedsCiphertexts(existing.map(Box::new)));
     }
 
     // The keys that opened it last time (the record) are tried first: about one RSA operation

@@ -1343,6 +1343,8 @@ async fn a_cache_copy_to_open_is_read_whole_then_unsealed() {
         .unwrap();
     assert_eq!(data(&stored(&h).unwrap())["foo"], "bar");
     assert_eq!(h.ctx.metrics.rsa_decrypt_operations.get(), 1);
+    // The Secret was read once, not again by the pass made with the whole object.
+    assert_eq!(h.ctx.cluster.gets.load(Ordering::SeqCst), 1);
     // Its v3 record verifies from the cache copy alone next time.
     let next = cache_copy(&with_last_status(&h, obj));
     h.ctx.drift.forget("ns/s");
