@@ -4,6 +4,7 @@
 //! ([`KeyDependents`]). What a scrape answers (content type, gzip, the scrape counters) is
 //! [`exposition`]; the `process_*` families are [`process`].
 
+pub mod condition_info;
 pub mod exposition;
 #[cfg(target_os = "linux")]
 pub mod process;
@@ -14,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 const NAMESPACE: &str = "sealed_secrets_controller";
@@ -53,14 +54,11 @@ pub struct Metrics {
     pub build_info: Gauge,
     pub unseal_requests: IntCounter,
     unseal_errors: IntCounterVec,
-    condition_info: GaugeVec,
+    condition_info: condition_info::ConditionInfo,
     /// `--metrics-omit-secret-labels`: `condition_info` is never set, so no SealedSecret's
     /// namespace and name reach the exposition through it (upstream v0.39's flag, which leaves
     /// every other metric as it is: `unseal_errors_total` keeps its `namespace` label).
     omit_secret_labels: bool,
-    /// The `instance` label each SealedSecret's `condition_info` series carries now, so that
-    /// a relabelled object's old series is removed rather than left behind.
-    condition_instances: Arc<Mutex<HashMap<(String, String), String>>>,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     /// RSA private-key operations (each key tried on each item counts once).
@@ -187,14 +185,7 @@ impl Metrics {
             .namespace(NAMESPACE),
             &["reason", "namespace"],
         )?;
-        let condition_info = GaugeVec::new(
-            Opts::new(
-                "condition_info",
-                "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), 1 (true)",
-            )
-            .namespace(NAMESPACE),
-            &["namespace", "name", "condition", "ss_app_kubernetes_io_instance"],
-        )?;
+        let condition_info = condition_info::ConditionInfo::new()?;
         let http_requests = IntCounterVec::new(
             Opts::new(
                 "http_requests_total",
@@ -282,7 +273,6 @@ impl Metrics {
             unseal_errors,
             condition_info,
             omit_secret_labels: false,
-            condition_instances: Arc::default(),
             http_requests,
             http_duration,
             rsa_decrypt_operations,
@@ -331,43 +321,21 @@ impl Metrics {
             return;
         }
         let value = match status {
-            "True" => 1.0,
-            "False" => -1.0,
-            _ => 0.0,
+            "True" => 1,
+            "False" => -1,
+            _ => 0,
         };
-        let previous = self
-            .instances()
-            .insert((namespace.to_owned(), name.to_owned()), instance.to_owned());
-        if let Some(previous) = previous.filter(|p| p != instance) {
-            let _ = self
-                .condition_info
-                .remove_label_values(&[namespace, name, "Synced", &previous]);
-        }
-        self.condition_info
-            .with_label_values(&[namespace, name, "Synced", instance])
-            .set(value);
+        // One series per object: a relabelled object's old series is replaced, not left.
+        self.condition_info.set(namespace, name, instance, value);
     }
 
-    /// Removes the `condition_info` series of a deleted SealedSecret.
-    pub fn forget_condition(&self, namespace: &str, name: &str, instance: &str) {
+    /// Removes the `condition_info` series of a deleted SealedSecret (whatever its instance
+    /// label; absent is fine: a SealedSecret may be deleted before its first status).
+    pub fn forget_condition(&self, namespace: &str, name: &str, _instance: &str) {
         if self.omit_secret_labels {
             return;
         }
-        let recorded = self
-            .instances()
-            .remove(&(namespace.to_owned(), name.to_owned()));
-        // Absent series are fine: a SealedSecret may be deleted before its first status.
-        for instance in recorded.iter().map(String::as_str).chain([instance]) {
-            let _ = self
-                .condition_info
-                .remove_label_values(&[namespace, name, "Synced", instance]);
-        }
-    }
-
-    fn instances(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), String>> {
-        self.condition_instances
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.condition_info.remove(namespace, name);
     }
 
     /// Records one HTTP request on an instrumented path.
@@ -404,22 +372,7 @@ impl Metrics {
     /// Current `condition_info` value of a SealedSecret, if the series exists.
     #[must_use]
     pub fn condition_value(&self, namespace: &str, name: &str) -> Option<f64> {
-        let label = |m: &prometheus::proto::Metric, key: &str| {
-            m.get_label()
-                .iter()
-                .find(|l| l.name() == key)
-                .map(|l| l.value().to_owned())
-        };
-        self.registry
-            .gather()
-            .iter()
-            .filter(|f| f.name() == "sealed_secrets_controller_condition_info")
-            .flat_map(|f| f.get_metric().iter())
-            .find(|m| {
-                label(m, "namespace").as_deref() == Some(namespace)
-                    && label(m, "name").as_deref() == Some(name)
-            })
-            .map(|m| m.get_gauge().get_value())
+        self.condition_info.get(namespace, name).map(f64::from)
     }
 }
 
@@ -489,7 +442,7 @@ mod tests {
             "{text}"
         );
         m.forget_condition("team-a", "db-password", "app");
-        assert!(m.instances().is_empty());
+        assert!(m.condition_info.is_empty());
     }
 
     #[test]
