@@ -97,12 +97,45 @@ pub const KEY_DEPENDENTS_METRIC: &str = "sealed_secrets_rs_key_dependents";
 #[derive(Clone)]
 pub struct KeyDependents {
     gauge: IntGaugeVec,
-    /// `namespace/name` → fingerprints of the keys that opened it.
-    by_object: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    by_object: Arc<Mutex<Dependents>>,
+}
+
+/// A list of key fingerprints, shared by every object opened with the same keys.
+type KeyList = Arc<[Box<str>]>;
+
+/// `namespace/name` → the keys that opened it. The lists are interned: nearly every object
+/// was opened with the same one or two keys, so each entry costs a name and a pointer.
+#[derive(Default)]
+struct Dependents {
+    by_object: HashMap<Box<str>, KeyList>,
+    /// The distinct lists in use (a handful: they name registered keys only); a list no object
+    /// holds any more is dropped.
+    lists: Vec<KeyList>,
+}
+
+impl Dependents {
+    fn intern(&mut self, keys: &[String]) -> KeyList {
+        let same = |list: &KeyList| {
+            list.iter()
+                .map(|k| &**k)
+                .eq(keys.iter().map(String::as_str))
+        };
+        if let Some(list) = self.lists.iter().find(|l| same(l)) {
+            return Arc::clone(list);
+        }
+        let list: KeyList = keys.iter().map(|k| k.as_str().into()).collect();
+        self.lists.push(Arc::clone(&list));
+        list
+    }
+
+    /// Drops the lists only `lists` itself still holds.
+    fn prune(&mut self) {
+        self.lists.retain(|l| Arc::strong_count(l) > 1);
+    }
 }
 
 impl KeyDependents {
-    fn objects(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<String>>> {
+    fn objects(&self) -> std::sync::MutexGuard<'_, Dependents> {
         self.by_object
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -111,25 +144,34 @@ impl KeyDependents {
     /// `object` (`namespace/name`) was just opened with `keys`.
     pub fn record(&self, object: &str, keys: &[String]) {
         let mut objects = self.objects();
-        let old = objects.insert(object.to_owned(), keys.to_vec());
-        if old.as_deref() == Some(keys) {
+        if let Some(old) = objects.by_object.get(object)
+            && old.iter().map(|k| &**k).eq(keys.iter().map(String::as_str))
+        {
             return;
         }
-        for fp in old.iter().flatten() {
-            self.gauge.with_label_values(&[fp.as_str()]).dec();
+        let list = objects.intern(keys);
+        let old = objects.by_object.insert(object.into(), list);
+        for fp in old.iter().flat_map(|l| l.iter()) {
+            self.gauge.with_label_values(&[&**fp]).dec();
         }
         for fp in keys {
             self.gauge.with_label_values(&[fp.as_str()]).inc();
+        }
+        if old.is_some() {
+            drop(old);
+            objects.prune();
         }
     }
 
     /// `object` no longer depends on any key (deleted, or no key opens it any more).
     pub fn forget(&self, object: &str) {
         let mut objects = self.objects();
-        if let Some(old) = objects.remove(object) {
-            for fp in &old {
-                self.gauge.with_label_values(&[fp.as_str()]).dec();
+        if let Some(old) = objects.by_object.remove(object) {
+            for fp in old.iter() {
+                self.gauge.with_label_values(&[&**fp]).dec();
             }
+            drop(old);
+            objects.prune();
         }
     }
 
@@ -232,7 +274,7 @@ impl Metrics {
                 ),
                 &["fingerprint"],
             )?,
-            by_object: Arc::new(Mutex::new(HashMap::new())),
+            by_object: Arc::default(),
         };
         registry.register(Box::new(key_dependents.gauge.clone()))?;
         let sealed_ages = sealed_age::SealedAges::register(&registry)?;
@@ -464,6 +506,17 @@ mod tests {
         d.forget("ns/x");
         d.forget("ns/never");
         assert_eq!(d.get("SHA256:a"), 0);
+        // The lists are shared, and dropped once nothing holds them: only y's is left.
+        d.record("ns/z", &["SHA256:c".to_owned()]);
+        {
+            let objects = d.objects();
+            assert_eq!(objects.lists.len(), 1);
+            assert!(Arc::ptr_eq(
+                &objects.by_object["ns/y"],
+                &objects.by_object["ns/z"]
+            ));
+        }
+        d.forget("ns/z");
         let text = String::from_utf8(m.encode().1).unwrap();
         assert!(
             text.contains("sealed_secrets_rs_key_dependents{fingerprint=\"SHA256:c\"} 1"),
