@@ -390,6 +390,7 @@ async fn start_leading(
             namespace,
             label_selector: settings.label_selector.clone(),
             watch_secrets: !settings.skip_recreate,
+            watch_list: settings.watch_list,
             concurrency: CONCURRENCY,
         };
         shared.readiness.add();

@@ -97,6 +97,8 @@ pub struct Settings {
     pub write_timeout: Duration,
     pub kubeconfig: Option<PathBuf>,
     pub skip_unchanged: bool,
+    /// `--watch-list`: streaming lists to start the watches.
+    pub watch_list: bool,
     /// `--fan-out`: copies of cluster-wide SealedSecrets in consenting namespaces.
     pub fan_out: bool,
     pub leader_elect: bool,
@@ -293,6 +295,7 @@ fn resolve(cli: Cli, matches: &ArgMatches) -> Result<Settings, CliError> {
         write_timeout: cli.write_timeout,
         kubeconfig: cli.kubeconfig,
         skip_unchanged: cli.skip_unchanged,
+        watch_list: cli.watch_list,
         fan_out: cli.fan_out,
         leader_elect: cli.leader_elect,
         leader_elect_lease: cli.leader_elect_lease,

@@ -553,8 +553,9 @@ async fn ownership(ctx: &Ctx, cert: &str) {
         .expect("delete SealedSecret");
 }
 
-/// Restarts with `--log-format json` and a `--key-cutoff-time` a minute ahead: a new key at
-/// start-up, and the unchanged SealedSecrets are proven current by their digests (no RSA).
+/// Restarts with `--log-format json`, `--watch-list` and a `--key-cutoff-time` a minute ahead:
+/// a new key at start-up, and the unchanged SealedSecrets, listed by streaming lists, are
+/// proven current by their digests (no RSA). Every scenario after it runs on streaming lists.
 async fn restart_with_cutoff(
     ctx: &Ctx,
     cluster: &Cluster,
@@ -570,7 +571,13 @@ async fn restart_with_cutoff(
         cluster,
         &ctx.ns,
         json_log,
-        &["--log-format", "json", "--key-cutoff-time", &cutoff],
+        &[
+            "--log-format",
+            "json",
+            "--watch-list",
+            "--key-cutoff-time",
+            &cutoff,
+        ],
     );
     let cert = wait_cert(&controller).await;
     assert_ne!(cert, first_cert, "--key-cutoff-time generated no key");

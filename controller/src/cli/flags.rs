@@ -197,6 +197,14 @@ pub struct Cli {
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub skip_unchanged: bool,
 
+    /// Start each watch with a streaming list (sendInitialEvents=true: the API server sends
+    /// the current objects from its watch cache as watch events) instead of paged list calls
+    /// (addition; needs the WatchList feature of the API server, on by default from Kubernetes
+    /// 1.34; docs/performance.md).
+    #[arg(long, env = "SEALED_SECRETS_WATCH_LIST", default_value = "false",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
+    pub watch_list: bool,
+
     /// Unseal a cluster-wide SealedSecret annotated sealed-secrets-rs/fan-out-namespaces or
     /// sealed-secrets-rs/fan-out-selector into the namespaces that consent (their Namespace
     /// annotated sealed-secrets-rs/fan-out-from) as well (addition; needs RBAC to list and watch

@@ -119,6 +119,8 @@ pub struct WatchOptions {
     pub label_selector: Option<String>,
     /// Watch Secrets (cache, recreation on delete, drift repair); false with `--skip-recreate`.
     pub watch_secrets: bool,
+    /// `--watch-list`: start the watches with streaming lists, not paged lists.
+    pub watch_list: bool,
     pub concurrency: u16,
 }
 
@@ -231,6 +233,9 @@ pub async fn run(
     if let Some(selector) = &options.label_selector {
         wc = wc.labels(selector);
     }
+    if options.watch_list {
+        wc = wc.streaming_lists();
+    }
 
     // Which SealedSecret a Secret event concerns: a deleted Secret is recreated (upstream); a
     // changed one (a watch event, not the listing at start or after a relist, which reconciles
@@ -295,34 +300,36 @@ pub async fn run(
     let namespaces = fan_out.then(|| {
         let (ns_reader, ns_writer) = reflector::store::<Namespace>();
         let ns_synced = Arc::new(AtomicBool::new(false));
-        let ns_events = watcher(
-            Api::<Namespace>::all(shared.client.clone()),
-            watcher::Config::default(),
-        )
-        .default_backoff()
-        .modify(|ns: &mut Namespace| {
-            ns.metadata.managed_fields = None;
-            ns.spec = None;
-            ns.status = None;
-        })
-        .reflect(ns_writer)
-        .filter_map({
-            let synced = Arc::clone(&ns_synced);
-            move |event| {
-                std::future::ready(match event {
-                    Ok(watcher::Event::InitDone) => {
-                        synced.store(true, Ordering::SeqCst);
-                        Some(())
-                    }
-                    Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => Some(()),
-                    Ok(_) => None,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "Namespace watch error (fan-out)");
-                        None
-                    }
-                })
-            }
-        });
+        let ns_config = if options.watch_list {
+            watcher::Config::default().streaming_lists()
+        } else {
+            watcher::Config::default()
+        };
+        let ns_events = watcher(Api::<Namespace>::all(shared.client.clone()), ns_config)
+            .default_backoff()
+            .modify(|ns: &mut Namespace| {
+                ns.metadata.managed_fields = None;
+                ns.spec = None;
+                ns.status = None;
+            })
+            .reflect(ns_writer)
+            .filter_map({
+                let synced = Arc::clone(&ns_synced);
+                move |event| {
+                    std::future::ready(match event {
+                        Ok(watcher::Event::InitDone) => {
+                            synced.store(true, Ordering::SeqCst);
+                            Some(())
+                        }
+                        Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => Some(()),
+                        Ok(_) => None,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "Namespace watch error (fan-out)");
+                            None
+                        }
+                    })
+                }
+            });
         (
             NamespaceCache {
                 store: ns_reader,
