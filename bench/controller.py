@@ -206,6 +206,7 @@ class Controller:
         self.log_path = os.path.join(logdir, f"{kind}.log")
         self.proc = None
         self.extra_args, self.extra_env = list(extra_args), dict(extra_env or {})
+        self.base_args = list(extra_args)
 
     def start(self):
         self.port, self.metrics_port = free_port(), free_port()
@@ -460,10 +461,14 @@ class Bench:
         self.api = Api(args.cluster_dir)
         self.kubeconfig = os.path.join(args.cluster_dir, "kubeconfig")
         self.results = {}  # (scenario, metric, kind) -> [values]
+        self.tags = {}  # --ours-variants: "ours [ARGS]" kinds, in order
         self.notes = {}
 
-    def record(self, scenario, metric, kind, value):
+    def record(self, scenario, metric, kind, value, tag=None):
         self.results.setdefault((scenario, metric, kind), []).append(value)
+        if tag:
+            self.results.setdefault((scenario, metric, tag), []).append(value)
+            self.tags.setdefault(tag, None)
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -686,16 +691,24 @@ class Bench:
         for r in range(a.restart_rounds or a.rounds):
             for kind in self.order(r):
                 side, ctl = self.sides[kind], self.sides[kind]["ctl"]
+                tag = None
+                if kind == "ours" and a.ours_variants:
+                    # --ours-variants: this round's extra controller arguments.
+                    variants = a.ours_variants.split(";")
+                    variant = variants[r % len(variants)].strip()
+                    tag = f"ours [{variant or 'default'}]"
+                    ctl.extra_args = ctl.base_args + variant.split()
+                    log(f"restart round {r + 1} ours: extra arguments '{variant}'")
                 # scenario 4: restart
                 ctl.start()
                 t_ready = ctl.wait_ready(300)
                 t_idle = ctl.wait_idle(a.timeout * 10)
                 rsa, how = ctl.rsa_ops()
                 cpu_start = ctl.cpu() - ctl.cpu_exec
-                self.record("restart", "ready (s)", kind, t_ready - ctl.t_exec)
-                self.record("restart", "idle: work done (s)", kind, max(t_idle, t_ready) - ctl.t_exec)
-                self.record("restart", "CPU to idle (s)", kind, cpu_start)
-                self.record("restart", "RSA decryptions", kind, rsa)
+                self.record("restart", "ready (s)", kind, t_ready - ctl.t_exec, tag)
+                self.record("restart", "idle: work done (s)", kind, max(t_idle, t_ready) - ctl.t_exec, tag)
+                self.record("restart", "CPU to idle (s)", kind, cpu_start, tag)
+                self.record("restart", "RSA decryptions", kind, rsa, tag)
                 self.notes[("rsa", kind)] = how
                 log(f"restart round {r + 1} {kind}: ready {t_ready - ctl.t_exec:.2f} s, idle "
                     f"{max(t_idle, t_ready) - ctl.t_exec:.2f} s, CPU {cpu_start:.2f} s, "
@@ -706,8 +719,8 @@ class Bench:
                 time.sleep(a.idle_window)
                 idle_cpu = (ctl.cpu() - c0) / (time.monotonic() - t0)
                 rss_idle, _ = ctl.mem_kib()
-                self.record("steady", "RSS idle (MiB)", kind, rss_idle / 1024)
-                self.record("steady", "CPU idle (% of a core)", kind, 100 * idle_cpu)
+                self.record("steady", "RSS idle (MiB)", kind, rss_idle / 1024, tag)
+                self.record("steady", "CPU idle (% of a core)", kind, 100 * idle_cpu, tag)
                 # ... and under RATE updates/s
                 hold = os.environ.get("SSRS_BENCH_HOLD")
                 if hold and kind == "ours":
@@ -721,12 +734,12 @@ class Bench:
                 lat, lost, cpu_load, rss_load, hwm = self.load(side, ctl, w, r, per_round)
                 w.stop()
                 ctl.stop()
-                self.record("steady", f"RSS under {a.rate:g}/s (MiB)", kind, rss_load / 1024)
-                self.record("steady", "peak RSS (MiB)", kind, hwm / 1024)
-                self.record("steady", f"CPU under {a.rate:g}/s (% of a core)", kind, 100 * cpu_load)
-                self.record("steady", "latency p50 (ms)", kind, 1000 * pct(lat, 50))
-                self.record("steady", "latency p99 (ms)", kind, 1000 * pct(lat, 99))
-                self.record("steady", "updates lost", kind, lost)
+                self.record("steady", f"RSS under {a.rate:g}/s (MiB)", kind, rss_load / 1024, tag)
+                self.record("steady", "peak RSS (MiB)", kind, hwm / 1024, tag)
+                self.record("steady", f"CPU under {a.rate:g}/s (% of a core)", kind, 100 * cpu_load, tag)
+                self.record("steady", "latency p50 (ms)", kind, 1000 * pct(lat, 50), tag)
+                self.record("steady", "latency p99 (ms)", kind, 1000 * pct(lat, 99), tag)
+                self.record("steady", "updates lost", kind, lost, tag)
                 log(f"steady round {r + 1} {kind}: RSS idle {rss_idle / 1024:.1f} MiB, load "
                     f"{rss_load / 1024:.1f} MiB (peak {hwm / 1024:.1f}), CPU idle "
                     f"{100 * idle_cpu:.1f}%, load {100 * cpu_load:.1f}%, p50 "
@@ -806,6 +819,16 @@ class Bench:
             lines.append(f"| {sc} | {metric} | {fmt(o)} | {fmt(u)} | {ratio} |")
         print("\n".join(lines))
         print()
+        if self.tags:
+            tags = list(self.tags)
+            print("| scenario | metric | " + " | ".join(tags) + " |")
+            print("|---|---|" + "---:|" * len(tags))
+            for sc, metric in seen:
+                if sc not in ("restart", "steady"):
+                    continue
+                vals = [median(self.results.get((sc, metric, t), [])) for t in tags]
+                print(f"| {sc} | {metric} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
+            print()
         if unseal_ms:
             floor = a.n_cold * ITEMS * unseal_ms / 1000 / cores
             print(f"RSA floor for {a.n_cold} objects: {a.n_cold} x {ITEMS} decryptions x "
@@ -832,6 +855,9 @@ def main():
     p.add_argument("--upstream-bin", required=True)
     p.add_argument("--kubeseal-rs", required=True)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--ours-variants", default="",
+                   help="';'-separated extra controller arguments for ours, one per restart "
+                        "round (round R uses variant R mod count); reported per variant too")
     p.add_argument("--restart-rounds", type=int, default=0,
                    help="rounds of restart + steady (default: --rounds)")
     p.add_argument("--n-cold", type=int, default=1000)
