@@ -16,6 +16,7 @@ mod fan_out;
 mod records;
 mod report;
 mod retry;
+mod secret_cache;
 mod watch;
 
 use std::collections::HashMap;

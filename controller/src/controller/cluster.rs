@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
+
+use super::secret_cache::SecretCache;
 
 use crate::events::{EventType, Recorder};
 use crate::fan_out::NamespaceInfo;
@@ -17,8 +19,9 @@ use crate::resource::SealedSecretObject;
 
 /// The cluster operations a reconcile needs.
 pub trait Cluster: Send + Sync + 'static {
-    /// The Secret from the watch cache, if there is one.
-    fn cached_secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>>;
+    /// The Secret from the watch cache, if there is one (what the digest check reads of it:
+    /// [`SecretCache::get`]).
+    fn cached_secret(&self, namespace: &str, name: &str) -> Option<Secret>;
     /// GET a Secret from the API; `None` when it does not exist.
     fn get_secret(
         &self,
@@ -80,7 +83,7 @@ pub trait Cluster: Send + Sync + 'static {
 /// [`Cluster`] over the real API, with the Secret watch cache when there is one.
 pub struct KubeCluster {
     client: Client,
-    secrets: Option<Store<Secret>>,
+    secrets: Option<SecretCache>,
     recorder: Arc<Recorder>,
     namespaces: Option<NamespaceCache>,
 }
@@ -94,7 +97,7 @@ pub struct NamespaceCache {
 
 impl KubeCluster {
     #[must_use]
-    pub fn new(client: Client, secrets: Option<Store<Secret>>, recorder: Arc<Recorder>) -> Self {
+    pub fn new(client: Client, secrets: Option<SecretCache>, recorder: Arc<Recorder>) -> Self {
         Self {
             client,
             secrets,
@@ -120,10 +123,8 @@ impl KubeCluster {
 }
 
 impl Cluster for KubeCluster {
-    fn cached_secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
-        self.secrets
-            .as_ref()?
-            .get(&ObjectRef::new(name).within(namespace))
+    fn cached_secret(&self, namespace: &str, name: &str) -> Option<Secret> {
+        self.secrets.as_ref()?.get(namespace, name)
     }
 
     async fn get_secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, kube::Error> {

@@ -50,11 +50,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Cluster for Fake {
-    fn cached_secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+    fn cached_secret(&self, namespace: &str, name: &str) -> Option<Secret> {
         lock(&self.cache)
             .get(&(namespace.to_owned(), name.to_owned()))
             .cloned()
-            .map(Arc::new)
     }
     async fn get_secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, kube::Error> {
         self.gets.fetch_add(1, Ordering::SeqCst);

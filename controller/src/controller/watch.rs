@@ -15,6 +15,7 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt as _, watcher};
 
 use super::cluster::NamespaceCache;
+use super::secret_cache::SecretCache;
 use super::{Context, KubeCluster, ReconcileConfig, error_policy, handle_deleted, reconcile};
 use crate::digest;
 use crate::events::Recorder;
@@ -176,8 +177,8 @@ fn may_be_ours(secret: &Secret) -> bool {
 }
 
 /// What the Secret watch cache keeps: only the Secrets a SealedSecret may have written
-/// ([`may_be_ours`]), without `managedFields`. The only use of the cache is the digest check
-/// of their content; any other Secret (one of the same name as a SealedSecret that is not
+/// ([`may_be_ours`]), and of those only what [`SecretCache`] keeps. The only use of the cache
+/// is the digest check of their content; any other Secret (one of the same name as a SealedSecret that is not
 /// ours) is read from the API server when it matters. Unrelated Secrets in a watched namespace
 /// (Helm releases, tokens, TLS) then cost nothing once listed: an event about one is passed to
 /// the cache as a deletion (it may have been ours before), and the listing skips them.
@@ -244,7 +245,7 @@ pub async fn run(
     // this process remembers (DriftState), no RSA work.
     let drift = shared.config.skip_unchanged;
     let (secret_store, secret_stream) = if options.watch_secrets {
-        let (reader, writer) = reflector::store::<Secret>();
+        let cache = SecretCache::default();
         let stream = watcher(
             scoped::<WatchedSecret>(shared.client.clone(), ns),
             wc.clone(),
@@ -253,10 +254,11 @@ pub async fn run(
         .try_filter_map(|event| {
             std::future::ready(Ok(cache_event(WatchedSecret::into_event(event))))
         })
-        .reflect(writer)
         .inspect_ok({
             let sync = Arc::clone(&sync);
+            let cache = cache.clone();
             move |event| {
+                cache.apply(event);
                 if matches!(event, watcher::Event::InitDone) {
                     sync.mark(CacheKind::Secrets);
                 }
@@ -289,7 +291,7 @@ pub async fn run(
                 }
             })
         });
-        (Some(reader), Some(stream))
+        (Some(cache), Some(stream))
     } else {
         (None, None)
     };
