@@ -17,6 +17,7 @@ mod records;
 mod report;
 mod retry;
 mod secret_cache;
+mod trigger;
 mod watch;
 
 use std::collections::HashMap;

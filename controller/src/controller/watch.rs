@@ -16,6 +16,7 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 
 use super::cluster::NamespaceCache;
 use super::secret_cache::SecretCache;
+use super::trigger::TriggerFilter;
 use super::{Context, KubeCluster, ReconcileConfig, error_policy, handle_deleted, reconcile};
 use crate::digest;
 use crate::events::Recorder;
@@ -145,18 +146,6 @@ pub struct Shared {
     pub recorder: Arc<Recorder>,
     pub config: ReconcileConfig,
     pub readiness: Arc<Readiness>,
-}
-
-/// Hash of what should trigger a reconcile: generation (spec), labels and annotations (scope
-/// annotations change the unsealed result; the instance label is a metric label). Status-only
-/// updates are ignored, as upstream; metadata changes are not (SPEC §7.11).
-fn reconcile_trigger_hash(obj: &SealedSecretObject) -> Option<u64> {
-    use std::hash::{Hash as _, Hasher as _};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    obj.metadata.generation.hash(&mut h);
-    obj.metadata.labels.hash(&mut h);
-    obj.metadata.annotations.hash(&mut h);
-    Some(h.finish())
 }
 
 /// Whether a SealedSecret may have written `secret` (owned by a SealedSecret, a fan-out copy,
@@ -392,7 +381,10 @@ pub async fn run(
             _ => {}
         })
         .applied_objects()
-        .predicate_filter(reconcile_trigger_hash, Default::default());
+        .try_filter({
+            let mut triggers = TriggerFilter::default();
+            move |obj| std::future::ready(triggers.changed(obj))
+        });
 
     // A key registered at runtime may open SealedSecrets that failed: look at all of them again
     // (unchanged ones cost a digest check only).
@@ -401,7 +393,7 @@ pub async fn run(
         Some(((), rx))
     });
     // A relist (after 410 Gone, e.g. an API server restart) replays unchanged objects, which
-    // the predicate filter drops, and reports no deletion that happened while the watch was
+    // the trigger filter drops, and reports no deletion that happened while the watch was
     // down: an object whose write or status update failed during the outage, or whose Secret
     // was deleted meanwhile, would wait for its next change. So every relist looks at all of
     // them again, as an informer's resync would (current ones cost a digest check).
