@@ -672,6 +672,7 @@ class Bench:
             ctl.wait_idle(60)
             w = self.watch(side["ns"])
             cpu0 = ctl.cpu()
+            rsa0 = ctl.rsa_ops()[0]
             t0 = time.monotonic()
             self.create(side["ns"], side["big"])
             t_created = time.monotonic()
@@ -679,11 +680,13 @@ class Bench:
             w.stop()
             ctl.wait_idle(600)
             cpu = ctl.cpu() - cpu0
+            rsa = ctl.rsa_ops()[0] - rsa0
             ctl.stop()
             self.record("populate", "all Secrets (s)", kind, t_done - t0)
             self.record("populate", "CPU (s)", kind, cpu)
+            self.record("populate", "RSA decryptions", kind, rsa)
             log(f"populated {a.n_big} for {kind}: creates {t_created - t0:.1f} s, all Secrets "
-                f"{t_done - t0:.1f} s, controller CPU {cpu:.1f} s")
+                f"{t_done - t0:.1f} s, controller CPU {cpu:.1f} s, RSA {rsa}")
 
     def restart_and_steady(self):
         a = self.args
