@@ -33,8 +33,12 @@ struct CachedSecret {
     data: Option<Values>,
 }
 
-fn pairs(map: Option<BTreeMap<String, String>>) -> Option<Pairs> {
-    map.map(|m| m.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+fn pairs(map: Option<&BTreeMap<String, String>>) -> Option<Pairs> {
+    map.map(|m| {
+        m.iter()
+            .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+            .collect()
+    })
 }
 
 fn map(pairs: Option<&Pairs>) -> Option<BTreeMap<String, String>> {
@@ -46,17 +50,18 @@ fn map(pairs: Option<&Pairs>) -> Option<BTreeMap<String, String>> {
 }
 
 impl CachedSecret {
-    fn of(secret: Secret) -> Self {
-        let meta = secret.metadata;
+    /// Copies what is kept of `secret` (not the rest of it: the watch event goes on).
+    fn of(secret: &Secret) -> Self {
+        let meta = &secret.metadata;
         Self {
-            type_: secret.type_.map(Into::into),
+            type_: secret.type_.as_deref().map(Into::into),
             immutable: secret.immutable,
-            labels: pairs(meta.labels),
-            annotations: pairs(meta.annotations),
-            owner_references: meta.owner_references.map(Into::into),
-            data: secret.data.map(|d| {
-                d.into_iter()
-                    .map(|(k, v)| (k.into(), Zeroizing::new(v.0.into_boxed_slice())))
+            labels: pairs(meta.labels.as_ref()),
+            annotations: pairs(meta.annotations.as_ref()),
+            owner_references: meta.owner_references.as_deref().map(Into::into),
+            data: secret.data.as_ref().map(|d| {
+                d.iter()
+                    .map(|(k, v)| (k.as_str().into(), Zeroizing::new(v.0.as_slice().into())))
                     .collect()
             }),
         }
@@ -123,7 +128,7 @@ impl SecretCache {
             watcher::Event::Init => inner.listing = Some(HashMap::new()),
             watcher::Event::InitApply(secret) => {
                 if let Some(key) = key_of(secret) {
-                    let cached = CachedSecret::of(secret.clone());
+                    let cached = CachedSecret::of(secret);
                     inner.listing.get_or_insert_default().insert(key, cached);
                 }
             }
@@ -135,7 +140,7 @@ impl SecretCache {
             }
             watcher::Event::Apply(secret) => {
                 if let Some(key) = key_of(secret) {
-                    let cached = CachedSecret::of(secret.clone());
+                    let cached = CachedSecret::of(secret);
                     inner.objects.insert(key, cached);
                 }
             }

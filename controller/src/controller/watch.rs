@@ -165,25 +165,17 @@ fn may_be_ours(secret: &Secret) -> bool {
         || digest::has_legacy_annotation(secret)
 }
 
-/// What the Secret watch cache keeps: only the Secrets a SealedSecret may have written
-/// ([`may_be_ours`]), and of those only what [`SecretCache`] keeps. The only use of the cache
-/// is the digest check of their content; any other Secret (one of the same name as a SealedSecret that is not
-/// ours) is read from the API server when it matters. Unrelated Secrets in a watched namespace
-/// (Helm releases, tokens, TLS) then cost nothing once listed: an event about one is passed to
-/// the cache as a deletion (it may have been ours before), and the listing skips them.
+/// Which Secret events reach the watch cache: those about the Secrets a SealedSecret may have
+/// written ([`may_be_ours`]); of those, [`SecretCache`] keeps only what the digest check reads.
+/// Any other Secret (one of the same name as a SealedSecret that is not ours) is read from the
+/// API server when it matters. Unrelated Secrets in a watched namespace (Helm releases, tokens,
+/// TLS) then cost nothing once listed: an event about one is passed to the cache as a deletion
+/// (it may have been ours before), and the listing skips them.
 pub(super) fn cache_event(event: watcher::Event<Secret>) -> Option<watcher::Event<Secret>> {
     match event {
         watcher::Event::InitApply(secret) if !may_be_ours(&secret) => None,
         watcher::Event::Apply(secret) if !may_be_ours(&secret) => {
             Some(watcher::Event::Delete(secret))
-        }
-        watcher::Event::Apply(mut secret) => {
-            secret.metadata.managed_fields = None;
-            Some(watcher::Event::Apply(secret))
-        }
-        watcher::Event::InitApply(mut secret) => {
-            secret.metadata.managed_fields = None;
-            Some(watcher::Event::InitApply(secret))
         }
         other => Some(other),
     }
@@ -233,7 +225,7 @@ pub async fn run(
     // (`--skip-unchanged`). Our own writes come back here too: their pass verifies the record
     // this process remembers (DriftState), no RSA work.
     let drift = shared.config.skip_unchanged;
-    let (secret_store, secret_stream) = if options.watch_secrets {
+    let (secret_cache, secret_stream) = if options.watch_secrets {
         let cache = SecretCache::default();
         let stream = watcher(
             scoped::<WatchedSecret>(shared.client.clone(), ns),
@@ -332,7 +324,7 @@ pub async fn run(
     let (ns_cache, ns_events) = namespaces.unzip();
     let mut cluster = KubeCluster::new(
         shared.client.clone(),
-        secret_store.clone(),
+        secret_cache.clone(),
         Arc::clone(&shared.recorder),
     );
     if let Some(cache) = ns_cache {
@@ -481,7 +473,8 @@ mod tests {
             cache_event(watcher::Event::Delete(other)),
             Some(watcher::Event::Delete(_))
         ));
-        // Ours keeps its data and loses managedFields.
+        // Ours reaches the cache, which keeps its data and not its managedFields.
+        let cache = SecretCache::default();
         for ours in [
             meta(&[("sealedsecrets.bitnami.com/managed", "true")]),
             meta(&[("sealedsecrets.bitnami.com/patch", "true")]),
@@ -495,13 +488,23 @@ mod tests {
                 watcher::Event::InitApply(secret.clone()),
                 watcher::Event::Apply(secret),
             ] {
-                let (watcher::Event::InitApply(kept) | watcher::Event::Apply(kept)) =
-                    cache_event(event).unwrap()
+                let kept = cache_event(event).unwrap();
+                let (watcher::Event::InitApply(secret) | watcher::Event::Apply(secret)) = &kept
                 else {
                     panic!("an event about our Secret must reach the cache as it is");
                 };
-                assert_eq!(kept.data, data);
-                assert_eq!(kept.metadata.managed_fields, None);
+                assert_eq!(secret.data, data);
+                let listed = matches!(kept, watcher::Event::InitApply(_));
+                if listed {
+                    cache.apply(&watcher::Event::Init);
+                }
+                cache.apply(&kept);
+                if listed {
+                    cache.apply(&watcher::Event::InitDone);
+                }
+                let cached = cache.get("ns", "s").unwrap();
+                assert_eq!(cached.data, data);
+                assert_eq!(cached.metadata.managed_fields, None);
             }
         }
         // A SealedSecret loses managedFields, kubectl's last-applied copy and its ciphertexts
