@@ -337,3 +337,20 @@ fn kms_flags_are_checked() {
     assert_eq!(kms.migrate, KmsMigration::Wrap);
     assert_eq!(kms.endpoint, None);
 }
+
+#[test]
+fn watch_list_flag() {
+    assert!(!run(&[]).watch_list);
+    assert!(run(&["--watch-list"]).watch_list);
+    assert!(!run(&["--watch-list=false"]).watch_list);
+    // A bad value is a one-line error naming the flag and the value.
+    let Err(e) = parse(["c", "--watch-list=sometimes"]) else {
+        panic!("--watch-list=sometimes must be refused");
+    };
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("--watch-list") && first.contains("sometimes"),
+        "{text}"
+    );
+}
